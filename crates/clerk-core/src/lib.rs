@@ -1,0 +1,6 @@
+//! Sans-IO core of the Clerk toolkit.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod secret;
+pub mod time;

@@ -1,0 +1,3 @@
+//! Test kit for Clerk integrations.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]

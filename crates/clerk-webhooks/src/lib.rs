@@ -1,0 +1,3 @@
+//! Svix-signed Clerk webhooks.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
