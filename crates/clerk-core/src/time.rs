@@ -11,7 +11,9 @@ use std::time::Duration;
 /// Millisecond resolution covers both JWT claims (seconds) and Clerk's Backend API and
 /// webhook timestamps (milliseconds). Signed, so instants before 1970 and arithmetic that
 /// overshoots stay representable; an `i64` of milliseconds reaches past the year 292 million.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+/// Serialized as the integer number of milliseconds.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct UnixTime(i64);
 
 impl UnixTime {

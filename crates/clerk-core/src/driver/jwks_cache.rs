@@ -1,0 +1,199 @@
+//! The JWKS cache of one (API URL, secret key): TTL, single-flight refresh, a rate limit on
+//! refreshes, and bounded stale-if-error.
+//!
+//! - Fresh keys (younger than the TTL) are served as they are.
+//! - An unknown `kid` triggers a refresh, unless one started within the minimum refresh
+//!   interval: random `kid`s from an attacker cost at most one fetch per interval.
+//! - Concurrent callers that need a refresh share one in-flight fetch.
+//! - When a refresh fails, keys already held keep working until `ttl + max_stale` after they
+//!   were fetched; past that, or with no keys at all, callers get the fetch error
+//!   (`jwk-failed-to-load`, an infrastructure failure).
+
+use crate::http::HttpClient;
+use crate::jwks::{jwks_request, parse_jwks_response, JwksError, KeySet};
+use crate::keys::VerifyingKey;
+use crate::secret::SecretKey;
+use crate::time::{Clock, UnixTime};
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// Timing of the JWKS cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JwksPolicy {
+    /// How long fetched keys count as fresh (default 5 minutes, as Clerk's SDKs).
+    pub ttl: Duration,
+    /// No refresh starts within this interval of the previous attempt (default 10 s).
+    pub min_refresh_interval: Duration,
+    /// How long past the TTL held keys keep working while Clerk cannot be reached (default 1 hour).
+    pub max_stale: Duration,
+}
+
+impl Default for JwksPolicy {
+    fn default() -> Self {
+        JwksPolicy {
+            ttl: Duration::from_secs(300),
+            min_refresh_interval: Duration::from_secs(10),
+            max_stale: Duration::from_secs(3600),
+        }
+    }
+}
+
+type Refresh = Shared<BoxFuture<'static, Result<Arc<KeySet>, JwksError>>>;
+
+#[derive(Clone)]
+pub(crate) struct Snapshot {
+    pub(crate) keys: Arc<KeySet>,
+    fetched_at: UnixTime,
+}
+
+#[derive(Default)]
+struct RefreshState {
+    last_attempt: Option<UnixTime>,
+    last_error: Option<JwksError>,
+    in_flight: Option<Refresh>,
+}
+
+pub(crate) struct JwksCache {
+    http: Arc<dyn HttpClient>,
+    clock: Arc<dyn Clock>,
+    api_url: String,
+    secret_key: SecretKey,
+    policy: JwksPolicy,
+    snapshot: RwLock<Option<Snapshot>>,
+    refresh: Mutex<RefreshState>,
+}
+
+/// The result of looking a `kid` up.
+pub(crate) enum Lookup {
+    Found(Arc<VerifyingKey>),
+    UnknownKid,
+    Unavailable(JwksError),
+}
+
+impl JwksCache {
+    pub(crate) fn new(
+        http: Arc<dyn HttpClient>,
+        clock: Arc<dyn Clock>,
+        api_url: String,
+        secret_key: SecretKey,
+        policy: JwksPolicy,
+    ) -> Arc<Self> {
+        Arc::new(JwksCache {
+            http,
+            clock,
+            api_url,
+            secret_key,
+            policy,
+            snapshot: RwLock::new(None),
+            refresh: Mutex::new(RefreshState::default()),
+        })
+    }
+
+    fn snapshot(&self) -> Option<Snapshot> {
+        self.snapshot.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    fn is_fresh(&self, s: &Snapshot, now: UnixTime) -> bool {
+        now < s.fetched_at.saturating_add(self.policy.ttl)
+    }
+
+    fn is_usable(&self, s: &Snapshot, now: UnixTime) -> bool {
+        now < s.fetched_at.saturating_add(self.policy.ttl).saturating_add(self.policy.max_stale)
+    }
+
+    /// Whether `kid` is held in a key set that may still be used at `now` (for cache hits).
+    pub(crate) fn holds(&self, kid: &str, now: UnixTime) -> bool {
+        let guard = self.snapshot.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.as_ref().is_some_and(|s| self.is_usable(s, now) && s.keys.contains(kid))
+    }
+
+    /// The key for `kid`, refreshing as the policy allows.
+    pub(crate) async fn key(self: &Arc<Self>, kid: &str, now: UnixTime) -> Lookup {
+        let current = self.snapshot();
+        if let Some(s) = current.as_ref().filter(|s| self.is_fresh(s, now)) {
+            if let Some(key) = s.keys.get(kid) {
+                return Lookup::Found(Arc::clone(key));
+            }
+        }
+        // Stale, missing, or an unknown kid: refresh if allowed, else use what we have.
+        let refreshed = match self.refresh_if_allowed(now) {
+            Some(refresh) => Some(refresh.await),
+            None => None,
+        };
+        let now = self.clock.now();
+        match refreshed {
+            Some(Ok(keys)) => match keys.get(kid) {
+                Some(key) => Lookup::Found(Arc::clone(key)),
+                None => Lookup::UnknownKid,
+            },
+            Some(Err(error)) => self.fallback(kid, now, error),
+            None => match self.snapshot() {
+                Some(s) if self.is_usable(&s, now) => match s.keys.get(kid) {
+                    Some(key) => Lookup::Found(Arc::clone(key)),
+                    None => Lookup::UnknownKid,
+                },
+                _ => {
+                    let state = self.refresh.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    Lookup::Unavailable(state.last_error.clone().unwrap_or(JwksError::NoSource))
+                }
+            },
+        }
+    }
+
+    /// After a failed refresh: serve held keys within the stale bound, else report the failure.
+    fn fallback(&self, kid: &str, now: UnixTime, error: JwksError) -> Lookup {
+        match self.snapshot() {
+            Some(s) if self.is_usable(&s, now) => {
+                tracing::warn!(%error, "JWKS refresh failed; serving held keys within the stale bound");
+                match s.keys.get(kid) {
+                    Some(key) => Lookup::Found(Arc::clone(key)),
+                    None => Lookup::UnknownKid,
+                }
+            }
+            _ => Lookup::Unavailable(error),
+        }
+    }
+
+    /// Joins the in-flight refresh, or starts one unless an attempt started within the
+    /// minimum interval. `None` means: no refresh now, use what is held.
+    fn refresh_if_allowed(self: &Arc<Self>, now: UnixTime) -> Option<Refresh> {
+        let mut state = self.refresh.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(in_flight) = &state.in_flight {
+            return Some(in_flight.clone());
+        }
+        if let Some(last) = state.last_attempt {
+            if now < last.saturating_add(self.policy.min_refresh_interval) {
+                return None;
+            }
+        }
+        state.last_attempt = Some(now);
+        let this = Arc::clone(self);
+        let refresh = async move { this.fetch().await }.boxed().shared();
+        state.in_flight = Some(refresh.clone());
+        Some(refresh)
+    }
+
+    async fn fetch(self: Arc<Self>) -> Result<Arc<KeySet>, JwksError> {
+        let result = match jwks_request(&self.api_url, &self.secret_key) {
+            Ok(request) => match self.http.send(request).await {
+                Ok(response) => parse_jwks_response(&response).map(Arc::new),
+                Err(e) => Err(JwksError::Transport(e)),
+            },
+            Err(e) => Err(e),
+        };
+        let now = self.clock.now();
+        match &result {
+            Ok(keys) => {
+                tracing::debug!(keys = keys.len(), "JWKS fetched");
+                *self.snapshot.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some(Snapshot { keys: Arc::clone(keys), fetched_at: now });
+            }
+            Err(error) => tracing::warn!(%error, "JWKS fetch failed"),
+        }
+        let mut state = self.refresh.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.in_flight = None;
+        state.last_error = result.as_ref().err().cloned();
+        result
+    }
+}

@@ -1,0 +1,313 @@
+//! The async driver: runs the pure steps over [`HttpClient`] and [`Clock`].
+
+mod jwks_cache;
+mod token_cache;
+
+pub use jwks_cache::JwksPolicy;
+
+use crate::auth::Auth;
+use crate::config::ClerkConfig;
+use crate::extract::{find_token, ExtractError};
+use crate::http::HttpClient;
+use crate::jwks::JwksError;
+use crate::keys::VerifyingKey;
+use crate::time::{Clock, SystemClock};
+use crate::verify::{verify_parsed, ParsedToken, Reason, TokenError, VerifyOptions, MAX_TOKEN_BYTES};
+use jwks_cache::{JwksCache, Lookup};
+use std::sync::Arc;
+use token_cache::TokenCache;
+
+/// Default number of verified tokens kept (about 2 KiB each with their [`Auth`]).
+pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 8192;
+
+/// A token could not be accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The token is bad: answer 401.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// No key could be had to check it: answer 503 (`jwk-failed-to-load`).
+    #[error("signing keys unavailable: {0}")]
+    KeysUnavailable(#[from] JwksError),
+}
+
+impl AuthError {
+    /// Clerk's reason name.
+    #[must_use]
+    pub fn reason(&self) -> Reason {
+        match self {
+            AuthError::Token(e) => e.reason(),
+            AuthError::KeysUnavailable(_) => Reason::JwkFailedToLoad,
+        }
+    }
+
+    /// Whether this is an infrastructure failure (503) rather than a bad token (401).
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, AuthError::KeysUnavailable(_))
+    }
+}
+
+/// Why a request was not signed in although it carried credentials.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The `Authorization` header is malformed.
+    #[error(transparent)]
+    Header(#[from] ExtractError),
+    /// The token was rejected.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+impl Rejection {
+    /// Clerk's reason name (`token-invalid` for a malformed header).
+    #[must_use]
+    pub fn reason(&self) -> Reason {
+        match self {
+            Rejection::Header(_) => Reason::TokenInvalid,
+            Rejection::Token(e) => e.reason(),
+        }
+    }
+}
+
+/// What the authenticator decided about one request. Adapters translate it to HTTP.
+#[derive(Debug, Clone)]
+#[must_use]
+pub enum AuthDecision {
+    /// A valid session.
+    SignedIn(Arc<Auth>),
+    /// No credentials at all.
+    NoToken,
+    /// Credentials that were rejected (401 where authentication is required).
+    Rejected(Rejection),
+    /// Keys could not be had (503): not the client's fault.
+    Unavailable(JwksError),
+}
+
+impl AuthDecision {
+    /// The session, when signed in.
+    #[must_use]
+    pub fn auth(&self) -> Option<&Arc<Auth>> {
+        match self {
+            AuthDecision::SignedIn(auth) => Some(auth),
+            _ => None,
+        }
+    }
+}
+
+/// Building an [`Authenticator`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// JWKS mode needs an HTTP client: pass one or enable the `reqwest` feature.
+    #[error("no HttpClient: pass one with AuthenticatorBuilder::http_client or enable the `reqwest` feature")]
+    NoHttpClient,
+    /// The reqwest client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
+}
+
+enum KeySource {
+    /// Networkless: `CLERK_JWT_KEY`; `kid` is ignored.
+    Pem(Arc<VerifyingKey>),
+    Jwks(Arc<JwksCache>),
+}
+
+struct Inner {
+    options: VerifyOptions,
+    cookie_auth: bool,
+    keys: KeySource,
+    clock: Arc<dyn Clock>,
+    tokens: Option<TokenCache>,
+}
+
+/// Verifies Clerk session tokens: owns the key cache of its (API URL, secret key), the
+/// verified-token cache and the clock. Cheap to clone; clones share both caches.
+///
+/// Two authenticators built from different secret keys never share keys or cached tokens.
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mode = match self.inner.keys {
+            KeySource::Pem(_) => "pem",
+            KeySource::Jwks(_) => "jwks",
+        };
+        f.debug_struct("Authenticator").field("mode", &mode).finish_non_exhaustive()
+    }
+}
+
+/// Builder for [`Authenticator`].
+pub struct AuthenticatorBuilder {
+    config: ClerkConfig,
+    http: Option<Arc<dyn HttpClient>>,
+    clock: Arc<dyn Clock>,
+    policy: JwksPolicy,
+    token_cache_capacity: usize,
+}
+
+impl AuthenticatorBuilder {
+    /// The HTTP client for JWKS fetches (default: reqwest, with the `reqwest` feature).
+    #[must_use]
+    pub fn http_client(mut self, client: impl HttpClient) -> Self {
+        self.http = Some(Arc::new(client));
+        self
+    }
+
+    /// An already shared HTTP client.
+    #[must_use]
+    pub fn shared_http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// The clock (default: [`SystemClock`]); tests pass a manual one.
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// JWKS cache timing.
+    #[must_use]
+    pub fn jwks_policy(mut self, policy: JwksPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Capacity of the verified-token cache; `0` turns it off.
+    #[must_use]
+    pub fn token_cache_capacity(mut self, capacity: usize) -> Self {
+        self.token_cache_capacity = capacity;
+        self
+    }
+
+    /// Builds the authenticator. PEM mode (`CLERK_JWT_KEY`) needs no HTTP client.
+    pub fn build(self) -> Result<Authenticator, BuildError> {
+        let keys = if let Some(pem) = self.config.jwt_key() {
+            KeySource::Pem(Arc::clone(pem))
+        } else {
+            let secret = self.config.secret_key().cloned().ok_or(BuildError::NoHttpClient)?;
+            let http = match self.http {
+                Some(http) => http,
+                None => default_http_client(&self.config)?,
+            };
+            KeySource::Jwks(JwksCache::new(
+                http,
+                Arc::clone(&self.clock),
+                self.config.api_url().to_owned(),
+                secret,
+                self.policy,
+            ))
+        };
+        Ok(Authenticator {
+            inner: Arc::new(Inner {
+                options: self.config.verify_options().clone(),
+                cookie_auth: self.config.cookie_auth,
+                keys,
+                clock: self.clock,
+                tokens: (self.token_cache_capacity > 0).then(|| TokenCache::new(self.token_cache_capacity)),
+            }),
+        })
+    }
+}
+
+#[cfg(feature = "reqwest")]
+fn default_http_client(config: &ClerkConfig) -> Result<Arc<dyn HttpClient>, BuildError> {
+    crate::reqwest_client::ReqwestClient::new(config.api_timeout)
+        .map(|c| Arc::new(c) as Arc<dyn HttpClient>)
+        .map_err(|e| BuildError::HttpClient(e.to_string()))
+}
+
+#[cfg(not(feature = "reqwest"))]
+fn default_http_client(_: &ClerkConfig) -> Result<Arc<dyn HttpClient>, BuildError> {
+    Err(BuildError::NoHttpClient)
+}
+
+impl Authenticator {
+    /// A builder over a validated configuration.
+    #[must_use]
+    pub fn builder(config: ClerkConfig) -> AuthenticatorBuilder {
+        AuthenticatorBuilder {
+            config,
+            http: None,
+            clock: Arc::new(SystemClock),
+            policy: JwksPolicy::default(),
+            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
+        }
+    }
+
+    /// The clock this authenticator reads.
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Finds the token in `headers` (bearer header, else the `__session` cookie when enabled)
+    /// and decides.
+    pub async fn authenticate(&self, headers: &http::HeaderMap) -> AuthDecision {
+        let found = match find_token(headers, self.inner.cookie_auth) {
+            Ok(Some(found)) => found,
+            Ok(None) => return AuthDecision::NoToken,
+            Err(e) => return AuthDecision::Rejected(Rejection::Header(e)),
+        };
+        match self.verify(found.token).await {
+            Ok(auth) => AuthDecision::SignedIn(auth),
+            Err(AuthError::Token(e)) => AuthDecision::Rejected(Rejection::Token(e)),
+            Err(AuthError::KeysUnavailable(e)) => AuthDecision::Unavailable(e),
+        }
+    }
+
+    /// Verifies one session token.
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    pub async fn verify(&self, token: &str) -> Result<Arc<Auth>, AuthError> {
+        let inner = &*self.inner;
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::TooLarge { size: token.len(), limit: MAX_TOKEN_BYTES }.into());
+        }
+        let now = inner.clock.now();
+        if let Some(cache) = &inner.tokens {
+            let hit = cache.get(token, |hit| {
+                let unexpired = now < hit.auth.expires_at.saturating_add(inner.options.clock_skew);
+                let key_held = match (&inner.keys, hit.kid) {
+                    (KeySource::Pem(_), _) => true,
+                    (KeySource::Jwks(jwks), Some(kid)) => jwks.holds(kid, now),
+                    (KeySource::Jwks(_), None) => false,
+                };
+                (unexpired && key_held).then_some(hit.auth)
+            });
+            if let Some(auth) = hit {
+                return Ok(auth);
+            }
+        }
+        let parsed = ParsedToken::parse(token, &inner.options.algorithms)?;
+        let key = match &inner.keys {
+            KeySource::Pem(key) => Arc::clone(key),
+            KeySource::Jwks(jwks) => {
+                let kid = parsed.kid().ok_or(TokenError::Malformed("header has no kid"))?;
+                match jwks.key(kid, now).await {
+                    Lookup::Found(key) => key,
+                    Lookup::UnknownKid => {
+                        return Err(TokenError::UnknownKid { kid: crate::verify::truncated_kid(kid) }.into())
+                    }
+                    Lookup::Unavailable(e) => return Err(e.into()),
+                }
+            }
+        };
+        let auth = Arc::new(verify_parsed(&parsed, &key, &inner.options, now)?);
+        tracing::debug!(user_id = %auth.user_id, session_id = auth.session_id.as_deref(), "session token verified");
+        if let Some(cache) = &inner.tokens {
+            let kid = match &inner.keys {
+                KeySource::Pem(_) => None,
+                KeySource::Jwks(_) => parsed.kid(),
+            };
+            cache.insert(token, Arc::clone(&auth), kid, now);
+        }
+        Ok(auth)
+    }
+}

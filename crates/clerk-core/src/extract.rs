@@ -1,0 +1,138 @@
+//! Finding the session token in a request.
+//!
+//! `Authorization: Bearer <token>` (scheme case-insensitive) wins. Without that header, the
+//! `__session` cookie is used when cookie authentication is enabled (browsers on the same
+//! site send it). A header that is present but malformed is an error, never a silent
+//! fall-through to the cookie: a client that meant to send a token should learn it did not.
+
+use http::header::{AUTHORIZATION, COOKIE};
+use http::HeaderMap;
+
+/// The cookie Clerk's frontend SDKs set with the session token.
+pub const SESSION_COOKIE: &str = "__session";
+
+/// Where the token was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `Authorization: Bearer`.
+    AuthorizationHeader,
+    /// The `__session` cookie.
+    SessionCookie,
+}
+
+/// A token found in a request, borrowed from the headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoundToken<'a> {
+    /// The token text.
+    pub token: &'a str,
+    /// Where it came from.
+    pub source: TokenSource,
+}
+
+/// The `Authorization` header is present but unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExtractError {
+    /// More than one `Authorization` header.
+    #[error("more than one Authorization header")]
+    MultipleAuthorizationHeaders,
+    /// Not `Bearer <token>`.
+    #[error("Authorization header is not `Bearer <token>`")]
+    NotBearer,
+    /// `Bearer` with nothing after it.
+    #[error("Authorization header has an empty bearer token")]
+    EmptyToken,
+    /// Not visible ASCII.
+    #[error("Authorization header is not valid ASCII")]
+    NotAscii,
+}
+
+/// Finds the session token: the bearer header, else (when `cookies` is true) `__session`.
+/// `Ok(None)` means the request carries no token at all (signed out).
+pub fn find_token(headers: &HeaderMap, cookies: bool) -> Result<Option<FoundToken<'_>>, ExtractError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    if let Some(value) = values.next() {
+        if values.next().is_some() {
+            return Err(ExtractError::MultipleAuthorizationHeaders);
+        }
+        let text = value.to_str().map_err(|_| ExtractError::NotAscii)?;
+        let (scheme, rest) = text.trim().split_once(' ').ok_or(if text.trim().eq_ignore_ascii_case("bearer") {
+            ExtractError::EmptyToken
+        } else {
+            ExtractError::NotBearer
+        })?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(ExtractError::NotBearer);
+        }
+        let token = rest.trim();
+        if token.is_empty() {
+            return Err(ExtractError::EmptyToken);
+        }
+        if token.contains(char::is_whitespace) {
+            return Err(ExtractError::NotBearer);
+        }
+        return Ok(Some(FoundToken { token, source: TokenSource::AuthorizationHeader }));
+    }
+    if cookies {
+        if let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty()) {
+            return Ok(Some(FoundToken { token, source: TokenSource::SessionCookie }));
+        }
+    }
+    Ok(None)
+}
+
+/// The value of the cookie `name` across all `Cookie` headers (HTTP/2 may split them).
+#[must_use]
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim().trim_matches('"'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(*k, HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_wins_over_the_cookie() {
+        let h = headers(&[("authorization", "bEaReR abc.def.ghi"), ("cookie", "__session=cookie.tok.en")]);
+        let found = find_token(&h, true).unwrap().unwrap();
+        assert_eq!(found.token, "abc.def.ghi");
+        assert_eq!(found.source, TokenSource::AuthorizationHeader);
+    }
+
+    #[test]
+    fn cookie_is_used_only_when_enabled() {
+        let h = headers(&[("cookie", "theme=dark; __session=a.b.c"), ("cookie", "other=1")]);
+        assert_eq!(find_token(&h, true).unwrap().unwrap().source, TokenSource::SessionCookie);
+        assert_eq!(find_token(&h, false).unwrap(), None);
+        assert_eq!(find_token(&headers(&[("cookie", "__session_other=x")]), true).unwrap(), None);
+    }
+
+    #[test]
+    fn malformed_headers_are_errors_not_fall_throughs() {
+        let cookie = ("cookie", "__session=a.b.c");
+        assert_eq!(find_token(&headers(&[("authorization", "Basic Zm9v"), cookie]), true), Err(ExtractError::NotBearer));
+        assert_eq!(find_token(&headers(&[("authorization", "Bearer "), cookie]), true), Err(ExtractError::EmptyToken));
+        assert_eq!(find_token(&headers(&[("authorization", "Bearer"), cookie]), true), Err(ExtractError::EmptyToken));
+        assert_eq!(find_token(&headers(&[("authorization", "Bearer a b")]), true), Err(ExtractError::NotBearer));
+        assert_eq!(
+            find_token(&headers(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]), true),
+            Err(ExtractError::MultipleAuthorizationHeaders)
+        );
+    }
+}
