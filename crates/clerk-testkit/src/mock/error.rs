@@ -31,10 +31,9 @@ pub(crate) fn clerk_error(
 
 /// Checks `Authorization: Bearer <secret key>` (scheme case-insensitive, key exact).
 ///
-/// # Errors
-///
-/// The 401 response to send when the header is missing, malformed or carries another key.
-pub(crate) fn require_secret_key(state: &MockState, headers: &HeaderMap) -> Result<(), Response> {
+/// Returns the 401 response to send instead when the header is missing, malformed or carries
+/// another key; `None` when the request may proceed.
+pub(crate) fn reject_unless_secret_key(state: &MockState, headers: &HeaderMap) -> Option<Response> {
     let unauthorized = |long_message: &str| {
         let mut response = clerk_error(
             StatusCode::UNAUTHORIZED,
@@ -49,7 +48,7 @@ pub(crate) fn require_secret_key(state: &MockState, headers: &HeaderMap) -> Resu
         response
     };
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(unauthorized(
+        return Some(unauthorized(
             "The Authorization header is missing: send `Authorization: Bearer <secret key>`.",
         ));
     };
@@ -60,11 +59,11 @@ pub(crate) fn require_secret_key(state: &MockState, headers: &HeaderMap) -> Resu
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, key)| key.trim());
     match presented {
-        Some(key) if key == state.secret_key => Ok(()),
-        Some(_) => Err(unauthorized(
+        Some(key) if key == state.secret_key => None,
+        Some(_) => Some(unauthorized(
             "Unable to authenticate the request: the secret key is not valid for this instance.",
         )),
-        None => Err(unauthorized(
+        None => Some(unauthorized(
             "The Authorization header must have the form `Bearer <secret key>`.",
         )),
     }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::error::require_secret_key;
+use super::error::reject_unless_secret_key;
 use super::fault;
 use super::state::MockState;
 use crate::keys::jwks_of;
@@ -23,7 +23,7 @@ async fn jwks(State(state): State<Arc<MockState>>, headers: HeaderMap) -> Respon
     if let Some(response) = fault::apply(&state).await {
         return response;
     }
-    if let Err(response) = require_secret_key(&state, &headers) {
+    if let Some(response) = reject_unless_secret_key(&state, &headers) {
         return response;
     }
     let body = jwks_of(&state.keys());

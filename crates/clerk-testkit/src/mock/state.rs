@@ -137,7 +137,9 @@ impl MockState {
 
     pub(crate) fn push_burst(&self, n: usize, fault: Fault) {
         let mut plan = self.plan();
-        plan.burst.extend(std::iter::repeat(fault).take(n));
+        for _ in 0..n {
+            plan.burst.push_back(fault.clone());
+        }
     }
 
     pub(crate) fn pending_burst(&self) -> usize {
