@@ -22,7 +22,7 @@
 //!
 //! Layout, for those adding endpoints: `state.rs` holds the shared state and the per-endpoint
 //! counters, `error.rs` Clerk-style errors and the secret-key check, `fault.rs` fault injection,
-//! and each endpoint family its own module with a `routes()` function merged in [`router`].
+//! and each endpoint family its own module with a `routes()` function, merged in `router()`.
 
 mod error;
 mod fault;
