@@ -1,1 +1,148 @@
-fn main() {}
+//! Session-token verification cost, all in one run so the ratios are fair on a noisy machine:
+//!
+//! - `rsa_bare/ring` — one RSA-2048 PKCS#1 v1.5 SHA-256 verification with `ring` (our backend);
+//! - `rsa_bare/rsa_crate` — the same with RustCrypto's pure-Rust `rsa` crate, key pre-parsed;
+//! - `verify_full/warm_keys` — our whole verify of a realistic v2 token, keys held, token
+//!   cache off (parse, alg, kid lookup, signature, claims, Auth);
+//! - `verify_full/cache_hit` — the same token served from the verified-token cache.
+//!
+//! Figures go to `BENCHMARKS.md`.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use base64::Engine as _;
+use clerk_core::time::{Clock, UnixTime};
+use clerk_core::{Authenticator, ClerkConfig};
+use clerk_testkit::keys::{jwks, TestKeyPair};
+use clerk_testkit::mint::{publishable_key_for, OrgV2, TokenBuilder, DEFAULT_AUTHORIZED_PARTY};
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use rsa::pkcs1v15::{Signature, VerifyingKey as RsaVerifyingKey};
+use rsa::signature::Verifier;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+const NOW: i64 = 1_750_000_000;
+
+struct Fixed;
+impl Clock for Fixed {
+    fn now(&self) -> UnixTime {
+        UnixTime::from_secs(NOW)
+    }
+}
+
+/// Polls a future that never waits (warm keys, cache hits) to completion without a runtime,
+/// so the figures are the verifier's and not an executor's.
+fn run_ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+fn realistic_v2_token(key: &TestKeyPair) -> String {
+    TokenBuilder::v2(key)
+        .issuer("https://clerk.mock.test")
+        .subject("user_2NNEqL2nrIRdJ194ndJqAHwEfxC")
+        .session_id("sess_2NNEqL2nrIRdJ194ndJqAHwEfxC")
+        .issued_at(UnixTime::from_secs(NOW))
+        .features("o:reports,o:billing,u:beta")
+        .plan("o:pro")
+        .factor_verification_age(7, -1)
+        .session_status("active")
+        .org_v2(OrgV2 {
+            id: "org_2NNEqL2nrIRdJ194ndJqAHwEfxC".to_owned(),
+            slug: "acme-corp".to_owned(),
+            role: "admin".to_owned(),
+            permissions: vec!["read".to_owned(), "manage".to_owned(), "delete".to_owned()],
+            feature_permission_masks: vec!["6".to_owned(), "4".to_owned()],
+        })
+        .sign()
+}
+
+fn authenticator(key: &TestKeyPair, cache: usize) -> Authenticator {
+    let body = Arc::new(serde_json::to_vec(&jwks(&[key])).unwrap());
+    let config = ClerkConfig::builder()
+        .secret_key("sk_test_bench")
+        .publishable_key(publishable_key_for("clerk.mock.test", false))
+        .frontend_host(DEFAULT_AUTHORIZED_PARTY)
+        .build()
+        .unwrap();
+    Authenticator::builder(config)
+        .clock(Fixed)
+        .token_cache_capacity(cache)
+        .http_client(move |_req: http::Request<Vec<u8>>| {
+            let body = (*body).clone();
+            async move { Ok(http::Response::builder().status(200).body(body).unwrap()) }
+        })
+        .build()
+        .unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let key = TestKeyPair::fixed(0);
+    let token = realistic_v2_token(&key);
+    let (signing_input, signature_b64) = token.rsplit_once('.').unwrap();
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature_b64)
+        .unwrap();
+
+    let jwk = key.public_jwk();
+    let decode = |field: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jwk[field].as_str().unwrap())
+            .unwrap()
+    };
+    let (n, e) = (decode("n"), decode("e"));
+
+    let mut bare = c.benchmark_group("rsa_bare");
+    bare.bench_function("ring", |b| {
+        b.iter(|| {
+            let components = ring::signature::RsaPublicKeyComponents {
+                n: &n[..],
+                e: &e[..],
+            };
+            components
+                .verify(
+                    &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                    black_box(signing_input.as_bytes()),
+                    black_box(&signature),
+                )
+                .unwrap();
+        });
+    });
+    let rsa_key = RsaVerifyingKey::<rsa::sha2::Sha256>::new(key.rsa_public_key().clone());
+    let rsa_signature = Signature::try_from(signature.as_slice()).unwrap();
+    bare.bench_function("rsa_crate", |b| {
+        b.iter(|| {
+            rsa_key
+                .verify(
+                    black_box(signing_input.as_bytes()),
+                    black_box(&rsa_signature),
+                )
+                .unwrap()
+        });
+    });
+    bare.finish();
+
+    let mut full = c.benchmark_group("verify_full");
+    let uncached = authenticator(&key, 0);
+    // Warm the keys: the first verify fetches the JWKS through the closure client.
+    run_ready(uncached.verify(&token)).unwrap();
+    full.bench_function("warm_keys", |b| {
+        b.iter(|| run_ready(uncached.verify(black_box(&token))).unwrap())
+    });
+    let cached = authenticator(&key, 1024);
+    run_ready(cached.verify(&token)).unwrap();
+    full.bench_function("cache_hit", |b| {
+        b.iter(|| run_ready(cached.verify(black_box(&token))).unwrap())
+    });
+    full.finish();
+    eprintln!("token length: {} bytes", token.len());
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

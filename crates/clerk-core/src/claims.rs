@@ -33,7 +33,11 @@ pub(crate) fn normalize(claims: Map<String, Value>) -> Result<Auth, TokenError> 
         Some(_) => return Err(TokenError::InvalidClaim("v")),
     };
     let (user_features, org_features) = split_features(str_claim(&claims, "fea"));
-    let org = if version == 2 { org_v2(&claims, &org_features)? } else { org_v1(&claims) };
+    let org = if version == 2 {
+        org_v2(&claims, &org_features)?
+    } else {
+        org_v1(&claims)
+    };
     let factor_verification_age = match claims.get("fva") {
         Some(Value::Array(ages)) if ages.len() == 2 => Some(FactorVerificationAge {
             first_factor_minutes: ages[0].as_i64().unwrap_or(-1),
@@ -70,7 +74,10 @@ fn string(claims: &Map<String, Value>, name: &str) -> Option<String> {
 }
 
 /// A NumericDate: integer or fractional seconds. Present but not a number is an error.
-fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<UnixTime>, TokenError> {
+fn numeric_date(
+    claims: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<UnixTime>, TokenError> {
     match claims.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
@@ -99,28 +106,46 @@ fn with_org_prefix(role: &str) -> String {
 fn org_v1(claims: &Map<String, Value>) -> Option<ActiveOrganization> {
     let id = str_claim(claims, "org_id").filter(|s| !s.is_empty())?;
     let permissions = match claims.get("org_permissions") {
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
         _ => Vec::new(),
     };
     Some(ActiveOrganization {
         id: id.to_owned(),
         slug: string(claims, "org_slug"),
-        role: str_claim(claims, "org_role").filter(|r| !r.is_empty()).map(with_org_prefix),
+        role: str_claim(claims, "org_role")
+            .filter(|r| !r.is_empty())
+            .map(with_org_prefix),
         permissions,
     })
 }
 
-fn org_v2(claims: &Map<String, Value>, org_features: &[String]) -> Result<Option<ActiveOrganization>, TokenError> {
+fn org_v2(
+    claims: &Map<String, Value>,
+    org_features: &[String],
+) -> Result<Option<ActiveOrganization>, TokenError> {
     let Some(Value::Object(o)) = claims.get("o") else {
         return Ok(None);
     };
-    let Some(id) = o.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()) else {
+    let Some(id) = o
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
         return Ok(None);
     };
     let permission_names: Vec<&str> = o
         .get("per")
         .and_then(Value::as_str)
-        .map(|per| per.split(',').map(str::trim).filter(|p| !p.is_empty()).collect())
+        .map(|per| {
+            per.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     let masks = feature_masks(o.get("fpm"))?;
     let mut permissions = Vec::new();
@@ -136,7 +161,11 @@ fn org_v2(claims: &Map<String, Value>, org_features: &[String]) -> Result<Option
     Ok(Some(ActiveOrganization {
         id: id.to_owned(),
         slug: o.get("slg").and_then(Value::as_str).map(str::to_owned),
-        role: o.get("rol").and_then(Value::as_str).filter(|r| !r.is_empty()).map(with_org_prefix),
+        role: o
+            .get("rol")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+            .map(with_org_prefix),
         permissions,
     }))
 }
@@ -145,7 +174,12 @@ fn org_v2(claims: &Map<String, Value>, org_features: &[String]) -> Result<Option
 fn split_features(fea: Option<&str>) -> (Vec<String>, Vec<String>) {
     let mut user = Vec::new();
     let mut org = Vec::new();
-    for entry in fea.unwrap_or_default().split(',').map(str::trim).filter(|e| !e.is_empty()) {
+    for entry in fea
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         let (scope, name) = entry.split_once(':').unwrap_or(("", entry));
         if scope.contains('u') {
             user.push(name.to_owned());
@@ -179,7 +213,10 @@ pub(crate) struct BitMask(Vec<u64>);
 impl BitMask {
     /// Parses a non-negative decimal integer of any width.
     pub(crate) fn from_decimal(text: &str) -> Result<Self, TokenError> {
-        if text.is_empty() || text.len() > MAX_MASK_DIGITS || !text.bytes().all(|b| b.is_ascii_digit()) {
+        if text.is_empty()
+            || text.len() > MAX_MASK_DIGITS
+            || !text.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(TokenError::InvalidClaim("o.fpm"));
         }
         let mut limbs: Vec<u64> = vec![0];
@@ -200,7 +237,9 @@ impl BitMask {
 
     /// Whether bit `index` (0 = least significant) is set.
     pub(crate) fn bit(&self, index: usize) -> bool {
-        self.0.get(index / 64).is_some_and(|limb| limb >> (index % 64) & 1 == 1)
+        self.0
+            .get(index / 64)
+            .is_some_and(|limb| limb >> (index % 64) & 1 == 1)
     }
 }
 
@@ -227,7 +266,11 @@ mod tests {
     #[test]
     fn malformed_masks_are_errors_not_panics() {
         for bad in ["", "-1", "1e5", "12a", &"9".repeat(MAX_MASK_DIGITS + 1)] {
-            assert_eq!(BitMask::from_decimal(bad), Err(TokenError::InvalidClaim("o.fpm")), "{bad:?}");
+            assert_eq!(
+                BitMask::from_decimal(bad),
+                Err(TokenError::InvalidClaim("o.fpm")),
+                "{bad:?}"
+            );
         }
     }
 
@@ -240,13 +283,19 @@ mod tests {
         .unwrap();
         let org = auth.org.unwrap();
         assert_eq!(org.role.as_deref(), Some("org:admin"));
-        assert_eq!(org.permissions, ["org:reports:read", "org:billing:read", "org:billing:manage"]);
+        assert_eq!(
+            org.permissions,
+            ["org:reports:read", "org:billing:read", "org:billing:manage"]
+        );
         assert_eq!(auth.user_features, ["beta"]);
     }
 
     #[test]
     fn org_without_role_or_permissions_invents_nothing() {
-        let auth = normalize(claims(json!({"sub": "user_1", "exp": 100, "v": 2, "o": {"id": "org_1"}}))).unwrap();
+        let auth = normalize(claims(
+            json!({"sub": "user_1", "exp": 100, "v": 2, "o": {"id": "org_1"}}),
+        ))
+        .unwrap();
         let org = auth.org.clone().unwrap();
         assert_eq!(org.role, None);
         assert!(org.permissions.is_empty());
@@ -255,17 +304,37 @@ mod tests {
 
     #[test]
     fn v1_role_is_prefixed_once() {
-        let auth = normalize(claims(json!({"sub": "u", "exp": 1, "org_id": "org_1", "org_role": "admin"}))).unwrap();
+        let auth = normalize(claims(
+            json!({"sub": "u", "exp": 1, "org_id": "org_1", "org_role": "admin"}),
+        ))
+        .unwrap();
         assert_eq!(auth.org.unwrap().role.as_deref(), Some("org:admin"));
-        let auth = normalize(claims(json!({"sub": "u", "exp": 1, "org_id": "org_1", "org_role": "org:admin"}))).unwrap();
-        assert!(auth.has_role("admin") && auth.has_role("org:admin") && !auth.has_role("org:member"));
+        let auth = normalize(claims(
+            json!({"sub": "u", "exp": 1, "org_id": "org_1", "org_role": "org:admin"}),
+        ))
+        .unwrap();
+        assert!(
+            auth.has_role("admin") && auth.has_role("org:admin") && !auth.has_role("org:member")
+        );
     }
 
     #[test]
     fn required_claims_and_types() {
-        assert_eq!(normalize(claims(json!({"exp": 1}))).unwrap_err(), TokenError::InvalidClaim("sub"));
-        assert_eq!(normalize(claims(json!({"sub": "u"}))).unwrap_err(), TokenError::InvalidClaim("exp"));
-        assert_eq!(normalize(claims(json!({"sub": "u", "exp": "soon"}))).unwrap_err(), TokenError::InvalidClaim("exp"));
-        assert_eq!(normalize(claims(json!({"sub": 5, "exp": 1}))).unwrap_err(), TokenError::InvalidClaim("sub"));
+        assert_eq!(
+            normalize(claims(json!({"exp": 1}))).unwrap_err(),
+            TokenError::InvalidClaim("sub")
+        );
+        assert_eq!(
+            normalize(claims(json!({"sub": "u"}))).unwrap_err(),
+            TokenError::InvalidClaim("exp")
+        );
+        assert_eq!(
+            normalize(claims(json!({"sub": "u", "exp": "soon"}))).unwrap_err(),
+            TokenError::InvalidClaim("exp")
+        );
+        assert_eq!(
+            normalize(claims(json!({"sub": 5, "exp": 1}))).unwrap_err(),
+            TokenError::InvalidClaim("sub")
+        );
     }
 }

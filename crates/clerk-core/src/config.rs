@@ -167,20 +167,29 @@ pub struct ClerkConfigBuilder {
 
 /// A lookup value, with blanks and dashboard placeholders (`sk_live_...`) treated as unset.
 fn present(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty() && !v.ends_with("..."))
+    value
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty() && !v.ends_with("..."))
 }
 
 fn seconds(setting: &'static str, value: Option<String>) -> Result<Option<Duration>, ConfigError> {
     whole_number(setting, value, "seconds").map(|n| n.map(Duration::from_secs))
 }
 
-fn whole_number(setting: &'static str, value: Option<String>, unit: &str) -> Result<Option<u64>, ConfigError> {
+fn whole_number(
+    setting: &'static str,
+    value: Option<String>,
+    unit: &str,
+) -> Result<Option<u64>, ConfigError> {
     match present(value) {
         None => Ok(None),
-        Some(text) => text.parse::<u64>().map(Some).map_err(|_| ConfigError::Invalid {
-            setting,
-            expected: format!("expected a whole number of {unit}, got {text:?}"),
-        }),
+        Some(text) => text
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| ConfigError::Invalid {
+                setting,
+                expected: format!("expected a whole number of {unit}, got {text:?}"),
+            }),
     }
 }
 
@@ -189,7 +198,10 @@ fn boolean(setting: &'static str, value: Option<String>) -> Result<Option<bool>,
         None => Ok(None),
         Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(Some(true)),
         Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(Some(false)),
-        Some(v) => Err(ConfigError::Invalid { setting, expected: format!("expected true or false, got {v:?}") }),
+        Some(v) => Err(ConfigError::Invalid {
+            setting,
+            expected: format!("expected true or false, got {v:?}"),
+        }),
     }
 }
 
@@ -224,16 +236,31 @@ impl ClerkConfigBuilder {
             api_url: present(get("CLERK_API_URL")),
             webhook_signing_key: present(get("CLERK_WEBHOOK_SIGNING_KEY")),
             frontend_hosts: hosts,
-            session_revalidation: seconds("CLERK_SESSION_REVALIDATION_SECONDS", get("CLERK_SESSION_REVALIDATION_SECONDS"))?,
+            session_revalidation: seconds(
+                "CLERK_SESSION_REVALIDATION_SECONDS",
+                get("CLERK_SESSION_REVALIDATION_SECONDS"),
+            )?,
             cache_timeout: seconds("CLERK_CACHE_TIMEOUT", get("CLERK_CACHE_TIMEOUT"))?,
             org_cache_timeout: seconds("CLERK_ORG_CACHE_TIMEOUT", get("CLERK_ORG_CACHE_TIMEOUT"))?,
-            webhook_dedup_timeout: seconds("CLERK_WEBHOOK_DEDUP_TIMEOUT", get("CLERK_WEBHOOK_DEDUP_TIMEOUT"))?,
-            api_timeout: whole_number("CLERK_API_TIMEOUT_MS", get("CLERK_API_TIMEOUT_MS"), "milliseconds")?
-                .map(Duration::from_millis),
-            clock_skew: whole_number("CLERK_CLOCK_SKEW_MS", get("CLERK_CLOCK_SKEW_MS"), "milliseconds")?
-                .map(Duration::from_millis),
+            webhook_dedup_timeout: seconds(
+                "CLERK_WEBHOOK_DEDUP_TIMEOUT",
+                get("CLERK_WEBHOOK_DEDUP_TIMEOUT"),
+            )?,
+            api_timeout: whole_number(
+                "CLERK_API_TIMEOUT_MS",
+                get("CLERK_API_TIMEOUT_MS"),
+                "milliseconds",
+            )?
+            .map(Duration::from_millis),
+            clock_skew: whole_number(
+                "CLERK_CLOCK_SKEW_MS",
+                get("CLERK_CLOCK_SKEW_MS"),
+                "milliseconds",
+            )?
+            .map(Duration::from_millis),
             cookie_auth: boolean("CLERK_COOKIE_AUTH", get("CLERK_COOKIE_AUTH"))?,
-            allow_missing_azp: boolean("CLERK_ALLOW_MISSING_AZP", get("CLERK_ALLOW_MISSING_AZP"))?.unwrap_or(false),
+            allow_missing_azp: boolean("CLERK_ALLOW_MISSING_AZP", get("CLERK_ALLOW_MISSING_AZP"))?
+                .unwrap_or(false),
             ..ClerkConfigBuilder::default()
         })
     }
@@ -375,15 +402,21 @@ impl ClerkConfigBuilder {
 
     /// Validates everything and builds the configuration.
     pub fn build(self) -> Result<ClerkConfig, ConfigError> {
-        let secret_key = self.secret_key.as_deref().map(validate_secret_key).transpose()?;
+        let secret_key = self
+            .secret_key
+            .as_deref()
+            .map(validate_secret_key)
+            .transpose()?;
         let jwt_key = self
             .jwt_key
             .as_deref()
             .map(|pem| {
-                VerifyingKey::from_pem(pem).map(Arc::new).map_err(|e| ConfigError::Invalid {
-                    setting: "CLERK_JWT_KEY",
-                    expected: format!("expected an RSA public key in PEM form: {e}"),
-                })
+                VerifyingKey::from_pem(pem)
+                    .map(Arc::new)
+                    .map_err(|e| ConfigError::Invalid {
+                        setting: "CLERK_JWT_KEY",
+                        expected: format!("expected an RSA public key in PEM form: {e}"),
+                    })
             })
             .transpose()?;
         if secret_key.is_none() && jwt_key.is_none() {
@@ -429,11 +462,15 @@ impl ClerkConfigBuilder {
                 })
             }
         };
-        let positive = |setting: &'static str, value: Option<Duration>, default: Duration| match value {
-            Some(d) if d.is_zero() => Err(ConfigError::Invalid { setting, expected: "expected a value above zero".into() }),
-            Some(d) => Ok(d),
-            None => Ok(default),
-        };
+        let positive =
+            |setting: &'static str, value: Option<Duration>, default: Duration| match value {
+                Some(d) if d.is_zero() => Err(ConfigError::Invalid {
+                    setting,
+                    expected: "expected a value above zero".into(),
+                }),
+                Some(d) => Ok(d),
+                None => Ok(default),
+            };
         Ok(ClerkConfig {
             secret_key,
             publishable_key,
@@ -453,14 +490,26 @@ impl ClerkConfigBuilder {
                 self.session_revalidation,
                 Duration::from_secs(300),
             )?,
-            cache_timeout: positive("CLERK_CACHE_TIMEOUT", self.cache_timeout, Duration::from_secs(300))?,
-            org_cache_timeout: positive("CLERK_ORG_CACHE_TIMEOUT", self.org_cache_timeout, Duration::from_secs(900))?,
+            cache_timeout: positive(
+                "CLERK_CACHE_TIMEOUT",
+                self.cache_timeout,
+                Duration::from_secs(300),
+            )?,
+            org_cache_timeout: positive(
+                "CLERK_ORG_CACHE_TIMEOUT",
+                self.org_cache_timeout,
+                Duration::from_secs(900),
+            )?,
             webhook_dedup_timeout: positive(
                 "CLERK_WEBHOOK_DEDUP_TIMEOUT",
                 self.webhook_dedup_timeout,
                 Duration::from_secs(45),
             )?,
-            api_timeout: positive("CLERK_API_TIMEOUT_MS", self.api_timeout, Duration::from_millis(10_000))?,
+            api_timeout: positive(
+                "CLERK_API_TIMEOUT_MS",
+                self.api_timeout,
+                Duration::from_millis(10_000),
+            )?,
             cookie_auth: self.cookie_auth.unwrap_or(true),
         })
     }
@@ -490,14 +539,21 @@ fn is_loopback(authority: &str) -> bool {
 }
 
 fn validate_api_url(url: &str) -> Result<String, ConfigError> {
-    let invalid = |expected: String| ConfigError::Invalid { setting: "CLERK_API_URL", expected };
+    let invalid = |expected: String| ConfigError::Invalid {
+        setting: "CLERK_API_URL",
+        expected,
+    };
     let trimmed = url.trim().trim_end_matches('/');
-    let (scheme, rest) = trimmed
-        .split_once("://")
-        .ok_or_else(|| invalid(format!("expected an http(s) URL such as {DEFAULT_API_URL}, got {url:?}")))?;
+    let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| {
+        invalid(format!(
+            "expected an http(s) URL such as {DEFAULT_API_URL}, got {url:?}"
+        ))
+    })?;
     let host = rest.split('/').next().unwrap_or_default();
     if host.is_empty() || trimmed.parse::<http::Uri>().is_err() {
-        return Err(invalid(format!("expected an http(s) URL such as {DEFAULT_API_URL}, got {url:?}")));
+        return Err(invalid(format!(
+            "expected an http(s) URL such as {DEFAULT_API_URL}, got {url:?}"
+        )));
     }
     let loopback = is_loopback(host);
     match scheme {
@@ -512,9 +568,9 @@ fn validate_api_url(url: &str) -> Result<String, ConfigError> {
 
 fn validate_origin(origin: &str) -> Result<String, ConfigError> {
     let normalized = normalize_origin(origin);
-    let ok = normalized
-        .split_once("://")
-        .is_some_and(|(scheme, host)| matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains('/'));
+    let ok = normalized.split_once("://").is_some_and(|(scheme, host)| {
+        matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains('/')
+    });
     if ok {
         Ok(normalized)
     } else {
@@ -533,7 +589,10 @@ mod tests {
     const PK: &str = "pk_test_Y2xlcmsuaW5zcGlyZWQucHVtYS03NC5sY2wuZGV2JA";
 
     fn load(pairs: &[(&str, &str)]) -> Result<ClerkConfig, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         ClerkConfig::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -541,7 +600,10 @@ mod tests {
         vec![
             ("CLERK_SECRET_KEY", "sk_test_123"),
             ("CLERK_PUBLISHABLE_KEY", PK),
-            ("CLERK_FRONTEND_HOSTS", "https://app.example.com/, http://localhost:3000"),
+            (
+                "CLERK_FRONTEND_HOSTS",
+                "https://app.example.com/, http://localhost:3000",
+            ),
         ]
     }
 
@@ -554,11 +616,17 @@ mod tests {
         assert_eq!(config.org_cache_timeout, Duration::from_secs(900));
         assert_eq!(config.webhook_dedup_timeout, Duration::from_secs(45));
         assert_eq!(config.api_timeout, Duration::from_millis(10_000));
-        assert_eq!(config.verify_options().issuer, IssuerCheck::Exact("https://clerk.inspired.puma-74.lcl.dev".into()));
+        assert_eq!(
+            config.verify_options().issuer,
+            IssuerCheck::Exact("https://clerk.inspired.puma-74.lcl.dev".into())
+        );
         assert_eq!(
             config.verify_options().parties,
             PartyCheck::OneOf {
-                parties: vec!["https://app.example.com".into(), "http://localhost:3000".into()],
+                parties: vec![
+                    "https://app.example.com".into(),
+                    "http://localhost:3000".into()
+                ],
                 allow_missing: false
             }
         );
@@ -568,9 +636,14 @@ mod tests {
     fn auth_parties_is_an_alias_merged_with_frontend_hosts() {
         let mut pairs = base();
         pairs.retain(|(k, _)| *k != "CLERK_FRONTEND_HOSTS");
-        pairs.push(("CLERK_AUTH_PARTIES", "[\"https://a.example\", \"https://b.example\"]"));
+        pairs.push((
+            "CLERK_AUTH_PARTIES",
+            "[\"https://a.example\", \"https://b.example\"]",
+        ));
         let config = load(&pairs).unwrap();
-        assert!(matches!(&config.verify_options().parties, PartyCheck::OneOf { parties, .. } if parties.len() == 2));
+        assert!(
+            matches!(&config.verify_options().parties, PartyCheck::OneOf { parties, .. } if parties.len() == 2)
+        );
     }
 
     #[test]
@@ -613,14 +686,26 @@ mod tests {
         let mut pairs = base();
         pairs.retain(|(k, _)| *k != "CLERK_SECRET_KEY");
         pairs.push(("CLERK_SECRET_KEY", "sk_live_..."));
-        assert!(matches!(load(&pairs), Err(ConfigError::Missing { setting: "CLERK_SECRET_KEY", .. })));
+        assert!(matches!(
+            load(&pairs),
+            Err(ConfigError::Missing {
+                setting: "CLERK_SECRET_KEY",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn frontend_hosts_are_required_unless_opted_out_in_code() {
         let mut pairs = base();
         pairs.retain(|(k, _)| *k != "CLERK_FRONTEND_HOSTS");
-        assert!(matches!(load(&pairs), Err(ConfigError::Missing { setting: "CLERK_FRONTEND_HOSTS", .. })));
+        assert!(matches!(
+            load(&pairs),
+            Err(ConfigError::Missing {
+                setting: "CLERK_FRONTEND_HOSTS",
+                ..
+            })
+        ));
         let config = ClerkConfig::builder()
             .secret_key("sk_test_1")
             .publishable_key(PK)
@@ -632,8 +717,17 @@ mod tests {
 
     #[test]
     fn issuer_is_required_unless_opted_out_in_code() {
-        let missing = ClerkConfig::builder().secret_key("sk_test_1").frontend_host("https://a.example").build();
-        assert!(matches!(missing, Err(ConfigError::Missing { setting: "CLERK_PUBLISHABLE_KEY", .. })));
+        let missing = ClerkConfig::builder()
+            .secret_key("sk_test_1")
+            .frontend_host("https://a.example")
+            .build();
+        assert!(matches!(
+            missing,
+            Err(ConfigError::Missing {
+                setting: "CLERK_PUBLISHABLE_KEY",
+                ..
+            })
+        ));
         let skipped = ClerkConfig::builder()
             .secret_key("sk_test_1")
             .frontend_host("https://a.example")

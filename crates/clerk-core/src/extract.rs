@@ -49,18 +49,24 @@ pub enum ExtractError {
 
 /// Finds the session token: the bearer header, else (when `cookies` is true) `__session`.
 /// `Ok(None)` means the request carries no token at all (signed out).
-pub fn find_token(headers: &HeaderMap, cookies: bool) -> Result<Option<FoundToken<'_>>, ExtractError> {
+pub fn find_token(
+    headers: &HeaderMap,
+    cookies: bool,
+) -> Result<Option<FoundToken<'_>>, ExtractError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     if let Some(value) = values.next() {
         if values.next().is_some() {
             return Err(ExtractError::MultipleAuthorizationHeaders);
         }
         let text = value.to_str().map_err(|_| ExtractError::NotAscii)?;
-        let (scheme, rest) = text.trim().split_once(' ').ok_or(if text.trim().eq_ignore_ascii_case("bearer") {
-            ExtractError::EmptyToken
-        } else {
-            ExtractError::NotBearer
-        })?;
+        let (scheme, rest) =
+            text.trim()
+                .split_once(' ')
+                .ok_or(if text.trim().eq_ignore_ascii_case("bearer") {
+                    ExtractError::EmptyToken
+                } else {
+                    ExtractError::NotBearer
+                })?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(ExtractError::NotBearer);
         }
@@ -71,11 +77,17 @@ pub fn find_token(headers: &HeaderMap, cookies: bool) -> Result<Option<FoundToke
         if token.contains(char::is_whitespace) {
             return Err(ExtractError::NotBearer);
         }
-        return Ok(Some(FoundToken { token, source: TokenSource::AuthorizationHeader }));
+        return Ok(Some(FoundToken {
+            token,
+            source: TokenSource::AuthorizationHeader,
+        }));
     }
     if cookies {
         if let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty()) {
-            return Ok(Some(FoundToken { token, source: TokenSource::SessionCookie }));
+            return Ok(Some(FoundToken {
+                token,
+                source: TokenSource::SessionCookie,
+            }));
         }
     }
     Ok(None)
@@ -109,7 +121,10 @@ mod tests {
 
     #[test]
     fn bearer_scheme_is_case_insensitive_and_wins_over_the_cookie() {
-        let h = headers(&[("authorization", "bEaReR abc.def.ghi"), ("cookie", "__session=cookie.tok.en")]);
+        let h = headers(&[
+            ("authorization", "bEaReR abc.def.ghi"),
+            ("cookie", "__session=cookie.tok.en"),
+        ]);
         let found = find_token(&h, true).unwrap().unwrap();
         assert_eq!(found.token, "abc.def.ghi");
         assert_eq!(found.source, TokenSource::AuthorizationHeader);
@@ -117,21 +132,45 @@ mod tests {
 
     #[test]
     fn cookie_is_used_only_when_enabled() {
-        let h = headers(&[("cookie", "theme=dark; __session=a.b.c"), ("cookie", "other=1")]);
-        assert_eq!(find_token(&h, true).unwrap().unwrap().source, TokenSource::SessionCookie);
+        let h = headers(&[
+            ("cookie", "theme=dark; __session=a.b.c"),
+            ("cookie", "other=1"),
+        ]);
+        assert_eq!(
+            find_token(&h, true).unwrap().unwrap().source,
+            TokenSource::SessionCookie
+        );
         assert_eq!(find_token(&h, false).unwrap(), None);
-        assert_eq!(find_token(&headers(&[("cookie", "__session_other=x")]), true).unwrap(), None);
+        assert_eq!(
+            find_token(&headers(&[("cookie", "__session_other=x")]), true).unwrap(),
+            None
+        );
     }
 
     #[test]
     fn malformed_headers_are_errors_not_fall_throughs() {
         let cookie = ("cookie", "__session=a.b.c");
-        assert_eq!(find_token(&headers(&[("authorization", "Basic Zm9v"), cookie]), true), Err(ExtractError::NotBearer));
-        assert_eq!(find_token(&headers(&[("authorization", "Bearer "), cookie]), true), Err(ExtractError::EmptyToken));
-        assert_eq!(find_token(&headers(&[("authorization", "Bearer"), cookie]), true), Err(ExtractError::EmptyToken));
-        assert_eq!(find_token(&headers(&[("authorization", "Bearer a b")]), true), Err(ExtractError::NotBearer));
         assert_eq!(
-            find_token(&headers(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]), true),
+            find_token(&headers(&[("authorization", "Basic Zm9v"), cookie]), true),
+            Err(ExtractError::NotBearer)
+        );
+        assert_eq!(
+            find_token(&headers(&[("authorization", "Bearer "), cookie]), true),
+            Err(ExtractError::EmptyToken)
+        );
+        assert_eq!(
+            find_token(&headers(&[("authorization", "Bearer"), cookie]), true),
+            Err(ExtractError::EmptyToken)
+        );
+        assert_eq!(
+            find_token(&headers(&[("authorization", "Bearer a b")]), true),
+            Err(ExtractError::NotBearer)
+        );
+        assert_eq!(
+            find_token(
+                &headers(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]),
+                true
+            ),
             Err(ExtractError::MultipleAuthorizationHeaders)
         );
     }

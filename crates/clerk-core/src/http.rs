@@ -32,7 +32,10 @@ pub enum HttpError {
 /// implement this trait, which keeps test doubles one line long.
 pub trait HttpClient: Send + Sync + 'static {
     /// Sends `request`.
-    fn send(&self, request: http::Request<Vec<u8>>) -> BoxFuture<'static, Result<http::Response<Vec<u8>>, HttpError>>;
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> BoxFuture<'static, Result<http::Response<Vec<u8>>, HttpError>>;
 }
 
 impl<F, Fut> HttpClient for F
@@ -40,7 +43,10 @@ where
     F: Fn(http::Request<Vec<u8>>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<http::Response<Vec<u8>>, HttpError>> + Send + 'static,
 {
-    fn send(&self, request: http::Request<Vec<u8>>) -> BoxFuture<'static, Result<http::Response<Vec<u8>>, HttpError>> {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> BoxFuture<'static, Result<http::Response<Vec<u8>>, HttpError>> {
         Box::pin(self(request))
     }
 }
@@ -71,7 +77,9 @@ impl ClerkErrorBody {
     /// Parses a body leniently: anything that is not Clerk's error shape gives `None`.
     #[must_use]
     pub fn parse(body: &[u8]) -> Option<Self> {
-        serde_json::from_slice::<ClerkErrorBody>(body).ok().filter(|b| !b.errors.is_empty())
+        serde_json::from_slice::<ClerkErrorBody>(body)
+            .ok()
+            .filter(|b| !b.errors.is_empty())
     }
 }
 
@@ -81,7 +89,12 @@ impl std::fmt::Display for ClerkErrorBody {
             if i > 0 {
                 f.write_str("; ")?;
             }
-            write!(f, "{}: {}", e.code, e.long_message.as_deref().unwrap_or(&e.message))?;
+            write!(
+                f,
+                "{}: {}",
+                e.code,
+                e.long_message.as_deref().unwrap_or(&e.message)
+            )?;
         }
         Ok(())
     }

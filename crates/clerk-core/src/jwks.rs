@@ -133,12 +133,21 @@ pub enum JwksError {
 }
 
 /// Builds `GET {api_url}/v1/jwks` with the Bearer secret key.
-pub fn jwks_request(api_url: &str, secret_key: &SecretKey) -> Result<http::Request<Vec<u8>>, JwksError> {
+pub fn jwks_request(
+    api_url: &str,
+    secret_key: &SecretKey,
+) -> Result<http::Request<Vec<u8>>, JwksError> {
     let uri = format!("{}/v1/jwks", api_url.trim_end_matches('/'));
     http::Request::get(uri)
-        .header(http::header::AUTHORIZATION, format!("Bearer {}", secret_key.expose_secret()))
+        .header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", secret_key.expose_secret()),
+        )
         .header(http::header::ACCEPT, "application/json")
-        .header(http::header::USER_AGENT, concat!("clerk-rs/", env!("CARGO_PKG_VERSION")))
+        .header(
+            http::header::USER_AGENT,
+            concat!("clerk-rs/", env!("CARGO_PKG_VERSION")),
+        )
         .body(Vec::new())
         .map_err(|e| JwksError::Request(e.to_string()))
 }
@@ -155,7 +164,8 @@ pub fn parse_jwks_response(response: &http::Response<Vec<u8>>) -> Result<KeySet,
             JwksError::Status { status, clerk }
         });
     }
-    let jwks: Jwks = serde_json::from_slice(response.body()).map_err(|e| JwksError::Malformed(e.to_string()))?;
+    let jwks: Jwks =
+        serde_json::from_slice(response.body()).map_err(|e| JwksError::Malformed(e.to_string()))?;
     let (keys, skipped) = KeySet::from_jwks(&jwks);
     if keys.is_empty() {
         return Err(JwksError::NoUsableKeys { skipped });
@@ -176,7 +186,10 @@ mod tests {
     }
 
     fn response(status: u16, body: &[u8]) -> http::Response<Vec<u8>> {
-        http::Response::builder().status(status).body(body.to_vec()).unwrap()
+        http::Response::builder()
+            .status(status)
+            .body(body.to_vec())
+            .unwrap()
     }
 
     #[test]
@@ -196,12 +209,28 @@ mod tests {
 
     #[test]
     fn parser_errors_are_specific() {
-        let unauthorized = br#"{"errors":[{"code":"authentication_invalid","message":"Unauthorized"}]}"#;
+        let unauthorized =
+            br#"{"errors":[{"code":"authentication_invalid","message":"Unauthorized"}]}"#;
         let err = parse_jwks_response(&response(401, unauthorized)).unwrap_err();
-        assert!(matches!(err, JwksError::Unauthorized { status: 401, clerk: Some(_) }));
+        assert!(matches!(
+            err,
+            JwksError::Unauthorized {
+                status: 401,
+                clerk: Some(_)
+            }
+        ));
         assert!(err.to_string().contains("CLERK_SECRET_KEY"));
-        assert!(matches!(parse_jwks_response(&response(500, b"oops")), Err(JwksError::Status { status: 500, clerk: None })));
-        assert!(matches!(parse_jwks_response(&response(200, b"<html>")), Err(JwksError::Malformed(_))));
+        assert!(matches!(
+            parse_jwks_response(&response(500, b"oops")),
+            Err(JwksError::Status {
+                status: 500,
+                clerk: None
+            })
+        ));
+        assert!(matches!(
+            parse_jwks_response(&response(200, b"<html>")),
+            Err(JwksError::Malformed(_))
+        ));
         assert!(matches!(
             parse_jwks_response(&response(200, br#"{"keys":[]}"#)),
             Err(JwksError::NoUsableKeys { skipped: 0 })

@@ -135,7 +135,9 @@ impl VerifyingKey {
         let e = decode(&jwk.e, "e missing or not base64url")?;
         let algorithm = match jwk.alg.as_deref() {
             None => None,
-            Some(name) => Some(Algorithm::from_name(name).ok_or(KeyError::BadJwk("alg is not RS256/384/512"))?),
+            Some(name) => Some(
+                Algorithm::from_name(name).ok_or(KeyError::BadJwk("alg is not RS256/384/512"))?,
+            ),
         };
         let mut key = VerifyingKey::from_components(&n, &e)?;
         key.kid.clone_from(&jwk.kid);
@@ -167,8 +169,13 @@ impl VerifyingKey {
         if !self.allows(alg) {
             return false;
         }
-        let components = ring::signature::RsaPublicKeyComponents { n: &self.n[..], e: &self.e[..] };
-        components.verify(alg.ring_params(), message, signature).is_ok()
+        let components = ring::signature::RsaPublicKeyComponents {
+            n: &self.n[..],
+            e: &self.e[..],
+        };
+        components
+            .verify(alg.ring_params(), message, signature)
+            .is_ok()
     }
 
     /// Size of the modulus in bits.
@@ -200,7 +207,10 @@ fn pem_body(pem: &str) -> Option<(&str, String)> {
     let label = &rest[..label_end];
     let body_and_end = &rest[label_end + 5..];
     let end = body_and_end.find("-----END ")?;
-    let body: String = body_and_end[..end].chars().filter(|c| !c.is_whitespace()).collect();
+    let body: String = body_and_end[..end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     Some((label, body))
 }
 
@@ -227,7 +237,9 @@ mod der {
             if count == 0 || count > 4 || rest.len() < count {
                 return Err(bad);
             }
-            let len = rest[..count].iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            let len = rest[..count]
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
             rest = &rest[count..];
             len
         };
@@ -253,7 +265,9 @@ mod der {
             return Err(KeyError::NotRsa("the key algorithm is not rsaEncryption"));
         }
         let (bits, _) = expect(rest, BIT_STRING)?;
-        let (&unused, key) = bits.split_first().ok_or(KeyError::NotRsa("empty bit string"))?;
+        let (&unused, key) = bits
+            .split_first()
+            .ok_or(KeyError::NotRsa("empty bit string"))?;
         if unused != 0 {
             return Err(KeyError::NotRsa("bit string with unused bits"));
         }
@@ -285,8 +299,12 @@ mod tests {
     #[test]
     fn rejects_garbage_without_panicking() {
         assert_eq!(VerifyingKey::from_pem("hello"), Err(KeyError::NotPem));
-        let truncated = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOC\n-----END PUBLIC KEY-----";
-        assert!(matches!(VerifyingKey::from_pem(truncated), Err(KeyError::NotRsa(_))));
+        let truncated =
+            "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOC\n-----END PUBLIC KEY-----";
+        assert!(matches!(
+            VerifyingKey::from_pem(truncated),
+            Err(KeyError::NotRsa(_))
+        ));
         assert!(matches!(
             VerifyingKey::from_components(&[0xff; 128], &[1, 0, 1]),
             Err(KeyError::BadSize { bits: 1024 })

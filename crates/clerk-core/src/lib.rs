@@ -78,8 +78,8 @@ pub mod verify;
 pub use auth::{ActiveOrganization, Auth};
 pub use config::{ClerkConfig, ClerkConfigBuilder, ConfigError};
 pub use driver::{
-    AuthDecision, AuthError, Authenticator, AuthenticatorBuilder, BuildError, JwksPolicy, Rejection,
-    DEFAULT_TOKEN_CACHE_CAPACITY,
+    AuthDecision, AuthError, Authenticator, AuthenticatorBuilder, BuildError, JwksPolicy,
+    Rejection, DEFAULT_TOKEN_CACHE_CAPACITY,
 };
 pub use http::{HttpClient, HttpError};
 pub use verify::{Reason, TokenError};

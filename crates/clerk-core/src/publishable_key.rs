@@ -57,7 +57,9 @@ impl PublishableKey {
             .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(trimmed))
             .map_err(|_| PublishableKeyError::NotBase64)?;
         let text = String::from_utf8(decoded).map_err(|_| PublishableKeyError::NotAHost)?;
-        let host = text.strip_suffix('$').ok_or(PublishableKeyError::NotAHost)?;
+        let host = text
+            .strip_suffix('$')
+            .ok_or(PublishableKeyError::NotAHost)?;
         let valid_host = !host.is_empty()
             && host
                 .chars()
@@ -112,21 +114,35 @@ mod tests {
 
     #[test]
     fn decodes_clerk_sdk_fixture_keys() {
-        let test = PublishableKey::parse("pk_test_Y2xlcmsuaW5zcGlyZWQucHVtYS03NC5sY2wuZGV2JA").unwrap();
+        let test =
+            PublishableKey::parse("pk_test_Y2xlcmsuaW5zcGlyZWQucHVtYS03NC5sY2wuZGV2JA").unwrap();
         assert_eq!(test.environment(), Environment::Test);
         assert_eq!(test.issuer(), "https://clerk.inspired.puma-74.lcl.dev");
-        let live = PublishableKey::parse("pk_live_Y2xlcmsuaW5zcGlyZWQucHVtYS03NC5sY2wuZGV2JA==").unwrap();
+        let live =
+            PublishableKey::parse("pk_live_Y2xlcmsuaW5zcGlyZWQucHVtYS03NC5sY2wuZGV2JA==").unwrap();
         assert_eq!(live.environment(), Environment::Live);
         assert_eq!(live.frontend_api_host(), "clerk.inspired.puma-74.lcl.dev");
     }
 
     #[test]
     fn rejects_bad_keys_with_a_reason() {
-        assert_eq!(PublishableKey::parse("sk_test_abc"), Err(PublishableKeyError::UnknownPrefix));
-        assert_eq!(PublishableKey::parse("pk_test_!!!"), Err(PublishableKeyError::NotBase64));
+        assert_eq!(
+            PublishableKey::parse("sk_test_abc"),
+            Err(PublishableKeyError::UnknownPrefix)
+        );
+        assert_eq!(
+            PublishableKey::parse("pk_test_!!!"),
+            Err(PublishableKeyError::NotBase64)
+        );
         // base64("example.com") without the trailing `$`
-        assert_eq!(PublishableKey::parse("pk_test_ZXhhbXBsZS5jb20"), Err(PublishableKeyError::NotAHost));
+        assert_eq!(
+            PublishableKey::parse("pk_test_ZXhhbXBsZS5jb20"),
+            Err(PublishableKeyError::NotAHost)
+        );
         // base64("a/b$"): not a host
-        assert_eq!(PublishableKey::parse("pk_test_YS9iJA"), Err(PublishableKeyError::NotAHost));
+        assert_eq!(
+            PublishableKey::parse("pk_test_YS9iJA"),
+            Err(PublishableKeyError::NotAHost)
+        );
     }
 }

@@ -40,17 +40,28 @@ fn map_error(error: &reqwest::Error) -> HttpError {
 }
 
 impl HttpClient for ReqwestClient {
-    fn send(&self, request: http::Request<Vec<u8>>) -> BoxFuture<'static, Result<http::Response<Vec<u8>>, HttpError>> {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> BoxFuture<'static, Result<http::Response<Vec<u8>>, HttpError>> {
         let client = self.client.clone();
         Box::pin(async move {
-            let request = reqwest::Request::try_from(request).map_err(|e| HttpError::Other(e.to_string()))?;
+            let request =
+                reqwest::Request::try_from(request).map_err(|e| HttpError::Other(e.to_string()))?;
             let response = client.execute(request).await.map_err(|e| map_error(&e))?;
             let mut builder = http::Response::builder().status(response.status());
             if let Some(headers) = builder.headers_mut() {
-                headers.extend(response.headers().iter().map(|(k, v)| (k.clone(), v.clone())));
+                headers.extend(
+                    response
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
             }
             let body = response.bytes().await.map_err(|e| map_error(&e))?;
-            builder.body(body.to_vec()).map_err(|e| HttpError::Other(e.to_string()))
+            builder
+                .body(body.to_vec())
+                .map_err(|e| HttpError::Other(e.to_string()))
         })
     }
 }

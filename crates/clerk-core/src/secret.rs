@@ -126,7 +126,11 @@ mod tests {
     #[test]
     fn debug_never_shows_the_value() {
         let key = SecretKey::new("sk_test_abcdef");
-        let shown = format!("{key:?} {:?} {:?}", SecretString::new("hunter2"), SessionToken::new("eyJ.x.y"));
+        let shown = format!(
+            "{key:?} {:?} {:?}",
+            SecretString::new("hunter2"),
+            SessionToken::new("eyJ.x.y")
+        );
         assert!(!shown.contains("abcdef"));
         assert!(!shown.contains("hunter2"));
         assert!(!shown.contains("eyJ"));
@@ -142,7 +146,13 @@ mod tests {
 
     #[test]
     fn fingerprints_differ_per_key() {
-        assert_ne!(SecretKey::new("sk_test_a").fingerprint(), SecretKey::new("sk_test_b").fingerprint());
-        assert_eq!(SecretKey::new("sk_test_a").fingerprint(), SecretKey::new("sk_test_a").fingerprint());
+        assert_ne!(
+            SecretKey::new("sk_test_a").fingerprint(),
+            SecretKey::new("sk_test_b").fingerprint()
+        );
+        assert_eq!(
+            SecretKey::new("sk_test_a").fingerprint(),
+            SecretKey::new("sk_test_a").fingerprint()
+        );
     }
 }

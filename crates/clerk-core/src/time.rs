@@ -12,7 +12,9 @@ use std::time::Duration;
 /// webhook timestamps (milliseconds). Signed, so instants before 1970 and arithmetic that
 /// overshoots stay representable; an `i64` of milliseconds reaches past the year 292 million.
 /// Serialized as the integer number of milliseconds.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct UnixTime(i64);
 
@@ -70,7 +72,12 @@ fn duration_millis(d: Duration) -> i64 {
 
 impl fmt::Debug for UnixTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UnixTime({}.{:03}s)", self.as_secs(), self.0.rem_euclid(1000))
+        write!(
+            f,
+            "UnixTime({}.{:03}s)",
+            self.as_secs(),
+            self.0.rem_euclid(1000)
+        )
     }
 }
 
@@ -126,7 +133,10 @@ mod tests {
     #[test]
     fn arithmetic_saturates_instead_of_wrapping() {
         let far = UnixTime::from_secs(i64::MAX);
-        assert_eq!(far.saturating_add(Duration::from_secs(10)).as_millis(), i64::MAX);
+        assert_eq!(
+            far.saturating_add(Duration::from_secs(10)).as_millis(),
+            i64::MAX
+        );
         assert_eq!(
             UnixTime::from_secs(10).duration_since(UnixTime::from_secs(20)),
             Duration::ZERO

@@ -91,7 +91,10 @@ impl JwksCache {
     }
 
     fn snapshot(&self) -> Option<Snapshot> {
-        self.snapshot.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.snapshot
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn is_fresh(&self, s: &Snapshot, now: UnixTime) -> bool {
@@ -99,13 +102,21 @@ impl JwksCache {
     }
 
     fn is_usable(&self, s: &Snapshot, now: UnixTime) -> bool {
-        now < s.fetched_at.saturating_add(self.policy.ttl).saturating_add(self.policy.max_stale)
+        now < s
+            .fetched_at
+            .saturating_add(self.policy.ttl)
+            .saturating_add(self.policy.max_stale)
     }
 
     /// Whether `kid` is held in a key set that may still be used at `now` (for cache hits).
     pub(crate) fn holds(&self, kid: &str, now: UnixTime) -> bool {
-        let guard = self.snapshot.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        guard.as_ref().is_some_and(|s| self.is_usable(s, now) && s.keys.contains(kid))
+        let guard = self
+            .snapshot
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard
+            .as_ref()
+            .is_some_and(|s| self.is_usable(s, now) && s.keys.contains(kid))
     }
 
     /// The key for `kid`, refreshing as the policy allows.
@@ -134,7 +145,10 @@ impl JwksCache {
                     None => Lookup::UnknownKid,
                 },
                 _ => {
-                    let state = self.refresh.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let state = self
+                        .refresh
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     Lookup::Unavailable(state.last_error.clone().unwrap_or(JwksError::NoSource))
                 }
             },
@@ -158,7 +172,10 @@ impl JwksCache {
     /// Joins the in-flight refresh, or starts one unless an attempt started within the
     /// minimum interval. `None` means: no refresh now, use what is held.
     fn refresh_if_allowed(self: &Arc<Self>, now: UnixTime) -> Option<Refresh> {
-        let mut state = self.refresh.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self
+            .refresh
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(in_flight) = &state.in_flight {
             return Some(in_flight.clone());
         }
@@ -186,12 +203,20 @@ impl JwksCache {
         match &result {
             Ok(keys) => {
                 tracing::debug!(keys = keys.len(), "JWKS fetched");
-                *self.snapshot.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                    Some(Snapshot { keys: Arc::clone(keys), fetched_at: now });
+                *self
+                    .snapshot
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Snapshot {
+                    keys: Arc::clone(keys),
+                    fetched_at: now,
+                });
             }
             Err(error) => tracing::warn!(%error, "JWKS fetch failed"),
         }
-        let mut state = self.refresh.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self
+            .refresh
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         state.in_flight = None;
         state.last_error = result.as_ref().err().cloned();
         result

@@ -12,7 +12,9 @@ use crate::http::HttpClient;
 use crate::jwks::JwksError;
 use crate::keys::VerifyingKey;
 use crate::time::{Clock, SystemClock};
-use crate::verify::{verify_parsed, ParsedToken, Reason, TokenError, VerifyOptions, MAX_TOKEN_BYTES};
+use crate::verify::{
+    verify_parsed, ParsedToken, Reason, TokenError, VerifyOptions, MAX_TOKEN_BYTES,
+};
 use jwks_cache::{JwksCache, Lookup};
 use std::sync::Arc;
 use token_cache::TokenCache;
@@ -138,7 +140,9 @@ impl std::fmt::Debug for Authenticator {
             KeySource::Pem(_) => "pem",
             KeySource::Jwks(_) => "jwks",
         };
-        f.debug_struct("Authenticator").field("mode", &mode).finish_non_exhaustive()
+        f.debug_struct("Authenticator")
+            .field("mode", &mode)
+            .finish_non_exhaustive()
     }
 }
 
@@ -192,7 +196,11 @@ impl AuthenticatorBuilder {
         let keys = if let Some(pem) = self.config.jwt_key() {
             KeySource::Pem(Arc::clone(pem))
         } else {
-            let secret = self.config.secret_key().cloned().ok_or(BuildError::NoHttpClient)?;
+            let secret = self
+                .config
+                .secret_key()
+                .cloned()
+                .ok_or(BuildError::NoHttpClient)?;
             let http = match self.http {
                 Some(http) => http,
                 None => default_http_client(&self.config)?,
@@ -211,7 +219,8 @@ impl AuthenticatorBuilder {
                 cookie_auth: self.config.cookie_auth,
                 keys,
                 clock: self.clock,
-                tokens: (self.token_cache_capacity > 0).then(|| TokenCache::new(self.token_cache_capacity)),
+                tokens: (self.token_cache_capacity > 0)
+                    .then(|| TokenCache::new(self.token_cache_capacity)),
             }),
         })
     }
@@ -268,7 +277,11 @@ impl Authenticator {
     pub async fn verify(&self, token: &str) -> Result<Arc<Auth>, AuthError> {
         let inner = &*self.inner;
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::TooLarge { size: token.len(), limit: MAX_TOKEN_BYTES }.into());
+            return Err(TokenError::TooLarge {
+                size: token.len(),
+                limit: MAX_TOKEN_BYTES,
+            }
+            .into());
         }
         let now = inner.clock.now();
         if let Some(cache) = &inner.tokens {
@@ -289,11 +302,16 @@ impl Authenticator {
         let key = match &inner.keys {
             KeySource::Pem(key) => Arc::clone(key),
             KeySource::Jwks(jwks) => {
-                let kid = parsed.kid().ok_or(TokenError::Malformed("header has no kid"))?;
+                let kid = parsed
+                    .kid()
+                    .ok_or(TokenError::Malformed("header has no kid"))?;
                 match jwks.key(kid, now).await {
                     Lookup::Found(key) => key,
                     Lookup::UnknownKid => {
-                        return Err(TokenError::UnknownKid { kid: crate::verify::truncated_kid(kid) }.into())
+                        return Err(TokenError::UnknownKid {
+                            kid: crate::verify::truncated_kid(kid),
+                        }
+                        .into())
                     }
                     Lookup::Unavailable(e) => return Err(e.into()),
                 }

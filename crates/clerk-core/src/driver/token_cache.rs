@@ -59,14 +59,23 @@ impl TokenCache {
 
     /// Looks the token up and lets `still_valid` decide whether the entry may be served; an
     /// entry that may not is removed.
-    pub(crate) fn get(&self, token: &str, still_valid: impl FnOnce(Hit<'_>) -> Option<Arc<Auth>>) -> Option<Arc<Auth>> {
+    pub(crate) fn get(
+        &self,
+        token: &str,
+        still_valid: impl FnOnce(Hit<'_>) -> Option<Arc<Auth>>,
+    ) -> Option<Arc<Auth>> {
         let (hash, shard) = self.slot(token);
-        let mut shard = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut shard = shard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = shard.entries.get(&hash)?;
         if *entry.token != *token {
             return None;
         }
-        let served = still_valid(Hit { auth: Arc::clone(&entry.auth), kid: entry.kid.as_deref() });
+        let served = still_valid(Hit {
+            auth: Arc::clone(&entry.auth),
+            kid: entry.kid.as_deref(),
+        });
         if served.is_none() {
             shard.entries.remove(&hash);
         }
@@ -75,8 +84,14 @@ impl TokenCache {
 
     pub(crate) fn insert(&self, token: &str, auth: Arc<Auth>, kid: Option<&str>, now: UnixTime) {
         let (hash, shard) = self.slot(token);
-        let mut shard = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = Entry { token: token.into(), auth, kid: kid.map(Into::into) };
+        let mut shard = shard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = Entry {
+            token: token.into(),
+            auth,
+            kid: kid.map(Into::into),
+        };
         if shard.entries.insert(hash, entry).is_some() {
             return; // replaced in place; already queued
         }
@@ -93,13 +108,21 @@ impl TokenCache {
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().map(|s| s.entries.len()).unwrap_or(0)).sum()
+        self.shards
+            .iter()
+            .map(|s| s.lock().map(|s| s.entries.len()).unwrap_or(0))
+            .sum()
     }
 }
 
 impl Shard {
     fn evict_one(&mut self, now: UnixTime) {
-        if let Some(expired) = self.entries.iter().find(|(_, e)| e.auth.expires_at <= now).map(|(h, _)| *h) {
+        if let Some(expired) = self
+            .entries
+            .iter()
+            .find(|(_, e)| e.auth.expires_at <= now)
+            .map(|(h, _)| *h)
+        {
             self.entries.remove(&expired);
             return;
         }

@@ -148,9 +148,10 @@ impl TokenError {
     #[must_use]
     pub fn reason(&self) -> Reason {
         match self {
-            TokenError::TooLarge { .. } | TokenError::Malformed(_) | TokenError::InvalidClaim(_) | TokenError::InvalidAudience => {
-                Reason::TokenInvalid
-            }
+            TokenError::TooLarge { .. }
+            | TokenError::Malformed(_)
+            | TokenError::InvalidClaim(_)
+            | TokenError::InvalidAudience => Reason::TokenInvalid,
             TokenError::AlgorithmNotAllowed { .. } => Reason::TokenInvalidAlgorithm,
             TokenError::UnknownKid { .. } => Reason::JwkKidMismatch,
             TokenError::InvalidSignature => Reason::TokenInvalidSignature,

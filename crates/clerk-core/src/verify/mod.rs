@@ -19,8 +19,8 @@ mod token;
 
 pub use error::{Reason, TokenError};
 pub use token::{
-    Header, ParsedToken, CATEGORY_IGNORE, CATEGORY_JWT_TEMPLATE, CATEGORY_M2M_TOKEN, CATEGORY_SESSION_TOKEN,
-    MAX_TOKEN_BYTES,
+    Header, ParsedToken, CATEGORY_IGNORE, CATEGORY_JWT_TEMPLATE, CATEGORY_M2M_TOKEN,
+    CATEGORY_SESSION_TOKEN, MAX_TOKEN_BYTES,
 };
 
 use crate::auth::Auth;
@@ -84,7 +84,10 @@ impl VerifyOptions {
             algorithms: vec![Algorithm::Rs256],
             issuer: IssuerCheck::Exact(issuer.into()),
             parties: PartyCheck::OneOf {
-                parties: parties.into_iter().map(|p| normalize_origin(&p.into())).collect(),
+                parties: parties
+                    .into_iter()
+                    .map(|p| normalize_origin(&p.into()))
+                    .collect(),
                 allow_missing: false,
             },
             audience: None,
@@ -102,7 +105,12 @@ pub(crate) fn normalize_origin(origin: &str) -> String {
 /// Parses, checks the signature with `key`, then the claims. For callers that hold the key
 /// already (networkless PEM mode, tests); the [`Authenticator`](crate::Authenticator) picks the
 /// key by `kid` between [`ParsedToken::parse`] and [`verify_parsed`].
-pub fn verify(token: &str, key: &VerifyingKey, options: &VerifyOptions, now: UnixTime) -> Result<Auth, TokenError> {
+pub fn verify(
+    token: &str,
+    key: &VerifyingKey,
+    options: &VerifyOptions,
+    now: UnixTime,
+) -> Result<Auth, TokenError> {
     let parsed = ParsedToken::parse(token, &options.algorithms)?;
     verify_parsed(&parsed, key, options, now)
 }
@@ -148,16 +156,25 @@ fn check_header_type(header: &Header) -> Result<(), TokenError> {
 /// `exp` passes while `now < exp + skew`; `nbf`/`iat` pass while `now >= claim - skew`.
 pub(crate) fn check_times(auth: &Auth, skew: Duration, now: UnixTime) -> Result<(), TokenError> {
     if now >= auth.expires_at.saturating_add(skew) {
-        return Err(TokenError::Expired { expired_at: auth.expires_at, now });
+        return Err(TokenError::Expired {
+            expired_at: auth.expires_at,
+            now,
+        });
     }
     if let Some(nbf) = auth.not_before {
         if nbf.saturating_sub(skew) > now {
-            return Err(TokenError::NotActiveYet { not_before: nbf, now });
+            return Err(TokenError::NotActiveYet {
+                not_before: nbf,
+                now,
+            });
         }
     }
     if let Some(iat) = auth.issued_at {
         if iat.saturating_sub(skew) > now {
-            return Err(TokenError::IssuedInTheFuture { issued_at: iat, now });
+            return Err(TokenError::IssuedInTheFuture {
+                issued_at: iat,
+                now,
+            });
         }
     }
     Ok(())
@@ -174,13 +191,19 @@ fn check_issuer(auth: &Auth, check: &IssuerCheck) -> Result<(), TokenError> {
 }
 
 fn check_party(auth: &Auth, check: &PartyCheck) -> Result<(), TokenError> {
-    let PartyCheck::OneOf { parties, allow_missing } = check else {
+    let PartyCheck::OneOf {
+        parties,
+        allow_missing,
+    } = check
+    else {
         return Ok(());
     };
     match auth.authorized_party.as_deref() {
         None if *allow_missing => Ok(()),
         Some(azp) if parties.iter().any(|p| p == azp.trim_end_matches('/')) => Ok(()),
-        azp => Err(TokenError::UnauthorizedParty { azp: azp.map(|a| error::truncated(a, 128)) }),
+        azp => Err(TokenError::UnauthorizedParty {
+            azp: azp.map(|a| error::truncated(a, 128)),
+        }),
     }
 }
 

@@ -57,34 +57,48 @@ impl<'a> ParsedToken<'a> {
     /// Size → structure → `alg` in `allowed`. Never touches a key.
     pub fn parse(token: &'a str, allowed: &[Algorithm]) -> Result<Self, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::TooLarge { size: token.len(), limit: MAX_TOKEN_BYTES });
+            return Err(TokenError::TooLarge {
+                size: token.len(),
+                limit: MAX_TOKEN_BYTES,
+            });
         }
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(TokenError::Malformed("expected three dot-separated segments"));
+            return Err(TokenError::Malformed(
+                "expected three dot-separated segments",
+            ));
         };
         if header_b64.is_empty() || payload_b64.is_empty() {
             return Err(TokenError::Malformed("empty header or payload segment"));
         }
-        let header_bytes = decode_segment(header_b64).ok_or(TokenError::Malformed("header is not base64url"))?;
-        let raw: RawHeader =
-            serde_json::from_slice(&header_bytes).map_err(|_| TokenError::Malformed("header is not a JSON object"))?;
+        let header_bytes =
+            decode_segment(header_b64).ok_or(TokenError::Malformed("header is not base64url"))?;
+        let raw: RawHeader = serde_json::from_slice(&header_bytes)
+            .map_err(|_| TokenError::Malformed("header is not a JSON object"))?;
         let alg_name = match &raw.alg {
             Some(serde_json::Value::String(s)) => s.as_str(),
             _ => "",
         };
         let alg = Algorithm::from_name(alg_name)
             .filter(|a| allowed.contains(a))
-            .ok_or_else(|| TokenError::AlgorithmNotAllowed { alg: truncated(alg_name, 32) })?;
-        let signature = decode_segment(signature_b64).ok_or(TokenError::Malformed("signature is not base64url"))?;
+            .ok_or_else(|| TokenError::AlgorithmNotAllowed {
+                alg: truncated(alg_name, 32),
+            })?;
+        let signature = decode_segment(signature_b64)
+            .ok_or(TokenError::Malformed("signature is not base64url"))?;
         if signature.is_empty() {
             return Err(TokenError::Malformed("empty signature"));
         }
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
         Ok(ParsedToken {
-            header: Header { alg, kid: raw.kid, typ: raw.typ, cat: raw.cat },
+            header: Header {
+                alg,
+                kid: raw.kid,
+                typ: raw.typ,
+                cat: raw.cat,
+            },
             signing_input,
             payload_b64,
             signature,
@@ -105,7 +119,11 @@ impl<'a> ParsedToken<'a> {
 
     /// Checks the signature with `key`.
     pub fn check_signature(&self, key: &crate::keys::VerifyingKey) -> Result<(), TokenError> {
-        if key.verify(self.header.alg, self.signing_input.as_bytes(), &self.signature) {
+        if key.verify(
+            self.header.alg,
+            self.signing_input.as_bytes(),
+            &self.signature,
+        ) {
             Ok(())
         } else {
             Err(TokenError::InvalidSignature)
@@ -114,8 +132,10 @@ impl<'a> ParsedToken<'a> {
 
     /// Decodes the payload. Call only after [`check_signature`](Self::check_signature).
     pub fn decode_payload(&self) -> Result<serde_json::Map<String, serde_json::Value>, TokenError> {
-        let bytes = decode_segment(self.payload_b64).ok_or(TokenError::Malformed("payload is not base64url"))?;
-        serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed("payload is not a JSON object"))
+        let bytes = decode_segment(self.payload_b64)
+            .ok_or(TokenError::Malformed("payload is not base64url"))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|_| TokenError::Malformed("payload is not a JSON object"))
     }
 }
 

@@ -1,0 +1,100 @@
+//! The cached verify path allocates nothing: the hit hands out a clone of an `Arc<Auth>`.
+//!
+//! Counted with a global allocator wrapper, so this file holds a single test (no other test
+//! thread allocating at the same time).
+#![allow(clippy::unwrap_used, unsafe_code)]
+
+use clerk_core::time::{Clock, UnixTime};
+use clerk_core::{Authenticator, ClerkConfig};
+use clerk_testkit::keys::{jwks, TestKeyPair};
+use clerk_testkit::mint::{publishable_key_for, TokenBuilder, DEFAULT_AUTHORIZED_PARTY};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+struct Fixed;
+impl Clock for Fixed {
+    fn now(&self) -> UnixTime {
+        UnixTime::from_secs(1_750_000_000)
+    }
+}
+
+fn run_ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+#[test]
+fn cache_hits_allocate_nothing_while_misses_do() {
+    let key = TestKeyPair::fixed(0);
+    let body = Arc::new(serde_json::to_vec(&jwks(&[&key])).unwrap());
+    let config = ClerkConfig::builder()
+        .secret_key("sk_test_alloc")
+        .publishable_key(publishable_key_for("clerk.mock.test", false))
+        .frontend_host(DEFAULT_AUTHORIZED_PARTY)
+        .build()
+        .unwrap();
+    let authenticator = Authenticator::builder(config)
+        .clock(Fixed)
+        .http_client(move |_req: http::Request<Vec<u8>>| {
+            let body = (*body).clone();
+            async move { Ok(http::Response::builder().status(200).body(body).unwrap()) }
+        })
+        .build()
+        .unwrap();
+    let token = TokenBuilder::v2(&key)
+        .issuer("https://clerk.mock.test")
+        .issued_at(UnixTime::from_secs(1_750_000_000))
+        .sign();
+    run_ready(authenticator.verify(&token)).unwrap();
+
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..1000 {
+        let auth = run_ready(authenticator.verify(&token)).unwrap();
+        assert_eq!(auth.expires_at, UnixTime::from_secs(1_750_000_060));
+    }
+    let during_hits = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    assert_eq!(during_hits, 0, "cache hits allocated {during_hits} times");
+
+    // The counter works: a miss (another token) does allocate.
+    let other = TokenBuilder::v2(&key)
+        .issuer("https://clerk.mock.test")
+        .subject("user_other")
+        .issued_at(UnixTime::from_secs(1_750_000_000))
+        .sign();
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    run_ready(authenticator.verify(&other)).unwrap();
+    assert!(ALLOCATIONS.load(Ordering::SeqCst) > before);
+}
