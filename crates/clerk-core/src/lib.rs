@@ -12,6 +12,10 @@
 //!   permissions expanded from their bitmasks, of any width).
 //! - [`jwks`] and [`http`]: the JWKS request builder and response parser, and the one small
 //!   [`HttpClient`] trait all remote calls go through.
+//! - [`model`] and [`store`]: the local mirror's data model (users, organizations,
+//!   memberships, invitations, the webhook ledger, revoked sessions) and the small storage
+//!   traits every backend implements, with their rules; the `conformance` feature adds the
+//!   suite every backend passes.
 //! - [`Authenticator`]: the async driver — JWKS cache with single-flight, rate-limited
 //!   refresh and bounded stale-if-error, networkless PEM mode, and a bounded verified-token
 //!   cache.
@@ -68,10 +72,12 @@ pub mod extract;
 pub mod http;
 pub mod jwks;
 pub mod keys;
+pub mod model;
 pub mod publishable_key;
 #[cfg(feature = "reqwest")]
 pub mod reqwest_client;
 pub mod secret;
+pub mod store;
 pub mod time;
 pub mod verify;
 
@@ -82,4 +88,12 @@ pub use driver::{
     Rejection, DEFAULT_TOKEN_CACHE_CAPACITY,
 };
 pub use http::{HttpClient, HttpError};
+pub use model::{
+    ClerkInvitationData, ClerkMembershipData, ClerkOrganizationData, ClerkUserData, Invitation,
+    InvitationStatus, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
+};
+pub use store::{
+    BatchOutcome, Change, Effect, LedgerStore, OrganizationStore, Store, StoreError, StoreWriter,
+    UserStore, WriteBatch,
+};
 pub use verify::{Reason, TokenError};
