@@ -4,10 +4,15 @@
 //!
 //! | backend | feature | status |
 //! |---|---|---|
-//! | [`MemoryStore`] | `memory` (default) | complete, passes the conformance suite |
-//! | SQLite (sqlx, embedded migrations) | — | not yet (issue #4) |
+//! | `MemoryStore` | `memory` (default) | complete, passes the conformance suite |
+//! | `SqliteStore` (sqlx, embedded migrations) | `sqlite` | complete, passes the conformance suite |
 //! | PostgreSQL (sqlx, embedded migrations) | — | not yet (issue #4) |
 //! | caches (in-memory, Redis) | — | not yet (issue #4) |
+//!
+//! With the `sqlite` feature, `clerk_store::sqlx` re-exports the sqlx this crate uses (0.8), so
+//! an application can share the pool (`SqliteStore::pool`) without a version mismatch; run
+//! `SqliteStore::migrate` at start-up (idempotent, embedded; tables and column names of
+//! DESIGN §5).
 //!
 //! Every backend implements the same four small traits ([`UserStore`], [`OrganizationStore`],
 //! [`LedgerStore`], [`StoreWriter`]) and passes the same conformance suite
@@ -69,7 +74,7 @@
 //! clerk_core::store_conformance_tests!(fresh_store);
 //! ```
 //!
-//! [`MemoryStore`]'s source is a complete, commented example.
+//! `MemoryStore`'s source is a complete, commented example.
 //!
 //! # Status of issue #4 (the local mirror)
 //!
@@ -80,8 +85,16 @@
 #[cfg(feature = "memory")]
 mod memory;
 
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+/// The sqlx version this crate was built with (feature `sqlite`), so applications can match it.
+#[cfg(feature = "sqlite")]
+pub use sqlx;
 
 pub use clerk_core::store::{
     BatchOutcome, Change, Effect, LedgerStore, OrganizationStore, Store, StoreError, StoreWriter,
