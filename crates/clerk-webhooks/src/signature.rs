@@ -161,13 +161,24 @@ fn header<'a>(
 /// A delivery whose signature and timestamp checked out.
 ///
 /// Borrowed from the request: no copy of the body is made. Parse the body with
-/// [`Verified::event`] (typed Clerk event) or [`Verified::json`] (any type).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// [`Verified::event`] (typed Clerk event) or [`Verified::json`] (any type). `Debug` shows
+/// the body's length, not its content (it holds personal data such as email addresses).
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[must_use]
 pub struct Verified<'a> {
     id: &'a str,
     timestamp: i64,
     body: &'a [u8],
+}
+
+impl fmt::Debug for Verified<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verified")
+            .field("id", &self.id)
+            .field("timestamp", &self.timestamp)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl<'a> Verified<'a> {
