@@ -406,4 +406,14 @@ fn secrets_never_show_in_debug_or_errors() {
         .verify_at(&h, b"secret body", at(TS))
         .expect_err("bad signature");
     assert!(!format!("{err} {err:?}").contains("secret body"));
+
+    // A verified delivery's Debug shows the body's length, not its content.
+    let body = br#"{"email":"ada@example.com"}"#;
+    let signed = wh.sign_headers("m", TS, body);
+    let verified = wh.verify_at(&signed, body, at(TS)).expect("valid");
+    let shown = format!("{verified:?}");
+    assert!(
+        !shown.contains("ada@") && shown.contains("body_len: 27"),
+        "{shown}"
+    );
 }
