@@ -56,7 +56,7 @@ pub struct User {
     /// ones included: Clerk never reuses an id.
     pub clerk_id: Option<String>,
     /// Primary email address. Unique (ASCII case-insensitively) among rows that are not
-    /// deleted; a deleted user keeps it for the record but no longer holds it.
+    /// deleted; a deleted user's row no longer has one.
     pub email: Option<String>,
     /// Whether Clerk verified the primary email address.
     pub email_verified: bool,
@@ -98,8 +98,9 @@ pub struct User {
     pub created_at: UnixTime,
     /// When the row last changed locally.
     pub updated_at: UnixTime,
-    /// When Clerk deleted the user (`user.deleted`); such a row is inactive, releases its
-    /// email, and no later Clerk data changes it again. (An added column, `deleted_at`.)
+    /// When Clerk deleted the user (`user.deleted`); such a row is inactive, its Clerk data is
+    /// cleared (see [`User::mark_deleted`]), and no later Clerk data changes it again. (An
+    /// added column, `deleted_at`.)
     pub deleted_at: Option<UnixTime>,
 }
 
@@ -219,6 +220,30 @@ impl User {
         self.clerk_created_at = Some(data.created_at);
         self.clerk_updated_at = Some(data.updated_at);
         self.last_sign_in_at = data.last_sign_in_at;
+        self.updated_at = now;
+    }
+
+    /// Turns the row into the tombstone of a Clerk deletion: `is_active = false`,
+    /// `deleted_at = at`, and every Clerk-owned field cleared — the email is released and no
+    /// personal data Clerk sent is kept. `id`, `clerk_id` and the other application-owned
+    /// fields stay. The result is the same whether the deletion arrives before or after the
+    /// user's other events (a [`User::tombstone`] has exactly these values).
+    pub fn mark_deleted(&mut self, at: UnixTime, now: UnixTime) {
+        self.email = None;
+        self.email_verified = false;
+        self.username = None;
+        self.first_name = None;
+        self.last_name = None;
+        self.image_url = None;
+        self.public_metadata = serde_json::Value::Object(serde_json::Map::new());
+        self.external_id = None;
+        self.banned = false;
+        self.locked = false;
+        self.clerk_created_at = None;
+        self.clerk_updated_at = None;
+        self.last_sign_in_at = None;
+        self.is_active = false;
+        self.deleted_at = Some(at);
         self.updated_at = now;
     }
 
@@ -519,6 +544,14 @@ impl Organization {
         }
     }
 
+    /// Turns the row into the tombstone of a Clerk deletion: `deleted_at = at` and every
+    /// Clerk-owned field cleared, the same state a deletion of an unknown id leaves.
+    pub fn mark_deleted(&mut self, at: UnixTime, now: UnixTime) {
+        let created_at = self.created_at;
+        *self = Organization::tombstone(&self.clerk_id, at, now);
+        self.created_at = created_at;
+    }
+
     /// Overwrites the Clerk-owned fields with `data`.
     pub fn apply_clerk(&mut self, data: &ClerkOrganizationData, now: UnixTime) {
         self.name.clone_from(&data.name);
@@ -625,6 +658,41 @@ impl Membership {
         };
         m.apply_clerk(data, now);
         m
+    }
+
+    /// The row a deletion leaves for a membership never seen before.
+    #[must_use]
+    pub fn tombstone(
+        clerk_id: &str,
+        organization_clerk_id: &str,
+        user_clerk_id: &str,
+        deleted_at: UnixTime,
+        now: UnixTime,
+    ) -> Self {
+        Membership {
+            clerk_id: clerk_id.to_owned(),
+            organization_clerk_id: organization_clerk_id.to_owned(),
+            user_clerk_id: user_clerk_id.to_owned(),
+            role: String::new(),
+            permissions: Vec::new(),
+            clerk_created_at: None,
+            clerk_updated_at: None,
+            created_at: now,
+            updated_at: now,
+            deleted_at: Some(deleted_at),
+        }
+    }
+
+    /// Turns the row into the tombstone of a deletion (its own or its organization's):
+    /// `deleted_at = at`, role, permissions and Clerk timestamps cleared; the organization
+    /// and user ids stay.
+    pub fn mark_deleted(&mut self, at: UnixTime, now: UnixTime) {
+        self.role.clear();
+        self.permissions.clear();
+        self.clerk_created_at = None;
+        self.clerk_updated_at = None;
+        self.deleted_at = Some(at);
+        self.updated_at = now;
     }
 
     /// Overwrites the Clerk-owned fields with `data`.
@@ -943,6 +1011,35 @@ mod tests {
         assert_eq!(user.updated_at, t(20));
         assert_eq!(user.first_name.as_deref(), Some("Ada"));
         assert_eq!(user.clerk_updated_at, Some(t(3)));
+    }
+
+    #[test]
+    fn deletion_leaves_the_same_row_in_any_order() {
+        let data = ClerkUserData::new("user_1", t(1), t(2)).with_email("a@example.com", true);
+        let mut seen = User::from_clerk(UserId(3), &data, t(0));
+        seen.is_staff = true;
+        seen.last_login = Some(t(1));
+        seen.mark_deleted(t(5), t(6));
+        let mut unseen = User::tombstone(UserId(3), "user_1", t(5), t(0));
+        unseen.updated_at = t(6);
+        unseen.is_staff = true;
+        unseen.last_login = Some(t(1));
+        assert_eq!(seen, unseen);
+        assert!(seen.email.is_none() && !seen.is_active && seen.is_staff);
+
+        let mut org =
+            Organization::from_clerk(&ClerkOrganizationData::new("org_1", "O", t(1), t(2)), t(0));
+        org.mark_deleted(t(5), t(6));
+        let mut org_tomb = Organization::tombstone("org_1", t(5), t(6));
+        org_tomb.created_at = t(0);
+        assert_eq!(org, org_tomb);
+
+        let data = ClerkMembershipData::new("m_1", "org_1", "user_1", "org:admin", t(1), t(2));
+        let mut m = Membership::from_clerk(&data, t(0));
+        m.mark_deleted(t(5), t(6));
+        let mut m_tomb = Membership::tombstone("m_1", "org_1", "user_1", t(5), t(6));
+        m_tomb.created_at = t(0);
+        assert_eq!(m, m_tomb);
     }
 
     #[test]

@@ -139,9 +139,7 @@ impl State {
                         if user.is_deleted() {
                             return Ok(Applied::user(Effect::Gone, id));
                         }
-                        user.is_active = false;
-                        user.deleted_at = Some(at);
-                        user.updated_at = now;
+                        user.mark_deleted(at, now);
                         Ok(Applied::user(Effect::Deleted, id))
                     }
                     None => {
@@ -189,10 +187,7 @@ impl State {
                 rules::require_id("clerk organization id", &clerk_id)?;
                 match self.organizations.get_mut(&clerk_id) {
                     Some(org) if org.is_deleted() => return Ok(Applied::new(Effect::Gone)),
-                    Some(org) => {
-                        org.deleted_at = Some(at);
-                        org.updated_at = now;
-                    }
+                    Some(org) => org.mark_deleted(at, now),
                     None => {
                         let org = Organization::tombstone(&clerk_id, at, now);
                         self.organizations.insert(clerk_id.clone(), org);
@@ -200,8 +195,7 @@ impl State {
                 }
                 for m in self.memberships.values_mut() {
                     if m.organization_clerk_id == clerk_id && !m.is_deleted() {
-                        m.deleted_at = Some(at);
-                        m.updated_at = now;
+                        m.mark_deleted(at, now);
                     }
                 }
                 Ok(Applied::new(Effect::Deleted))
@@ -248,23 +242,17 @@ impl State {
                 match self.memberships.get_mut(&clerk_id) {
                     Some(m) if m.is_deleted() => Ok(Applied::new(Effect::Gone)),
                     Some(m) => {
-                        m.deleted_at = Some(at);
-                        m.updated_at = now;
+                        m.mark_deleted(at, now);
                         Ok(Applied::new(Effect::Deleted))
                     }
                     None => {
-                        let tombstone = Membership {
-                            clerk_id: clerk_id.clone(),
-                            organization_clerk_id,
-                            user_clerk_id,
-                            role: String::new(),
-                            permissions: Vec::new(),
-                            clerk_created_at: None,
-                            clerk_updated_at: None,
-                            created_at: now,
-                            updated_at: now,
-                            deleted_at: Some(at),
-                        };
+                        let tombstone = Membership::tombstone(
+                            &clerk_id,
+                            &organization_clerk_id,
+                            &user_clerk_id,
+                            at,
+                            now,
+                        );
                         self.memberships.insert(clerk_id, tombstone);
                         Ok(Applied::new(Effect::Deleted))
                     }

@@ -666,7 +666,11 @@ async fn apply_change(
                 Some(row) if row.is_deleted() => Ok(Applied::user(Effect::Gone, row.id)),
                 Some(row) => {
                     sqlx::query(
-                        "UPDATE clerk_users SET is_active = 0, deleted_at = ?, updated_at = ? \
+                        "UPDATE clerk_users SET email = NULL, email_verified = 0, username = NULL, \
+                         first_name = NULL, last_name = NULL, image_url = NULL, \
+                         public_metadata = '{}', external_id = NULL, banned = 0, locked = 0, \
+                         clerk_created_at = NULL, clerk_updated_at = NULL, \
+                         last_sign_in_at = NULL, is_active = 0, deleted_at = ?, updated_at = ? \
                          WHERE id = ?",
                     )
                     .bind(at.as_millis())
@@ -733,16 +737,16 @@ async fn apply_change(
             let row = match organization_row(conn, &clerk_id).await? {
                 Some(org) if org.is_deleted() => return Ok(Applied::new(Effect::Gone)),
                 Some(mut org) => {
-                    org.deleted_at = Some(at);
-                    org.updated_at = now;
+                    org.mark_deleted(at, now);
                     org
                 }
                 None => Organization::tombstone(&clerk_id, at, now),
             };
             upsert_organization_row(conn, &row).await?;
             sqlx::query(
-                "UPDATE clerk_organization_memberships SET deleted_at = ?, updated_at = ? \
-                 WHERE organization_clerk_id = ? AND deleted_at IS NULL",
+                "UPDATE clerk_organization_memberships SET role = '', permissions = '[]', \
+                 clerk_created_at = NULL, clerk_updated_at = NULL, deleted_at = ?, \
+                 updated_at = ? WHERE organization_clerk_id = ? AND deleted_at IS NULL",
             )
             .bind(at.as_millis())
             .bind(now.as_millis())
@@ -792,22 +796,16 @@ async fn apply_change(
             let row = match membership_row(conn, &clerk_id).await? {
                 Some(m) if m.is_deleted() => return Ok(Applied::new(Effect::Gone)),
                 Some(mut m) => {
-                    m.deleted_at = Some(at);
-                    m.updated_at = now;
+                    m.mark_deleted(at, now);
                     m
                 }
-                None => Membership {
-                    clerk_id,
-                    organization_clerk_id,
-                    user_clerk_id,
-                    role: String::new(),
-                    permissions: Vec::new(),
-                    clerk_created_at: None,
-                    clerk_updated_at: None,
-                    created_at: now,
-                    updated_at: now,
-                    deleted_at: Some(at),
-                },
+                None => Membership::tombstone(
+                    &clerk_id,
+                    &organization_clerk_id,
+                    &user_clerk_id,
+                    at,
+                    now,
+                ),
             };
             upsert_membership_row(conn, &row).await?;
             Ok(Applied::new(Effect::Deleted))

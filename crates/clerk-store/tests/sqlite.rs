@@ -11,7 +11,8 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 fn fresh_path() -> std::path::PathBuf {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("clerk-store-sqlite-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("clerk-store-sqlite-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("test-{n}.db"));
     for suffix in ["", "-wal", "-shm"] {

@@ -750,11 +750,19 @@ pub async fn soft_delete_and_resignup<S: Store>(store: &S) {
     )
     .await;
     let old_id = old.user_id.expect("id");
+    let patch = LocalUserPatch::default().staff(true);
+    apply1(store, t(1), Change::UpdateLocalFields { id: old_id, patch }).await;
+    let mut expected = by_clerk(store, "user_old").await;
     let deleted = apply1(store, t(2), delete_user("user_old", t(2))).await;
     assert_eq!(deleted, Applied::user(Effect::Deleted, old_id));
     let row = by_clerk(store, "user_old").await;
     assert!(!row.is_active && row.is_deleted() && !row.can_sign_in());
-    assert_eq!(row.deleted_at, Some(t(2)));
+    expected.mark_deleted(t(2), t(2));
+    assert_eq!(
+        row, expected,
+        "Clerk data cleared, application-owned fields kept"
+    );
+    assert!(row.is_staff && row.email.is_none());
     assert_eq!(
         store
             .user_by_email("me@example.com")
@@ -1243,7 +1251,8 @@ pub async fn organization_deletion_ends_memberships<S: Store>(store: &S) {
         .expect("org")
         .expect("row");
     assert_eq!(org.deleted_at, Some(t(5)));
-    assert_eq!(org.name, "D", "a soft-deleted organization keeps its data");
+    assert_eq!(org.name, "", "a deleted organization is a tombstone");
+    assert_eq!(org.created_at, t(1));
     let left = store.memberships_of_user("user_1").await.expect("of user");
     assert_eq!(
         left.iter().map(|m| m.clerk_id.as_str()).collect::<Vec<_>>(),
@@ -1254,14 +1263,14 @@ pub async fn organization_deletion_ends_memberships<S: Store>(store: &S) {
         .await
         .expect("of org")
         .is_empty());
-    assert_eq!(
-        store
-            .membership("orgmem_d1")
-            .await
-            .expect("membership")
-            .and_then(|m| m.deleted_at),
-        Some(t(5))
-    );
+    let ended = store
+        .membership("orgmem_d1")
+        .await
+        .expect("membership")
+        .expect("an ended membership keeps its row");
+    let mut tomb = Membership::tombstone("orgmem_d1", "org_d", "user_1", t(5), t(5));
+    tomb.created_at = t(1);
+    assert_eq!(ended, tomb);
     let late = ClerkMembershipData::new("orgmem_d2", "org_d", "user_2", "org:member", t(0), t(9));
     assert_eq!(
         apply1(store, t(7), Change::UpsertMembership(late))

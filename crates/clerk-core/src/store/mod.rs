@@ -52,11 +52,14 @@
 //! - **Ordering**: Clerk data whose `updated_at` is not newer than the stored
 //!   `clerk_updated_at` changes nothing ([`Effect::Unchanged`]), so replays and late
 //!   deliveries are harmless.
-//! - **Deletion is terminal**: a deleted Clerk user (organization, membership) keeps its row
-//!   with `deleted_at` set, is inactive, and no later Clerk data changes it
-//!   ([`Effect::Gone`]). A deletion for an id never seen leaves a *tombstone* row so a late
-//!   `created` cannot resurrect it. A deleted user no longer holds its email, so a re-sign-up
-//!   with the same address (a new Clerk id) gets a fresh, active row.
+//! - **Deletion is terminal and leaves a tombstone**: a deleted Clerk user (organization,
+//!   membership) keeps its row — its local id, Clerk id and application-owned fields — with
+//!   `deleted_at` set, inactive, and every Clerk-owned field cleared
+//!   ([`User::mark_deleted`](crate::model::User::mark_deleted)): the email is released and no
+//!   personal data is kept. No later Clerk data changes it ([`Effect::Gone`]). A deletion for
+//!   an id never seen writes the same tombstone, so a late `created` cannot resurrect it and
+//!   the final state does not depend on delivery order. A re-sign-up with the same address (a
+//!   new Clerk id) gets a fresh, active row.
 //! - **No silent linking**: a Clerk id never seen before is inserted as a new row. When an
 //!   existing row already holds its email, the change fails with [`Conflict::Email`] — unless
 //!   the batch opts in with [`LinkPolicy::VerifiedEmail`], the incoming email is verified, and
@@ -176,9 +179,9 @@ pub enum Change {
         /// Linking by email (off by default).
         link: LinkPolicy,
     },
-    /// `user.deleted`: deactivate (`is_active = false`), set `deleted_at = at`, release the
-    /// email → [`Effect::Deleted`]; already deleted → [`Effect::Gone`]; unknown Clerk id → a
-    /// tombstone row → [`Effect::Deleted`].
+    /// `user.deleted`: [`User::mark_deleted`](crate::model::User::mark_deleted) (inactive,
+    /// `deleted_at = at`, Clerk data and email cleared) → [`Effect::Deleted`]; already deleted
+    /// → [`Effect::Gone`]; unknown Clerk id → a tombstone row → [`Effect::Deleted`].
     DeleteUser {
         /// Clerk user id.
         clerk_id: String,
@@ -207,9 +210,9 @@ pub enum Change {
     RevokeSession(RevokedSession),
     /// `organization.created`/`updated`: as [`Change::UpsertUser`] without emails or linking.
     UpsertOrganization(ClerkOrganizationData),
-    /// `organization.deleted`: soft delete (tombstone when unknown) and end its live
-    /// memberships (their `deleted_at = at`) → [`Effect::Deleted`]; already deleted →
-    /// [`Effect::Gone`].
+    /// `organization.deleted`: the row becomes a tombstone (written when unknown) and its live
+    /// memberships are ended (tombstones with `deleted_at = at`) → [`Effect::Deleted`];
+    /// already deleted → [`Effect::Gone`].
     DeleteOrganization {
         /// Clerk organization id.
         clerk_id: String,
@@ -221,7 +224,7 @@ pub enum Change {
     /// arrive in any order). `(organization, user)` is deliberately not unique: a membership
     /// re-created under a new id may arrive before the old one's deletion.
     UpsertMembership(ClerkMembershipData),
-    /// `organizationMembership.deleted`: soft delete (tombstone when unknown) →
+    /// `organizationMembership.deleted`: the row becomes a tombstone (written when unknown) →
     /// [`Effect::Deleted`]; already deleted → [`Effect::Gone`].
     DeleteMembership {
         /// Clerk membership id.
