@@ -75,6 +75,10 @@ impl SqliteStore {
     /// Connects to `url` (`sqlite://path/to/file.db`, created when missing), in WAL mode with
     /// a 5 s busy timeout.
     ///
+    /// An in-memory URL (`sqlite::memory:`, or one with `mode=memory`) gets a pool of exactly
+    /// one connection that is never recycled: every connection to an in-memory database is a
+    /// different, empty database, and the data lives as long as that connection.
+    ///
     /// # Errors
     /// [`StoreError::Invalid`] for a malformed URL, [`StoreError::Unavailable`] when the
     /// database cannot be opened.
@@ -82,12 +86,22 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Invalid(format!("sqlite url: {e}")))?
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .connect_with(options)
-            .await
-            .map_err(classify)?;
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = if in_memory {
+            SqlitePoolOptions::new()
+                .min_connections(1)
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await
+        } else {
+            SqlitePoolOptions::new()
+                .connect_with(options.journal_mode(SqliteJournalMode::Wal))
+                .await
+        }
+        .map_err(classify)?;
         Ok(SqliteStore { pool })
     }
 

@@ -133,3 +133,73 @@ async fn unreachable_database_is_retryable() {
         .unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
 }
+
+/// `sqlite::memory:` works as a whole store (one connection, kept).
+#[tokio::test]
+async fn in_memory_url_is_one_database() {
+    clerk_core::store::conformance::run_all(|| async {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    })
+    .await;
+}
+
+/// A store that cannot get the write lock in time reports a retryable error and writes
+/// nothing — the receipt included — so Svix's redelivery applies the event later.
+#[tokio::test]
+async fn locked_database_is_retryable_and_writes_nothing() {
+    use clerk_core::model::ClerkUserData;
+    use clerk_core::store::{
+        BatchOutcome, Change, LedgerStore, LinkPolicy, StoreWriter, UserStore, WriteBatch,
+    };
+    use clerk_core::time::UnixTime;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+    use sqlx::{ConnectOptions, Connection};
+    use std::str::FromStr;
+    use std::time::Duration;
+
+    let url = format!("sqlite://{}", fresh_path().display());
+    let options = SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_millis(100));
+    let pool = SqlitePoolOptions::new()
+        .connect_with(options.clone())
+        .await
+        .unwrap();
+    let store = SqliteStore::from_pool(pool);
+    store.migrate().await.unwrap();
+
+    // Another process holds the write lock.
+    let mut other = options.connect().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+
+    let now = UnixTime::from_secs(1_700_000_000);
+    let batch = WriteBatch::new(now)
+        .with_receipt("msg_locked", "user.created")
+        .with(Change::UpsertUser {
+            data: ClerkUserData::new("user_locked", now, now),
+            link: LinkPolicy::Never,
+        });
+    let err = store.apply(batch.clone()).await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    other.close().await.unwrap();
+    assert!(store.webhook_event("msg_locked").await.unwrap().is_none());
+    assert!(store
+        .user_by_clerk_id("user_locked")
+        .await
+        .unwrap()
+        .is_none());
+
+    // The redelivery succeeds once the lock is gone.
+    let outcome = store.apply(batch).await.unwrap();
+    assert!(matches!(outcome, BatchOutcome::Applied(_)), "{outcome:?}");
+    assert!(store.webhook_event("msg_locked").await.unwrap().is_some());
+}
