@@ -97,6 +97,6 @@ pub use sqlite::SqliteStore;
 pub use sqlx;
 
 pub use clerk_core::store::{
-    BatchOutcome, Change, Effect, LedgerStore, OrganizationStore, Store, StoreError, StoreWriter,
-    UserStore, WriteBatch,
+    BatchOutcome, Change, DynStore, Effect, LedgerStore, OrganizationStore, Store, StoreError,
+    StoreWriter, UserStore, WriteBatch,
 };

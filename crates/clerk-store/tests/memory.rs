@@ -38,3 +38,17 @@ async fn clones_share_state() {
         .unwrap();
     assert!(b.user_by_clerk_id("user_1").await.unwrap().is_some());
 }
+
+/// The suite through a type-erased `Arc<dyn DynStore>`.
+mod dyn_store {
+    use std::sync::Arc;
+
+    use clerk_core::store::DynStore;
+    use clerk_store::MemoryStore;
+
+    async fn fresh_store() -> Arc<dyn DynStore> {
+        Arc::new(MemoryStore::new())
+    }
+
+    clerk_core::store_conformance_tests!(fresh_store);
+}

@@ -14,8 +14,10 @@
 //! and [`Store`], implemented automatically for anything that implements all four.
 //!
 //! Methods return `impl Future + Send` (no boxing, no `async-trait`); implement them with
-//! plain `async fn`. The traits are therefore not object-safe: code that stores a store
-//! is generic over `S: Store` (wrap it in an `Arc`, stores are shared).
+//! plain `async fn`. The traits are therefore not object-safe: code that stores a store is
+//! generic over `S: Store` (wrap it in an `Arc`, stores are shared). Where a type-erased
+//! store is handier (an adapter's state), use `Arc<dyn DynStore>`: every `Store` is a
+//! [`DynStore`], and `Arc<dyn DynStore>` is a `Store` again (one boxed future per call).
 //!
 //! # Why all writes go through one `apply`
 //!
@@ -78,7 +80,10 @@ use crate::time::UnixTime;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod dyn_store;
 pub mod rules;
+
+pub use dyn_store::DynStore;
 
 /// A boxed error from a backend's driver.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -496,7 +501,7 @@ pub trait Store: UserStore + OrganizationStore + LedgerStore + StoreWriter {}
 impl<T: UserStore + OrganizationStore + LedgerStore + StoreWriter> Store for T {}
 
 // Shared stores: an `Arc<S>` is a store when `S` is.
-impl<T: UserStore> UserStore for std::sync::Arc<T> {
+impl<T: UserStore + ?Sized> UserStore for std::sync::Arc<T> {
     fn user(&self, id: UserId) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
         (**self).user(id)
     }
@@ -527,7 +532,7 @@ impl<T: UserStore> UserStore for std::sync::Arc<T> {
     }
 }
 
-impl<T: OrganizationStore> OrganizationStore for std::sync::Arc<T> {
+impl<T: OrganizationStore + ?Sized> OrganizationStore for std::sync::Arc<T> {
     fn organization(
         &self,
         clerk_id: &str,
@@ -567,7 +572,7 @@ impl<T: OrganizationStore> OrganizationStore for std::sync::Arc<T> {
     }
 }
 
-impl<T: LedgerStore> LedgerStore for std::sync::Arc<T> {
+impl<T: LedgerStore + ?Sized> LedgerStore for std::sync::Arc<T> {
     fn webhook_event(
         &self,
         svix_id: &str,
@@ -582,7 +587,7 @@ impl<T: LedgerStore> LedgerStore for std::sync::Arc<T> {
     }
 }
 
-impl<T: StoreWriter> StoreWriter for std::sync::Arc<T> {
+impl<T: StoreWriter + ?Sized> StoreWriter for std::sync::Arc<T> {
     fn apply(
         &self,
         batch: WriteBatch,
