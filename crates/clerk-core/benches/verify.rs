@@ -1,6 +1,8 @@
 //! Session-token verification cost, all in one run so the ratios are fair on a noisy machine:
 //!
-//! - `rsa_bare/ring` — one RSA-2048 PKCS#1 v1.5 SHA-256 verification with `ring` (our backend);
+//! - `rsa_bare/aws_lc_rs` — one RSA-2048 PKCS#1 v1.5 SHA-256 verification with `aws-lc-rs`
+//!   and a pre-parsed key (our backend, baseline (a));
+//! - `rsa_bare/ring` — the same with `ring` (its API parses the key on every call);
 //! - `rsa_bare/rsa_crate` — the same with RustCrypto's pure-Rust `rsa` crate, key pre-parsed;
 //! - `verify_full/warm_keys` — our whole verify of a realistic v2 token, keys held, token
 //!   cache off (parse, alg, kid lookup, signature, claims, Auth);
@@ -99,6 +101,19 @@ fn bench(c: &mut Criterion) {
     let (n, e) = (decode("n"), decode("e"));
 
     let mut bare = c.benchmark_group("rsa_bare");
+    let spki = key.public_key_der();
+    let parsed = aws_lc_rs::signature::ParsedPublicKey::new(
+        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+        &spki,
+    )
+    .unwrap();
+    bare.bench_function("aws_lc_rs", |b| {
+        b.iter(|| {
+            parsed
+                .verify_sig(black_box(signing_input.as_bytes()), black_box(&signature))
+                .unwrap()
+        });
+    });
     bare.bench_function("ring", |b| {
         b.iter(|| {
             let components = ring::signature::RsaPublicKeyComponents {
@@ -127,6 +142,27 @@ fn bench(c: &mut Criterion) {
         });
     });
     bare.finish();
+
+    let mut pieces = c.benchmark_group("verify_pieces");
+    let vkey = clerk_core::keys::VerifyingKey::from_pem(&key.public_key_pem()).unwrap();
+    let options = clerk_core::verify::VerifyOptions::new(
+        "https://clerk.mock.test",
+        [DEFAULT_AUTHORIZED_PARTY],
+    );
+    let now = UnixTime::from_secs(NOW);
+    pieces.bench_function("pure_verify", |b| {
+        b.iter(|| clerk_core::verify::verify(black_box(&token), &vkey, &options, now).unwrap());
+    });
+    pieces.bench_function("parse_only", |b| {
+        b.iter(|| {
+            clerk_core::verify::ParsedToken::parse(black_box(&token), &options.algorithms).unwrap()
+        });
+    });
+    pieces.bench_function("payload_decode", |b| {
+        let parsed = clerk_core::verify::ParsedToken::parse(&token, &options.algorithms).unwrap();
+        b.iter(|| black_box(&parsed).decode_payload().unwrap());
+    });
+    pieces.finish();
 
     let mut full = c.benchmark_group("verify_full");
     let uncached = authenticator(&key, 0);

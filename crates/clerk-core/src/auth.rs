@@ -2,7 +2,30 @@
 
 use crate::time::UnixTime;
 use serde_json::{Map, Value};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+/// The token's claims as JSON text, parsed into a map only when someone asks: most requests
+/// never read a custom claim, so verification does not pay for building the map.
+#[derive(Debug, Default)]
+pub(crate) struct RawClaims {
+    json: Box<[u8]>,
+    parsed: OnceLock<Map<String, Value>>,
+}
+
+impl RawClaims {
+    pub(crate) fn new(json: Vec<u8>) -> Self {
+        RawClaims {
+            json: json.into_boxed_slice(),
+            parsed: OnceLock::new(),
+        }
+    }
+
+    fn map(&self) -> &Map<String, Value> {
+        // The payload already parsed as a JSON object during verification.
+        self.parsed
+            .get_or_init(|| serde_json::from_slice(&self.json).unwrap_or_default())
+    }
+}
 
 /// The organization a session has active.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -61,10 +84,12 @@ pub struct Auth {
     pub not_before: Option<UnixTime>,
     /// Expiry (`exp`).
     pub expires_at: UnixTime,
+    /// Audience (`aud`): a string or an array of strings, as the token has it.
+    pub audience: Option<Value>,
     /// Claims format: 1 or 2.
     pub claims_version: u8,
     #[serde(skip)]
-    pub(crate) claims: Arc<Map<String, Value>>,
+    pub(crate) claims: Arc<RawClaims>,
 }
 
 impl PartialEq for Auth {
@@ -82,6 +107,7 @@ impl PartialEq for Auth {
             && self.authorized_party == other.authorized_party
             && self.issued_at == other.issued_at
             && self.not_before == other.not_before
+            && self.audience == other.audience
             && self.expires_at == other.expires_at
     }
 }
@@ -91,13 +117,13 @@ impl Auth {
     /// All claims of the token, for custom claims from session-token templates.
     #[must_use]
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.claims
+        self.claims.map()
     }
 
     /// One claim by name.
     #[must_use]
     pub fn claim(&self, name: &str) -> Option<&Value> {
-        self.claims.get(name)
+        self.claims.map().get(name)
     }
 
     /// The active organization's id.

@@ -7,78 +7,138 @@
 //! masks are decimal integers read with the first permission as the most significant of
 //! `per.len()` bits, and may be wider than 64 bits.
 
-use crate::auth::{ActiveOrganization, Auth, FactorVerificationAge};
+use crate::auth::{ActiveOrganization, Auth, FactorVerificationAge, RawClaims};
 use crate::time::UnixTime;
 use crate::verify::TokenError;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Masks longer than this many decimal digits (about 3,300 permission bits) are treated as
 /// malformed rather than expanded: a bound on work, far above any real organization.
 const MAX_MASK_DIGITS: usize = 1000;
 
-/// Builds the normalized [`Auth`] from a decoded, signature-checked payload.
-pub(crate) fn normalize(claims: Map<String, Value>) -> Result<Auth, TokenError> {
-    let user_id = match claims.get("sub") {
+/// The claims the normalization reads, borrowed from the payload where JSON allows. Claims
+/// whose type must be checked by hand (times, `sub`, `v`) or whose shape varies stay `Value`s.
+/// Every other claim is skipped here and stays available through [`Auth::claims`].
+#[derive(serde::Deserialize)]
+struct Payload<'a> {
+    #[serde(default)]
+    sub: Option<Value>,
+    #[serde(default)]
+    exp: Option<Value>,
+    #[serde(default)]
+    iat: Option<Value>,
+    #[serde(default)]
+    nbf: Option<Value>,
+    #[serde(default)]
+    v: Option<Value>,
+    #[serde(default, borrow)]
+    sid: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    sts: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    iss: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    azp: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pla: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    fea: Option<Cow<'a, str>>,
+    #[serde(default)]
+    act: Option<Value>,
+    #[serde(default)]
+    fva: Option<Value>,
+    #[serde(default)]
+    aud: Option<Value>,
+    #[serde(default, borrow)]
+    o: Option<OrgV2<'a>>,
+    #[serde(default, borrow)]
+    org_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    org_slug: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    org_role: Option<Cow<'a, str>>,
+    #[serde(default)]
+    org_permissions: Option<Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct OrgV2<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    slg: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    rol: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    per: Option<Cow<'a, str>>,
+    #[serde(default)]
+    fpm: Option<Value>,
+}
+
+/// Builds the normalized [`Auth`] from a decoded, signature-checked payload (JSON bytes).
+pub(crate) fn normalize(payload: Vec<u8>) -> Result<Auth, TokenError> {
+    let parsed: Payload<'_> = serde_json::from_slice(&payload)
+        .map_err(|_| TokenError::Malformed("payload is not a JSON object of claims"))?;
+    let user_id = match &parsed.sub {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         _ => return Err(TokenError::InvalidClaim("sub")),
     };
-    let expires_at = numeric_date(&claims, "exp")?.ok_or(TokenError::InvalidClaim("exp"))?;
-    let issued_at = numeric_date(&claims, "iat")?;
-    let not_before = numeric_date(&claims, "nbf")?;
-    let version = match claims.get("v") {
+    let expires_at =
+        numeric_date(parsed.exp.as_ref(), "exp")?.ok_or(TokenError::InvalidClaim("exp"))?;
+    let issued_at = numeric_date(parsed.iat.as_ref(), "iat")?;
+    let not_before = numeric_date(parsed.nbf.as_ref(), "nbf")?;
+    let version = match &parsed.v {
         None => 1,
         Some(Value::Number(n)) if n.as_u64() == Some(1) => 1,
         Some(Value::Number(n)) if n.as_u64() == Some(2) => 2,
         Some(_) => return Err(TokenError::InvalidClaim("v")),
     };
-    let (user_features, org_features) = split_features(str_claim(&claims, "fea"));
+    let (user_features, org_features) = split_features(parsed.fea.as_deref());
     let org = if version == 2 {
-        org_v2(&claims, &org_features)?
+        parsed
+            .o
+            .as_ref()
+            .map(|o| org_v2(o, &org_features))
+            .transpose()?
+            .flatten()
     } else {
-        org_v1(&claims)
+        org_v1(&parsed)
     };
-    let factor_verification_age = match claims.get("fva") {
+    let factor_verification_age = match &parsed.fva {
         Some(Value::Array(ages)) if ages.len() == 2 => Some(FactorVerificationAge {
             first_factor_minutes: ages[0].as_i64().unwrap_or(-1),
             second_factor_minutes: ages[1].as_i64().unwrap_or(-1),
         }),
         _ => None,
     };
-    Ok(Auth {
+    let owned = |c: &Option<Cow<'_, str>>| c.as_deref().map(str::to_owned);
+    let auth = Auth {
         user_id,
-        session_id: string(&claims, "sid"),
-        session_status: string(&claims, "sts"),
+        session_id: owned(&parsed.sid),
+        session_status: owned(&parsed.sts),
         org,
         user_features,
         org_features,
-        plan: string(&claims, "pla"),
-        actor: claims.get("act").filter(|v| !v.is_null()).cloned(),
+        plan: owned(&parsed.pla),
+        actor: parsed.act.filter(|v| !v.is_null()),
         factor_verification_age,
-        issuer: string(&claims, "iss"),
-        authorized_party: string(&claims, "azp"),
+        issuer: owned(&parsed.iss),
+        authorized_party: owned(&parsed.azp),
+        audience: parsed.aud,
         issued_at,
         not_before,
         expires_at,
         claims_version: version,
-        claims: Arc::new(claims),
-    })
-}
-
-fn str_claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    claims.get(name).and_then(Value::as_str)
-}
-
-fn string(claims: &Map<String, Value>, name: &str) -> Option<String> {
-    str_claim(claims, name).map(str::to_owned)
+        claims: Arc::new(RawClaims::new(payload)),
+    };
+    Ok(auth)
 }
 
 /// A NumericDate: integer or fractional seconds. Present but not a number is an error.
-fn numeric_date(
-    claims: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<UnixTime>, TokenError> {
-    match claims.get(name) {
+fn numeric_date(value: Option<&Value>, name: &'static str) -> Result<Option<UnixTime>, TokenError> {
+    match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
             if let Some(secs) = n.as_i64() {
@@ -103,9 +163,9 @@ fn with_org_prefix(role: &str) -> String {
     }
 }
 
-fn org_v1(claims: &Map<String, Value>) -> Option<ActiveOrganization> {
-    let id = str_claim(claims, "org_id").filter(|s| !s.is_empty())?;
-    let permissions = match claims.get("org_permissions") {
+fn org_v1(claims: &Payload<'_>) -> Option<ActiveOrganization> {
+    let id = claims.org_id.as_deref().filter(|s| !s.is_empty())?;
+    let permissions = match &claims.org_permissions {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(Value::as_str)
@@ -115,8 +175,10 @@ fn org_v1(claims: &Map<String, Value>) -> Option<ActiveOrganization> {
     };
     Some(ActiveOrganization {
         id: id.to_owned(),
-        slug: string(claims, "org_slug"),
-        role: str_claim(claims, "org_role")
+        slug: claims.org_slug.as_deref().map(str::to_owned),
+        role: claims
+            .org_role
+            .as_deref()
             .filter(|r| !r.is_empty())
             .map(with_org_prefix),
         permissions,
@@ -124,22 +186,15 @@ fn org_v1(claims: &Map<String, Value>) -> Option<ActiveOrganization> {
 }
 
 fn org_v2(
-    claims: &Map<String, Value>,
+    o: &OrgV2<'_>,
     org_features: &[String],
 ) -> Result<Option<ActiveOrganization>, TokenError> {
-    let Some(Value::Object(o)) = claims.get("o") else {
-        return Ok(None);
-    };
-    let Some(id) = o
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    else {
+    let Some(id) = o.id.as_deref().filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
     let permission_names: Vec<&str> = o
-        .get("per")
-        .and_then(Value::as_str)
+        .per
+        .as_deref()
         .map(|per| {
             per.split(',')
                 .map(str::trim)
@@ -147,10 +202,10 @@ fn org_v2(
                 .collect()
         })
         .unwrap_or_default();
-    let masks = feature_masks(o.get("fpm"))?;
+    let masks = feature_masks(o.fpm.as_ref())?;
     let mut permissions = Vec::new();
+    let width = permission_names.len();
     for (feature, mask) in org_features.iter().zip(masks.iter()) {
-        let width = permission_names.len();
         for (index, name) in permission_names.iter().enumerate() {
             // The first permission is the most significant of `width` bits.
             if mask.bit(width - 1 - index) {
@@ -160,10 +215,10 @@ fn org_v2(
     }
     Ok(Some(ActiveOrganization {
         id: id.to_owned(),
-        slug: o.get("slg").and_then(Value::as_str).map(str::to_owned),
+        slug: o.slg.as_deref().map(str::to_owned),
         role: o
-            .get("rol")
-            .and_then(Value::as_str)
+            .rol
+            .as_deref()
             .filter(|r| !r.is_empty())
             .map(with_org_prefix),
         permissions,
@@ -248,11 +303,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn claims(value: Value) -> Map<String, Value> {
-        match value {
-            Value::Object(map) => map,
-            _ => unreachable!(),
-        }
+    fn claims(value: Value) -> Vec<u8> {
+        serde_json::to_vec(&value).unwrap()
     }
 
     #[test]

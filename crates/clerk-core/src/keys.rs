@@ -1,7 +1,9 @@
 //! RSA verifying keys from a JWK or a PEM, and the algorithms the verifier accepts.
 //!
-//! Signatures are checked with `ring` (see `BENCHMARKS.md` for why). A key is loaded once,
-//! validated (RSA, 2048–8192 bits) and kept as its modulus and exponent.
+//! Signatures are checked with `aws-lc-rs`: it was the fastest RSA verification among the
+//! backends measured in `BENCHMARKS.md`, and it keeps a key parsed (Montgomery constants and
+//! all) between verifications, which `ring`'s API cannot. A key is loaded once, validated
+//! (RSA, 2048–8192 bits) and kept ready to verify RS256.
 
 use base64::Engine as _;
 use std::fmt;
@@ -42,11 +44,11 @@ impl Algorithm {
         }
     }
 
-    fn ring_params(self) -> &'static ring::signature::RsaParameters {
+    fn params(self) -> &'static aws_lc_rs::signature::RsaParameters {
         match self {
-            Algorithm::Rs256 => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::Rs384 => &ring::signature::RSA_PKCS1_2048_8192_SHA384,
-            Algorithm::Rs512 => &ring::signature::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::Rs256 => &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::Rs384 => &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::Rs512 => &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA512,
         }
     }
 }
@@ -73,13 +75,22 @@ pub enum KeyError {
 }
 
 /// An RSA public key that verifies session-token signatures.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct VerifyingKey {
     kid: Option<String>,
     algorithm: Option<Algorithm>,
-    n: Box<[u8]>,
-    e: Box<[u8]>,
+    /// PKCS#1 `RSAPublicKey` DER, for the rarer RS384/RS512 paths.
+    der: Box<[u8]>,
+    /// Parsed once for RS256, the algorithm Clerk signs with.
+    rs256: aws_lc_rs::signature::ParsedPublicKey,
 }
+
+impl PartialEq for VerifyingKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.kid == other.kid && self.algorithm == other.algorithm && self.der == other.der
+    }
+}
+impl Eq for VerifyingKey {}
 
 impl VerifyingKey {
     /// From the big-endian modulus and exponent.
@@ -93,11 +104,14 @@ impl VerifyingKey {
         if e.is_empty() || e.len() > 4 {
             return Err(KeyError::NotRsa("public exponent out of range"));
         }
+        let der = der::rsa_public_key_der(n, e).into_boxed_slice();
+        let rs256 = aws_lc_rs::signature::ParsedPublicKey::new(Algorithm::Rs256.params(), &der)
+            .map_err(|_| KeyError::NotRsa("rejected by the crypto backend"))?;
         Ok(VerifyingKey {
             kid: None,
             algorithm: None,
-            n: n.into(),
-            e: e.into(),
+            der,
+            rs256,
         })
     }
 
@@ -169,19 +183,21 @@ impl VerifyingKey {
         if !self.allows(alg) {
             return false;
         }
-        let components = ring::signature::RsaPublicKeyComponents {
-            n: &self.n[..],
-            e: &self.e[..],
-        };
-        components
-            .verify(alg.ring_params(), message, signature)
-            .is_ok()
+        match alg {
+            Algorithm::Rs256 => self.rs256.verify_sig(message, signature).is_ok(),
+            other => aws_lc_rs::signature::UnparsedPublicKey::new(other.params(), &self.der[..])
+                .verify(message, signature)
+                .is_ok(),
+        }
     }
 
     /// Size of the modulus in bits.
     #[must_use]
     pub fn modulus_bits(&self) -> usize {
-        self.n.len() * 8 - self.n.first().map_or(8, |b| b.leading_zeros() as usize)
+        der::rsa_from_pkcs1(&self.der).map_or(0, |(n, _)| {
+            let n = strip_leading_zeros(n);
+            n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize)
+        })
     }
 }
 
@@ -272,6 +288,36 @@ mod der {
             return Err(KeyError::NotRsa("bit string with unused bits"));
         }
         rsa_from_pkcs1(key)
+    }
+
+    /// `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`, from the
+    /// big-endian magnitudes (no leading zeros).
+    pub(super) fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+        fn push_len(out: &mut Vec<u8>, len: usize) {
+            match len {
+                0..=0x7f => out.push(len as u8), // fits, by the match arm
+                0x80..=0xff => out.extend_from_slice(&[0x81, len as u8]),
+                _ => out.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]),
+            }
+        }
+        fn integer(out: &mut Vec<u8>, magnitude: &[u8]) {
+            // A set high bit would read as negative: prefix a zero byte.
+            let pad = magnitude.first().is_some_and(|b| b & 0x80 != 0);
+            out.push(INTEGER);
+            push_len(out, magnitude.len() + usize::from(pad));
+            if pad {
+                out.push(0);
+            }
+            out.extend_from_slice(magnitude);
+        }
+        let mut body = Vec::with_capacity(n.len() + e.len() + 8);
+        integer(&mut body, n);
+        integer(&mut body, e);
+        let mut out = Vec::with_capacity(body.len() + 4);
+        out.push(SEQUENCE);
+        push_len(&mut out, body.len());
+        out.extend_from_slice(&body);
+        out
     }
 
     pub(super) fn rsa_from_pkcs1(der: &[u8]) -> Result<(&[u8], &[u8]), KeyError> {

@@ -102,7 +102,8 @@ impl SecretKey {
     /// never reversible to the key itself.
     #[must_use]
     pub fn fingerprint(&self) -> [u8; 32] {
-        let digest = ring::digest::digest(&ring::digest::SHA256, self.expose_secret().as_bytes());
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.expose_secret().as_bytes());
         let mut out = [0u8; 32];
         out.copy_from_slice(digest.as_ref());
         out

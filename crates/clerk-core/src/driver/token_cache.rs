@@ -105,14 +105,6 @@ impl TokenCache {
             order.retain(|h| entries.contains_key(h));
         }
     }
-
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().map(|s| s.entries.len()).unwrap_or(0))
-            .sum()
-    }
 }
 
 impl Shard {

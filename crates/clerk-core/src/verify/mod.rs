@@ -124,8 +124,7 @@ pub fn verify_parsed(
 ) -> Result<Auth, TokenError> {
     parsed.check_signature(key)?;
     check_header_type(parsed.header())?;
-    let claims = parsed.decode_payload()?;
-    let auth = crate::claims::normalize(claims)?;
+    let auth = crate::claims::normalize(parsed.decode_payload()?)?;
     if auth.user_id.starts_with("mch_") {
         return Err(TokenError::TypeMismatch("machine (mch_) subject"));
     }
@@ -212,7 +211,7 @@ fn check_audience(auth: &Auth, wanted: Option<&[String]>) -> Result<(), TokenErr
         return Ok(());
     };
     let matches = |aud: &str| wanted.iter().any(|w| w == aud);
-    let ok = match auth.claim("aud") {
+    let ok = match &auth.audience {
         Some(Value::String(aud)) => matches(aud),
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(matches),
         _ => false,

@@ -130,12 +130,9 @@ impl<'a> ParsedToken<'a> {
         }
     }
 
-    /// Decodes the payload. Call only after [`check_signature`](Self::check_signature).
-    pub fn decode_payload(&self) -> Result<serde_json::Map<String, serde_json::Value>, TokenError> {
-        let bytes = decode_segment(self.payload_b64)
-            .ok_or(TokenError::Malformed("payload is not base64url"))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|_| TokenError::Malformed("payload is not a JSON object"))
+    /// The payload's JSON bytes. Call only after [`check_signature`](Self::check_signature).
+    pub fn decode_payload(&self) -> Result<Vec<u8>, TokenError> {
+        decode_segment(self.payload_b64).ok_or(TokenError::Malformed("payload is not base64url"))
     }
 }
 
