@@ -12,38 +12,17 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use base64::Engine as _;
-use clerk_core::time::{Clock, UnixTime};
+use clerk_core::time::UnixTime;
 use clerk_core::{Authenticator, ClerkConfig};
-use clerk_testkit::keys::{jwks, TestKeyPair};
+use clerk_testkit::keys::TestKeyPair;
 use clerk_testkit::mint::{publishable_key_for, OrgV2, TokenBuilder, DEFAULT_AUTHORIZED_PARTY};
+use clerk_testkit::offline::{jwks_client, run_ready};
+use clerk_testkit::ManualClock;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use rsa::pkcs1v15::{Signature, VerifyingKey as RsaVerifyingKey};
 use rsa::signature::Verifier;
-use std::future::Future;
-use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 const NOW: i64 = 1_750_000_000;
-
-struct Fixed;
-impl Clock for Fixed {
-    fn now(&self) -> UnixTime {
-        UnixTime::from_secs(NOW)
-    }
-}
-
-/// Polls a future that never waits (warm keys, cache hits) to completion without a runtime,
-/// so the figures are the verifier's and not an executor's.
-fn run_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
 
 fn realistic_v2_token(key: &TestKeyPair) -> String {
     TokenBuilder::v2(key)
@@ -66,7 +45,6 @@ fn realistic_v2_token(key: &TestKeyPair) -> String {
 }
 
 fn authenticator(key: &TestKeyPair, cache: usize) -> Authenticator {
-    let body = Arc::new(serde_json::to_vec(&jwks(&[key])).unwrap());
     let config = ClerkConfig::builder()
         .secret_key("sk_test_bench")
         .publishable_key(publishable_key_for("clerk.mock.test", false))
@@ -74,12 +52,9 @@ fn authenticator(key: &TestKeyPair, cache: usize) -> Authenticator {
         .build()
         .unwrap();
     Authenticator::builder(config)
-        .clock(Fixed)
+        .clock(ManualClock::at(UnixTime::from_secs(NOW)))
         .token_cache_capacity(cache)
-        .http_client(move |_req: http::Request<Vec<u8>>| {
-            let body = (*body).clone();
-            async move { Ok(http::Response::builder().status(200).body(body).unwrap()) }
-        })
+        .http_client(jwks_client(&[key]))
         .build()
         .unwrap()
 }

@@ -12,37 +12,17 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use base64::Engine as _;
-use clerk_core::time::{Clock, UnixTime};
+use clerk_core::time::UnixTime;
 use clerk_core::{Authenticator, ClerkConfig};
-use clerk_testkit::keys::{jwks, TestKeyPair};
+use clerk_testkit::keys::TestKeyPair;
 use clerk_testkit::mint::{publishable_key_for, OrgV2, TokenBuilder, DEFAULT_AUTHORIZED_PARTY};
-use std::future::Future;
+use clerk_testkit::offline::{jwks_client, run_ready};
+use clerk_testkit::ManualClock;
 use std::hint::black_box;
-use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 const NOW: i64 = 1_750_000_000;
 
-struct Fixed;
-impl Clock for Fixed {
-    fn now(&self) -> UnixTime {
-        UnixTime::from_secs(NOW)
-    }
-}
-
-fn run_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
 fn authenticator(key: &TestKeyPair, cache: usize) -> Authenticator {
-    let body = Arc::new(serde_json::to_vec(&jwks(&[key])).unwrap());
     let config = ClerkConfig::builder()
         .secret_key("sk_test_bench")
         .publishable_key(publishable_key_for("clerk.mock.test", false))
@@ -50,12 +30,9 @@ fn authenticator(key: &TestKeyPair, cache: usize) -> Authenticator {
         .build()
         .unwrap();
     Authenticator::builder(config)
-        .clock(Fixed)
+        .clock(ManualClock::at(UnixTime::from_secs(NOW)))
         .token_cache_capacity(cache)
-        .http_client(move |_req: http::Request<Vec<u8>>| {
-            let body = (*body).clone();
-            async move { Ok(http::Response::builder().status(200).body(body).unwrap()) }
-        })
+        .http_client(jwks_client(&[key]))
         .build()
         .unwrap()
 }

@@ -4,16 +4,14 @@
 //! thread allocating at the same time).
 #![allow(clippy::unwrap_used, unsafe_code)]
 
-use clerk_core::time::{Clock, UnixTime};
+use clerk_core::time::UnixTime;
 use clerk_core::{Authenticator, ClerkConfig};
-use clerk_testkit::keys::{jwks, TestKeyPair};
+use clerk_testkit::keys::TestKeyPair;
 use clerk_testkit::mint::{publishable_key_for, TokenBuilder, DEFAULT_AUTHORIZED_PARTY};
+use clerk_testkit::offline::{jwks_client, run_ready};
+use clerk_testkit::ManualClock;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::future::Future;
-use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 struct Counting;
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
@@ -39,27 +37,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-struct Fixed;
-impl Clock for Fixed {
-    fn now(&self) -> UnixTime {
-        UnixTime::from_secs(1_750_000_000)
-    }
-}
-
-fn run_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
 #[test]
 fn cache_hits_allocate_nothing_while_misses_do() {
     let key = TestKeyPair::fixed(0);
-    let body = Arc::new(serde_json::to_vec(&jwks(&[&key])).unwrap());
     let config = ClerkConfig::builder()
         .secret_key("sk_test_alloc")
         .publishable_key(publishable_key_for("clerk.mock.test", false))
@@ -67,11 +47,8 @@ fn cache_hits_allocate_nothing_while_misses_do() {
         .build()
         .unwrap();
     let authenticator = Authenticator::builder(config)
-        .clock(Fixed)
-        .http_client(move |_req: http::Request<Vec<u8>>| {
-            let body = (*body).clone();
-            async move { Ok(http::Response::builder().status(200).body(body).unwrap()) }
-        })
+        .clock(ManualClock::at(UnixTime::from_secs(1_750_000_000)))
+        .http_client(jwks_client(&[&key]))
         .build()
         .unwrap();
     let token = TokenBuilder::v2(&key)

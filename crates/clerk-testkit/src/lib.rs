@@ -70,6 +70,7 @@ pub mod clock;
 pub mod keys;
 pub mod mint;
 pub mod mock;
+pub mod offline;
 pub mod webhooks;
 
 pub use clock::ManualClock;
