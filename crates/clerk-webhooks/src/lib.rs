@@ -14,7 +14,11 @@
 //! 2. **parses** the verified body into a typed [`Event`] with one [`EventData`] variant per
 //!    documented Clerk event type, and [`EventData::Unknown`] for anything newer.
 //!
-//! It does no I/O and never reads the clock: the caller passes `now` (see
+//! 3. **processes** them into the local mirror with [`WebhookProcessor`] (module
+//!    [`processor`]): one store transaction per delivery holding the effect and the svix id,
+//!    then application [`processor::Listener`]s, answered with a [`ProcessOutcome`].
+//!
+//! Verification and parsing do no I/O and never read the clock: the caller passes `now` (see
 //! [`clerk_core::time::Clock`]), which keeps it usable from any framework and trivially
 //! testable. Verification streams the MAC over the body and allocates nothing
 //! proportional to it; each secret's HMAC key schedule is computed once, at construction.
@@ -78,6 +82,7 @@
 
 mod event;
 pub mod model;
+pub mod processor;
 mod signature;
 
 pub use event::{Event, EventAttributes, EventData, HttpRequest, ParseError, KNOWN_EVENT_TYPES};
@@ -86,6 +91,7 @@ pub use model::{
     OrganizationMembership, Permission, PrimaryEmail, Role, Session, SmsMessage, User,
     WaitlistEntry,
 };
+pub use processor::{ProcessOutcome, WebhookProcessor, MAX_BODY_BYTES};
 pub use signature::{
     SecretError, SignatureHeaders, Verified, VerifyError, Webhook, DEFAULT_TOLERANCE,
     SECRET_PREFIX, SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, WEBHOOK_ID, WEBHOOK_SIGNATURE,
