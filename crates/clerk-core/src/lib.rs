@@ -12,6 +12,9 @@
 //!   permissions expanded from their bitmasks, of any width).
 //! - [`jwks`] and [`http`]: the JWKS request builder and response parser, and the one small
 //!   [`HttpClient`] trait all remote calls go through.
+//! - [`backend_api`]: the Backend API (users, organizations, memberships, invitations) as
+//!   pure request builders and response parsers, a pure [`backend_api::RetryPolicy`], and
+//!   the thin async caller [`backend_api::BackendApi`] with its [`backend_api::Pager`].
 //! - [`model`] and [`store`]: the local mirror's data model (users, organizations,
 //!   memberships, invitations, the webhook ledger, revoked sessions) and the small storage
 //!   traits every backend implements, with their rules; the `conformance` feature adds the
@@ -65,6 +68,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod backend_api;
 mod claims;
 pub mod config;
 mod driver;
