@@ -8,14 +8,14 @@ use std::sync::{Arc, OnceLock};
 /// never read a custom claim, so verification does not pay for building the map.
 #[derive(Debug, Default)]
 pub(crate) struct RawClaims {
-    json: Box<[u8]>,
+    json: Vec<u8>,
     parsed: OnceLock<Map<String, Value>>,
 }
 
 impl RawClaims {
     pub(crate) fn new(json: Vec<u8>) -> Self {
         RawClaims {
-            json: json.into_boxed_slice(),
+            json,
             parsed: OnceLock::new(),
         }
     }

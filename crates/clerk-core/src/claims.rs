@@ -18,21 +18,22 @@ use std::sync::Arc;
 /// malformed rather than expanded: a bound on work, far above any real organization.
 const MAX_MASK_DIGITS: usize = 1000;
 
-/// The claims the normalization reads, borrowed from the payload where JSON allows. Claims
-/// whose type must be checked by hand (times, `sub`, `v`) or whose shape varies stay `Value`s.
-/// Every other claim is skipped here and stays available through [`Auth::claims`].
+/// The claims the normalization reads, typed and borrowed from the payload where JSON allows;
+/// claims whose shape varies stay `Value`s. Every other claim is skipped here and stays
+/// available through [`Auth::claims`]. A claim of the wrong type fails this parse; then
+/// [`diagnose`] finds which one, so the error names it.
 #[derive(serde::Deserialize)]
 struct Payload<'a> {
+    #[serde(default, borrow)]
+    sub: Option<Cow<'a, str>>,
     #[serde(default)]
-    sub: Option<Value>,
+    exp: Option<NumericDate>,
     #[serde(default)]
-    exp: Option<Value>,
+    iat: Option<NumericDate>,
     #[serde(default)]
-    iat: Option<Value>,
+    nbf: Option<NumericDate>,
     #[serde(default)]
-    nbf: Option<Value>,
-    #[serde(default)]
-    v: Option<Value>,
+    v: Option<u64>,
     #[serde(default, borrow)]
     sid: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
@@ -77,22 +78,57 @@ struct OrgV2<'a> {
     fpm: Option<Value>,
 }
 
+/// A JWT NumericDate: integer or fractional seconds since the epoch.
+struct NumericDate(UnixTime);
+
+impl<'de> serde::Deserialize<'de> for NumericDate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = NumericDate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("seconds since the epoch")
+            }
+            fn visit_i64<E: serde::de::Error>(self, secs: i64) -> Result<NumericDate, E> {
+                Ok(NumericDate(UnixTime::from_secs(secs)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, secs: u64) -> Result<NumericDate, E> {
+                Ok(NumericDate(UnixTime::from_secs(
+                    i64::try_from(secs).unwrap_or(i64::MAX),
+                )))
+            }
+            fn visit_f64<E: serde::de::Error>(self, secs: f64) -> Result<NumericDate, E> {
+                if !secs.is_finite() {
+                    return Err(E::custom("not a finite number"));
+                }
+                // Saturating float-to-int conversion is what we want for absurd values.
+                #[allow(clippy::cast_possible_truncation)]
+                Ok(NumericDate(UnixTime::from_millis(
+                    (secs * 1000.0).floor() as i64
+                )))
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
+}
+
 /// Builds the normalized [`Auth`] from a decoded, signature-checked payload (JSON bytes).
 pub(crate) fn normalize(payload: Vec<u8>) -> Result<Auth, TokenError> {
-    let mut parsed: Payload<'_> = serde_json::from_slice(&payload)
-        .map_err(|_| TokenError::Malformed("payload is not a JSON object of claims"))?;
-    let user_id = match parsed.sub.take() {
-        Some(Value::String(s)) if !s.is_empty() => s,
+    let parsed: Payload<'_> = serde_json::from_slice(&payload).map_err(|_| diagnose(&payload))?;
+    let user_id = match parsed.sub.as_deref() {
+        Some(sub) if !sub.is_empty() => sub.to_owned(),
         _ => return Err(TokenError::InvalidClaim("sub")),
     };
-    let expires_at =
-        numeric_date(parsed.exp.as_ref(), "exp")?.ok_or(TokenError::InvalidClaim("exp"))?;
-    let issued_at = numeric_date(parsed.iat.as_ref(), "iat")?;
-    let not_before = numeric_date(parsed.nbf.as_ref(), "nbf")?;
-    let version = match &parsed.v {
-        None => 1,
-        Some(Value::Number(n)) if n.as_u64() == Some(1) => 1,
-        Some(Value::Number(n)) if n.as_u64() == Some(2) => 2,
+    let expires_at = parsed
+        .exp
+        .as_ref()
+        .map(|d| d.0)
+        .ok_or(TokenError::InvalidClaim("exp"))?;
+    let issued_at = parsed.iat.as_ref().map(|d| d.0);
+    let not_before = parsed.nbf.as_ref().map(|d| d.0);
+    let version = match parsed.v {
+        None | Some(1) => 1,
+        Some(2) => 2,
         Some(_) => return Err(TokenError::InvalidClaim("v")),
     };
     let (user_features, org_features) = split_features(parsed.fea.as_deref());
@@ -136,23 +172,41 @@ pub(crate) fn normalize(payload: Vec<u8>) -> Result<Auth, TokenError> {
     Ok(auth)
 }
 
-/// A NumericDate: integer or fractional seconds. Present but not a number is an error.
-fn numeric_date(value: Option<&Value>, name: &'static str) -> Result<Option<UnixTime>, TokenError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => {
-            if let Some(secs) = n.as_i64() {
-                Ok(Some(UnixTime::from_secs(secs)))
-            } else if let Some(secs) = n.as_f64().filter(|f| f.is_finite()) {
-                // Saturating float-to-int conversion is what we want for absurd values.
-                #[allow(clippy::cast_possible_truncation)]
-                Ok(Some(UnixTime::from_millis((secs * 1000.0).floor() as i64)))
-            } else {
-                Err(TokenError::InvalidClaim(name))
-            }
+/// Names the claim that made the typed parse fail (the cold path of a malformed token).
+fn diagnose(payload: &[u8]) -> TokenError {
+    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(payload) else {
+        return TokenError::Malformed("payload is not a JSON object of claims");
+    };
+    let is =
+        |name: &str, ok: fn(&Value) -> bool| claims.get(name).is_none_or(|v| v.is_null() || ok(v));
+    for name in [
+        "sub", "sid", "sts", "iss", "azp", "pla", "fea", "org_id", "org_slug", "org_role",
+    ] {
+        if !is(name, Value::is_string) {
+            return TokenError::InvalidClaim(claim_name(name));
         }
-        Some(_) => Err(TokenError::InvalidClaim(name)),
     }
+    for name in ["exp", "iat", "nbf"] {
+        if !is(name, |v| v.as_f64().is_some_and(f64::is_finite)) {
+            return TokenError::InvalidClaim(claim_name(name));
+        }
+    }
+    if !is("v", Value::is_u64) {
+        return TokenError::InvalidClaim("v");
+    }
+    if !is("o", Value::is_object) {
+        return TokenError::InvalidClaim("o");
+    }
+    TokenError::InvalidClaim("o")
+}
+
+/// The `'static` name of a claim the verifier reads.
+fn claim_name(name: &str) -> &'static str {
+    const NAMES: [&str; 13] = [
+        "sub", "sid", "sts", "iss", "azp", "pla", "fea", "org_id", "org_slug", "org_role", "exp",
+        "iat", "nbf",
+    ];
+    NAMES.into_iter().find(|n| *n == name).unwrap_or("claims")
 }
 
 fn with_org_prefix(role: &str) -> String {
@@ -377,6 +431,39 @@ mod tests {
         assert!(
             auth.has_role("admin") && auth.has_role("org:admin") && !auth.has_role("org:member")
         );
+    }
+
+    #[test]
+    fn a_claim_of_the_wrong_type_is_named() {
+        let err = |v: Value| normalize(claims(v)).unwrap_err();
+        assert_eq!(
+            err(json!({"sub": "u", "exp": 1, "sid": 5})),
+            TokenError::InvalidClaim("sid")
+        );
+        assert_eq!(
+            err(json!({"sub": "u", "exp": 1, "nbf": "later"})),
+            TokenError::InvalidClaim("nbf")
+        );
+        assert_eq!(
+            err(json!({"sub": "u", "exp": 1, "v": "2"})),
+            TokenError::InvalidClaim("v")
+        );
+        assert_eq!(
+            err(json!({"sub": "u", "exp": 1, "v": 3})),
+            TokenError::InvalidClaim("v")
+        );
+        assert_eq!(
+            err(json!({"sub": "u", "exp": 1, "v": 2, "o": {"id": 7}})),
+            TokenError::InvalidClaim("o")
+        );
+        assert_eq!(
+            err(json!(["not", "an", "object"])),
+            TokenError::Malformed("payload is not a JSON object of claims")
+        );
+        // Fractional and null times are fine.
+        let auth = normalize(claims(json!({"sub": "u", "exp": 1.5, "nbf": null}))).unwrap();
+        assert_eq!(auth.expires_at, UnixTime::from_millis(1500));
+        assert_eq!(auth.not_before, None);
     }
 
     #[test]

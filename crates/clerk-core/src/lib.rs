@@ -69,6 +69,7 @@
 
 pub mod auth;
 pub mod backend_api;
+pub mod cache;
 mod claims;
 pub mod config;
 mod driver;

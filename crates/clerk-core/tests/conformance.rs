@@ -138,6 +138,22 @@ fn alg_none_is_invalid_algorithm_without_any_key_lookup() {
 }
 
 #[test]
+fn alg_missing_or_not_a_string_is_invalid_algorithm() {
+    assert_eq!(
+        reason(&token().remove_header("alg").sign()),
+        Reason::TokenInvalidAlgorithm
+    );
+    assert_eq!(
+        reason(&token().header("alg", 256).sign()),
+        Reason::TokenInvalidAlgorithm
+    );
+    assert_eq!(
+        reason(&token().header("alg", json!(["RS256"])).sign()),
+        Reason::TokenInvalidAlgorithm
+    );
+}
+
+#[test]
 fn hs256_signed_with_the_rsa_public_key_bytes_is_rejected() {
     let pem = key().public_key_pem();
     let confused = token().sign_with_hs256(pem.as_bytes());

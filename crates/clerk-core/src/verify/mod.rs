@@ -19,7 +19,7 @@ mod token;
 
 pub use error::{Reason, TokenError};
 pub use token::{
-    Header, ParsedToken, CATEGORY_IGNORE, CATEGORY_JWT_TEMPLATE, CATEGORY_M2M_TOKEN,
+    Header, ParsedToken, TokenKind, CATEGORY_IGNORE, CATEGORY_JWT_TEMPLATE, CATEGORY_M2M_TOKEN,
     CATEGORY_SESSION_TOKEN, MAX_TOKEN_BYTES,
 };
 
@@ -139,16 +139,12 @@ pub fn verify_parsed(
 }
 
 fn check_header_type(header: &Header) -> Result<(), TokenError> {
-    if let Some(typ) = header.typ.as_deref() {
-        if !typ.eq_ignore_ascii_case("JWT") {
-            return Err(TokenError::TypeMismatch("typ is not JWT"));
-        }
-    }
-    match header.cat.as_deref() {
-        None | Some(CATEGORY_SESSION_TOKEN) | Some(CATEGORY_IGNORE) => Ok(()),
-        Some(CATEGORY_JWT_TEMPLATE) => Err(TokenError::TypeMismatch("JWT template token")),
-        Some(CATEGORY_M2M_TOKEN) => Err(TokenError::TypeMismatch("machine-to-machine token")),
-        Some(_) => Err(TokenError::TypeMismatch("unknown token category")),
+    match header.kind {
+        TokenKind::Session => Ok(()),
+        TokenKind::OtherType => Err(TokenError::TypeMismatch("typ is not JWT")),
+        TokenKind::JwtTemplate => Err(TokenError::TypeMismatch("JWT template token")),
+        TokenKind::MachineToMachine => Err(TokenError::TypeMismatch("machine-to-machine token")),
+        TokenKind::UnknownCategory => Err(TokenError::TypeMismatch("unknown token category")),
     }
 }
 

@@ -1,0 +1,140 @@
+//! [`ClerkLayer`] and [`ClerkService`]: authenticate once per request, store the decision.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::http::Request;
+use clerk_core::{AuthDecision, Authenticator, BuildError, ClerkConfig};
+use futures_util::future::BoxFuture;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::AuthState;
+
+/// A [`tower::Layer`](tower_layer::Layer) that authenticates every request it wraps with an
+/// [`Authenticator`] and puts the [`AuthState`] into the request's extensions, where the
+/// extractors of this crate read it.
+///
+/// The layer never answers a request itself: signed out, rejected and unavailable are all
+/// recorded, and each handler's extractors decide what is required. Apply it with
+/// [`Router::layer`](axum::Router::layer) so public routes see the state too, and protect
+/// routes with extractors or with [`route_layer`](axum::Router::route_layer) and the
+/// middleware of [`middleware`](crate::middleware).
+///
+/// Cheap to clone: clones share the authenticator's key and token caches.
+#[derive(Debug, Clone)]
+pub struct ClerkLayer {
+    authenticator: Authenticator,
+}
+
+impl ClerkLayer {
+    /// A layer over `authenticator`.
+    #[must_use]
+    pub fn new(authenticator: Authenticator) -> Self {
+        ClerkLayer { authenticator }
+    }
+
+    /// A layer over a default [`Authenticator`] for `config` (system clock, default caches,
+    /// reqwest for JWKS fetches with the `reqwest` feature; PEM mode needs no HTTP client).
+    pub fn from_config(config: ClerkConfig) -> Result<Self, BuildError> {
+        Authenticator::builder(config).build().map(Self::new)
+    }
+
+    /// A layer configured from the `CLERK_*` environment variables
+    /// ([`ClerkConfig::from_env`]), fetching keys with reqwest.
+    ///
+    /// Fails with a message naming the setting when the configuration is invalid.
+    #[cfg(feature = "reqwest")]
+    pub fn from_env() -> Result<Self, FromEnvError> {
+        let config = ClerkConfig::from_env()?;
+        Ok(Self::from_config(config)?)
+    }
+
+    /// The authenticator this layer runs.
+    #[must_use]
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.authenticator
+    }
+}
+
+/// [`ClerkLayer::from_env`] failed.
+#[cfg(feature = "reqwest")]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FromEnvError {
+    /// A `CLERK_*` setting is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] clerk_core::ConfigError),
+    /// The authenticator could not be built.
+    #[error(transparent)]
+    Authenticator(#[from] BuildError),
+}
+
+impl<S> Layer<S> for ClerkLayer {
+    type Service = ClerkService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ClerkService {
+            inner,
+            authenticator: self.authenticator.clone(),
+        }
+    }
+}
+
+/// The [`tower::Service`](tower_service::Service) made by [`ClerkLayer`]: runs
+/// [`Authenticator::authenticate`] once, inserts the [`AuthState`], then calls the inner
+/// service.
+///
+/// A request that already carries an [`AuthState`] (the layer applied twice, say globally and
+/// on a nested router) is not authenticated again.
+#[derive(Debug, Clone)]
+pub struct ClerkService<S> {
+    inner: S,
+    authenticator: Authenticator,
+}
+
+impl<S> ClerkService<S> {
+    /// The wrapped service.
+    #[must_use]
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The authenticator this service runs.
+    #[must_use]
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.authenticator
+    }
+}
+
+impl<S, B> Service<Request<B>> for ClerkService<S>
+where
+    S: Service<Request<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // The service that was polled ready is the one that gets the request; the clone stays
+        // behind for the next call (tower's usual pattern).
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let authenticator = self.authenticator.clone();
+        Box::pin(async move {
+            if request.extensions().get::<AuthState>().is_none() {
+                let decision: AuthDecision = authenticator.authenticate(request.headers()).await;
+                request
+                    .extensions_mut()
+                    .insert(AuthState::new(Arc::new(decision)));
+            }
+            inner.call(request).await
+        })
+    }
+}

@@ -1,0 +1,151 @@
+//! [`ClerkRejection`]: why an extractor refused a request, and the response it becomes.
+
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use clerk_core::jwks::JwksError;
+use clerk_core::{Reason, Rejection};
+use serde_json::json;
+
+/// The `reason` of a 401 for a request that carries no token at all (Clerk's SDKs use the
+/// same name).
+pub const SESSION_TOKEN_MISSING: &str = "session-token-missing";
+
+/// The message of the 500 answered when an extractor runs on a route without [`ClerkLayer`].
+///
+/// [`ClerkLayer`]: crate::ClerkLayer
+pub const LAYER_MISSING_MESSAGE: &str = "ClerkLayer is not installed on this route";
+
+/// Why a `clerk-axum` extractor refused a request. Every variant is an [`IntoResponse`]:
+///
+/// | variant | status | headers | JSON body |
+/// |---------|--------|---------|-----------|
+/// | [`MissingToken`](Self::MissingToken) | 401 | `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-token-missing"}` |
+/// | [`InvalidToken`](Self::InvalidToken) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":<Clerk's reason>}` (`token-expired`, `token-invalid-signature`, `token-invalid` for a malformed `Authorization` header, …) |
+/// | [`Unavailable`](Self::Unavailable) | 503 | | `{"error":"service_unavailable","reason":"jwk-failed-to-load"}` |
+/// | [`NoActiveOrganization`](Self::NoActiveOrganization) | 403 | | `{"error":"no_active_organization"}` |
+/// | [`MissingRole`](Self::MissingRole) | 403 | | `{"error":"forbidden","reason":"missing_role","required":<role>}` |
+/// | [`MissingPermission`](Self::MissingPermission) | 403 | | `{"error":"forbidden","reason":"missing_permission","required":<permission>}` |
+/// | [`LayerMissing`](Self::LayerMissing) | 500 | | `{"error":"internal_error","reason":"clerk-layer-missing","message":"ClerkLayer is not installed on this route"}` |
+///
+/// The 401 headers follow RFC 6750: a request without credentials gets the bare challenge,
+/// one with rejected credentials gets `error="invalid_token"`. Both start with `Bearer`, the
+/// challenge DESIGN §8 requires. Bodies never contain the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClerkRejection {
+    /// The request carries no session token (no `Authorization` header, no `__session` cookie).
+    #[error("no session token")]
+    MissingToken,
+    /// The request's token (or its `Authorization` header) was rejected.
+    #[error("session token rejected: {0}")]
+    InvalidToken(Rejection),
+    /// No signing key could be had to check the token: an infrastructure failure.
+    #[error("signing keys unavailable: {0}")]
+    Unavailable(JwksError),
+    /// Signed in, but the session has no active organization.
+    #[error("the session has no active organization")]
+    NoActiveOrganization,
+    /// The active organization role is not the one required (or there is no active
+    /// organization at all).
+    #[error("the organization role {required:?} is required")]
+    MissingRole {
+        /// The role the route requires.
+        required: &'static str,
+    },
+    /// The active organization does not grant the permission required (or there is no active
+    /// organization at all).
+    #[error("the organization permission {required:?} is required")]
+    MissingPermission {
+        /// The permission the route requires.
+        required: &'static str,
+    },
+    /// An extractor ran on a route that [`ClerkLayer`](crate::ClerkLayer) does not cover: a
+    /// programming error, answered with 500.
+    #[error("ClerkLayer is not installed on this route")]
+    LayerMissing,
+}
+
+impl ClerkRejection {
+    /// The HTTP status this rejection answers with.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ClerkRejection::MissingToken | ClerkRejection::InvalidToken(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            ClerkRejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ClerkRejection::NoActiveOrganization
+            | ClerkRejection::MissingRole { .. }
+            | ClerkRejection::MissingPermission { .. } => StatusCode::FORBIDDEN,
+            ClerkRejection::LayerMissing => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `reason` of the JSON body, if it has one.
+    #[must_use]
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            ClerkRejection::MissingToken => Some(SESSION_TOKEN_MISSING),
+            ClerkRejection::InvalidToken(rejection) => Some(rejection.reason().as_str()),
+            ClerkRejection::Unavailable(_) => Some(Reason::JwkFailedToLoad.as_str()),
+            ClerkRejection::NoActiveOrganization => None,
+            ClerkRejection::MissingRole { .. } => Some("missing_role"),
+            ClerkRejection::MissingPermission { .. } => Some("missing_permission"),
+            ClerkRejection::LayerMissing => Some("clerk-layer-missing"),
+        }
+    }
+}
+
+impl IntoResponse for ClerkRejection {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let reason = self.reason();
+        let (body, challenge) = match &self {
+            ClerkRejection::MissingToken => (
+                json!({ "error": "unauthenticated", "reason": reason }),
+                Some("Bearer"),
+            ),
+            ClerkRejection::InvalidToken(_) => (
+                json!({ "error": "unauthenticated", "reason": reason }),
+                Some(r#"Bearer error="invalid_token""#),
+            ),
+            ClerkRejection::Unavailable(error) => {
+                tracing::warn!(%error, "no signing keys: request refused with 503");
+                (
+                    json!({ "error": "service_unavailable", "reason": reason }),
+                    None,
+                )
+            }
+            ClerkRejection::NoActiveOrganization => {
+                (json!({ "error": "no_active_organization" }), None)
+            }
+            ClerkRejection::MissingRole { required }
+            | ClerkRejection::MissingPermission { required } => (
+                json!({ "error": "forbidden", "reason": reason, "required": required }),
+                None,
+            ),
+            ClerkRejection::LayerMissing => {
+                tracing::error!(
+                    "{LAYER_MISSING_MESSAGE}: add `.layer(ClerkLayer::new(..))` to the router"
+                );
+                (
+                    json!({
+                        "error": "internal_error",
+                        "reason": reason,
+                        "message": LAYER_MISSING_MESSAGE,
+                    }),
+                    None,
+                )
+            }
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(challenge) = challenge {
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        response
+    }
+}
