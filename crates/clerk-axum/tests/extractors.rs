@@ -397,6 +397,73 @@ async fn keys_unavailable_without_a_token_is_still_401() {
     assert_eq!(h.jwks_fetches.load(Ordering::SeqCst), 0);
 }
 
+#[tokio::test]
+async fn other_clerk_reasons_pass_through() {
+    let h = harness();
+    let pending = h.token().session_status("pending").sign();
+    let (_, response) = h.bearer("/me", &pending).await;
+    assert_invalid_token(response, "session-token-pending").await;
+
+    let foreign_party = h.token().authorized_party("https://evil.example").sign();
+    let (_, response) = h.bearer("/me", &foreign_party).await;
+    assert_invalid_token(response, "token-invalid-authorized-parties").await;
+
+    let not_yet = h.token().issued_at(UnixTime::from_secs(NOW + 3600)).sign();
+    let (status, _) = h.bearer("/me", &not_yet).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn cookie_is_ignored_when_cookie_auth_is_off() {
+    let key = TestKeyPair::fixed(0);
+    let config = ClerkConfig::builder()
+        .secret_key("sk_test_clerk_axum")
+        .publishable_key(mint::publishable_key_for(DEFAULT_FRONTEND_HOST, false))
+        .frontend_host(DEFAULT_AUTHORIZED_PARTY)
+        .cookie_auth(false)
+        .build()
+        .unwrap();
+    let authenticator = Authenticator::builder(config)
+        .http_client(offline::jwks_client(&[&key]))
+        .clock(ManualClock::at(UnixTime::from_secs(NOW)))
+        .build()
+        .unwrap();
+    let app = routes().layer(ClerkLayer::new(authenticator));
+    let token = TokenBuilder::v2(&key)
+        .issued_at(UnixTime::from_secs(NOW))
+        .sign();
+    let request = Request::get("/me")
+        .header("cookie", format!("__session={token}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(www_authenticate(&response), Some("Bearer"));
+    assert_eq!(json_body(response).await["reason"], "session-token-missing");
+}
+
+#[tokio::test]
+async fn layer_from_config_works_in_pem_mode() {
+    let key = TestKeyPair::fixed(0);
+    let config = ClerkConfig::builder()
+        .jwt_key(key.public_key_pem())
+        .publishable_key(mint::publishable_key_for(DEFAULT_FRONTEND_HOST, false))
+        .frontend_host(DEFAULT_AUTHORIZED_PARTY)
+        .build()
+        .unwrap();
+    let layer = ClerkLayer::from_config(config).unwrap();
+    let app = routes().layer(layer);
+    // System clock: a token issued now.
+    let token = TokenBuilder::v2(&key).subject("user_pem").sign();
+    let request = Request::get("/me")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(json_body(response).await["user_id"], "user_pem");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Option<ClerkAuth>
 
