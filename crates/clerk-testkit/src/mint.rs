@@ -101,8 +101,9 @@ fn pk_prefix(live: bool) -> &'static str {
 /// strings (`"read,manage"`, `"3,2"`), and are left out when empty. `role` is unprefixed
 /// (`"admin"`), as Clerk sends it in v2; `feature_permission_masks` are decimal strings because a
 /// mask can be wider than 64 bits. The n-th mask belongs to the n-th feature of the `fea` claim
-/// ([`TokenBuilder::features`]); bit *i* (least significant first) grants permission *i* of
-/// `permissions`.
+/// ([`TokenBuilder::features`]). As in Clerk's own SDK, a mask is read as a binary number of
+/// `permissions.len()` digits whose most significant digit is the first permission: with
+/// `permissions: ["read", "manage"]`, mask `"2"` grants `read`, `"1"` grants `manage`, `"3"` both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgV2<S = String> {
     /// Organization id (`org_…`) — the `id` field.
