@@ -7,8 +7,10 @@
 //!   field and claim can be overridden or removed, plus attack helpers (HS256 confusion,
 //!   `alg: none`, raw signatures, arbitrary parts) and publishable keys.
 //! - [`clock`]: a [`ManualClock`] implementing [`clerk_core::time::Clock`] that tests move by hand.
-//! - [`mock`]: [`MockClerk`], a mock Clerk Backend API on loopback (`GET /v1/jwks` today) with
-//!   runtime fault injection, key rotation and request counters.
+//! - [`mock`]: [`MockClerk`], a mock Clerk Backend API on loopback (`GET /v1/jwks`, and users,
+//!   organizations, memberships and invitations over a seeded or generated in-memory data set,
+//!   with Clerk's paging and an optional rate limit) with runtime fault injection, key rotation
+//!   and request counters.
 //!
 //! # Quick start
 //!

@@ -9,6 +9,8 @@
 //! | route | what |
 //! |-------|------|
 //! | `GET /v1/jwks` | `{"keys":[…]}` of the current keys; needs `Authorization: Bearer <secret key>` (401 with a Clerk error body otherwise) |
+//! | `GET /v1/users`, `/v1/users/count`, `/v1/users/{id}` | the Backend API's users over an in-memory data set ([`seed_users`](MockClerk::seed_users), [`generate_users`](MockClerk::generate_users)); same key check |
+//! | `GET /v1/organizations`, `/v1/organizations/{id}/memberships`, `/v1/organizations/{id}/invitations`, `/v1/organization_invitations` | organizations, memberships and invitations ([`seed_organizations`](MockClerk::seed_organizations), …); same key check |
 //! | anything else | 404 with a Clerk error body |
 //!
 //! Tests steer the mock at runtime through any handle (handles are cheap clones of one shared
@@ -17,6 +19,12 @@
 //! the served keys, and the counters ([`jwks_requests`](MockClerk::jwks_requests), …) show what
 //! the code under test did.
 //!
+//! The Backend API listings follow Clerk's paging (`limit` 1 to 500, default 10, anything else
+//! a 422; `offset`; `order_by=created_at` or `-created_at`); an optional rate limit
+//! ([`set_rate_limit`](MockClerk::set_rate_limit)) answers 429 with `Retry-After`, faults apply
+//! to these routes too, and [`backend_requests`](MockClerk::backend_requests) logs each request
+//! with its arrival time and answer.
+//!
 //! The server stops on [`shutdown`](MockClerk::shutdown), or when the last handle is dropped
 //! (or when the runtime it was started on shuts down).
 //!
@@ -24,6 +32,8 @@
 //! counters, `error.rs` Clerk-style errors and the secret-key check, `fault.rs` fault injection,
 //! and each endpoint family its own module with a `routes()` function, merged in `router()`.
 
+mod backend;
+mod dataset;
 mod error;
 mod fault;
 mod jwks;
@@ -38,6 +48,8 @@ use std::time::Duration;
 use axum::Router;
 use tokio::sync::{oneshot, watch};
 
+pub use self::backend::BackendRequest;
+pub use self::dataset::{generated_user, generated_user_id, GENERATED_EPOCH_MILLIS};
 pub use self::fault::Fault;
 use self::state::MockState;
 use crate::keys::TestKeyPair;
@@ -53,6 +65,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 fn router(state: Arc<MockState>) -> Router {
     Router::new()
         .merge(jwks::routes())
+        .merge(backend::routes())
         .fallback(error::not_found)
         .with_state(state)
 }

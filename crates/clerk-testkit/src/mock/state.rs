@@ -9,6 +9,7 @@ use std::sync::{Mutex, PoisonError, RwLock};
 
 use tokio::sync::watch;
 
+use super::backend::BackendState;
 use super::fault::Fault;
 use crate::keys::TestKeyPair;
 
@@ -74,6 +75,8 @@ pub(crate) struct MockState {
     keys: RwLock<Vec<TestKeyPair>>,
     faults: Mutex<FaultPlan>,
     pub(crate) counters: Counters,
+    /// The Backend API's data set, rate limit and request log.
+    pub(crate) backend: BackendState,
     /// Flips to `true` when the server shuts down (cuts injected delays short).
     pub(crate) shutting_down: watch::Receiver<bool>,
 }
@@ -91,6 +94,7 @@ impl MockState {
             keys: RwLock::new(keys),
             faults: Mutex::new(FaultPlan::default()),
             counters: Counters::default(),
+            backend: BackendState::default(),
             shutting_down,
         }
     }
@@ -163,5 +167,6 @@ impl MockState {
 
     pub(crate) fn reset_counters(&self) {
         self.counters.reset();
+        self.backend.reset_counters();
     }
 }
