@@ -6,13 +6,17 @@
 //! |---|---|---|
 //! | `MemoryStore` | `memory` (default) | complete, passes the conformance suite |
 //! | `SqliteStore` (sqlx, embedded migrations) | `sqlite` | complete, passes the conformance suite |
-//! | PostgreSQL (sqlx, embedded migrations) | — | not yet (issue #4) |
+//! | `PostgresStore` (sqlx, embedded migrations) | `postgres` | complete, passes the conformance suite |
 //! | caches (in-memory, Redis) | — | not yet (issue #4) |
 //!
 //! With the `sqlite` feature, `clerk_store::sqlx` re-exports the sqlx this crate uses (0.8), so
 //! an application can share the pool (`SqliteStore::pool`) without a version mismatch; run
 //! `SqliteStore::migrate` at start-up (idempotent, embedded; tables and column names of
 //! DESIGN §5).
+//!
+//! With the `postgres` feature, `PostgresStore` does the same on PostgreSQL (sqlx, no TLS):
+//! `PostgresStore::migrate` is safe to run from several processes at once (advisory lock), and
+//! two processes applying the same svix id apply it once (the receipt is inserted first).
 //!
 //! Every backend implements the same four small traits ([`UserStore`], [`OrganizationStore`],
 //! [`LedgerStore`], [`StoreWriter`]) and passes the same conformance suite
@@ -85,15 +89,20 @@
 #[cfg(feature = "memory")]
 mod memory;
 
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-/// The sqlx version this crate was built with (feature `sqlite`), so applications can match it.
-#[cfg(feature = "sqlite")]
+/// The sqlx version this crate was built with (features `sqlite`, `postgres`), so applications
+/// can match it.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sqlx;
 
 pub use clerk_core::store::{
