@@ -249,8 +249,8 @@ pub fn list_invitations_request(
     get(Endpoint::ListInvitations, api_url, secret_key, &path)
 }
 
-/// `GET {api_url}/v1/organizations/{organization_id}/invitations?limit&offset`: one
-/// organization's invitations, `{data, total_count}`.
+/// `GET {api_url}/v1/organizations/{organization_id}/invitations?limit&offset&order_by=created_at`:
+/// one organization's invitations, `{data, total_count}`, oldest first.
 ///
 /// # Errors
 /// [`ApiError::Request`] for an empty id or an invalid `api_url`.
@@ -267,7 +267,11 @@ pub fn list_organization_invitations_request(
         organization_id,
         "/invitations",
     )?;
-    let _ = write!(path, "?limit={}&offset={}", page.limit, page.offset);
+    let _ = write!(
+        path,
+        "?limit={}&offset={}&order_by=created_at",
+        page.limit, page.offset
+    );
     get(endpoint, api_url, secret_key, &path)
 }
 
@@ -324,7 +328,7 @@ mod tests {
                 "https://api.clerk.com/v1/organizations?limit=500&offset=1500&include_members_count=true&order_by=created_at",
                 "https://api.clerk.com/v1/organizations/org_1/memberships?limit=500&offset=1500&order_by=created_at",
                 "https://api.clerk.com/v1/organization_invitations?limit=500&offset=1500&order_by=created_at",
-                "https://api.clerk.com/v1/organizations/org_1/invitations?limit=500&offset=1500",
+                "https://api.clerk.com/v1/organizations/org_1/invitations?limit=500&offset=1500&order_by=created_at",
             ]
         );
         for r in &requests {
