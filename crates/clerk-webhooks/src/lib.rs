@@ -60,6 +60,10 @@
 //!
 //! An adapter answers 400 to any [`VerifyError`] and to a [`ParseError`] of a verified body,
 //! and 2xx to [`EventData::Unknown`] (an ignored event type), so Svix does not retry it.
+//! With the processor, [`ProcessOutcome::status_code`] gives the whole mapping: 200 for
+//! applied, already processed (same svix id) and ignored deliveries, 400 for verification and
+//! parse failures, 413 over [`MAX_BODY_BYTES`], 503 when the store failed and nothing was
+//! recorded (Svix delivers again).
 //!
 //! # Secrets
 //!
