@@ -126,8 +126,18 @@
 //! # }
 //! ```
 //!
-//! Not yet here: the stored-user extractor (just-in-time provisioning from the Backend API),
-//! session mode, the webhook route and hybrid (local staff) mode.
+//! # The stored user and webhooks
+//!
+//! - [`ClerkUser`]: the signed-in user's row in the local mirror, fetched from the Backend API
+//!   and stored when missing (just-in-time provisioning). It reads a [`UserProvisioning`]
+//!   (store + optional Backend API client) installed with `.layer(axum::Extension(..))`; see
+//!   [`user`] for the lookup and its answers (401 `user-not-found`, 503 when the store or
+//!   Clerk is down).
+//! - [`webhook::route`]: `POST` for a [`WebhookProcessor`](clerk_webhooks::WebhookProcessor)
+//!   with the DESIGN §6 statuses (200 applied/already processed/ignored, 400, 405, 413 over
+//!   1 MiB, 503 when the store failed).
+//!
+//! Not yet here: session mode and hybrid (local staff) mode.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -135,6 +145,8 @@ mod extract;
 mod layer;
 pub mod middleware;
 mod rejection;
+pub mod user;
+pub mod webhook;
 
 pub use clerk_core::{ActiveOrganization, Auth};
 pub use extract::{
@@ -143,4 +155,8 @@ pub use extract::{
 #[cfg(feature = "reqwest")]
 pub use layer::FromEnvError;
 pub use layer::{ClerkLayer, ClerkService};
-pub use rejection::{ClerkRejection, LAYER_MISSING_MESSAGE, SESSION_TOKEN_MISSING};
+pub use rejection::{
+    ClerkRejection, UserDependency, LAYER_MISSING_MESSAGE, SESSION_TOKEN_MISSING,
+    USER_PROVISIONING_MISSING_MESSAGE,
+};
+pub use user::{ClerkUser, UserProvisioning};

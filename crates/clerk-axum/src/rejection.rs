@@ -17,6 +17,32 @@ pub const SESSION_TOKEN_MISSING: &str = "session-token-missing";
 /// [`ClerkLayer`]: crate::ClerkLayer
 pub const LAYER_MISSING_MESSAGE: &str = "ClerkLayer is not installed on this route";
 
+/// The message of the 500 answered when [`ClerkUser`](crate::ClerkUser) runs on a route
+/// without a [`UserProvisioning`](crate::UserProvisioning) extension.
+pub const USER_PROVISIONING_MISSING_MESSAGE: &str =
+    "UserProvisioning is not installed on this route (add .layer(Extension(UserProvisioning::new(..))))";
+
+/// Which dependency of [`ClerkUser`](crate::ClerkUser) failed (a 503).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UserDependency {
+    /// The store of the local mirror failed (or refused the provisioned user).
+    Store,
+    /// Clerk's Backend API failed (after its retries).
+    BackendApi,
+}
+
+impl UserDependency {
+    /// The `reason` of the 503 body.
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            UserDependency::Store => "user-store-unavailable",
+            UserDependency::BackendApi => "backend-api-unavailable",
+        }
+    }
+}
+
 /// Why a `clerk-axum` extractor refused a request. Every variant is an [`IntoResponse`]:
 ///
 /// | variant | status | headers | JSON body |
@@ -28,6 +54,10 @@ pub const LAYER_MISSING_MESSAGE: &str = "ClerkLayer is not installed on this rou
 /// | [`MissingRole`](Self::MissingRole) | 403 | | `{"error":"forbidden","reason":"missing_role","required":<role>}` |
 /// | [`MissingPermission`](Self::MissingPermission) | 403 | | `{"error":"forbidden","reason":"missing_permission","required":<permission>}` |
 /// | [`LayerMissing`](Self::LayerMissing) | 500 | | `{"error":"internal_error","reason":"clerk-layer-missing","message":"ClerkLayer is not installed on this route"}` |
+/// | [`UserNotFound`](Self::UserNotFound) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-not-found"}` |
+/// | [`UserDeleted`](Self::UserDeleted) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-deleted"}` |
+/// | [`UserUnavailable`](Self::UserUnavailable) | 503 | | `{"error":"service_unavailable","reason":"user-store-unavailable"}` or `"backend-api-unavailable"` |
+/// | [`UserProvisioningMissing`](Self::UserProvisioningMissing) | 500 | | `{"error":"internal_error","reason":"user-provisioning-missing","message":…}` |
 ///
 /// The 401 headers follow RFC 6750: a request without credentials gets the bare challenge,
 /// one with rejected credentials gets `error="invalid_token"`. Both start with `Bearer`, the
@@ -65,6 +95,20 @@ pub enum ClerkRejection {
     /// programming error, answered with 500.
     #[error("ClerkLayer is not installed on this route")]
     LayerMissing,
+    /// The token verified but its user does not exist (Clerk answered 404, or the store lacks
+    /// it and no Backend API is configured): answered like a bad token (401).
+    #[error("the token's user does not exist")]
+    UserNotFound,
+    /// The token's user was deleted in Clerk (a tombstone in the store): 401.
+    #[error("the token's user was deleted")]
+    UserDeleted,
+    /// The stored user could not be had: the store or the Backend API failed (503).
+    #[error("user lookup unavailable: {0:?}")]
+    UserUnavailable(UserDependency),
+    /// [`ClerkUser`](crate::ClerkUser) ran without a
+    /// [`UserProvisioning`](crate::UserProvisioning) extension: a programming error (500).
+    #[error("UserProvisioning is not installed on this route")]
+    UserProvisioningMissing,
 }
 
 impl ClerkRejection {
@@ -72,14 +116,19 @@ impl ClerkRejection {
     #[must_use]
     pub fn status(&self) -> StatusCode {
         match self {
-            ClerkRejection::MissingToken | ClerkRejection::InvalidToken(_) => {
-                StatusCode::UNAUTHORIZED
+            ClerkRejection::MissingToken
+            | ClerkRejection::InvalidToken(_)
+            | ClerkRejection::UserNotFound
+            | ClerkRejection::UserDeleted => StatusCode::UNAUTHORIZED,
+            ClerkRejection::Unavailable(_) | ClerkRejection::UserUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
             }
-            ClerkRejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ClerkRejection::NoActiveOrganization
             | ClerkRejection::MissingRole { .. }
             | ClerkRejection::MissingPermission { .. } => StatusCode::FORBIDDEN,
-            ClerkRejection::LayerMissing => StatusCode::INTERNAL_SERVER_ERROR,
+            ClerkRejection::LayerMissing | ClerkRejection::UserProvisioningMissing => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -94,6 +143,10 @@ impl ClerkRejection {
             ClerkRejection::MissingRole { .. } => Some("missing_role"),
             ClerkRejection::MissingPermission { .. } => Some("missing_permission"),
             ClerkRejection::LayerMissing => Some("clerk-layer-missing"),
+            ClerkRejection::UserNotFound => Some("user-not-found"),
+            ClerkRejection::UserDeleted => Some("user-deleted"),
+            ClerkRejection::UserUnavailable(which) => Some(which.reason()),
+            ClerkRejection::UserProvisioningMissing => Some("user-provisioning-missing"),
         }
     }
 }
@@ -107,7 +160,9 @@ impl IntoResponse for ClerkRejection {
                 json!({ "error": "unauthenticated", "reason": reason }),
                 Some("Bearer"),
             ),
-            ClerkRejection::InvalidToken(_) => (
+            ClerkRejection::InvalidToken(_)
+            | ClerkRejection::UserNotFound
+            | ClerkRejection::UserDeleted => (
                 json!({ "error": "unauthenticated", "reason": reason }),
                 Some(r#"Bearer error="invalid_token""#),
             ),
@@ -115,6 +170,21 @@ impl IntoResponse for ClerkRejection {
                 tracing::warn!(%error, "no signing keys: request refused with 503");
                 (
                     json!({ "error": "service_unavailable", "reason": reason }),
+                    None,
+                )
+            }
+            ClerkRejection::UserUnavailable(_) => (
+                json!({ "error": "service_unavailable", "reason": reason }),
+                None,
+            ),
+            ClerkRejection::UserProvisioningMissing => {
+                tracing::error!("{USER_PROVISIONING_MISSING_MESSAGE}");
+                (
+                    json!({
+                        "error": "internal_error",
+                        "reason": reason,
+                        "message": USER_PROVISIONING_MISSING_MESSAGE,
+                    }),
                     None,
                 )
             }
