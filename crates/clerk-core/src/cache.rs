@@ -3,8 +3,10 @@
 //!
 //! # The cache trait
 //!
-//! A [`Cache`] maps string keys to bytes with a per-entry time to live; [`CacheExt`] adds
-//! serde (JSON) values on top. Implementations live in `clerk-store` (`MemoryCache`,
+//! A [`Cache`] maps string keys to bytes with a per-entry time to live, and serde values
+//! ([`CacheValue`]) on top: [`Cache::get_value`]/[`Cache::set_value`] store JSON through the
+//! byte methods by default, and an in-process cache overrides them to keep the value itself
+//! (no encoding on a hit: `MemoryCache` does). Implementations live in `clerk-store` (`MemoryCache`,
 //! `RedisCache`); the `conformance` feature adds [`conformance`], the cases every
 //! implementation passes. A cache is allowed to fail: [`CachedStore`] treats every
 //! [`CacheError`] as "no cache" and goes to the store (fail open).
@@ -92,7 +94,7 @@ use crate::time::{Clock, SystemClock};
 pub enum CacheError {
     /// The cache could not be reached (connection refused or lost, backing off after a failed
     /// connection).
-    #[error("cache unavailable: {0}")]
+    #[error("cache unavailable")]
     Unavailable(#[source] BoxError),
     /// The cache did not answer in time.
     #[error("cache timed out after {0:?}")]
@@ -102,7 +104,7 @@ pub enum CacheError {
     #[error("cache value could not be (de)serialized: {0}")]
     Corrupt(String),
     /// Any other failure of the cache server or library.
-    #[error("cache failure: {0}")]
+    #[error("cache failure")]
     Backend(#[source] BoxError),
 }
 
@@ -129,17 +131,45 @@ impl CacheError {
     }
 }
 
-/// A key-value cache of bytes with a time to live per entry.
+/// What [`Cache::get_value`] and [`Cache::set_value`] store: any serde type that can be
+/// shared between threads (implemented for all of them).
+pub trait CacheValue: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> CacheValue for T {}
+
+/// Decodes a JSON cache value (errors never echo the value).
+///
+/// # Errors
+///
+/// [`CacheError::Corrupt`] when `bytes` are not a JSON `T`.
+pub fn decode<T: CacheValue>(bytes: &[u8]) -> Result<T, CacheError> {
+    serde_json::from_slice(bytes).map_err(|e| CacheError::corrupt(&e))
+}
+
+/// Encodes a cache value as JSON.
+///
+/// # Errors
+///
+/// [`CacheError::Corrupt`] when `value` does not serialize (a map with non-string keys).
+pub fn encode<T: CacheValue>(value: &T) -> Result<Vec<u8>, CacheError> {
+    serde_json::to_vec(value).map_err(|e| CacheError::corrupt(&e))
+}
+
+/// A key-value cache of bytes with a time to live per entry, plus serde values.
 ///
 /// Methods return `impl Future + Send`; implement them with plain `async fn`. An
 /// implementation should bound how long each call can take (a dead server must not stall
 /// requests: [`CachedStore`] answers from the store once the call fails).
+///
+/// The value methods and the byte methods see the same entries: a value set with
+/// [`set_value`](Cache::set_value) reads back with [`get`](Cache::get) as its JSON, and JSON
+/// set with [`set`](Cache::set) reads back with [`get_value`](Cache::get_value).
 pub trait Cache: Send + Sync {
     /// The value under `key`, unless absent or expired.
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, CacheError>> + Send;
 
     /// Stores `value` under `key` for `ttl` (replacing any value). A zero `ttl` stores
-    /// nothing (and may delete the key).
+    /// nothing and removes any value under `key`.
     fn set(
         &self,
         key: &str,
@@ -158,6 +188,34 @@ pub trait Cache: Send + Sync {
                 self.delete(key).await?;
             }
             Ok(())
+        }
+    }
+
+    /// The value under `key`, decoded. The default decodes the JSON [`get`](Cache::get)
+    /// returns; an entry that is not a JSON `T` is a [`CacheError::Corrupt`].
+    fn get_value<T: CacheValue>(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<T>, CacheError>> + Send {
+        async move {
+            match self.get(key).await? {
+                None => Ok(None),
+                Some(bytes) => decode(&bytes).map(Some),
+            }
+        }
+    }
+
+    /// Stores `value` under `key` for `ttl`. The default stores its JSON with
+    /// [`set`](Cache::set).
+    fn set_value<T: CacheValue>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), CacheError>> + Send {
+        async move {
+            let bytes = encode(value)?;
+            self.set(key, bytes, ttl).await
         }
     }
 }
@@ -180,41 +238,21 @@ impl<C: Cache + ?Sized> Cache for Arc<C> {
     fn delete_many(&self, keys: &[String]) -> impl Future<Output = Result<(), CacheError>> + Send {
         (**self).delete_many(keys)
     }
-}
-
-/// Serde values on any [`Cache`], as JSON.
-pub trait CacheExt: Cache {
-    /// The value under `key`, decoded; a value that does not decode is a
-    /// [`CacheError::Corrupt`].
-    fn get_json<T: DeserializeOwned>(
+    fn get_value<T: CacheValue>(
         &self,
         key: &str,
     ) -> impl Future<Output = Result<Option<T>, CacheError>> + Send {
-        async move {
-            match self.get(key).await? {
-                None => Ok(None),
-                Some(bytes) => serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| CacheError::corrupt(&e)),
-            }
-        }
+        (**self).get_value(key)
     }
-
-    /// Stores `value`, encoded, under `key` for `ttl`.
-    fn set_json<T: Serialize + Sync>(
+    fn set_value<T: CacheValue>(
         &self,
         key: &str,
         value: &T,
         ttl: Duration,
     ) -> impl Future<Output = Result<(), CacheError>> + Send {
-        async move {
-            let bytes = serde_json::to_vec(value).map_err(|e| CacheError::corrupt(&e))?;
-            self.set(key, bytes, ttl).await
-        }
+        (**self).set_value(key, value, ttl)
     }
 }
-
-impl<C: Cache + ?Sized> CacheExt for C {}
 
 /// The default TTL of cached user lookups (`CLERK_CACHE_TIMEOUT`).
 pub const DEFAULT_USER_TTL: Duration = Duration::from_secs(300);
@@ -478,7 +516,7 @@ impl<S: Store, C: Cache> CachedStore<S, C> {
         load: L,
     ) -> Result<Option<T>, StoreError>
     where
-        T: Serialize + DeserializeOwned + Send + Sync,
+        T: CacheValue,
         L: FnOnce() -> F + Send,
         F: Future<Output = Result<Option<T>, StoreError>> + Send,
     {
@@ -487,7 +525,7 @@ impl<S: Store, C: Cache> CachedStore<S, C> {
             return load().await;
         }
         let mut cache_healthy = true;
-        match self.cache.get_json::<T>(&key).await {
+        match self.cache.get_value::<T>(&key).await {
             Ok(Some(value)) => {
                 self.shared.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(Some(value));
@@ -508,7 +546,7 @@ impl<S: Store, C: Cache> CachedStore<S, C> {
             let quiet_after = self.shared.writes_in_flight.load(Ordering::SeqCst) == 0
                 && self.shared.write_epoch.load(Ordering::SeqCst) == epoch;
             if cache_healthy && quiet_before && quiet_after && cacheable(found) {
-                if let Err(e) = self.cache.set_json(&key, found, ttl).await {
+                if let Err(e) = self.cache.set_value(&key, found, ttl).await {
                     self.report("set", &e);
                 }
             }
@@ -737,7 +775,7 @@ pub mod conformance {
     use std::future::Future;
     use std::time::Duration;
 
-    use super::{Cache, CacheExt};
+    use super::Cache;
 
     const HOUR: Duration = Duration::from_secs(3600);
 
@@ -869,18 +907,47 @@ pub mod conformance {
         assert_eq!(get(a, "shared").await.as_deref(), Some(&b"a"[..]));
     }
 
-    /// JSON values through [`CacheExt`]; bytes that are not the expected JSON are
-    /// [`CacheError::Corrupt`](super::CacheError::Corrupt), not a panic.
-    pub async fn json_values<C: Cache>(cache: &C) {
+    /// Serde values: they round-trip, read back as JSON bytes, JSON bytes read back as values
+    /// (also as another type with the same JSON), and an entry that is not the expected JSON
+    /// is [`CacheError::Corrupt`](super::CacheError::Corrupt) — not a panic, and without
+    /// echoing the value.
+    pub async fn values<C: Cache>(cache: &C) {
+        #[derive(serde::Deserialize, serde::Serialize, Clone, Debug, PartialEq)]
+        struct Named {
+            id: u32,
+            name: String,
+        }
         let value = serde_json::json!({"id": 7, "name": "Ada"});
         cache
-            .set_json("json", &value, HOUR)
+            .set_value("json", &value, HOUR)
             .await
-            .expect("set_json");
-        let back: Option<serde_json::Value> = cache.get_json("json").await.expect("get_json");
-        assert_eq!(back, Some(value));
+            .expect("set_value");
+        let back: Option<serde_json::Value> = cache.get_value("json").await.expect("get_value");
+        assert_eq!(back.as_ref(), Some(&value));
+        let bytes = get(cache, "json")
+            .await
+            .expect("a value reads back as bytes");
+        let parsed: serde_json::Value = serde_json::from_slice(&bytes).expect("as JSON");
+        assert_eq!(parsed, value);
+        let named: Option<Named> = cache.get_value("json").await.expect("get_value");
+        let ada = Named {
+            id: 7,
+            name: "Ada".into(),
+        };
+        assert_eq!(named, Some(ada));
+
+        set(cache, "bytes", br#"{"id":8,"name":"Grace"}"#, HOUR).await;
+        let named: Option<Named> = cache.get_value("bytes").await.expect("get_value");
+        let grace = Named {
+            id: 8,
+            name: "Grace".into(),
+        };
+        assert_eq!(named, Some(grace.clone()));
+        let absent: Option<Named> = cache.get_value("absent").await.expect("get_value");
+        assert_eq!(absent, None);
+
         set(cache, "garbage", b"\xff not json", HOUR).await;
-        match cache.get_json::<serde_json::Value>("garbage").await {
+        match cache.get_value::<serde_json::Value>("garbage").await {
             Err(super::CacheError::Corrupt(message)) => {
                 assert!(
                     !message.contains("not json"),
@@ -889,6 +956,15 @@ pub mod conformance {
             }
             other => panic!("expected Corrupt, got {other:?}"),
         }
+        match cache.get_value::<u64>("json").await {
+            Err(super::CacheError::Corrupt(_)) => {}
+            other => panic!("expected Corrupt for the wrong type, got {other:?}"),
+        }
+        cache
+            .set_value("json", &grace, Duration::ZERO)
+            .await
+            .expect("set_value");
+        assert_eq!(get(cache, "json").await, None, "a zero TTL stores nothing");
     }
 
     /// Every case above but [`ttl_expiry`] and [`prefix_isolation`] (which need arguments),
@@ -897,6 +973,6 @@ pub mod conformance {
         get_set_delete(cache).await;
         values_are_bytes(cache).await;
         delete_many(cache).await;
-        json_values(cache).await;
+        values(cache).await;
     }
 }

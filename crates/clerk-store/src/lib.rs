@@ -7,7 +7,7 @@
 //! | `MemoryStore` | `memory` (default) | complete, passes the conformance suite |
 //! | `SqliteStore` (sqlx, embedded migrations) | `sqlite` | complete, passes the conformance suite |
 //! | `PostgresStore` (sqlx, embedded migrations) | `postgres` | complete, passes the conformance suite |
-//! | caches (in-memory, Redis) | — | not yet (issue #4) |
+//! | `MemoryCache` / `RedisCache` for `clerk_core::cache::CachedStore` | — / `redis` | complete, pass the cache conformance cases ([`cache`]) |
 //!
 //! With the `sqlite` feature, `clerk_store::sqlx` re-exports the sqlx this crate uses (0.8), so
 //! an application can share the pool (`SqliteStore::pool`) without a version mismatch; run
@@ -86,6 +86,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cache;
 #[cfg(feature = "memory")]
 mod memory;
 
@@ -94,6 +95,9 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+pub use cache::MemoryCache;
+#[cfg(feature = "redis")]
+pub use cache::{RedisCache, RedisCacheBuilder};
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
