@@ -1,0 +1,354 @@
+//! The example Axum application of DESIGN §8 (a public contract that an outside test suite
+//! drives; `examples/rocket-app` answers the same).
+//!
+//! | route | answer |
+//! |-------|--------|
+//! | `GET /healthz` | 200 `{"status":"ok"}` |
+//! | `GET /api/public` | 200 `{"signed_in": bool, "user_id": string\|null}` (a rejected token is signed out; 503 when no key can be had) |
+//! | `GET /api/me` | 200 `{"clerk_id","email","first_name","last_name","full_name","username","image_url","session_id","org_id","org_slug","org_role","org_permissions"}`: the user from the local mirror, fetched from the Backend API (`GET /v1/users/{id}`) and stored when missing; 401 with `WWW-Authenticate: Bearer` and `{"error":"unauthenticated","reason":…}`; 503 when no key (or neither the store nor Clerk) can be had |
+//! | `GET /api/org` | 200 `{"org_id","org_slug","org_role","org_permissions"}`, else 403 `{"error":"no_active_organization"}` |
+//! | `GET /api/org/admin` | 200 for role `org:admin`, else 403 |
+//! | `GET /api/org/reports` | 200 with permission `org:reports:read`, else 403 |
+//! | `POST /webhooks/clerk` | DESIGN §6 ([`clerk_axum::webhook::route`]); 503 when `CLERK_WEBHOOK_SIGNING_KEY` is unset |
+//! | `/admin` | not yet: hybrid mode (local staff) comes with issue #6's next step; 404 today |
+//!
+//! Configuration ([`AppConfig::from_env`]): the `CLERK_*` settings of DESIGN §7, `DATABASE_URL`
+//! (default [`DEFAULT_DATABASE_URL`], a SQLite file `clerk-app.db` in the working directory;
+//! `postgres://…` selects PostgreSQL) and `BIND` (default [`DEFAULT_BIND`]). The schema is
+//! migrated at start. `REDIS_URL` is not used yet (no cache layer in this example).
+//!
+//! Tests and the demo drive the app in process: [`AppState::connect`] (or
+//! [`AppState::new`] with hand-made parts), [`app`], and [`serve`] on any listener.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use clerk_axum::{
+    ActiveOrg, ClerkAuth, ClerkLayer, ClerkUser, RequirePermission, RequireRole, UserProvisioning,
+};
+use clerk_core::backend_api::{BackendApi, TokioSleeper};
+use clerk_core::reqwest_client::ReqwestClient;
+use clerk_core::store::{DynStore, StoreError};
+use clerk_core::{ActiveOrganization, Authenticator, ClerkConfig};
+use clerk_store::{PostgresStore, SqliteStore};
+use clerk_webhooks::{Webhook, WebhookProcessor};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+clerk_axum::role!(
+    /// The role `/api/org/admin` requires.
+    pub OrgAdmin = "org:admin"
+);
+clerk_axum::permission!(
+    /// The permission `/api/org/reports` requires.
+    pub ReadReports = "org:reports:read"
+);
+
+/// `DATABASE_URL` when unset: the SQLite file `clerk-app.db` in the working directory,
+/// created when missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://clerk-app.db?mode=rwc";
+
+/// `BIND` when unset.
+pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
+
+/// The application's settings.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The Clerk settings (DESIGN §7).
+    pub clerk: ClerkConfig,
+    /// `DATABASE_URL`: `sqlite:…` or `postgres://…` (also `postgresql://…`).
+    pub database_url: String,
+    /// `BIND`: the address to listen on.
+    pub bind: SocketAddr,
+}
+
+impl AppConfig {
+    /// Reads the settings from the environment.
+    ///
+    /// # Errors
+    /// A message naming the first setting that is missing or invalid.
+    pub fn from_env() -> Result<Self, AppError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (tests pass a map).
+    ///
+    /// # Errors
+    /// A message naming the first setting that is missing or invalid.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AppError> {
+        let clerk = ClerkConfig::from_lookup(&lookup)?;
+        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let database_url = set("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let bind_text = set("BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let bind = bind_text.trim().parse().map_err(|_| AppError::Setting {
+            name: "BIND",
+            expected: "an address and port such as 127.0.0.1:3000",
+        })?;
+        Ok(AppConfig {
+            clerk,
+            database_url,
+            bind,
+        })
+    }
+}
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// A `CLERK_*` setting is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] clerk_core::ConfigError),
+    /// Another setting is invalid.
+    #[error("{name}: expected {expected}")]
+    Setting {
+        /// The setting.
+        name: &'static str,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// The database could not be opened or migrated.
+    #[error("DATABASE_URL: {0}")]
+    Store(#[from] StoreError),
+    /// The authenticator could not be built.
+    #[error(transparent)]
+    Authenticator(#[from] clerk_core::BuildError),
+    /// The HTTP client for Clerk could not be built.
+    #[error("HTTP client: {0}")]
+    Http(#[from] clerk_core::HttpError),
+    /// `CLERK_WEBHOOK_SIGNING_KEY` is not a usable `whsec_` secret.
+    #[error("CLERK_WEBHOOK_SIGNING_KEY: {0}")]
+    WebhookSecret(#[from] clerk_webhooks::SecretError),
+    /// Binding or serving failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// The webhook processor of this application (over the type-erased store).
+pub type Processor = WebhookProcessor<Arc<dyn DynStore>>;
+
+/// Everything the routes need; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    layer: ClerkLayer,
+    users: UserProvisioning,
+    webhooks: Option<Arc<Processor>>,
+}
+
+impl AppState {
+    /// The state from its parts: the Clerk layer (token verification), the stored-user
+    /// lookup (with or without just-in-time provisioning), and the webhook processor (none:
+    /// `POST /webhooks/clerk` answers 503).
+    #[must_use]
+    pub fn new(
+        layer: ClerkLayer,
+        users: UserProvisioning,
+        webhooks: Option<Arc<Processor>>,
+    ) -> Self {
+        AppState {
+            layer,
+            users,
+            webhooks,
+        }
+    }
+
+    /// Opens and migrates the database of `config`, and builds the authenticator, the Backend
+    /// API client (reqwest, `CLERK_API_TIMEOUT_MS`; only with `CLERK_SECRET_KEY`) and the
+    /// webhook processor (only with `CLERK_WEBHOOK_SIGNING_KEY`).
+    ///
+    /// # Errors
+    /// [`AppError`] naming what failed.
+    pub async fn connect(config: &AppConfig) -> Result<Self, AppError> {
+        let store = open_store(&config.database_url).await?;
+        let http = Arc::new(ReqwestClient::new(config.clerk.api_timeout)?);
+        let authenticator = Authenticator::builder(config.clerk.clone())
+            .http_client(ReqwestClient::clone(&http))
+            .build()?;
+        let mut users = UserProvisioning::from_dyn(Arc::clone(&store));
+        match BackendApi::from_config(&config.clerk, http, Arc::new(TokioSleeper)) {
+            Ok(api) => users = users.with_backend_api(api),
+            Err(_) => tracing::warn!(
+                "CLERK_SECRET_KEY unset: users missing from the store are not fetched from Clerk"
+            ),
+        }
+        let webhooks = match config.clerk.webhook_signing_key() {
+            Some(key) => {
+                let webhook = Webhook::from_signing_key(key)?;
+                Some(Arc::new(WebhookProcessor::new(webhook, store)))
+            }
+            None => {
+                tracing::warn!("CLERK_WEBHOOK_SIGNING_KEY unset: POST /webhooks/clerk answers 503");
+                None
+            }
+        };
+        Ok(AppState::new(
+            ClerkLayer::new(authenticator),
+            users,
+            webhooks,
+        ))
+    }
+
+    /// The store of the local mirror.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn DynStore> {
+        self.users.store()
+    }
+}
+
+/// Opens the store `database_url` names (`postgres://` or `postgresql://`: PostgreSQL;
+/// anything else: SQLite) and migrates it.
+///
+/// # Errors
+/// The store's error (unreachable database, invalid URL, failed migration).
+pub async fn open_store(database_url: &str) -> Result<Arc<dyn DynStore>, StoreError> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        let store = PostgresStore::connect(database_url).await?;
+        store.migrate().await?;
+        Ok(Arc::new(store))
+    } else {
+        let store = SqliteStore::connect(database_url).await?;
+        store.migrate().await?;
+        Ok(Arc::new(store))
+    }
+}
+
+/// The router of DESIGN §8.
+pub fn app(state: AppState) -> Router {
+    let webhook = match state.webhooks {
+        Some(processor) => clerk_axum::webhook::route(processor),
+        None => post(|| async { clerk_axum::webhook::not_configured() }),
+    };
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/public", get(public))
+        .route("/api/me", get(me))
+        .route("/api/org", get(org))
+        .route("/api/org/admin", get(org_admin))
+        .route("/api/org/reports", get(org_reports))
+        .route("/webhooks/clerk", webhook)
+        // TODO(issue #6, hybrid mode): `/admin`, a server-rendered page for local staff
+        // (username + password session, Clerk tokens never open it). Until then it is a 404
+        // like any unknown path.
+        .layer(Extension(state.users))
+        .layer(state.layer)
+}
+
+/// Serves [`app`] on `listener` until the future is dropped.
+///
+/// # Errors
+/// The server's I/O error.
+pub async fn serve(listener: TcpListener, state: AppState) -> io::Result<()> {
+    axum::serve(listener, app(state)).await
+}
+
+/// Connects, migrates, binds `config.bind` and serves until Ctrl-C.
+///
+/// # Errors
+/// [`AppError`] when start-up fails.
+pub async fn run(config: AppConfig) -> Result<(), AppError> {
+    let state = AppState::connect(&config).await?;
+    let listener = TcpListener::bind(config.bind).await?;
+    tracing::info!(addr = %listener.local_addr()?, "axum-app listening");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn public(auth: Option<ClerkAuth>) -> Json<Value> {
+    let user_id = auth.map(|auth| auth.user_id.clone());
+    Json(json!({ "signed_in": user_id.is_some(), "user_id": user_id }))
+}
+
+fn org_fields(org: Option<&ActiveOrganization>) -> [(&'static str, Value); 4] {
+    [
+        ("org_id", json!(org.map(|o| &o.id))),
+        ("org_slug", json!(org.and_then(|o| o.slug.as_ref()))),
+        ("org_role", json!(org.and_then(|o| o.role.as_ref()))),
+        (
+            "org_permissions",
+            json!(org.map(|o| o.permissions.clone()).unwrap_or_default()),
+        ),
+    ]
+}
+
+/// `first last`, either alone, or null (Clerk's `fullName`).
+fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
+    let parts: Vec<&str> = [first, last]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+async fn me(user: ClerkUser) -> Json<Value> {
+    let mut body = json!({
+        "clerk_id": user.clerk_id,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "full_name": full_name(user.first_name.as_deref(), user.last_name.as_deref()),
+        "username": user.username,
+        "image_url": user.image_url,
+        "session_id": user.auth.session_id,
+    });
+    if let Some(map) = body.as_object_mut() {
+        map.extend(org_fields(user.auth.org.as_ref()).map(|(k, v)| (k.to_owned(), v)));
+    }
+    Json(body)
+}
+
+async fn org(org: ActiveOrg) -> Json<Value> {
+    Json(Value::Object(
+        org_fields(Some(org.org()))
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    ))
+}
+
+async fn org_admin(auth: RequireRole<OrgAdmin>) -> Json<Value> {
+    Json(json!({ "ok": true, "org_id": auth.org_id(), "required_role": "org:admin" }))
+}
+
+async fn org_reports(auth: RequirePermission<ReadReports>) -> Json<Value> {
+    Json(json!({
+        "ok": true,
+        "org_id": auth.org_id(),
+        "required_permission": "org:reports:read",
+        "reports": [],
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::full_name;
+
+    #[test]
+    fn full_name_is_clerks() {
+        assert_eq!(
+            full_name(Some("Ada"), Some("Lovelace")).as_deref(),
+            Some("Ada Lovelace")
+        );
+        assert_eq!(full_name(Some("Ada"), None).as_deref(), Some("Ada"));
+        assert_eq!(
+            full_name(None, Some("Lovelace")).as_deref(),
+            Some("Lovelace")
+        );
+        assert_eq!(full_name(Some(" "), None), None);
+        assert_eq!(full_name(None, None), None);
+    }
+}
