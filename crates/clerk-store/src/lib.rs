@@ -9,6 +9,10 @@
 //! | `PostgresStore` (sqlx, embedded migrations) | `postgres` | complete, passes the conformance suite |
 //! | `MemoryCache` / `RedisCache` for `clerk_core::cache::CachedStore` | — / `redis` | complete, pass the cache conformance cases ([`cache`]) |
 //!
+//! [`sync`] mirrors Clerk's users, organizations and memberships into any store from the
+//! Backend API (paged, one batch per page, the webhooks' ordering rules, dry run,
+//! deactivation of rows missing upstream): what `clerk sync` runs.
+//!
 //! With the `sqlite` feature, `clerk_store::sqlx` re-exports the sqlx this crate uses (0.8), so
 //! an application can share the pool (`SqliteStore::pool`) without a version mismatch; run
 //! `SqliteStore::migrate` at start-up (idempotent, embedded; tables and column names of
@@ -94,6 +98,7 @@ mod memory;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+pub mod sync;
 
 pub use cache::MemoryCache;
 #[cfg(feature = "redis")]
