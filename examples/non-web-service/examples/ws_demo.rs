@@ -5,7 +5,7 @@
 //! handshake, a freshly minted session token is welcomed and echoed.
 //!
 //! ```sh
-//! cargo run -p non-web-service --example demo
+//! cargo run -p non-web-service --example ws_demo
 //! ```
 #![allow(clippy::unwrap_used, missing_docs)]
 
