@@ -15,7 +15,7 @@ use base64::Engine as _;
 use clerk_core::time::UnixTime;
 use clerk_core::{Authenticator, ClerkConfig};
 use clerk_testkit::keys::TestKeyPair;
-use clerk_testkit::mint::{publishable_key_for, OrgV2, TokenBuilder, DEFAULT_AUTHORIZED_PARTY};
+use clerk_testkit::mint::{publishable_key_for, TokenBuilder, DEFAULT_AUTHORIZED_PARTY};
 use clerk_testkit::offline::{jwks_client, run_ready};
 use clerk_testkit::ManualClock;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -23,26 +23,6 @@ use rsa::pkcs1v15::{Signature, VerifyingKey as RsaVerifyingKey};
 use rsa::signature::Verifier;
 
 const NOW: i64 = 1_750_000_000;
-
-fn realistic_v2_token(key: &TestKeyPair) -> String {
-    TokenBuilder::v2(key)
-        .issuer("https://clerk.mock.test")
-        .subject("user_2NNEqL2nrIRdJ194ndJqAHwEfxC")
-        .session_id("sess_2NNEqL2nrIRdJ194ndJqAHwEfxC")
-        .issued_at(UnixTime::from_secs(NOW))
-        .features("o:reports,o:billing,u:beta")
-        .plan("o:pro")
-        .factor_verification_age(7, -1)
-        .session_status("active")
-        .org_v2(OrgV2 {
-            id: "org_2NNEqL2nrIRdJ194ndJqAHwEfxC".to_owned(),
-            slug: "acme-corp".to_owned(),
-            role: "admin".to_owned(),
-            permissions: vec!["read".to_owned(), "manage".to_owned(), "delete".to_owned()],
-            feature_permission_masks: vec!["6".to_owned(), "4".to_owned()],
-        })
-        .sign()
-}
 
 fn authenticator(key: &TestKeyPair, cache: usize) -> Authenticator {
     let config = ClerkConfig::builder()
@@ -61,7 +41,9 @@ fn authenticator(key: &TestKeyPair, cache: usize) -> Authenticator {
 
 fn bench(c: &mut Criterion) {
     let key = TestKeyPair::fixed(0);
-    let token = realistic_v2_token(&key);
+    let token = TokenBuilder::realistic_v2(&key)
+        .issued_at(UnixTime::from_secs(NOW))
+        .sign();
     let (signing_input, signature_b64) = token.rsplit_once('.').unwrap();
     let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(signature_b64)
