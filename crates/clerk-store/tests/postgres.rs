@@ -198,69 +198,7 @@ async fn tables_have_the_contract_columns() {
         return;
     };
     let fixture = fixture(&url).await;
-    let expect: &[(&str, &[&str])] = &[
-        (
-            "clerk_users",
-            &[
-                "id",
-                "clerk_id",
-                "email",
-                "email_verified",
-                "username",
-                "first_name",
-                "last_name",
-                "image_url",
-                "public_metadata",
-                "external_id",
-                "banned",
-                "locked",
-                "is_active",
-                "is_staff",
-                "is_superuser",
-                "password_hash",
-                "clerk_created_at",
-                "clerk_updated_at",
-                "last_sign_in_at",
-                "last_login",
-                "last_logout",
-                "created_at",
-                "updated_at",
-            ],
-        ),
-        (
-            "clerk_organizations",
-            &[
-                "clerk_id",
-                "name",
-                "slug",
-                "image_url",
-                "public_metadata",
-                "members_count",
-                "clerk_created_at",
-                "clerk_updated_at",
-            ],
-        ),
-        (
-            "clerk_organization_memberships",
-            &["clerk_id", "organization_clerk_id", "user_clerk_id", "role"],
-        ),
-        (
-            "clerk_organization_invitations",
-            &[
-                "clerk_id",
-                "organization_clerk_id",
-                "user_clerk_id",
-                "role",
-                "email_address",
-                "status",
-            ],
-        ),
-        (
-            "clerk_webhook_events",
-            &["svix_id", "event_type", "processed_at"],
-        ),
-        ("clerk_revoked_sessions", &["session_id"]),
-    ];
+    let expect = clerk_core::store::conformance::CONTRACT_COLUMNS;
     for (table, columns) in expect {
         let have: Vec<String> = sqlx::query_scalar(
             "SELECT column_name::TEXT FROM information_schema.columns \

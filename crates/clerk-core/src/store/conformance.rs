@@ -126,6 +126,72 @@ fn assert_mirrors(user: &User, data: &ClerkUserData) {
     assert_eq!(user.clerk_updated_at, Some(data.updated_at));
 }
 
+/// The SQL tables and columns DESIGN §5 makes a public contract (applications query them):
+/// every SQL backend's tests check that each of these columns exists. Backends may add columns.
+pub const CONTRACT_COLUMNS: &[(&str, &[&str])] = &[
+    (
+        "clerk_users",
+        &[
+            "id",
+            "clerk_id",
+            "email",
+            "email_verified",
+            "username",
+            "first_name",
+            "last_name",
+            "image_url",
+            "public_metadata",
+            "external_id",
+            "banned",
+            "locked",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "password_hash",
+            "clerk_created_at",
+            "clerk_updated_at",
+            "last_sign_in_at",
+            "last_login",
+            "last_logout",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    (
+        "clerk_organizations",
+        &[
+            "clerk_id",
+            "name",
+            "slug",
+            "image_url",
+            "public_metadata",
+            "members_count",
+            "clerk_created_at",
+            "clerk_updated_at",
+        ],
+    ),
+    (
+        "clerk_organization_memberships",
+        &["clerk_id", "organization_clerk_id", "user_clerk_id", "role"],
+    ),
+    (
+        "clerk_organization_invitations",
+        &[
+            "clerk_id",
+            "organization_clerk_id",
+            "user_clerk_id",
+            "role",
+            "email_address",
+            "status",
+        ],
+    ),
+    (
+        "clerk_webhook_events",
+        &["svix_id", "event_type", "processed_at"],
+    ),
+    ("clerk_revoked_sessions", &["session_id"]),
+];
+
 /// Every user field survives a write and a read by each key.
 pub async fn user_round_trip<S: Store>(store: &S) {
     let data = full_user("user_rt", "Ada@Example.com", 7);
