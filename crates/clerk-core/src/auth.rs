@@ -20,6 +20,10 @@ impl RawClaims {
         }
     }
 
+    fn json(&self) -> &[u8] {
+        &self.json
+    }
+
     fn map(&self) -> &Map<String, Value> {
         // The payload already parsed as a JSON object during verification.
         self.parsed
@@ -118,6 +122,12 @@ impl Auth {
     #[must_use]
     pub fn claims(&self) -> &Map<String, Value> {
         self.claims.map()
+    }
+
+    /// The verified payload as JSON text (what session mode snapshots).
+    #[must_use]
+    pub(crate) fn raw_claims_json(&self) -> &[u8] {
+        self.claims.json()
     }
 
     /// One claim by name.

@@ -82,6 +82,7 @@ pub mod publishable_key;
 #[cfg(feature = "reqwest")]
 pub mod reqwest_client;
 pub mod secret;
+pub mod session;
 pub mod store;
 pub mod time;
 pub mod verify;
