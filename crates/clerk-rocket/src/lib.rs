@@ -1,0 +1,3 @@
+//! wip
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
