@@ -9,7 +9,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clerk_core::model::{ClerkUserData, RevokedSession};
@@ -20,101 +19,22 @@ use clerk_core::time::UnixTime;
 use clerk_store::sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use clerk_store::sqlx::{self, Connection};
 use clerk_store::PostgresStore;
+use clerk_testkit::postgres::{test_url, TestSchema, CLOSED_URL};
 
-const URL_VAR: &str = "CLERK_TEST_POSTGRES_URL";
-
-/// The test database URL, or `None` after printing why the test is skipped.
-fn test_url(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            println!("{test}: skipping: {URL_VAR} not set");
-            None
-        }
-    }
-}
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// A schema of its own for one test, dropped (best effort) when this is dropped, also when
-/// the test panics.
-struct Schema {
-    url: String,
-    name: String,
-}
-
-impl Schema {
-    async fn create(url: &str) -> Schema {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!(
-            "clerk_test_{}_{}_{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut conn = PgConnection::connect(url).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        Schema {
-            url: url.to_owned(),
-            name,
-        }
-    }
-
-    /// Connect options whose sessions use this schema (`-c search_path=<schema>`).
-    fn options(&self) -> PgConnectOptions {
-        PgConnectOptions::from_str(&self.url)
-            .unwrap()
-            .options([("search_path", self.name.as_str())])
-    }
-
-    /// A new store (its own pool: another "process") on this schema, not migrated.
-    async fn store(&self) -> PostgresStore {
-        PostgresStore::connect_with(PgPoolOptions::new().max_connections(5), self.options())
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (url, name) = (self.url.clone(), self.name.clone());
-        // A thread with its own runtime: `drop` cannot await, and may run inside a runtime.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                if let Ok(mut conn) = PgConnection::connect(&url).await {
-                    let _ = sqlx::query("SET lock_timeout = '5s'")
-                        .execute(&mut conn)
-                        .await;
-                    let dropped = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .execute(&mut conn)
-                        .await;
-                    if let Err(e) = dropped {
-                        eprintln!("could not drop schema {name}: {e}");
-                    }
-                    let _ = conn.close().await;
-                }
-            });
-        })
-        .join();
-    }
+/// A new store (its own pool: another "process") on `schema`, not migrated.
+async fn store_on(schema: &TestSchema) -> PostgresStore {
+    PostgresStore::connect_with(
+        PgPoolOptions::new().max_connections(5),
+        schema.connect_options(),
+    )
+    .await
+    .unwrap()
 }
 
 /// A migrated store in a fresh schema. Field order = drop order: the store, then the schema.
 struct Fixture {
     store: PostgresStore,
-    schema: Schema,
+    schema: TestSchema,
 }
 
 impl Fixture {
@@ -125,8 +45,8 @@ impl Fixture {
 }
 
 async fn fixture(url: &str) -> Fixture {
-    let schema = Schema::create(url).await;
-    let store = schema.store().await;
+    let schema = TestSchema::create(url).await;
+    let store = store_on(&schema).await;
     store.migrate().await.unwrap();
     Fixture { store, schema }
 }
@@ -211,7 +131,7 @@ async fn tables_have_the_contract_columns() {
         assert!(
             !have.is_empty(),
             "{table} missing in {}",
-            fixture.schema.name
+            fixture.schema.name()
         );
         for column in *columns {
             assert!(
@@ -230,10 +150,10 @@ async fn migrate_is_idempotent_and_concurrent_safe() {
     let Some(url) = test_url("migrate_is_idempotent_and_concurrent_safe") else {
         return;
     };
-    let schema = Schema::create(&url).await;
+    let schema = TestSchema::create(&url).await;
     let mut stores = Vec::new();
     for _ in 0..4 {
-        stores.push(schema.store().await);
+        stores.push(store_on(&schema).await);
     }
     let results = futures_join_all(stores.iter().map(PostgresStore::migrate)).await;
     for result in results {
@@ -301,7 +221,7 @@ async fn same_svix_id_from_two_processes_applies_once() {
     };
     let fixture = fixture(&url).await;
     let a = fixture.store.clone();
-    let b = fixture.schema.store().await;
+    let b = store_on(&fixture.schema).await;
     let delivery = |process: &'static str, i: usize| {
         WriteBatch::new(now())
             .with_receipt(format!("msg_two_{i}"), "session.revoked")
@@ -373,7 +293,7 @@ async fn receipt_in_flight_elsewhere_serializes() {
     for commit in [true, false] {
         let svix_id = format!("msg_in_flight_{commit}");
         let clerk_id = format!("user_in_flight_{commit}");
-        let mut other = PgConnection::connect_with(&fixture.schema.options())
+        let mut other = PgConnection::connect_with(&fixture.schema.connect_options())
             .await
             .unwrap();
         sqlx::query("BEGIN").execute(&mut other).await.unwrap();
@@ -418,10 +338,9 @@ async fn receipt_in_flight_elsewhere_serializes() {
 #[tokio::test]
 async fn unreachable_database_is_retryable() {
     // Needs no database: nothing listens on port 1.
-    const CLOSED: &str = "postgres://postgres@127.0.0.1:1/test";
     let err = PostgresStore::connect_with(
         PgPoolOptions::new().acquire_timeout(Duration::from_millis(500)),
-        PgConnectOptions::from_str(CLOSED).unwrap(),
+        PgConnectOptions::from_str(CLOSED_URL).unwrap(),
     )
     .await
     .unwrap_err();
@@ -429,7 +348,7 @@ async fn unreachable_database_is_retryable() {
 
     let lazy = PgPoolOptions::new()
         .acquire_timeout(Duration::from_millis(500))
-        .connect_lazy(CLOSED)
+        .connect_lazy(CLOSED_URL)
         .unwrap();
     let store = PostgresStore::from_pool(lazy);
     let err = store
@@ -451,11 +370,11 @@ async fn connection_lost_mid_batch_is_retryable_and_writes_nothing() {
     let Some(url) = test_url("connection_lost_mid_batch_is_retryable_and_writes_nothing") else {
         return;
     };
-    let schema = Schema::create(&url).await;
-    let app = format!("{}_app", schema.name);
+    let schema = TestSchema::create(&url).await;
+    let app = format!("{}_app", schema.name());
     let store = PostgresStore::connect_with(
         PgPoolOptions::new().max_connections(2),
-        schema.options().application_name(&app),
+        schema.connect_options().application_name(&app),
     )
     .await
     .unwrap();
@@ -467,7 +386,9 @@ async fn connection_lost_mid_batch_is_retryable_and_writes_nothing() {
     assert!(matches!(first, BatchOutcome::Applied(_)), "{first:?}");
 
     // Another session holds the user's row lock.
-    let mut other = PgConnection::connect_with(&schema.options()).await.unwrap();
+    let mut other = PgConnection::connect_with(&schema.connect_options())
+        .await
+        .unwrap();
     sqlx::query("BEGIN").execute(&mut other).await.unwrap();
     sqlx::query("SELECT id FROM clerk_users WHERE clerk_id = 'user_k' FOR UPDATE")
         .execute(&mut other)
@@ -536,11 +457,11 @@ async fn deadlocked_batch_is_rerun() {
     let Some(url) = test_url("deadlocked_batch_is_rerun") else {
         return;
     };
-    let schema = Schema::create(&url).await;
-    let app = format!("{}_app", schema.name);
+    let schema = TestSchema::create(&url).await;
+    let app = format!("{}_app", schema.name());
     let store = PostgresStore::connect_with(
         PgPoolOptions::new().max_connections(2),
-        schema.options().application_name(&app),
+        schema.connect_options().application_name(&app),
     )
     .await
     .unwrap();
@@ -553,7 +474,9 @@ async fn deadlocked_batch_is_rerun() {
         assert!(matches!(created, BatchOutcome::Applied(_)), "{created:?}");
     }
 
-    let mut other = PgConnection::connect_with(&schema.options()).await.unwrap();
+    let mut other = PgConnection::connect_with(&schema.connect_options())
+        .await
+        .unwrap();
     sqlx::query("BEGIN").execute(&mut other).await.unwrap();
     sqlx::query("SELECT id FROM clerk_users WHERE clerk_id = 'user_db' FOR UPDATE")
         .execute(&mut other)

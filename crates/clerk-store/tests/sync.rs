@@ -180,44 +180,26 @@ mod sqlite {
 #[cfg(feature = "postgres")]
 mod postgres {
     use super::*;
-    use clerk_store::sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
-    use clerk_store::sqlx::{self, Connection};
+    use clerk_store::sqlx::postgres::PgPoolOptions;
     use clerk_store::PostgresStore;
-    use std::str::FromStr;
+    use clerk_testkit::postgres::{test_url, TestSchema};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn paging_through_100_000_users_into_postgres_and_again_changes_nothing() {
-        let Some(url) = std::env::var("CLERK_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-        else {
-            println!("postgres sync: skipping: CLERK_TEST_POSTGRES_URL not set");
+        let Some(url) = test_url("postgres sync") else {
             return;
         };
-        let schema = format!("clerk_test_sync_{}", std::process::id());
-        let mut conn = PgConnection::connect(&url).await.unwrap();
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let options = PgConnectOptions::from_str(&url)
-            .unwrap()
-            .options([("search_path", schema.as_str())]);
-        let store = PostgresStore::connect_with(PgPoolOptions::new().max_connections(5), options)
-            .await
-            .unwrap();
+        let schema = TestSchema::create(&url).await;
+        let store = PostgresStore::connect_with(
+            PgPoolOptions::new().max_connections(5),
+            schema.connect_options(),
+        )
+        .await
+        .unwrap();
         store.migrate().await.unwrap();
         sync_n_users_twice(&store, 100_000, "postgres").await;
+        // Close the pool first: dropping the schema waits on its connections' locks.
         store.pool().close().await;
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
     }
 }
 

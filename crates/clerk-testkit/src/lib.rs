@@ -11,6 +11,8 @@
 //!   organizations, memberships and invitations over a seeded or generated in-memory data set,
 //!   with Clerk's paging and an optional rate limit) with runtime fault injection, key rotation
 //!   and request counters.
+//! - [`postgres`] (feature `postgres`): [`postgres::TestSchema`], a PostgreSQL schema of its own
+//!   per test, by connect options or by URL.
 //!
 //! # Quick start
 //!
@@ -73,6 +75,8 @@ pub mod keys;
 pub mod mint;
 pub mod mock;
 pub mod offline;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod webhooks;
 
 pub use clock::ManualClock;

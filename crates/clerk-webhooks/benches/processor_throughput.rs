@@ -296,8 +296,8 @@ fn main() {
 
         match postgres::test_url("processor_throughput (PostgreSQL)") {
             Some(url) => {
-                let schema = postgres::Schema::create(&url).await;
-                let store: PostgresStore = schema.store_with(8).await;
+                let schema = postgres::TestSchema::create(&url).await;
+                let store: PostgresStore = postgres::store_with(&schema, 8).await;
                 store.migrate().await.unwrap();
                 bench_store("PostgreSQL", store.clone(), events, true, &mut report).await;
                 store.pool().close().await;

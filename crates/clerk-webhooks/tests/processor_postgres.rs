@@ -27,7 +27,7 @@ use clerk_testkit::webhooks::bodies::{self, UserBody, BASE_TIME_MS};
 use clerk_webhooks::processor::{Committed, Listener, ListenerError};
 use clerk_webhooks::ProcessOutcome;
 use common::convergence::{cases, converges};
-use common::postgres::{test_url, Schema, CLOSED_URL};
+use common::postgres::{migrated, store, store_with, test_url, TestSchema, CLOSED_URL};
 use processor_support::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -53,9 +53,9 @@ async fn same_svix_id_to_two_processors_applies_once() {
     let Some(url) = test_url("same_svix_id_to_two_processors_applies_once") else {
         return;
     };
-    let schema = Schema::create(&url).await;
-    let first = schema.migrated().await;
-    let second = schema.store().await;
+    let schema = TestSchema::create(&url).await;
+    let first = migrated(&schema).await;
+    let second = store(&schema).await;
     let clock = clock();
     let sender = sender(&clock);
     let calls = Count::default();
@@ -129,8 +129,8 @@ async fn fifty_updates_for_one_user_from_eight_tasks_newest_wins() {
     let Some(url) = test_url("fifty_updates_for_one_user_from_eight_tasks_newest_wins") else {
         return;
     };
-    let schema = Schema::create(&url).await;
-    let store = schema.store_with(8).await;
+    let schema = TestSchema::create(&url).await;
+    let store = store_with(&schema, 8).await;
     store.migrate().await.unwrap();
     let clock = clock();
     let sender = sender(&clock);
@@ -230,8 +230,8 @@ async fn unreachable_database_answers_retry_and_the_redelivery_applies() {
     else {
         return;
     };
-    let schema = Schema::create(&url).await;
-    let store = schema.migrated().await;
+    let schema = TestSchema::create(&url).await;
+    let store = migrated(&schema).await;
     assert!(store.webhook_event(&id).await.unwrap().is_none());
     assert!(store.user_by_clerk_id("user_ur").await.unwrap().is_none());
     let up = processor(store.clone(), &clock).with_listener(calls.clone());
@@ -271,8 +271,8 @@ fn any_delivery_order_converges_on_postgres() {
     let schemas = Mutex::new(Vec::new());
     let (url, kept) = (&url, &schemas);
     let make = move || async move {
-        let schema = Schema::create(url).await;
-        let store = schema.migrated().await;
+        let schema = TestSchema::create(url).await;
+        let store = migrated(&schema).await;
         kept.lock().unwrap().push(schema);
         store
     };
