@@ -11,6 +11,7 @@
 //! | `GET /v1/jwks` | `{"keys":[…]}` of the current keys; needs `Authorization: Bearer <secret key>` (401 with a Clerk error body otherwise) |
 //! | `GET /v1/users`, `/v1/users/count`, `/v1/users/{id}` | the Backend API's users over an in-memory data set ([`seed_users`](MockClerk::seed_users), [`generate_users`](MockClerk::generate_users)); same key check |
 //! | `GET /v1/organizations`, `/v1/organizations/{id}/memberships`, `/v1/organizations/{id}/invitations`, `/v1/organization_invitations` | organizations, memberships and invitations ([`seed_organizations`](MockClerk::seed_organizations), …); same key check |
+//! | `POST /__mock/tokens` | mints a v2 session token the JWKS verifies, for local development (JSON `{"sub", "sid"?, "azp"?, "org_id"?, "org_slug"?, "org_role"?, "org_permissions"?, "ttl_seconds"?}` → `{"token"}`; see [`TOKENS_PATH`]); no key check, no faults |
 //! | anything else | 404 with a Clerk error body |
 //!
 //! Tests steer the mock at runtime through any handle (handles are cheap clones of one shared
@@ -38,6 +39,7 @@ mod error;
 mod fault;
 mod jwks;
 mod state;
+mod tokens;
 
 use std::future::Future;
 use std::io;
@@ -52,6 +54,7 @@ pub use self::backend::BackendRequest;
 pub use self::dataset::{generated_user, generated_user_id, GENERATED_EPOCH_MILLIS};
 pub use self::fault::Fault;
 use self::state::MockState;
+pub use self::tokens::TOKENS_PATH;
 use crate::keys::TestKeyPair;
 use crate::mint::{publishable_key_for, TokenBuilder, DEFAULT_FRONTEND_HOST};
 
@@ -66,6 +69,7 @@ fn router(state: Arc<MockState>) -> Router {
     Router::new()
         .merge(jwks::routes())
         .merge(backend::routes())
+        .merge(tokens::routes())
         .fallback(error::not_found)
         .with_state(state)
 }
