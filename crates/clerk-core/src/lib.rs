@@ -19,6 +19,9 @@
 //!   memberships, invitations, the webhook ledger, revoked sessions) and the small storage
 //!   traits every backend implements, with their rules; the `conformance` feature adds the
 //!   suite every backend passes.
+//! - [`provision`]: the signed-in user's stored row, fetched from the Backend API and stored
+//!   when missing (just-in-time provisioning): the one lookup behind the adapters' stored-user
+//!   extractors and guards.
 //! - [`Authenticator`]: the async driver — JWKS cache with single-flight, rate-limited
 //!   refresh and bounded stale-if-error, networkless PEM mode, and a bounded verified-token
 //!   cache.
@@ -78,6 +81,9 @@ pub mod http;
 pub mod jwks;
 pub mod keys;
 pub mod model;
+pub mod provision;
+#[cfg(feature = "password")]
+pub mod password;
 pub mod publishable_key;
 #[cfg(feature = "reqwest")]
 pub mod reqwest_client;
