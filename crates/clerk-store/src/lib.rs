@@ -18,6 +18,10 @@
 //! `SqliteStore::migrate` at start-up (idempotent, embedded; tables and column names of
 //! DESIGN §5).
 //!
+//! Binaries configured by a `DATABASE_URL` open it with [`open_database_url`] (or
+//! [`AnyStore`]): `postgres://…` selects PostgreSQL, anything else SQLite, and
+//! [`DEFAULT_DATABASE_URL`] is the SQLite file the `clerk` command and the example apps share.
+//!
 //! With the `postgres` feature, `PostgresStore` does the same on PostgreSQL (sqlx, no TLS):
 //! `PostgresStore::migrate` is safe to run from several processes at once (advisory lock), and
 //! two processes applying the same svix id apply it once (the receipt is inserted first).
@@ -94,6 +98,8 @@ pub mod cache;
 #[cfg(feature = "memory")]
 mod memory;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod open;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
@@ -105,6 +111,8 @@ pub use cache::MemoryCache;
 pub use cache::{RedisCache, RedisCacheBuilder};
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use open::{is_postgres_url, open_database_url, AnyStore, DEFAULT_DATABASE_URL};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]

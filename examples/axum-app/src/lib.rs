@@ -35,7 +35,6 @@ use clerk_core::backend_api::{BackendApi, TokioSleeper};
 use clerk_core::reqwest_client::ReqwestClient;
 use clerk_core::store::{DynStore, StoreError};
 use clerk_core::{ActiveOrganization, Authenticator, ClerkConfig};
-use clerk_store::{PostgresStore, SqliteStore};
 use clerk_webhooks::{Webhook, WebhookProcessor};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -51,7 +50,7 @@ clerk_axum::permission!(
 
 /// `DATABASE_URL` when unset: the SQLite file `clerk-app.db` in the working directory,
 /// created when missing.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://clerk-app.db?mode=rwc";
+pub const DEFAULT_DATABASE_URL: &str = clerk_store::DEFAULT_DATABASE_URL;
 
 /// `BIND` when unset.
 pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
@@ -206,15 +205,8 @@ impl AppState {
 /// # Errors
 /// The store's error (unreachable database, invalid URL, failed migration).
 pub async fn open_store(database_url: &str) -> Result<Arc<dyn DynStore>, StoreError> {
-    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        let store = PostgresStore::connect(database_url).await?;
-        store.migrate().await?;
-        Ok(Arc::new(store))
-    } else {
-        let store = SqliteStore::connect(database_url).await?;
-        store.migrate().await?;
-        Ok(Arc::new(store))
-    }
+    // The same rule as the `clerk` command: one place reads DATABASE_URL.
+    clerk_store::open_database_url(database_url).await
 }
 
 /// The router of DESIGN §8.

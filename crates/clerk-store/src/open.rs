@@ -1,0 +1,117 @@
+//! [`AnyStore`]: the store a `DATABASE_URL` names, for binaries that take one (the `clerk`
+//! command, the example apps), so they all read it the same way.
+
+use std::sync::Arc;
+
+use clerk_core::store::{DynStore, StoreError};
+
+#[cfg(feature = "postgres")]
+use crate::PostgresStore;
+#[cfg(feature = "sqlite")]
+use crate::SqliteStore;
+
+/// `DATABASE_URL` when unset: the SQLite file `clerk-app.db` in the working directory,
+/// created when missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://clerk-app.db?mode=rwc";
+
+/// Whether `database_url` names PostgreSQL (`postgres://` or `postgresql://`); anything else
+/// is taken as SQLite (`sqlite:…`, `sqlite::memory:`, a file name).
+#[must_use]
+pub fn is_postgres_url(database_url: &str) -> bool {
+    let url = database_url.trim_start();
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// A store picked by URL (features `sqlite` / `postgres`: a URL for a backend not built in is
+/// a [`StoreError::Invalid`] naming the feature).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum AnyStore {
+    /// `sqlite:…` or a file name.
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqliteStore),
+    /// `postgres://…` / `postgresql://…`.
+    #[cfg(feature = "postgres")]
+    Postgres(PostgresStore),
+}
+
+impl AnyStore {
+    /// Connects to the database `database_url` names, without migrating.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for a malformed URL (or one whose backend is not built in),
+    /// [`StoreError::Unavailable`] / [`StoreError::Backend`] when it cannot be opened.
+    pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
+        let url = database_url.trim();
+        if is_postgres_url(url) {
+            #[cfg(feature = "postgres")]
+            return Ok(AnyStore::Postgres(PostgresStore::connect(url).await?));
+            #[cfg(not(feature = "postgres"))]
+            return Err(StoreError::Invalid(
+                "a postgres:// URL needs clerk-store's `postgres` feature".into(),
+            ));
+        }
+        #[cfg(feature = "sqlite")]
+        return Ok(AnyStore::Sqlite(SqliteStore::connect(url).await?));
+        #[cfg(not(feature = "sqlite"))]
+        Err(StoreError::Invalid(
+            "a SQLite URL needs clerk-store's `sqlite` feature".into(),
+        ))
+    }
+
+    /// Runs the embedded migrations (idempotent).
+    ///
+    /// # Errors
+    /// The backend's error when a migration fails.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite(store) => store.migrate().await,
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(store) => store.migrate().await,
+        }
+    }
+
+    /// `"SQLite"` or `"PostgreSQL"`, for messages.
+    #[must_use]
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite(_) => "SQLite",
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    /// Closes the pool, waiting for its connections to finish (SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        match self {
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite(store) => store.pool().close().await,
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(store) => store.pool().close().await,
+        }
+    }
+
+    /// The store behind the object-safe [`DynStore`] (what adapters hold).
+    #[must_use]
+    pub fn into_dyn(self) -> Arc<dyn DynStore> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite(store) => Arc::new(store),
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(store) => Arc::new(store),
+        }
+    }
+}
+
+/// Connects to the database `database_url` names and migrates it: what an application runs at
+/// start-up.
+///
+/// # Errors
+/// As [`AnyStore::connect`] and [`AnyStore::migrate`].
+pub async fn open_database_url(database_url: &str) -> Result<Arc<dyn DynStore>, StoreError> {
+    let store = AnyStore::connect(database_url).await?;
+    store.migrate().await?;
+    Ok(store.into_dyn())
+}
