@@ -81,9 +81,9 @@ pub mod http;
 pub mod jwks;
 pub mod keys;
 pub mod model;
-pub mod provision;
 #[cfg(feature = "password")]
 pub mod password;
+pub mod provision;
 pub mod publishable_key;
 #[cfg(feature = "reqwest")]
 pub mod reqwest_client;
