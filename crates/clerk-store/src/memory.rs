@@ -22,8 +22,9 @@ use clerk_core::time::UnixTime;
 /// persisted: a restart forgets everything, so use it for tests, demos and single-process
 /// services whose mirror can be rebuilt with `clerk sync`.
 ///
-/// Lookups by Clerk id and local id are indexed; lookups by email or username scan the users
-/// (fine for thousands of users, not for millions).
+/// Lookups by local id, Clerk id, live email (ASCII case-insensitive) and live local username
+/// are indexed; every change to a user row goes through one function that keeps the indexes
+/// in step.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
@@ -34,6 +35,10 @@ struct State {
     last_user_id: i64,
     users: BTreeMap<UserId, User>,
     user_by_clerk_id: HashMap<String, UserId>,
+    /// Live (not deleted) users by ASCII-lower-cased email; the rules keep emails unique.
+    live_user_by_email: HashMap<String, UserId>,
+    /// Live local users by username.
+    live_local_user_by_username: HashMap<String, UserId>,
     organizations: BTreeMap<String, Organization>,
     memberships: BTreeMap<String, Membership>,
     invitations: BTreeMap<String, Invitation>,
@@ -66,14 +71,53 @@ impl State {
     }
 
     fn insert_user(&mut self, user: User) {
-        if let Some(clerk_id) = &user.clerk_id {
-            self.user_by_clerk_id.insert(clerk_id.clone(), user.id);
-        }
+        self.index(&user);
         self.users.insert(user.id, user);
     }
 
-    fn user_mut(&mut self, id: UserId) -> Result<&mut User, StoreError> {
-        self.users.get_mut(&id).ok_or_else(|| missing_row(id))
+    /// The one way to change a user row: unindexes it, runs `change`, indexes it again.
+    fn update_user<T>(
+        &mut self,
+        id: UserId,
+        change: impl FnOnce(&mut User) -> T,
+    ) -> Result<T, StoreError> {
+        let mut user = self.users.remove(&id).ok_or_else(|| missing_row(id))?;
+        self.unindex(&user);
+        let result = change(&mut user);
+        self.insert_user(user);
+        Ok(result)
+    }
+
+    fn index(&mut self, user: &User) {
+        if let Some(clerk_id) = &user.clerk_id {
+            self.user_by_clerk_id.insert(clerk_id.clone(), user.id);
+        }
+        if user.is_deleted() {
+            return;
+        }
+        if let Some(email) = &user.email {
+            self.live_user_by_email
+                .insert(email.to_ascii_lowercase(), user.id);
+        }
+        if let (true, Some(username)) = (user.is_local(), &user.username) {
+            self.live_local_user_by_username
+                .insert(username.clone(), user.id);
+        }
+    }
+
+    /// Removes `user`'s email and username entries (only where they name this row).
+    fn unindex(&mut self, user: &User) {
+        if let Some(email) = &user.email {
+            let key = email.to_ascii_lowercase();
+            if self.live_user_by_email.get(&key) == Some(&user.id) {
+                self.live_user_by_email.remove(&key);
+            }
+        }
+        if let Some(username) = &user.username {
+            if self.live_local_user_by_username.get(username) == Some(&user.id) {
+                self.live_local_user_by_username.remove(username);
+            }
+        }
     }
 
     fn by_clerk_id(&self, clerk_id: &str) -> Option<&User> {
@@ -83,15 +127,17 @@ impl State {
     }
 
     fn live_email_holder(&self, email: &str) -> Option<&User> {
-        self.users
-            .values()
-            .find(|u| !u.is_deleted() && u.email.as_deref().is_some_and(|e| same_email(e, email)))
+        self.live_user_by_email
+            .get(&email.to_ascii_lowercase())
+            .and_then(|id| self.users.get(id))
+            .filter(|u| !u.is_deleted() && u.email.as_deref().is_some_and(|e| same_email(e, email)))
     }
 
     fn live_local_username_holder(&self, username: &str) -> Option<&User> {
-        self.users
-            .values()
-            .find(|u| u.is_local() && !u.is_deleted() && u.username.as_deref() == Some(username))
+        self.live_local_user_by_username
+            .get(username)
+            .and_then(|id| self.users.get(id))
+            .filter(|u| u.is_local() && !u.is_deleted() && u.username.as_deref() == Some(username))
     }
 
     fn resolve(&self, user: &UserRef) -> Option<UserId> {
@@ -117,14 +163,14 @@ impl State {
                         Ok(Applied::user(Effect::Created, id))
                     }
                     UserUpsert::Update(id) => {
-                        self.user_mut(id)?.apply_clerk(&data, now);
+                        self.update_user(id, |user| user.apply_clerk(&data, now))?;
                         Ok(Applied::user(Effect::Updated, id))
                     }
                     UserUpsert::Link(id) => {
-                        let user = self.user_mut(id)?;
-                        user.clerk_id = Some(data.clerk_id.clone());
-                        user.apply_clerk(&data, now);
-                        self.user_by_clerk_id.insert(data.clerk_id, id);
+                        self.update_user(id, |user| {
+                            user.clerk_id = Some(data.clerk_id.clone());
+                            user.apply_clerk(&data, now);
+                        })?;
                         Ok(Applied::user(Effect::Linked, id))
                     }
                     UserUpsert::Unchanged(id) => Ok(Applied::user(Effect::Unchanged, id)),
@@ -135,12 +181,14 @@ impl State {
                 rules::require_id("clerk user id", &clerk_id)?;
                 match self.user_by_clerk_id.get(&clerk_id).copied() {
                     Some(id) => {
-                        let user = self.user_mut(id)?;
-                        if user.is_deleted() {
-                            return Ok(Applied::user(Effect::Gone, id));
-                        }
-                        user.mark_deleted(at, now);
-                        Ok(Applied::user(Effect::Deleted, id))
+                        let effect = self.update_user(id, |user| {
+                            if user.is_deleted() {
+                                return Effect::Gone;
+                            }
+                            user.mark_deleted(at, now);
+                            Effect::Deleted
+                        })?;
+                        Ok(Applied::user(effect, id))
                     }
                     None => {
                         let id = self.next_user_id();
@@ -290,17 +338,18 @@ impl State {
                 Ok(Applied::user(Effect::Created, id))
             }
             Change::UpdateLocalFields { id, patch } => {
-                let Some(user) = self.users.get_mut(&id) else {
+                if !self.users.contains_key(&id) {
                     return Ok(Applied::new(Effect::NotFound));
-                };
-                if user.is_deleted() {
-                    return Ok(Applied::user(Effect::Gone, id));
                 }
-                let effect = if patch.apply_to(user, now) {
-                    Effect::Updated
-                } else {
-                    Effect::Unchanged
-                };
+                let effect = self.update_user(id, |user| {
+                    if user.is_deleted() {
+                        Effect::Gone
+                    } else if patch.apply_to(user, now) {
+                        Effect::Updated
+                    } else {
+                        Effect::Unchanged
+                    }
+                })?;
                 Ok(Applied::user(effect, id))
             }
             other => Err(StoreError::Invalid(format!(
@@ -319,23 +368,25 @@ impl State {
         let Some(id) = self.resolve(user) else {
             return Ok(Applied::new(Effect::NotFound));
         };
-        let row = self.user_mut(id)?;
-        if row.is_deleted() {
-            return Ok(Applied::user(Effect::Gone, id));
-        }
-        let field = if login {
-            &mut row.last_login
-        } else {
-            &mut row.last_logout
-        };
-        match rules::later(*field, at) {
-            Some(at) => {
-                *field = Some(at);
-                row.updated_at = now;
-                Ok(Applied::user(Effect::Updated, id))
+        let effect = self.update_user(id, |row| {
+            if row.is_deleted() {
+                return Effect::Gone;
             }
-            None => Ok(Applied::user(Effect::Unchanged, id)),
-        }
+            let field = if login {
+                &mut row.last_login
+            } else {
+                &mut row.last_logout
+            };
+            match rules::later(*field, at) {
+                Some(at) => {
+                    *field = Some(at);
+                    row.updated_at = now;
+                    Effect::Updated
+                }
+                None => Effect::Unchanged,
+            }
+        })?;
+        Ok(Applied::user(effect, id))
     }
 }
 
