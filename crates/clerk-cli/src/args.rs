@@ -1,0 +1,144 @@
+//! The command line, as clap parses it.
+
+use clap::{Args, Parser, Subcommand};
+use clerk_store::DEFAULT_DATABASE_URL;
+
+/// Exit codes, shown at the end of every `--help`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  runtime failure: a Clerk request or the database failed (the message names which)
+  2  usage or configuration error: a bad option, or a missing or invalid setting (named)
+  3  refused: the input was understood but not accepted (a weak password, a username or
+     email already taken)";
+
+/// `clerk`: the local mirror of Clerk users and organizations, from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "clerk", version, about, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The database every command except `mock` works on.
+#[derive(Debug, Clone, Args)]
+pub struct Database {
+    /// The database: `postgres://…` for PostgreSQL, anything else (`sqlite://file.db?mode=rwc`,
+    /// a file name) for SQLite.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the local mirror's tables (idempotent; safe to run from several
+    /// processes at once).
+    #[command(after_help = EXIT_CODES)]
+    Migrate {
+        /// Where.
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Mirror users or organizations from Clerk's Backend API into the database.
+    ///
+    /// Reads CLERK_SECRET_KEY, CLERK_API_URL (default https://api.clerk.com) and
+    /// CLERK_API_TIMEOUT_MS. Pages are fetched oldest first and each is written in one
+    /// transaction under the same ordering rules as webhooks, so re-running changes nothing
+    /// and an interrupted sync resumes when run again. Run `clerk migrate` first.
+    #[command(after_help = EXIT_CODES)]
+    Sync {
+        /// What to sync.
+        #[command(subcommand)]
+        what: SyncTarget,
+    },
+    /// Create a local staff superuser (for hybrid mode's admin).
+    ///
+    /// Interactive by default: asks for the username, the email and the password (twice,
+    /// hidden). With --no-input the username comes from --username and the password from the
+    /// CLERK_SUPERUSER_PASSWORD environment variable or, with --password-stdin, the first line
+    /// of standard input. Weak passwords are refused (exit 3), as are taken usernames and
+    /// emails.
+    #[command(name = "createsuperuser", after_help = EXIT_CODES)]
+    CreateSuperuser(CreateSuperuser),
+    /// Run a mock Clerk (JWKS, Backend API, token minting) on loopback for local development,
+    /// until Ctrl-C.
+    ///
+    /// Prints the CLERK_* settings an application needs to use it. Tokens for any user come
+    /// from `POST /__mock/tokens` with JSON {"sub", "sid"?, "azp"?, "org_id"?, "org_slug"?,
+    /// "org_role"?, "org_permissions"?, "ttl_seconds"?}, answered with {"token"}.
+    #[command(after_help = EXIT_CODES)]
+    Mock(Mock),
+}
+
+/// What `clerk sync` mirrors.
+#[derive(Debug, Subcommand)]
+pub enum SyncTarget {
+    /// Users (`GET /v1/users`).
+    #[command(after_help = EXIT_CODES)]
+    Users(SyncArgs),
+    /// Organizations (`GET /v1/organizations`), and with --memberships their memberships.
+    #[command(after_help = EXIT_CODES)]
+    Organizations {
+        /// Options shared by every sync.
+        #[command(flatten)]
+        common: SyncArgs,
+        /// Also sync each organization's memberships.
+        #[arg(long)]
+        memberships: bool,
+    },
+}
+
+/// Options of every sync.
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// Where.
+    #[command(flatten)]
+    pub database: Database,
+    /// Report what would change, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// After a complete listing, deactivate local rows whose Clerk id no longer exists
+    /// upstream (each confirmed gone by a direct request first). Local users are never touched.
+    #[arg(long)]
+    pub deactivate_missing: bool,
+    /// Objects per request and per transaction, 1 to 500 (Clerk's maximum).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub page_size: u32,
+}
+
+/// `clerk createsuperuser`.
+#[derive(Debug, Clone, Args)]
+pub struct CreateSuperuser {
+    /// Where.
+    #[command(flatten)]
+    pub database: Database,
+    /// The username (asked for when missing, unless --no-input).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// The email (asked for when missing, unless --no-input; optional).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Never prompt: take the username from --username and the password from
+    /// CLERK_SUPERUSER_PASSWORD or --password-stdin.
+    #[arg(long)]
+    pub no_input: bool,
+    /// Read the password from the first line of standard input (implies --no-input).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// `clerk mock`.
+#[derive(Debug, Clone, Args)]
+pub struct Mock {
+    /// The loopback port to listen on (0: a free one, printed).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Generated users to serve (`user_gen_00000000` …, made on demand: 100,000 cost no memory up front).
+    #[arg(long, default_value_t = 0)]
+    pub users: u32,
+    /// Generated organizations to serve, each with up to 3 members taken from the users.
+    #[arg(long, default_value_t = 0)]
+    pub seed_orgs: u32,
+}
