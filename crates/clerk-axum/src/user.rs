@@ -23,13 +23,10 @@
 //!
 //! # Lookup
 //!
-//! 1. The session (as [`ClerkAuth`](crate::ClerkAuth)): 401 when signed out or the token is
-//!    bad, 503 when no signing key can be had.
-//! 2. The store, by Clerk id (`clerk_users.clerk_id` = the token's `sub`).
-//! 3. When the row is missing and a Backend API client is configured: `GET /v1/users/{id}`,
-//!    then one [`WriteBatch`] with [`Change::UpsertUser`] — the same ordered upsert webhooks
-//!    and `clerk sync` use, so a webhook that arrives later with newer data wins and an older
-//!    one changes nothing. Then the row is read again.
+//! The session (as [`ClerkAuth`](crate::ClerkAuth): 401 when signed out or the token is bad,
+//! 503 when no signing key can be had), then [`UserProvisioning::user`] — clerk-core's
+//! framework-agnostic lookup ([`clerk_core::provision`]), shared with `clerk-rocket`: the
+//! store by Clerk id, else `GET /v1/users/{id}` and one ordered upsert.
 //!
 //! | situation | rejection |
 //! |-----------|-----------|
@@ -41,174 +38,31 @@
 //!
 //! Logs name the Clerk user id and the error kind, never emails or tokens.
 
-use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use clerk_core::backend_api::{ApiError, BackendApi};
-use clerk_core::model::{ClerkUserData, User};
-use clerk_core::store::{
-    Change, Conflict, DynStore, LinkPolicy, Store, StoreError, StoreWriter, UserStore, WriteBatch,
-};
-use clerk_core::time::{Clock, SystemClock};
+use clerk_core::model::User;
+use clerk_core::provision::ProvisionError;
+pub use clerk_core::provision::UserProvisioning;
 use clerk_core::Auth;
 
 use crate::rejection::UserDependency;
 use crate::{AuthState, ClerkRejection};
 
-/// What [`ClerkUser`] needs: the store of the local mirror and, optionally, a Backend API
-/// client for just-in-time provisioning. Cheap to clone (everything is shared).
-///
-/// Install it as a request extension: `router.layer(axum::Extension(users))`.
-#[derive(Clone)]
-pub struct UserProvisioning {
-    store: Arc<dyn DynStore>,
-    api: Option<Arc<BackendApi>>,
-    clock: Arc<dyn Clock>,
-    link: LinkPolicy,
-}
-
-impl fmt::Debug for UserProvisioning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UserProvisioning")
-            .field("backend_api", &self.api)
-            .field("link", &self.link)
-            .finish_non_exhaustive()
-    }
-}
-
-impl UserProvisioning {
-    /// Lookups in `store`, without just-in-time provisioning (users come from webhooks and
-    /// `clerk sync` only) until [`with_backend_api`](Self::with_backend_api).
-    #[must_use]
-    pub fn new(store: impl Store + 'static) -> Self {
-        Self::from_dyn(Arc::new(store))
-    }
-
-    /// Lookups in a type-erased store (shared with a webhook processor, say).
-    #[must_use]
-    pub fn from_dyn(store: Arc<dyn DynStore>) -> Self {
-        UserProvisioning {
-            store,
-            api: None,
-            clock: Arc::new(SystemClock),
-            link: LinkPolicy::Never,
+impl From<ProvisionError> for ClerkRejection {
+    fn from(error: ProvisionError) -> Self {
+        match error {
+            ProvisionError::NotFound => ClerkRejection::UserNotFound,
+            ProvisionError::Deleted => ClerkRejection::UserDeleted,
+            ProvisionError::BackendApiUnavailable => {
+                ClerkRejection::UserUnavailable(UserDependency::BackendApi)
+            }
+            // `ProvisionError` is non-exhaustive: anything new is the store's side.
+            _ => ClerkRejection::UserUnavailable(UserDependency::Store),
         }
     }
-
-    /// Fetches users missing from the store through `api` (`GET /v1/users/{id}`) and stores
-    /// them.
-    #[must_use]
-    pub fn with_backend_api(mut self, api: BackendApi) -> Self {
-        self.api = Some(Arc::new(api));
-        self
-    }
-
-    /// The clock dating the provisioning batch (tests: a manual clock).
-    #[must_use]
-    pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    /// Account linking by email for provisioned users (off by default; see
-    /// [`LinkPolicy`]).
-    #[must_use]
-    pub fn with_link_policy(mut self, link: LinkPolicy) -> Self {
-        self.link = link;
-        self
-    }
-
-    /// The store.
-    #[must_use]
-    pub fn store(&self) -> &Arc<dyn DynStore> {
-        &self.store
-    }
-
-    /// The stored user with Clerk id `clerk_id`, fetched from the Backend API and stored when
-    /// missing (see the [module docs](self)).
-    ///
-    /// # Errors
-    /// The [`ClerkRejection`] the extractor answers with.
-    pub async fn user(&self, clerk_id: &str) -> Result<User, ClerkRejection> {
-        if let Some(user) = self.lookup(clerk_id).await? {
-            return live(user, clerk_id);
-        }
-        let Some(api) = &self.api else {
-            tracing::info!(
-                clerk_id,
-                "signed-in user not in the store (no Backend API for provisioning)"
-            );
-            return Err(ClerkRejection::UserNotFound);
-        };
-        let fetched = match api.get_user(clerk_id).await {
-            Ok(user) => user,
-            Err(ApiError::NotFound { .. }) => {
-                tracing::info!(clerk_id, "the token's user does not exist in Clerk");
-                return Err(ClerkRejection::UserNotFound);
-            }
-            Err(error) => {
-                tracing::warn!(clerk_id, %error, "just-in-time provisioning: Backend API failed");
-                return Err(ClerkRejection::UserUnavailable(UserDependency::BackendApi));
-            }
-        };
-        if fetched.id != clerk_id {
-            tracing::warn!(clerk_id, "the Backend API answered with another user's id");
-            return Err(ClerkRejection::UserUnavailable(UserDependency::BackendApi));
-        }
-        let change = Change::UpsertUser {
-            data: ClerkUserData::from(&fetched),
-            link: self.link,
-        };
-        match self
-            .store
-            .apply(WriteBatch::single(self.clock.now(), change))
-            .await
-        {
-            Ok(outcome) => {
-                let effect = outcome.applied().first().map(|a| a.effect);
-                tracing::info!(clerk_id, ?effect, "user provisioned just in time");
-            }
-            // A concurrent request (or webhook) stored it first: read what it stored.
-            Err(StoreError::Conflict(Conflict::ClerkId)) => {}
-            Err(error) => {
-                tracing::warn!(
-                    clerk_id,
-                    %error,
-                    retryable = error.is_retryable(),
-                    "just-in-time provisioning: the store refused the user"
-                );
-                return Err(ClerkRejection::UserUnavailable(UserDependency::Store));
-            }
-        }
-        match self.lookup(clerk_id).await? {
-            Some(user) => live(user, clerk_id),
-            None => {
-                tracing::warn!(clerk_id, "provisioned user not found on re-read");
-                Err(ClerkRejection::UserUnavailable(UserDependency::Store))
-            }
-        }
-    }
-
-    async fn lookup(&self, clerk_id: &str) -> Result<Option<User>, ClerkRejection> {
-        self.store
-            .user_by_clerk_id(clerk_id)
-            .await
-            .map_err(|error| {
-                tracing::warn!(clerk_id, %error, "user lookup failed");
-                ClerkRejection::UserUnavailable(UserDependency::Store)
-            })
-    }
-}
-
-fn live(user: User, clerk_id: &str) -> Result<User, ClerkRejection> {
-    if user.is_deleted() {
-        tracing::info!(clerk_id, "the token's user was deleted in Clerk");
-        return Err(ClerkRejection::UserDeleted);
-    }
-    Ok(user)
 }
 
 /// The signed-in user's stored row (and the session), provisioned just in time when missing.
