@@ -11,6 +11,8 @@
 //!   organizations, memberships and invitations over a seeded or generated in-memory data set,
 //!   with Clerk's paging and an optional rate limit) with runtime fault injection, key rotation
 //!   and request counters.
+//! - [`contract`] (feature `contract`): the black-box suite of DESIGN §8 that runs an example
+//!   app's binary as a process ([`contract::AppProcess`]) and drives it over real HTTP.
 //! - [`postgres`] (feature `postgres`): [`postgres::TestSchema`], a PostgreSQL schema of its own
 //!   per test, by connect options or by URL.
 //!
@@ -71,6 +73,8 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+#[cfg(feature = "contract")]
+pub mod contract;
 pub mod keys;
 pub mod mint;
 pub mod mock;
