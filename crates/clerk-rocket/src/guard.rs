@@ -1,0 +1,452 @@
+//! Request guards over one authentication per request.
+//!
+//! The first guard that needs the session runs [`Authenticator::authenticate`] and caches the
+//! [`AuthState`] in the request's local cache (`request.local_cache_async`); every later
+//! guard of the same request reads it, so stacked guards verify once.
+//!
+//! [`Authenticator::authenticate`]: clerk_core::Authenticator::authenticate
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use clerk_core::{ActiveOrganization, Auth, AuthDecision};
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::{Ignite, Rocket, Sentinel};
+
+use crate::rejection::fail;
+use crate::{ClerkRejection, ClerkState};
+
+/// What the authenticator decided about the request. Cheap to clone.
+///
+/// As a guard it never fails once [`ClerkFairing`](crate::ClerkFairing) is attached (it is the
+/// raw decision, for handlers that answer each case themselves).
+#[derive(Debug, Clone)]
+pub struct AuthState {
+    decision: Arc<AuthDecision>,
+}
+
+impl AuthState {
+    /// Wraps a decision.
+    #[must_use]
+    pub fn new(decision: Arc<AuthDecision>) -> Self {
+        AuthState { decision }
+    }
+
+    /// The authenticator's decision.
+    pub fn decision(&self) -> &AuthDecision {
+        &self.decision
+    }
+
+    /// The session, when signed in.
+    #[must_use]
+    pub fn auth(&self) -> Option<&Arc<Auth>> {
+        self.decision.auth()
+    }
+
+    /// The session, or the rejection a route requiring one answers with.
+    ///
+    /// # Errors
+    /// 401 without a token or with a bad one, 503 when no signing key can be had.
+    pub fn require(&self) -> Result<&Arc<Auth>, ClerkRejection> {
+        match &*self.decision {
+            AuthDecision::SignedIn(auth) => Ok(auth),
+            AuthDecision::NoToken => Err(ClerkRejection::MissingToken),
+            AuthDecision::Rejected(rejection) => {
+                Err(ClerkRejection::InvalidToken(rejection.clone()))
+            }
+            AuthDecision::Unavailable(error) => Err(ClerkRejection::Unavailable(error.clone())),
+        }
+    }
+
+    /// The request's state: authenticated on first use, then read from the request's cache.
+    ///
+    /// # Errors
+    /// [`ClerkRejection::FairingMissing`] without [`ClerkFairing`](crate::ClerkFairing).
+    pub async fn of<'r>(request: &'r Request<'_>) -> Result<&'r AuthState, ClerkRejection> {
+        let cached: &Cached = request
+            .local_cache_async(async {
+                match request.rocket().state::<ClerkState>() {
+                    Some(state) => {
+                        let headers = credential_headers(request);
+                        let decision = state.authenticator().authenticate(&headers).await;
+                        Cached(Some(AuthState::new(Arc::new(decision))))
+                    }
+                    None => Cached(None),
+                }
+            })
+            .await;
+        cached.0.as_ref().ok_or(ClerkRejection::FairingMissing)
+    }
+}
+
+/// The per-request cache entry (a private type, so nothing else can fill it).
+struct Cached(Option<AuthState>);
+
+/// The request's credentials (`Authorization`, `Cookie`) as the `http` headers the core reads.
+pub(crate) fn credential_headers(request: &Request<'_>) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    for (name, key) in [
+        (http::header::AUTHORIZATION, "Authorization"),
+        (http::header::COOKIE, "Cookie"),
+    ] {
+        for value in request.headers().get(key) {
+            // A value that is not a valid header value cannot be a token; a malformed
+            // `Authorization` header still has to be seen as such, so keep its bytes.
+            if let Ok(value) = http::HeaderValue::from_bytes(value.as_bytes()) {
+                headers.append(name.clone(), value);
+            }
+        }
+    }
+    headers
+}
+
+/// Every header of the request, for the webhook verifier.
+pub(crate) fn all_headers(request: &Request<'_>) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    for header in request.headers().iter() {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(header.name().as_str().as_bytes()),
+            http::HeaderValue::from_bytes(header.value().as_bytes()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    headers
+}
+
+pub(crate) fn fairing_missing(rocket: &Rocket<Ignite>, guard: &str) -> bool {
+    let missing = rocket.state::<ClerkState>().is_none();
+    if missing {
+        tracing::error!(
+            "a route uses the `{guard}` guard but ClerkFairing is not attached: add `.attach(ClerkFairing::new())`"
+        );
+    }
+    missing
+}
+
+macro_rules! sentinel {
+    ($($ty:ident $(<$param:ident $(: $bound:ident)?>)?),+) => {$(
+        impl$(<$param $(: $bound)?>)? Sentinel for $ty$(<$param>)? {
+            fn abort(rocket: &Rocket<Ignite>) -> bool {
+                fairing_missing(rocket, stringify!($ty))
+            }
+        }
+    )+};
+}
+
+sentinel!(AuthState, ClerkAuth, OptionalClerkAuth, ActiveOrg);
+sentinel!(RequireRole<R: RoleName>, RequirePermission<P: PermissionName>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AuthState {
+    type Error = ClerkRejection;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
+        match AuthState::of(request).await {
+            Ok(state) => Outcome::Success(state.clone()),
+            Err(rejection) => fail(request, rejection),
+        }
+    }
+}
+
+async fn required(request: &Request<'_>) -> Result<Arc<Auth>, ClerkRejection> {
+    AuthState::of(request).await?.require().cloned()
+}
+
+/// A signed-in session: the verified [`Auth`].
+///
+/// Fails with 401 when the request has no token or a bad one, 503 when no signing key could
+/// be had (see [`ClerkRejection`]).
+///
+/// For routes where signing in is optional use [`OptionalClerkAuth`], not
+/// `Option<ClerkAuth>`: Rocket's `Option<T>` guard turns every failure into `None`, a 503
+/// included, and an outage must never look like a signed-out user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClerkAuth(pub Arc<Auth>);
+
+impl ClerkAuth {
+    /// The session.
+    #[must_use]
+    pub fn auth(&self) -> &Arc<Auth> {
+        &self.0
+    }
+
+    /// The session, by value.
+    #[must_use]
+    pub fn into_inner(self) -> Arc<Auth> {
+        self.0
+    }
+}
+
+impl Deref for ClerkAuth {
+    type Target = Auth;
+
+    fn deref(&self) -> &Auth {
+        &self.0
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ClerkAuth {
+    type Error = ClerkRejection;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
+        match required(request).await {
+            Ok(auth) => Outcome::Success(ClerkAuth(auth)),
+            Err(rejection) => fail(request, rejection),
+        }
+    }
+}
+
+/// An optional session (`clerk-axum`'s `Option<ClerkAuth>`): `None` when signed out *or* when
+/// the token was rejected (served as anonymous); fails with 503 when no signing key can be
+/// had, so an outage never looks like a signed-out user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionalClerkAuth(pub Option<ClerkAuth>);
+
+impl OptionalClerkAuth {
+    /// The session, if signed in.
+    #[must_use]
+    pub fn into_inner(self) -> Option<ClerkAuth> {
+        self.0
+    }
+}
+
+impl Deref for OptionalClerkAuth {
+    type Target = Option<ClerkAuth>;
+
+    fn deref(&self) -> &Option<ClerkAuth> {
+        &self.0
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for OptionalClerkAuth {
+    type Error = ClerkRejection;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
+        let state = match AuthState::of(request).await {
+            Ok(state) => state,
+            Err(rejection) => return fail(request, rejection),
+        };
+        match state.decision() {
+            AuthDecision::SignedIn(auth) => {
+                Outcome::Success(OptionalClerkAuth(Some(ClerkAuth(Arc::clone(auth)))))
+            }
+            AuthDecision::NoToken | AuthDecision::Rejected(_) => {
+                Outcome::Success(OptionalClerkAuth(None))
+            }
+            AuthDecision::Unavailable(error) => {
+                fail(request, ClerkRejection::Unavailable(error.clone()))
+            }
+        }
+    }
+}
+
+/// The active organization of a signed-in session.
+///
+/// Fails with 403 `{"error":"no_active_organization"}` when the session has none, and like
+/// [`ClerkAuth`] when not signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveOrg {
+    org: ActiveOrganization,
+    auth: Arc<Auth>,
+}
+
+impl ActiveOrg {
+    /// The organization (id, slug, `org:`-prefixed role, permissions).
+    #[must_use]
+    pub fn org(&self) -> &ActiveOrganization {
+        &self.org
+    }
+
+    /// The whole session.
+    #[must_use]
+    pub fn auth(&self) -> &Arc<Auth> {
+        &self.auth
+    }
+}
+
+impl Deref for ActiveOrg {
+    type Target = ActiveOrganization;
+
+    fn deref(&self) -> &ActiveOrganization {
+        &self.org
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ActiveOrg {
+    type Error = ClerkRejection;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
+        let auth = match required(request).await {
+            Ok(auth) => auth,
+            Err(rejection) => return fail(request, rejection),
+        };
+        match auth.org.clone() {
+            Some(org) => Outcome::Success(ActiveOrg { org, auth }),
+            None => fail(request, ClerkRejection::NoActiveOrganization),
+        }
+    }
+}
+
+/// An organization role a route can require, declared with [`role!`](crate::role!).
+pub trait RoleName: Send + Sync + 'static {
+    /// The role key, `org:`-prefixed as Clerk shows it (`org:admin`); an unprefixed name
+    /// matches the same role.
+    const NAME: &'static str;
+}
+
+/// An organization permission a route can require, declared with
+/// [`permission!`](crate::permission!).
+pub trait PermissionName: Send + Sync + 'static {
+    /// The permission key, `org:<feature>:<permission>` (`org:reports:read`).
+    const NAME: &'static str;
+}
+
+/// Declares marker types for organization roles, for [`RequireRole`].
+///
+/// ```
+/// clerk_rocket::role!(pub OrgAdmin = "org:admin");
+/// clerk_rocket::role! {
+///     /// Billing managers.
+///     BillingManager = "org:billing_manager";
+///     OrgMember = "org:member";
+/// }
+/// use clerk_rocket::RoleName;
+/// assert_eq!(OrgAdmin::NAME, "org:admin");
+/// assert_eq!(BillingManager::NAME, "org:billing_manager");
+/// ```
+#[macro_export]
+macro_rules! role {
+    ($($(#[$meta:meta])* $vis:vis $name:ident = $key:literal);+ $(;)?) => {$(
+        $(#[$meta])*
+        #[doc = concat!("The organization role `", $key, "`.")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        $vis struct $name;
+        impl $crate::RoleName for $name {
+            const NAME: &'static str = $key;
+        }
+    )+};
+}
+
+/// Declares marker types for organization permissions, for [`RequirePermission`].
+///
+/// ```
+/// clerk_rocket::permission!(pub ReadReports = "org:reports:read");
+/// use clerk_rocket::PermissionName;
+/// assert_eq!(ReadReports::NAME, "org:reports:read");
+/// ```
+#[macro_export]
+macro_rules! permission {
+    ($($(#[$meta:meta])* $vis:vis $name:ident = $key:literal);+ $(;)?) => {$(
+        $(#[$meta])*
+        #[doc = concat!("The organization permission `", $key, "`.")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        $vis struct $name;
+        impl $crate::PermissionName for $name {
+            const NAME: &'static str = $key;
+        }
+    )+};
+}
+
+/// A signed-in session whose active organization role is `R` (see [`role!`](crate::role!)).
+///
+/// Fails with 403 `{"error":"forbidden","reason":"missing_role","required":R::NAME}` when the
+/// role differs or there is no active organization, and like [`ClerkAuth`] when not signed in.
+pub struct RequireRole<R> {
+    auth: Arc<Auth>,
+    _role: PhantomData<fn() -> R>,
+}
+
+/// A signed-in session whose active organization grants permission `P` (see
+/// [`permission!`](crate::permission!)).
+///
+/// Fails with 403 `{"error":"forbidden","reason":"missing_permission","required":P::NAME}`
+/// when the permission is absent or there is no active organization, and like [`ClerkAuth`]
+/// when not signed in.
+pub struct RequirePermission<P> {
+    auth: Arc<Auth>,
+    _permission: PhantomData<fn() -> P>,
+}
+
+macro_rules! requirement_common {
+    ($ty:ident, $param:ident, $field:ident, $bound:ident, $check:ident, $rejection:ident) => {
+        impl<$param> $ty<$param> {
+            /// The session.
+            #[must_use]
+            pub fn auth(&self) -> &Arc<Auth> {
+                &self.auth
+            }
+
+            /// The session, by value.
+            #[must_use]
+            pub fn into_inner(self) -> Arc<Auth> {
+                self.auth
+            }
+        }
+
+        impl<$param> Clone for $ty<$param> {
+            fn clone(&self) -> Self {
+                $ty {
+                    auth: Arc::clone(&self.auth),
+                    $field: PhantomData,
+                }
+            }
+        }
+
+        impl<$param: $bound> fmt::Debug for $ty<$param> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    .field("required", &$param::NAME)
+                    .field("auth", &self.auth)
+                    .finish()
+            }
+        }
+
+        impl<$param> Deref for $ty<$param> {
+            type Target = Auth;
+
+            fn deref(&self) -> &Auth {
+                &self.auth
+            }
+        }
+
+        #[rocket::async_trait]
+        impl<'r, $param: $bound> FromRequest<'r> for $ty<$param> {
+            type Error = ClerkRejection;
+
+            async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
+                let auth = match required(request).await {
+                    Ok(auth) => auth,
+                    Err(rejection) => return fail(request, rejection),
+                };
+                if !auth.$check($param::NAME) {
+                    return fail(
+                        request,
+                        ClerkRejection::$rejection {
+                            required: $param::NAME,
+                        },
+                    );
+                }
+                Outcome::Success($ty {
+                    auth,
+                    $field: PhantomData,
+                })
+            }
+        }
+    };
+}
+
+requirement_common!(RequireRole, R, _role, RoleName, has_role, MissingRole);
+requirement_common!(
+    RequirePermission,
+    P,
+    _permission,
+    PermissionName,
+    has_permission,
+    MissingPermission
+);

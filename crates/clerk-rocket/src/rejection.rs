@@ -1,0 +1,287 @@
+//! [`ClerkRejection`]: why a guard refused a request, the response it becomes, and the
+//! [`catchers`] that give Rocket's error path the same answers.
+
+use std::io::Cursor;
+use std::sync::Mutex;
+
+use clerk_core::jwks::JwksError;
+use clerk_core::provision::ProvisionError;
+use clerk_core::{Reason, Rejection};
+use rocket::catcher::{self, Catcher};
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use serde_json::{json, Value};
+
+/// The `reason` of a 401 for a request that carries no token at all (Clerk's SDKs use the
+/// same name).
+pub const SESSION_TOKEN_MISSING: &str = "session-token-missing";
+
+/// The message of the 500 answered when a guard runs without [`ClerkFairing`](crate::ClerkFairing)
+/// (only possible when the [`Sentinel`](rocket::Sentinel) could not see the guard, for example
+/// one called through `request.guard()`).
+pub const FAIRING_MISSING_MESSAGE: &str = "ClerkFairing is not attached to this Rocket";
+
+/// The message of the 500 answered when [`ClerkUser`](crate::ClerkUser) runs but the fairing
+/// was given no store.
+pub const STORE_MISSING_MESSAGE: &str =
+    "ClerkFairing has no store (attach it with ClerkFairing::new().store(..))";
+
+/// Why a `clerk-rocket` guard refused a request. Every variant is a [`Responder`]; guards
+/// fail with it and [`catchers`] render it, with the same statuses, headers and JSON bodies
+/// as `clerk-axum`'s `ClerkRejection`:
+///
+/// | variant | status | headers | JSON body |
+/// |---------|--------|---------|-----------|
+/// | [`MissingToken`](Self::MissingToken) | 401 | `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-token-missing"}` |
+/// | [`InvalidToken`](Self::InvalidToken) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":<Clerk's reason>}` |
+/// | [`Unavailable`](Self::Unavailable) | 503 | | `{"error":"service_unavailable","reason":"jwk-failed-to-load"}` |
+/// | [`NoActiveOrganization`](Self::NoActiveOrganization) | 403 | | `{"error":"no_active_organization"}` |
+/// | [`MissingRole`](Self::MissingRole) | 403 | | `{"error":"forbidden","reason":"missing_role","required":<role>}` |
+/// | [`MissingPermission`](Self::MissingPermission) | 403 | | `{"error":"forbidden","reason":"missing_permission","required":<permission>}` |
+/// | [`UserNotFound`](Self::UserNotFound) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-not-found"}` |
+/// | [`UserDeleted`](Self::UserDeleted) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-deleted"}` |
+/// | [`UserUnavailable`](Self::UserUnavailable) | 503 | | `{"error":"service_unavailable","reason":"user-store-unavailable"}` or `"backend-api-unavailable"` |
+/// | [`FairingMissing`](Self::FairingMissing) | 500 | | `{"error":"internal_error","reason":"clerk-fairing-missing","message":…}` |
+/// | [`StoreMissing`](Self::StoreMissing) | 500 | | `{"error":"internal_error","reason":"user-provisioning-missing","message":…}` |
+///
+/// Bodies never contain the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClerkRejection {
+    /// The request carries no session token (no `Authorization` header, no `__session` cookie).
+    #[error("no session token")]
+    MissingToken,
+    /// The request's token (or its `Authorization` header) was rejected.
+    #[error("session token rejected: {0}")]
+    InvalidToken(Rejection),
+    /// No signing key could be had to check the token: an infrastructure failure.
+    #[error("signing keys unavailable: {0}")]
+    Unavailable(JwksError),
+    /// Signed in, but the session has no active organization.
+    #[error("the session has no active organization")]
+    NoActiveOrganization,
+    /// The active organization role is not the one required (or there is none).
+    #[error("the organization role {required:?} is required")]
+    MissingRole {
+        /// The role the route requires.
+        required: &'static str,
+    },
+    /// The active organization does not grant the permission required (or there is none).
+    #[error("the organization permission {required:?} is required")]
+    MissingPermission {
+        /// The permission the route requires.
+        required: &'static str,
+    },
+    /// The token verified but its user does not exist: 401.
+    #[error("the token's user does not exist")]
+    UserNotFound,
+    /// The token's user was deleted in Clerk (a tombstone in the store): 401.
+    #[error("the token's user was deleted")]
+    UserDeleted,
+    /// The stored user could not be had: the store or the Backend API failed (503).
+    #[error("user lookup unavailable: {0}")]
+    UserUnavailable(ProvisionError),
+    /// A guard ran without [`ClerkFairing`](crate::ClerkFairing): a programming error (500).
+    #[error("ClerkFairing is not attached")]
+    FairingMissing,
+    /// [`ClerkUser`](crate::ClerkUser) ran but the fairing has no store: a programming error
+    /// (500).
+    #[error("ClerkFairing has no store")]
+    StoreMissing,
+}
+
+impl From<ProvisionError> for ClerkRejection {
+    fn from(error: ProvisionError) -> Self {
+        match error {
+            ProvisionError::NotFound => ClerkRejection::UserNotFound,
+            ProvisionError::Deleted => ClerkRejection::UserDeleted,
+            other => ClerkRejection::UserUnavailable(other),
+        }
+    }
+}
+
+impl ClerkRejection {
+    /// The HTTP status this rejection answers with.
+    #[must_use]
+    pub fn status(&self) -> Status {
+        match self {
+            ClerkRejection::MissingToken
+            | ClerkRejection::InvalidToken(_)
+            | ClerkRejection::UserNotFound
+            | ClerkRejection::UserDeleted => Status::Unauthorized,
+            ClerkRejection::Unavailable(_) | ClerkRejection::UserUnavailable(_) => {
+                Status::ServiceUnavailable
+            }
+            ClerkRejection::NoActiveOrganization
+            | ClerkRejection::MissingRole { .. }
+            | ClerkRejection::MissingPermission { .. } => Status::Forbidden,
+            ClerkRejection::FairingMissing | ClerkRejection::StoreMissing => {
+                Status::InternalServerError
+            }
+        }
+    }
+
+    /// The `reason` of the JSON body, if it has one.
+    #[must_use]
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            ClerkRejection::MissingToken => Some(SESSION_TOKEN_MISSING),
+            ClerkRejection::InvalidToken(rejection) => Some(rejection.reason().as_str()),
+            ClerkRejection::Unavailable(_) => Some(Reason::JwkFailedToLoad.as_str()),
+            ClerkRejection::NoActiveOrganization => None,
+            ClerkRejection::MissingRole { .. } => Some("missing_role"),
+            ClerkRejection::MissingPermission { .. } => Some("missing_permission"),
+            ClerkRejection::UserNotFound => Some(ProvisionError::NotFound.reason()),
+            ClerkRejection::UserDeleted => Some(ProvisionError::Deleted.reason()),
+            ClerkRejection::UserUnavailable(error) => Some(error.reason()),
+            ClerkRejection::FairingMissing => Some("clerk-fairing-missing"),
+            ClerkRejection::StoreMissing => Some("user-provisioning-missing"),
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge (RFC 6750: bare without credentials,
+    /// `error="invalid_token"` for rejected ones), for the 401s.
+    #[must_use]
+    pub fn challenge(&self) -> Option<&'static str> {
+        match self {
+            ClerkRejection::MissingToken => Some("Bearer"),
+            ClerkRejection::InvalidToken(_)
+            | ClerkRejection::UserNotFound
+            | ClerkRejection::UserDeleted => Some(r#"Bearer error="invalid_token""#),
+            _ => None,
+        }
+    }
+
+    /// The JSON body.
+    #[must_use]
+    pub fn body(&self) -> Value {
+        let reason = self.reason();
+        match self {
+            ClerkRejection::MissingToken
+            | ClerkRejection::InvalidToken(_)
+            | ClerkRejection::UserNotFound
+            | ClerkRejection::UserDeleted => {
+                json!({ "error": "unauthenticated", "reason": reason })
+            }
+            ClerkRejection::Unavailable(_) | ClerkRejection::UserUnavailable(_) => {
+                json!({ "error": "service_unavailable", "reason": reason })
+            }
+            ClerkRejection::NoActiveOrganization => json!({ "error": "no_active_organization" }),
+            ClerkRejection::MissingRole { required }
+            | ClerkRejection::MissingPermission { required } => {
+                json!({ "error": "forbidden", "reason": reason, "required": required })
+            }
+            ClerkRejection::FairingMissing => json!({
+                "error": "internal_error",
+                "reason": reason,
+                "message": FAIRING_MISSING_MESSAGE,
+            }),
+            ClerkRejection::StoreMissing => json!({
+                "error": "internal_error",
+                "reason": reason,
+                "message": STORE_MISSING_MESSAGE,
+            }),
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            ClerkRejection::Unavailable(error) => {
+                tracing::warn!(%error, "no signing keys: request refused with 503");
+            }
+            ClerkRejection::FairingMissing => tracing::error!(
+                "{FAIRING_MISSING_MESSAGE}: add `.attach(ClerkFairing::new())` to the Rocket"
+            ),
+            ClerkRejection::StoreMissing => tracing::error!("{STORE_MISSING_MESSAGE}"),
+            _ => {}
+        }
+    }
+}
+
+/// A JSON response with `status` (and a `WWW-Authenticate` challenge).
+pub(crate) fn json_response<'o>(
+    status: Status,
+    body: &Value,
+    challenge: Option<&'static str>,
+) -> Response<'o> {
+    let text = body.to_string();
+    let mut response = Response::build()
+        .status(status)
+        .header(ContentType::JSON)
+        .sized_body(text.len(), Cursor::new(text))
+        .finalize();
+    if let Some(challenge) = challenge {
+        response.set_header(Header::new("WWW-Authenticate", challenge));
+    }
+    response
+}
+
+impl<'r> Responder<'r, 'static> for ClerkRejection {
+    fn respond_to(self, _request: &'r Request<'_>) -> response::Result<'static> {
+        self.log();
+        Ok(json_response(self.status(), &self.body(), self.challenge()))
+    }
+}
+
+/// Where a failing guard leaves its rejection for the catcher (Rocket hands catchers the
+/// status only).
+struct Stash(Mutex<Option<ClerkRejection>>);
+
+/// Records `rejection` for [`catchers`] and returns the guard outcome failing with it.
+pub(crate) fn fail<T>(
+    request: &Request<'_>,
+    rejection: ClerkRejection,
+) -> rocket::request::Outcome<T, ClerkRejection> {
+    let stash = request.local_cache(|| Stash(Mutex::new(None)));
+    if let Ok(mut slot) = stash.0.lock() {
+        *slot = Some(rejection.clone());
+    }
+    rocket::request::Outcome::Error((rejection.status(), rejection))
+}
+
+/// The rejection a guard of this crate failed the request with, if any.
+#[must_use]
+pub fn stashed_rejection(request: &Request<'_>) -> Option<ClerkRejection> {
+    let stash = request.local_cache(|| Stash(Mutex::new(None)));
+    stash.0.lock().ok().and_then(|slot| slot.clone())
+}
+
+#[derive(Clone)]
+struct RejectionCatcher;
+
+#[rocket::async_trait]
+impl catcher::Handler for RejectionCatcher {
+    async fn handle<'r>(&self, status: Status, request: &'r Request<'_>) -> catcher::Result<'r> {
+        match stashed_rejection(request) {
+            Some(rejection) if rejection.status() == status => rejection.respond_to(request),
+            // Not ours (another guard or the handler failed with this status).
+            _ => Ok(json_response(status, &generic_body(status), None)),
+        }
+    }
+}
+
+/// `{"error": "<reason phrase in snake case>"}` for errors that are not this crate's.
+fn generic_body(status: Status) -> Value {
+    let phrase = status
+        .reason_lossy()
+        .to_ascii_lowercase()
+        .replace([' ', '-'], "_");
+    json!({ "error": phrase })
+}
+
+/// Catchers for 401, 403, 500 and 503 that answer a failed guard of this crate with its
+/// [`ClerkRejection`] (status, `WWW-Authenticate`, JSON body), and other errors of those
+/// statuses with `{"error":"<reason phrase>"}`. Register them at the root:
+/// `rocket.register("/", clerk_rocket::catchers())`.
+#[must_use]
+pub fn catchers() -> Vec<Catcher> {
+    [401, 403, 500, 503]
+        .into_iter()
+        .map(|code| {
+            let mut catcher = Catcher::new(code, RejectionCatcher);
+            catcher.name = Some(format!("clerk_rocket::catchers({code})").into());
+            catcher
+        })
+        .collect()
+}

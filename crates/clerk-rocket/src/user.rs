@@ -1,0 +1,91 @@
+//! [`ClerkUser`]: the signed-in user's row in the local mirror, provisioned just in time.
+//!
+//! The guard runs clerk-core's [`UserProvisioning::user`](clerk_core::provision::UserProvisioning::user)
+//! (the same lookup as `clerk-axum`'s `ClerkUser`) over the store given to
+//! [`ClerkFairing::store`](crate::ClerkFairing::store): the store by Clerk id, else
+//! `GET /v1/users/{id}` and one ordered upsert (with `CLERK_SECRET_KEY`).
+//!
+//! | situation | rejection |
+//! |-----------|-----------|
+//! | not signed in, bad token, no key | as [`ClerkAuth`](crate::ClerkAuth) (401 / 503) |
+//! | Clerk answers 404 for the token's user (or no Backend API and the row is missing) | 401 `{"error":"unauthenticated","reason":"user-not-found"}` |
+//! | the stored user was deleted in Clerk | 401 `{"error":"unauthenticated","reason":"user-deleted"}` |
+//! | the store or the Backend API fails | 503 `{"error":"service_unavailable","reason":"user-store-unavailable"}` / `"backend-api-unavailable"` |
+//! | the fairing has no store | 500 `{"error":"internal_error","reason":"user-provisioning-missing",…}` |
+//!
+//! The result is cached per request like the session.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use clerk_core::model::User;
+use clerk_core::Auth;
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::{Ignite, Rocket, Sentinel};
+
+use crate::guard::fairing_missing;
+use crate::rejection::fail;
+use crate::{AuthState, ClerkRejection, ClerkState};
+
+/// The signed-in user's stored row (and the session), provisioned just in time when missing.
+/// See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct ClerkUser {
+    /// The stored user.
+    pub user: User,
+    /// The verified session.
+    pub auth: Arc<Auth>,
+}
+
+impl Deref for ClerkUser {
+    type Target = User;
+
+    fn deref(&self) -> &User {
+        &self.user
+    }
+}
+
+struct CachedUser(Result<ClerkUser, ClerkRejection>);
+
+async fn lookup(request: &Request<'_>) -> Result<ClerkUser, ClerkRejection> {
+    let auth = Arc::clone(AuthState::of(request).await?.require()?);
+    let users = request
+        .rocket()
+        .state::<ClerkState>()
+        .and_then(ClerkState::users)
+        .ok_or(ClerkRejection::StoreMissing)?;
+    let user = users.user(&auth.user_id).await?;
+    Ok(ClerkUser { user, auth })
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ClerkUser {
+    type Error = ClerkRejection;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
+        let cached = request
+            .local_cache_async(async { CachedUser(lookup(request).await) })
+            .await;
+        match &cached.0 {
+            Ok(user) => Outcome::Success(user.clone()),
+            Err(rejection) => fail(request, rejection.clone()),
+        }
+    }
+}
+
+impl Sentinel for ClerkUser {
+    fn abort(rocket: &Rocket<Ignite>) -> bool {
+        if fairing_missing(rocket, "ClerkUser") {
+            return true;
+        }
+        let no_store = rocket
+            .state::<ClerkState>()
+            .is_some_and(|state| state.users().is_none());
+        if no_store {
+            tracing::error!(
+                "a route uses the `ClerkUser` guard but ClerkFairing has no store: use `ClerkFairing::new().store(..)`"
+            );
+        }
+        no_store
+    }
+}
