@@ -23,13 +23,48 @@ use crate::ClerkRejection;
 #[derive(Debug, Clone)]
 pub struct AuthState {
     decision: Arc<AuthDecision>,
+    session: Option<SessionNote>,
+}
+
+/// What session mode adds to a signed-out decision: why the session could not serve it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "sessions"), allow(dead_code))]
+pub(crate) enum SessionNote {
+    /// The session's revalidation interval passed and no token came with the request (401).
+    RevalidationRequired,
+    /// The session store or the user store failed (503).
+    Unavailable(crate::rejection::SessionDependency),
+    /// Session mode is on but tower-sessions' `SessionManagerLayer` does not wrap the route
+    /// (500).
+    ManagerMissing,
 }
 
 impl AuthState {
     /// Wraps a decision (the layer does this; tests and custom layers may too).
     #[must_use]
     pub fn new(decision: Arc<AuthDecision>) -> Self {
-        AuthState { decision }
+        AuthState {
+            decision,
+            session: None,
+        }
+    }
+
+    /// A signed-out state with session mode's reason.
+    #[cfg_attr(not(feature = "sessions"), allow(dead_code))]
+    pub(crate) fn session_failure(note: SessionNote) -> Self {
+        AuthState {
+            decision: Arc::new(AuthDecision::NoToken),
+            session: Some(note),
+        }
+    }
+
+    /// Session mode's rejection, when the session (not the token) decided the request.
+    fn session_rejection(&self) -> Option<ClerkRejection> {
+        self.session.map(|note| match note {
+            SessionNote::RevalidationRequired => ClerkRejection::SessionRevalidationRequired,
+            SessionNote::Unavailable(which) => ClerkRejection::SessionUnavailable(which),
+            SessionNote::ManagerMissing => ClerkRejection::SessionLayerMissing,
+        })
     }
 
     /// The authenticator's decision.
@@ -45,6 +80,9 @@ impl AuthState {
 
     /// The session, or the rejection a route requiring one answers with.
     pub fn require(&self) -> Result<&Arc<Auth>, ClerkRejection> {
+        if let Some(rejection) = self.session_rejection() {
+            return Err(rejection);
+        }
         match &*self.decision {
             AuthDecision::SignedIn(auth) => Ok(auth),
             AuthDecision::NoToken => Err(ClerkRejection::MissingToken),
@@ -124,7 +162,13 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for ClerkAuth {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        match AuthState::from_parts(parts)?.decision() {
+        let state = AuthState::from_parts(parts)?;
+        match state.session_rejection() {
+            // Signed out until a token revalidates the session.
+            Some(ClerkRejection::SessionRevalidationRequired) | None => {}
+            Some(failure) => return Err(failure),
+        }
+        match state.decision() {
             AuthDecision::SignedIn(auth) => Ok(Some(ClerkAuth(Arc::clone(auth)))),
             AuthDecision::NoToken | AuthDecision::Rejected(_) => Ok(None),
             AuthDecision::Unavailable(error) => Err(ClerkRejection::Unavailable(error.clone())),

@@ -25,13 +25,33 @@ use crate::AuthState;
 #[derive(Debug, Clone)]
 pub struct ClerkLayer {
     authenticator: Authenticator,
+    #[cfg(feature = "sessions")]
+    sessions: Option<Arc<crate::session::SessionMode>>,
 }
 
 impl ClerkLayer {
     /// A layer over `authenticator`.
     #[must_use]
     pub fn new(authenticator: Authenticator) -> Self {
-        ClerkLayer { authenticator }
+        ClerkLayer {
+            authenticator,
+            #[cfg(feature = "sessions")]
+            sessions: None,
+        }
+    }
+
+    /// Turns on session mode (feature `sessions`): a verified token is remembered in the
+    /// request's tower-sessions `Session` and later requests are served from it under the
+    /// policy's rules; local staff logins (hybrid mode) live in the same sessions. See
+    /// [`session`](crate::session). tower-sessions' `SessionManagerLayer` must wrap this
+    /// layer (e.g. [`cookie_layer`](crate::session::cookie_layer)); without it extractors
+    /// answer 500. The mode's clock defaults to the authenticator's.
+    #[cfg(feature = "sessions")]
+    #[must_use]
+    pub fn with_sessions(mut self, mode: crate::session::SessionMode) -> Self {
+        let mode = mode.with_default_clock(self.authenticator.clock());
+        self.sessions = Some(Arc::new(mode));
+        self
     }
 
     /// A layer over a default [`Authenticator`] for `config` (system clock, default caches,
@@ -77,6 +97,8 @@ impl<S> Layer<S> for ClerkLayer {
         ClerkService {
             inner,
             authenticator: self.authenticator.clone(),
+            #[cfg(feature = "sessions")]
+            sessions: self.sessions.clone(),
         }
     }
 }
@@ -91,6 +113,8 @@ impl<S> Layer<S> for ClerkLayer {
 pub struct ClerkService<S> {
     inner: S,
     authenticator: Authenticator,
+    #[cfg(feature = "sessions")]
+    sessions: Option<Arc<crate::session::SessionMode>>,
 }
 
 impl<S> ClerkService<S> {
@@ -127,7 +151,15 @@ where
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let authenticator = self.authenticator.clone();
+        #[cfg(feature = "sessions")]
+        let sessions = self.sessions.clone();
         Box::pin(async move {
+            #[cfg(feature = "sessions")]
+            if let Some(mode) = &sessions {
+                if request.extensions().get::<AuthState>().is_none() {
+                    crate::session::authenticate(&authenticator, mode, &mut request).await;
+                }
+            }
             if request.extensions().get::<AuthState>().is_none() {
                 let decision: AuthDecision = authenticator.authenticate(request.headers()).await;
                 request

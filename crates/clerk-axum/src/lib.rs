@@ -45,6 +45,10 @@
 //!   JWKS fetches, and [`ClerkLayer::from_env`]. Without it, give the
 //!   [`Authenticator`](clerk_core::Authenticator) your own client or use networkless PEM mode
 //!   (`CLERK_JWT_KEY`).
+//! - `sessions`: session mode (`ClerkLayer::with_sessions`, the `session` module) with
+//!   tower-sessions, and hybrid mode's `session::LocalStaff`.
+//! - `hybrid` (implies `sessions`): `session::StaffSession::login`,
+//!   checking local staff passwords with argon2 (clerk-core's `password` feature).
 //!
 //! # Quick start
 //!
@@ -137,7 +141,35 @@
 //!   with the DESIGN §6 statuses (200 applied/already processed/ignored, 400, 405, 413 over
 //!   1 MiB, 503 when the store failed).
 //!
-//! Not yet here: session mode and hybrid (local staff) mode.
+//! # Session mode and hybrid mode (features `sessions`, `hybrid`)
+//!
+//! Opt-in, with [tower-sessions](https://docs.rs/tower-sessions):
+//! `ClerkLayer::with_sessions` remembers a verified token in the session and serves later
+//! requests from it under clerk-core's pure
+//! `RevalidationPolicy` (DESIGN §4): a fresh token
+//! is needed after `CLERK_SESSION_REVALIDATION_SECONDS` (else 401
+//! `session-revalidation-required`), a token for another user or session replaces the session
+//! under a new id, and a `session.revoked` webhook or a banned, deactivated or deleted user
+//! ends it at the next request (the standing is read from the store on every request). The
+//! extractors above work unchanged. In hybrid mode local staff log in with a username and
+//! password (`session::StaffSession::login`, feature `hybrid`) into a session without the
+//! Clerk marker, read with `session::LocalStaff`; a Clerk token never opens a local-only
+//! route and a local login never satisfies [`ClerkAuth`]. See `session` for the rules and a
+//! quick start:
+//!
+//! ```ignore
+//! let app = Router::new()
+//!     .route("/api/me", get(me))
+//!     .layer(ClerkLayer::new(authenticator).with_sessions(SessionMode::new(store, policy)))
+//!     .layer(clerk_axum::session::cookie_layer(tower_sessions::MemoryStore::default()));
+//! ```
+//!
+//! | session-mode situation | status | body |
+//! |---|---|---|
+//! | revalidation due, no token | 401, `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-revalidation-required"}` |
+//! | session or user store down | 503 | `{"error":"service_unavailable","reason":"session-store-unavailable"}` / `"user-store-unavailable"` |
+//! | no `SessionManagerLayer` around the layer | 500 | `{"error":"internal_error","reason":"session-layer-missing",…}` |
+//! | `session::LocalStaff` without a staff login | 401 | `{"error":"unauthenticated","reason":"staff-login-required"}` |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -145,6 +177,8 @@ mod extract;
 mod layer;
 pub mod middleware;
 mod rejection;
+#[cfg(feature = "sessions")]
+pub mod session;
 pub mod user;
 pub mod webhook;
 
@@ -156,7 +190,7 @@ pub use extract::{
 pub use layer::FromEnvError;
 pub use layer::{ClerkLayer, ClerkService};
 pub use rejection::{
-    ClerkRejection, UserDependency, LAYER_MISSING_MESSAGE, SESSION_TOKEN_MISSING,
-    USER_PROVISIONING_MISSING_MESSAGE,
+    ClerkRejection, SessionDependency, UserDependency, LAYER_MISSING_MESSAGE,
+    SESSION_LAYER_MISSING_MESSAGE, SESSION_TOKEN_MISSING, USER_PROVISIONING_MISSING_MESSAGE,
 };
 pub use user::{ClerkUser, UserProvisioning};

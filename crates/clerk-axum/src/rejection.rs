@@ -43,6 +43,32 @@ impl UserDependency {
     }
 }
 
+/// What failed under session mode (a 503).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionDependency {
+    /// The session store (tower-sessions') failed.
+    SessionStore,
+    /// The store of the local mirror failed (the session's standing, or the staff user).
+    UserStore,
+}
+
+impl SessionDependency {
+    /// The `reason` of the 503 body.
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            SessionDependency::SessionStore => "session-store-unavailable",
+            SessionDependency::UserStore => "user-store-unavailable",
+        }
+    }
+}
+
+/// The message of the 500 answered when session mode is on but tower-sessions'
+/// `SessionManagerLayer` does not wrap the route.
+pub const SESSION_LAYER_MISSING_MESSAGE: &str =
+    "session mode is on but no tower-sessions SessionManagerLayer wraps this route (add it outside ClerkLayer)";
+
 /// Why a `clerk-axum` extractor refused a request. Every variant is an [`IntoResponse`]:
 ///
 /// | variant | status | headers | JSON body |
@@ -58,6 +84,10 @@ impl UserDependency {
 /// | [`UserDeleted`](Self::UserDeleted) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-deleted"}` |
 /// | [`UserUnavailable`](Self::UserUnavailable) | 503 | | `{"error":"service_unavailable","reason":"user-store-unavailable"}` or `"backend-api-unavailable"` |
 /// | [`UserProvisioningMissing`](Self::UserProvisioningMissing) | 500 | | `{"error":"internal_error","reason":"user-provisioning-missing","message":…}` |
+/// | [`SessionRevalidationRequired`](Self::SessionRevalidationRequired) | 401 | `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-revalidation-required"}` |
+/// | [`SessionUnavailable`](Self::SessionUnavailable) | 503 | | `{"error":"service_unavailable","reason":"session-store-unavailable"}` or `"user-store-unavailable"` |
+/// | [`SessionLayerMissing`](Self::SessionLayerMissing) | 500 | | `{"error":"internal_error","reason":"session-layer-missing","message":…}` |
+/// | [`StaffLoginRequired`](Self::StaffLoginRequired) | 401 | | `{"error":"unauthenticated","reason":"staff-login-required"}` |
 ///
 /// The 401 headers follow RFC 6750: a request without credentials gets the bare challenge,
 /// one with rejected credentials gets `error="invalid_token"`. Both start with `Bearer`, the
@@ -109,6 +139,23 @@ pub enum ClerkRejection {
     /// [`UserProvisioning`](crate::UserProvisioning) extension: a programming error (500).
     #[error("UserProvisioning is not installed on this route")]
     UserProvisioningMissing,
+    /// Session mode: the session's revalidation interval passed and the request carries no
+    /// token to revalidate it with (401, reason
+    /// [`REVALIDATION_REQUIRED`](clerk_core::session::REVALIDATION_REQUIRED)).
+    #[error("the session must be revalidated with a fresh token")]
+    SessionRevalidationRequired,
+    /// Session mode: the session store or the user store failed (503): never "signed in",
+    /// never "signed out".
+    #[error("session unavailable: {0:?}")]
+    SessionUnavailable(SessionDependency),
+    /// Session mode is on but no tower-sessions `SessionManagerLayer` wraps the route: a
+    /// programming error (500).
+    #[error("no SessionManagerLayer wraps this route")]
+    SessionLayerMissing,
+    /// Hybrid mode: the route needs a local staff login and the request has none (a Clerk
+    /// token or Clerk session never counts).
+    #[error("a local staff login is required")]
+    StaffLoginRequired,
 }
 
 impl ClerkRejection {
@@ -119,16 +166,18 @@ impl ClerkRejection {
             ClerkRejection::MissingToken
             | ClerkRejection::InvalidToken(_)
             | ClerkRejection::UserNotFound
-            | ClerkRejection::UserDeleted => StatusCode::UNAUTHORIZED,
-            ClerkRejection::Unavailable(_) | ClerkRejection::UserUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            | ClerkRejection::UserDeleted
+            | ClerkRejection::SessionRevalidationRequired
+            | ClerkRejection::StaffLoginRequired => StatusCode::UNAUTHORIZED,
+            ClerkRejection::Unavailable(_)
+            | ClerkRejection::UserUnavailable(_)
+            | ClerkRejection::SessionUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ClerkRejection::NoActiveOrganization
             | ClerkRejection::MissingRole { .. }
             | ClerkRejection::MissingPermission { .. } => StatusCode::FORBIDDEN,
-            ClerkRejection::LayerMissing | ClerkRejection::UserProvisioningMissing => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            ClerkRejection::LayerMissing
+            | ClerkRejection::UserProvisioningMissing
+            | ClerkRejection::SessionLayerMissing => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -147,6 +196,12 @@ impl ClerkRejection {
             ClerkRejection::UserDeleted => Some("user-deleted"),
             ClerkRejection::UserUnavailable(which) => Some(which.reason()),
             ClerkRejection::UserProvisioningMissing => Some("user-provisioning-missing"),
+            ClerkRejection::SessionRevalidationRequired => {
+                Some(clerk_core::session::REVALIDATION_REQUIRED)
+            }
+            ClerkRejection::SessionUnavailable(which) => Some(which.reason()),
+            ClerkRejection::SessionLayerMissing => Some("session-layer-missing"),
+            ClerkRejection::StaffLoginRequired => Some("staff-login-required"),
         }
     }
 }
@@ -156,7 +211,7 @@ impl IntoResponse for ClerkRejection {
         let status = self.status();
         let reason = self.reason();
         let (body, challenge) = match &self {
-            ClerkRejection::MissingToken => (
+            ClerkRejection::MissingToken | ClerkRejection::SessionRevalidationRequired => (
                 json!({ "error": "unauthenticated", "reason": reason }),
                 Some("Bearer"),
             ),
@@ -173,7 +228,7 @@ impl IntoResponse for ClerkRejection {
                     None,
                 )
             }
-            ClerkRejection::UserUnavailable(_) => (
+            ClerkRejection::UserUnavailable(_) | ClerkRejection::SessionUnavailable(_) => (
                 json!({ "error": "service_unavailable", "reason": reason }),
                 None,
             ),
@@ -184,6 +239,21 @@ impl IntoResponse for ClerkRejection {
                         "error": "internal_error",
                         "reason": reason,
                         "message": USER_PROVISIONING_MISSING_MESSAGE,
+                    }),
+                    None,
+                )
+            }
+            ClerkRejection::StaffLoginRequired => (
+                json!({ "error": "unauthenticated", "reason": reason }),
+                None,
+            ),
+            ClerkRejection::SessionLayerMissing => {
+                tracing::error!("{SESSION_LAYER_MISSING_MESSAGE}");
+                (
+                    json!({
+                        "error": "internal_error",
+                        "reason": reason,
+                        "message": SESSION_LAYER_MISSING_MESSAGE,
                     }),
                     None,
                 )

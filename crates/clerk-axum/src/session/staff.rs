@@ -1,0 +1,291 @@
+//! Hybrid mode: local staff sessions ([`LocalStaff`], [`StaffSession`]).
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use clerk_core::model::User;
+use tower_sessions::Session;
+
+use super::{LocalState, SessionMode};
+use crate::rejection::SessionDependency;
+use crate::ClerkRejection;
+
+/// A signed-in local staff user (hybrid mode): a session holding a [`LocalLogin`](super::LocalLogin)
+/// whose user is, as read again for this request, staff, active, not locked, banned or
+/// deleted.
+///
+/// Rejects with 401 `staff-login-required` otherwise — a Clerk token or a Clerk session
+/// never satisfies it — with 503 when the session or user store failed, and with 500 when
+/// session mode is not on. `Option<LocalStaff>` is `None` when there is no staff login
+/// (routes that redirect to a login page) and still rejects on failures.
+#[derive(Clone)]
+pub struct LocalStaff(pub Arc<User>);
+
+impl fmt::Debug for LocalStaff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalStaff")
+            .field("user_id", &self.0.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalStaff {
+    /// The staff user's row.
+    #[must_use]
+    pub fn user(&self) -> &Arc<User> {
+        &self.0
+    }
+}
+
+impl Deref for LocalStaff {
+    type Target = User;
+
+    fn deref(&self) -> &User {
+        &self.0
+    }
+}
+
+fn local_state(parts: &Parts) -> Result<&LocalState, ClerkRejection> {
+    parts
+        .extensions
+        .get::<LocalState>()
+        .ok_or(ClerkRejection::SessionLayerMissing)
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for LocalStaff {
+    type Rejection = ClerkRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match local_state(parts)? {
+            LocalState::Staff(user) => Ok(Some(LocalStaff(Arc::clone(user)))),
+            LocalState::None => Ok(None),
+            LocalState::Unavailable(which) => Err(ClerkRejection::SessionUnavailable(*which)),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for LocalStaff {
+    type Rejection = ClerkRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        <LocalStaff as OptionalFromRequestParts<S>>::from_request_parts(parts, state)
+            .await?
+            .ok_or(ClerkRejection::StaffLoginRequired)
+    }
+}
+
+/// The request's session, for logging local staff in and out (hybrid mode). Extract it in
+/// the login and logout handlers; it needs session mode on the route (500 otherwise).
+#[derive(Clone)]
+pub struct StaffSession {
+    pub(crate) session: Session,
+    pub(crate) mode: Arc<SessionMode>,
+}
+
+impl fmt::Debug for StaffSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaffSession")
+            .field("session_id", &self.session.id().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for StaffSession {
+    type Rejection = ClerkRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<StaffSession>()
+            .cloned()
+            .ok_or(ClerkRejection::SessionLayerMissing)
+    }
+}
+
+/// A staff login or logout failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StaffLoginError {
+    /// Unknown user, wrong password, not staff, or inactive: show one message for all of
+    /// them ("Invalid username or password."); the inner error is for logs and tests.
+    #[cfg(feature = "hybrid")]
+    #[error("login refused: {0}")]
+    Refused(clerk_core::password::LocalLoginError),
+    /// The session store or the user store failed: answer 503.
+    #[error("unavailable: {}", .0.reason())]
+    Unavailable(SessionDependency),
+}
+
+impl StaffLoginError {
+    /// Whether this is an infrastructure failure (503) rather than refused credentials.
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StaffLoginError::Unavailable(_))
+    }
+}
+
+impl StaffSession {
+    /// Checks `username` and `password` against the store's local staff users
+    /// ([`authenticate_staff`](clerk_core::password::authenticate_staff)); on success records
+    /// the login (`Change::RecordLogin`), ends whatever the session held (a Clerk session
+    /// included: identities never mix), rotates the session id and stores the
+    /// [`LocalLogin`](super::LocalLogin). On failure the session is left as it was.
+    ///
+    /// Argon2 runs on the calling task (tens of milliseconds): fine for an admin login.
+    ///
+    /// # Errors
+    /// [`StaffLoginError::Refused`] for bad credentials, [`StaffLoginError::Unavailable`]
+    /// when a store failed.
+    #[cfg(feature = "hybrid")]
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Arc<User>, StaffLoginError> {
+        use clerk_core::password::{authenticate_staff, LocalLoginError};
+        use clerk_core::store::{Change, UserRef, WriteBatch};
+
+        let store = self.mode.store();
+        let users = Users(Arc::clone(store));
+        let user = match authenticate_staff(&users, username, password).await {
+            Ok(user) => user,
+            Err(LocalLoginError::Store(error)) => {
+                tracing::warn!(%error, "user store failed during a staff login: 503");
+                return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
+            }
+            Err(refused) => {
+                if let LocalLoginError::Password(error) = &refused {
+                    tracing::error!(%error, "a local user's stored password hash is unusable");
+                }
+                tracing::info!(reason = %refused, "staff login refused");
+                return Err(StaffLoginError::Refused(refused));
+            }
+        };
+        let now = self.mode.now();
+        // Effect::NotFound/Gone would mean the row vanished since the check: still logged in,
+        // the next request reads the user again and decides.
+        let _recorded = store
+            .dyn_apply(WriteBatch::single(
+                now,
+                Change::RecordLogin {
+                    user: UserRef::Id(user.id),
+                    at: now,
+                },
+            ))
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "user store failed recording a staff login: 503");
+                StaffLoginError::Unavailable(SessionDependency::UserStore)
+            })?;
+        let session_failed = |error: tower_sessions::session::Error| {
+            StaffLoginError::Unavailable(super::session_failure(&error))
+        };
+        self.session.flush().await.map_err(session_failed)?;
+        self.session.cycle_id().await.map_err(session_failed)?;
+        self.session
+            .insert(
+                super::LOCAL_USER_KEY,
+                super::LocalLogin {
+                    user_id: user.id,
+                    at: now,
+                },
+            )
+            .await
+            .map_err(session_failed)?;
+        tracing::info!(user_id = %user.id, "staff login");
+        Ok(Arc::new(user))
+    }
+
+    /// Ends the session whatever it holds (data deleted, cookie removed) and records the
+    /// logout of a local login (`Change::RecordLogout`; a store failure there is logged, not
+    /// fatal: the session is gone either way).
+    ///
+    /// # Errors
+    /// [`StaffLoginError::Unavailable`] when the session store failed.
+    pub async fn logout(&self) -> Result<(), StaffLoginError> {
+        let login = self
+            .session
+            .get::<super::LocalLogin>(super::LOCAL_USER_KEY)
+            .await
+            .ok()
+            .flatten();
+        self.session
+            .flush()
+            .await
+            .map_err(|e| StaffLoginError::Unavailable(super::session_failure(&e)))?;
+        if let Some(login) = login {
+            let now = self.mode.now();
+            let batch = clerk_core::store::WriteBatch::single(
+                now,
+                clerk_core::store::Change::RecordLogout {
+                    user: clerk_core::store::UserRef::Id(login.user_id),
+                    at: now,
+                },
+            );
+            if let Err(error) = self.mode.store().dyn_apply(batch).await {
+                tracing::warn!(%error, user_id = %login.user_id, "could not record a staff logout");
+            }
+            tracing::info!(user_id = %login.user_id, "staff logout");
+        }
+        Ok(())
+    }
+}
+
+/// The store's user reads through its boxed futures. Called through `dyn DynStore` directly,
+/// the trait object's lifetime makes a handler's future not `Send` for every lifetime (a
+/// limit of higher-ranked inference); a named type without lifetimes avoids it.
+#[cfg(feature = "hybrid")]
+struct Users(Arc<dyn clerk_core::store::DynStore>);
+
+#[cfg(feature = "hybrid")]
+impl clerk_core::store::UserStore for Users {
+    fn user(
+        &self,
+        id: clerk_core::model::UserId,
+    ) -> impl std::future::Future<Output = Result<Option<User>, clerk_core::store::StoreError>> + Send
+    {
+        self.0.dyn_user(id)
+    }
+
+    fn user_by_clerk_id(
+        &self,
+        clerk_id: &str,
+    ) -> impl std::future::Future<Output = Result<Option<User>, clerk_core::store::StoreError>> + Send
+    {
+        let (store, clerk_id) = (Arc::clone(&self.0), clerk_id.to_owned());
+        async move { store.dyn_user_by_clerk_id(&clerk_id).await }
+    }
+
+    fn user_by_email(
+        &self,
+        email: &str,
+    ) -> impl std::future::Future<Output = Result<Option<User>, clerk_core::store::StoreError>> + Send
+    {
+        let (store, email) = (Arc::clone(&self.0), email.to_owned());
+        async move { store.dyn_user_by_email(&email).await }
+    }
+
+    fn local_user_by_username(
+        &self,
+        username: &str,
+    ) -> impl std::future::Future<Output = Result<Option<User>, clerk_core::store::StoreError>> + Send
+    {
+        let (store, username) = (Arc::clone(&self.0), username.to_owned());
+        async move { store.dyn_local_user_by_username(&username).await }
+    }
+
+    fn list_users(
+        &self,
+        after: Option<clerk_core::model::UserId>,
+        limit: usize,
+    ) -> impl std::future::Future<Output = Result<Vec<User>, clerk_core::store::StoreError>> + Send
+    {
+        self.0.dyn_list_users(after, limit)
+    }
+}
