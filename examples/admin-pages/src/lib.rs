@@ -1,0 +1,204 @@
+//! The framework-agnostic parts of the example apps' `/admin` pages (DESIGN §8, hybrid mode),
+//! shared unchanged by `examples/axum-app` and `examples/rocket-app` so both answer the same
+//! bytes:
+//!
+//! - [`login_page`]: the login form (`username`, `password`, `POST /admin/login`), with
+//!   [`INVALID_CREDENTIALS`] after a refused login;
+//! - [`admin_page`]: the users table (email, Clerk id, name, active) and the organizations
+//!   table (name, slug, members), read from the store by [`AdminData::load`];
+//! - [`LoginForm::parse`]: the `application/x-www-form-urlencoded` body of the login form.
+//!
+//! Every value from the store or the request is HTML-escaped ([`escape`]): names and emails
+//! come from Clerk users, who choose them. Password hashes are never rendered.
+//!
+//! The routes themselves — sessions, redirects, status codes — belong to each app:
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /admin` with a staff session | 200 [`admin_page`] |
+//! | `GET /admin` otherwise | 303 `Location: /admin/login` |
+//! | `GET /admin/login` | 200 [`login_page`]`(None)` |
+//! | `POST /admin/login`, staff credentials | 303 `Location: /admin` + session cookie |
+//! | `POST /admin/login`, refused | 401 [`login_page`]`(Some(INVALID_CREDENTIALS))` |
+//! | `POST /admin/login`, unparseable body | 400 [`login_page`] with the [`FormError`] |
+//! | `POST /admin/logout` | 303 `Location: /admin/login`, session ended |
+//!
+//! # Quick start
+//!
+//! ```
+//! use admin_pages::{login_page, LoginForm, INVALID_CREDENTIALS};
+//!
+//! let form = LoginForm::parse(b"username=ada&password=p%26ss+word")?;
+//! assert_eq!(form.username, "ada");
+//! assert_eq!(form.password, "p&ss word");
+//!
+//! let html = login_page(Some(INVALID_CREDENTIALS));
+//! assert!(html.contains(r#"<form method="post" action="/admin/login">"#));
+//! assert!(html.contains("Invalid username or password."));
+//! # Ok::<(), admin_pages::FormError>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod form;
+mod html;
+
+pub use form::{FormError, LoginForm, MAX_FORM_BYTES};
+pub use html::{admin_page, escape, login_page};
+
+use clerk_core::model::{Organization, User};
+use clerk_core::store::{DynStore, StoreError};
+
+/// The message of a refused login, whatever the reason (unknown user, wrong password, not
+/// staff, inactive): the page never tells which.
+pub const INVALID_CREDENTIALS: &str = "Invalid username or password.";
+
+/// `Content-Type` of every page.
+pub const CONTENT_TYPE: &str = "text/html; charset=utf-8";
+
+/// Path of the admin page.
+pub const ADMIN_PATH: &str = "/admin";
+/// Path of the login form (GET) and login (POST).
+pub const LOGIN_PATH: &str = "/admin/login";
+/// Path of the logout (POST).
+pub const LOGOUT_PATH: &str = "/admin/logout";
+
+/// How many users and organizations the page lists at most (the first by id).
+pub const PAGE_LIMIT: usize = 500;
+
+/// One organization row: the organization and its member count.
+#[derive(Debug, Clone)]
+pub struct OrganizationRow {
+    /// The organization.
+    pub organization: Organization,
+    /// Clerk's `members_count` when it sent one, else the live memberships in the store.
+    pub members: u64,
+}
+
+/// What [`admin_page`] shows.
+#[derive(Debug, Clone, Default)]
+pub struct AdminData {
+    /// Users that are not deleted, ascending by local id (at most [`PAGE_LIMIT`]).
+    pub users: Vec<User>,
+    /// Whether more users exist than are listed.
+    pub more_users: bool,
+    /// Organizations that are not deleted, ascending by Clerk id (at most [`PAGE_LIMIT`]).
+    pub organizations: Vec<OrganizationRow>,
+    /// Whether more organizations exist than are listed.
+    pub more_organizations: bool,
+}
+
+impl AdminData {
+    /// Reads the tables' rows from `store`: deleted users and organizations (tombstones) are
+    /// left out.
+    ///
+    /// # Errors
+    /// The store's error (the app answers 503).
+    pub async fn load(store: &dyn DynStore) -> Result<AdminData, StoreError> {
+        let mut data = AdminData::default();
+        let mut after = None;
+        'users: loop {
+            let page = store.dyn_list_users(after, PAGE_LIMIT).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            for user in page {
+                if user.deleted_at.is_some() {
+                    continue;
+                }
+                if data.users.len() == PAGE_LIMIT {
+                    data.more_users = true;
+                    break 'users;
+                }
+                data.users.push(user);
+            }
+        }
+        let mut after: Option<String> = None;
+        'orgs: loop {
+            let page = store
+                .dyn_list_organizations(after.as_deref(), PAGE_LIMIT)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.clerk_id.clone());
+            for organization in page {
+                if organization.deleted_at.is_some() {
+                    continue;
+                }
+                if data.organizations.len() == PAGE_LIMIT {
+                    data.more_organizations = true;
+                    break 'orgs;
+                }
+                let members = match organization.members_count {
+                    Some(count) => u64::try_from(count).unwrap_or(0),
+                    None => store
+                        .dyn_memberships_of_organization(&organization.clerk_id)
+                        .await?
+                        .len() as u64,
+                };
+                data.organizations.push(OrganizationRow {
+                    organization,
+                    members,
+                });
+            }
+        }
+        Ok(data)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use clerk_core::model::{ClerkMembershipData, ClerkOrganizationData, ClerkUserData};
+    use clerk_core::store::{Change, LinkPolicy, StoreWriter, WriteBatch};
+    use clerk_core::time::UnixTime;
+    use clerk_store::MemoryStore;
+
+    #[tokio::test]
+    async fn load_lists_live_rows_and_counts_members() {
+        let store = MemoryStore::new();
+        let t = UnixTime::from_secs(1_700_000_000);
+        let mut batch = WriteBatch::new(t);
+        for (id, email) in [("user_a", "a@example.com"), ("user_b", "b@example.com")] {
+            let mut data = ClerkUserData::new(id, t, t);
+            data.email = Some(email.to_owned());
+            batch.push(Change::UpsertUser {
+                data,
+                link: LinkPolicy::default(),
+            });
+        }
+        batch.push(Change::DeleteUser {
+            clerk_id: "user_b".to_owned(),
+            at: t,
+        });
+        batch.push(Change::UpsertOrganization(ClerkOrganizationData::new(
+            "org_1", "Acme", t, t,
+        )));
+        let mut counted = ClerkOrganizationData::new("org_2", "Counted", t, t);
+        counted.members_count = Some(7);
+        batch.push(Change::UpsertOrganization(counted));
+        batch.push(Change::UpsertMembership(ClerkMembershipData::new(
+            "orgmem_1",
+            "org_1",
+            "user_a",
+            "org:admin",
+            t,
+            t,
+        )));
+        let _ = store.apply(batch).await.unwrap();
+
+        let data = AdminData::load(&store).await.unwrap();
+        let emails: Vec<_> = data.users.iter().map(|u| u.email.as_deref()).collect();
+        assert_eq!(
+            emails,
+            [Some("a@example.com")],
+            "the deleted user is left out"
+        );
+        let orgs: Vec<_> = data
+            .organizations
+            .iter()
+            .map(|r| (r.organization.name.as_str(), r.members))
+            .collect();
+        assert_eq!(orgs, [("Acme", 1), ("Counted", 7)]);
+        assert!(!data.more_users && !data.more_organizations);
+    }
+}
