@@ -966,3 +966,75 @@ async fn the_revalidation_check_needs_no_key_fetch_while_serving() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), after_establishing);
 }
+
+#[tokio::test]
+async fn with_establish_from_header_off_only_the_session_cookie_starts_sessions() {
+    let key = TestKeyPair::fixed(0);
+    let clock = ManualClock::at_system_now();
+    let config = ClerkConfig::builder()
+        .secret_key("sk_test_sessions_header")
+        .publishable_key(mint::publishable_key_for(DEFAULT_FRONTEND_HOST, false))
+        .frontend_host(DEFAULT_AUTHORIZED_PARTY)
+        .build()
+        .unwrap();
+    let authenticator = Authenticator::builder(config)
+        .http_client(offline::jwks_client(&[&key]))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let store: Arc<dyn DynStore> = Arc::new(MemoryStore::new());
+    let mode =
+        SessionMode::new(store, RevalidationPolicy::new(WINDOW)).establish_from_header(false);
+    let app = Router::new()
+        .route("/me", get(me))
+        .layer(ClerkLayer::new(authenticator).with_sessions(mode))
+        .layer(cookie_layer(tower_sessions::MemoryStore::default()));
+    let token = TokenBuilder::v2(&key)
+        .subject("user_1")
+        .session_id("sess_1")
+        .issued_now_by(&clock)
+        .sign();
+    let call = |request: Request<Body>| {
+        let app = app.clone();
+        async move { app.oneshot(request).await.unwrap() }
+    };
+    let bearer = call(
+        Request::get("/me")
+            .header("host", "localhost")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(bearer.status(), 200, "verified statelessly");
+    assert!(
+        bearer.headers().get(SET_COOKIE).is_none(),
+        "no session for an API client"
+    );
+
+    let browser = call(
+        Request::get("/me")
+            .header("host", "localhost")
+            .header("cookie", format!("__session={token}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(browser.status(), 200);
+    let cookie = browser.headers()[SET_COOKIE].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    clock.advance(Duration::from_secs(120));
+    let served = call(
+        Request::get("/me")
+            .header("host", "localhost")
+            .header("cookie", &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        served.status(),
+        200,
+        "served from the session after the token expired"
+    );
+}

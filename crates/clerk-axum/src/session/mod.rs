@@ -85,7 +85,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, Request};
-use clerk_core::extract::find_token;
+use clerk_core::extract::{find_token, TokenSource};
 use clerk_core::model::{User, UserId};
 use clerk_core::session::{
     AfterRevalidation, EndReason, RevalidationPolicy, SessionDecision, SessionRecord, Standing,
@@ -119,6 +119,7 @@ pub struct SessionMode {
     store: Arc<dyn DynStore>,
     policy: RevalidationPolicy,
     cookie_auth: bool,
+    from_header: bool,
     clock: Option<Arc<dyn Clock>>,
 }
 
@@ -127,6 +128,7 @@ impl fmt::Debug for SessionMode {
         f.debug_struct("SessionMode")
             .field("policy", &self.policy)
             .field("cookie_auth", &self.cookie_auth)
+            .field("from_header", &self.from_header)
             .finish_non_exhaustive()
     }
 }
@@ -144,8 +146,23 @@ impl SessionMode {
             store,
             policy,
             cookie_auth: true,
+            from_header: true,
             clock: None,
         }
+    }
+
+    /// Whether a token in the `Authorization` header establishes a session (default: on).
+    ///
+    /// Turn it off when the app serves both browsers and API clients: browsers send Clerk's
+    /// `__session` cookie and keep the session cookie, while API clients send a bearer header
+    /// on every request and never return the cookie — a session each would only fill the
+    /// session store. With it off such requests are verified statelessly, exactly as without
+    /// session mode; an existing session still follows every rule (a bearer token for another
+    /// identity ends it).
+    #[must_use]
+    pub fn establish_from_header(mut self, enabled: bool) -> Self {
+        self.from_header = enabled;
+        self
     }
 
     /// Whether the `__session` cookie counts as a presented token (default: on, like
@@ -325,7 +342,7 @@ async fn clerk_session(
         Err(error) => return Err(session_failure(&error)),
     };
     let Some(record) = record else {
-        return establish(authenticator, session, headers, now).await;
+        return establish(authenticator, mode, session, headers, now).await;
     };
     let standing = standing(mode, &record).await?;
     let presented = find_token(headers, mode.cookie_auth)
@@ -414,12 +431,18 @@ async fn standing(
 /// fresh id.
 async fn establish(
     authenticator: &Authenticator,
+    mode: &SessionMode,
     session: &Session,
     headers: &HeaderMap,
     now: UnixTime,
 ) -> Result<AuthState, SessionDependency> {
     let decision = authenticator.authenticate(headers).await;
-    if let AuthDecision::SignedIn(auth) = &decision {
+    let from_header = matches!(
+        find_token(headers, mode.cookie_auth),
+        Ok(Some(found)) if found.source == TokenSource::AuthorizationHeader
+    );
+    let remember = mode.from_header || !from_header;
+    if let (AuthDecision::SignedIn(auth), true) = (&decision, remember) {
         session.cycle_id().await.map_err(|e| session_failure(&e))?;
         session
             .insert(SESSION_KEY, SessionRecord::establish(auth, now))
@@ -482,5 +505,5 @@ async fn end(
 ) -> Result<AuthState, SessionDependency> {
     tracing::info!(user_id, %reason, "session ended");
     session.flush().await.map_err(|e| session_failure(&e))?;
-    establish(authenticator, session, headers, mode.now()).await
+    establish(authenticator, mode, session, headers, mode.now()).await
 }
