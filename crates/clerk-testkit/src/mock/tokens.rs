@@ -148,10 +148,13 @@ fn build(request: TokenRequest, builder: TokenBuilder) -> Result<TokenBuilder, S
     Ok(builder)
 }
 
+/// `fea` features, `per` names and `fpm` masks, in that order.
+type EncodedPermissions = (Vec<String>, Vec<String>, Vec<String>);
+
 /// Clerk's v2 encoding of full permission keys `org:<feature>:<permission>`: the features (for
 /// `fea`, in first-seen order), the permission names (`per`, first-seen order) and one decimal
 /// mask per feature (`fpm`) whose most significant of `per.len()` bits is the first name.
-fn encode_permissions(keys: &[String]) -> Result<(Vec<String>, Vec<String>, Vec<String>), String> {
+fn encode_permissions(keys: &[String]) -> Result<EncodedPermissions, String> {
     let mut features: Vec<String> = Vec::new();
     let mut names: Vec<String> = Vec::new();
     let mut pairs = Vec::new();
