@@ -102,7 +102,7 @@ pub(crate) fn read(figment: &Figment, env: Environment) -> Result<ClerkConfig, S
         let Some(name) = find_setting(key) else {
             return Err(SettingsError::UnknownKey {
                 key: key.clone(),
-                known: KNOWN_PREFIXED
+                known: SETTINGS
                     .iter()
                     .map(|k| k.trim_start_matches("CLERK_").to_ascii_lowercase())
                     .collect::<Vec<_>>()
@@ -125,8 +125,9 @@ pub(crate) fn read(figment: &Figment, env: Environment) -> Result<ClerkConfig, S
     })?)
 }
 
-/// Every setting `ClerkConfig::from_lookup` reads (checked against it by a test).
-pub(crate) const KNOWN_PREFIXED: &[&str] = &[
+/// Every setting `ClerkConfig::from_lookup` reads, by its environment name (checked against
+/// it by a test).
+pub const SETTINGS: &[&str] = &[
     "CLERK_SECRET_KEY",
     "CLERK_PUBLISHABLE_KEY",
     "CLERK_JWT_KEY",
@@ -146,10 +147,7 @@ pub(crate) const KNOWN_PREFIXED: &[&str] = &[
 
 /// The setting a section key means, if any.
 fn find_setting(key: &str) -> Option<&'static str> {
-    KNOWN_PREFIXED
-        .iter()
-        .copied()
-        .find(|name| matches(key, name))
+    SETTINGS.iter().copied().find(|name| matches(key, name))
 }
 
 fn matches(key: &str, name: &str) -> bool {
@@ -198,7 +196,7 @@ mod tests {
         let mut asked = asked.into_inner();
         asked.sort();
         asked.dedup();
-        let mut known: Vec<String> = KNOWN_PREFIXED.iter().map(|k| (*k).to_owned()).collect();
+        let mut known: Vec<String> = SETTINGS.iter().map(|k| (*k).to_owned()).collect();
         known.sort();
         assert_eq!(asked, known);
     }

@@ -1,0 +1,289 @@
+//! The example Rocket application of DESIGN §8: the same public contract as
+//! `examples/axum-app`, answered with `clerk-rocket` (one black-box suite drives both).
+//!
+//! | route | answer |
+//! |-------|--------|
+//! | `GET /healthz` | 200 `{"status":"ok"}` |
+//! | `GET /api/public` | 200 `{"signed_in": bool, "user_id": string\|null}` (a rejected token is signed out; 503 when no key can be had) |
+//! | `GET /api/me` | 200 `{"clerk_id","email","first_name","last_name","full_name","username","image_url","session_id","org_id","org_slug","org_role","org_permissions"}`: the user from the local mirror, fetched from the Backend API (`GET /v1/users/{id}`) and stored when missing; 401 with `WWW-Authenticate: Bearer` and `{"error":"unauthenticated","reason":…}`; 503 when no key (or neither the store nor Clerk) can be had |
+//! | `GET /api/org` | 200 `{"org_id","org_slug","org_role","org_permissions"}`, else 403 `{"error":"no_active_organization"}` |
+//! | `GET /api/org/admin` | 200 for role `org:admin`, else 403 |
+//! | `GET /api/org/reports` | 200 with permission `org:reports:read`, else 403 |
+//! | `POST /webhooks/clerk` | DESIGN §6 ([`clerk_rocket::webhook`]); 503 when `CLERK_WEBHOOK_SIGNING_KEY` is unset |
+//! | anything else | 404 with an empty body (as Axum answers) |
+//!
+//! Configuration ([`AppConfig::from_env`]): the `CLERK_*` settings of DESIGN §7, `DATABASE_URL`
+//! (default [`DEFAULT_DATABASE_URL`], a SQLite file `clerk-app.db` in the working directory;
+//! `postgres://…` selects PostgreSQL) and `BIND` (default [`DEFAULT_BIND`], mapped onto
+//! Rocket's `address` and `port`). The `CLERK_*` settings reach [`ClerkFairing`] through the
+//! `clerk` section of Rocket's figment, so `Rocket.toml` / `ROCKET_*` work too; the
+//! environment wins. The schema is migrated at start. `REDIS_URL` is not used yet (no cache
+//! layer in this example, as in axum-app).
+//!
+//! Tests drive the app in process: [`AppConfig::from_lookup`], [`rocket`] and
+//! `rocket::local::asynchronous::Client`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use clerk_core::store::{DynStore, StoreError};
+use clerk_core::{ActiveOrganization, ClerkConfig};
+use clerk_rocket::{
+    ActiveOrg, ClerkFairing, ClerkUser, OptionalClerkAuth, RequirePermission, RequireRole,
+};
+use rocket::figment::Figment;
+use rocket::serde::json::Json;
+use rocket::{catch, catchers, get, routes, Build, Request, Rocket};
+use serde_json::{json, Value};
+
+clerk_rocket::role!(
+    /// The role `/api/org/admin` requires.
+    pub OrgAdmin = "org:admin"
+);
+clerk_rocket::permission!(
+    /// The permission `/api/org/reports` requires.
+    pub ReadReports = "org:reports:read"
+);
+
+/// `DATABASE_URL` when unset: the SQLite file `clerk-app.db` in the working directory,
+/// created when missing (the same as axum-app and the `clerk` command).
+pub const DEFAULT_DATABASE_URL: &str = clerk_store::DEFAULT_DATABASE_URL;
+
+/// `BIND` when unset.
+pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
+
+/// The application's settings.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The Clerk settings, validated (DESIGN §7); the fairing validates them again at ignite
+    /// from the figment this config builds.
+    pub clerk: ClerkConfig,
+    /// The `CLERK_*` settings as given, for the figment's `clerk` section.
+    clerk_settings: Vec<(&'static str, String)>,
+    /// `DATABASE_URL`: `sqlite:…` or `postgres://…` (also `postgresql://…`).
+    pub database_url: String,
+    /// `BIND`: the address to listen on.
+    pub bind: SocketAddr,
+}
+
+impl AppConfig {
+    /// Reads the settings from the environment.
+    ///
+    /// # Errors
+    /// A message naming the first setting that is missing or invalid.
+    pub fn from_env() -> Result<Self, AppError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (tests pass a map).
+    ///
+    /// # Errors
+    /// A message naming the first setting that is missing or invalid.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AppError> {
+        let clerk = ClerkConfig::from_lookup(&lookup)?;
+        let clerk_settings = clerk_rocket::settings::SETTINGS
+            .iter()
+            .filter_map(|name| lookup(name).map(|value| (*name, value)))
+            .collect();
+        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let database_url = set("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let bind_text = set("BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let bind = bind_text.trim().parse().map_err(|_| AppError::Setting {
+            name: "BIND",
+            expected: "an address and port such as 127.0.0.1:3000",
+        })?;
+        Ok(AppConfig {
+            clerk,
+            clerk_settings,
+            database_url,
+            bind,
+        })
+    }
+
+    /// Rocket's figment (`Rocket.toml`, `ROCKET_*`) with `BIND` as `address`/`port` and the
+    /// `CLERK_*` settings in the `clerk` section.
+    #[must_use]
+    pub fn figment(&self) -> Figment {
+        let mut figment = rocket::Config::figment()
+            .merge(("address", self.bind.ip()))
+            .merge(("port", self.bind.port()));
+        for (name, value) in &self.clerk_settings {
+            // The short lower-case key, so a `Rocket.toml` spelling of it is overridden, not
+            // duplicated.
+            let key = name.trim_start_matches("CLERK_").to_ascii_lowercase();
+            figment = figment.merge((format!("clerk.{key}"), value.as_str()));
+        }
+        figment
+    }
+}
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// A `CLERK_*` setting is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] clerk_core::ConfigError),
+    /// Another setting is invalid.
+    #[error("{name}: expected {expected}")]
+    Setting {
+        /// The setting.
+        name: &'static str,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// The database could not be opened or migrated.
+    #[error("DATABASE_URL: {0}")]
+    Store(#[from] StoreError),
+    /// Rocket could not launch (the Clerk fairing's reason is in the log).
+    #[error("Rocket failed to launch: {0}")]
+    Launch(String),
+}
+
+/// Opens the store `database_url` names (`postgres://` or `postgresql://`: PostgreSQL;
+/// anything else: SQLite) and migrates it (the same rule as axum-app and the `clerk` command).
+///
+/// # Errors
+/// The store's error (unreachable database, invalid URL, failed migration).
+pub async fn open_store(database_url: &str) -> Result<Arc<dyn DynStore>, StoreError> {
+    clerk_store::open_database_url(database_url).await
+}
+
+/// The Rocket of DESIGN §8 over `store`, configured by `config` (the fairing reads the
+/// `CLERK_*` settings from the figment only, not from the process environment).
+#[must_use]
+pub fn rocket(config: &AppConfig, store: Arc<dyn DynStore>) -> Rocket<Build> {
+    rocket_with(config.figment(), ClerkFairing::new().store(store))
+}
+
+/// [`rocket`] with a hand-made figment and fairing (tests: a clock, an HTTP client).
+#[must_use]
+pub fn rocket_with(figment: Figment, fairing: ClerkFairing) -> Rocket<Build> {
+    rocket::custom(figment)
+        .attach(fairing.ignore_environment())
+        .register("/", clerk_rocket::catchers())
+        .register("/", catchers![not_found])
+        .mount(
+            "/",
+            routes![healthz, public, me, org, org_admin, org_reports],
+        )
+        .mount("/webhooks/clerk", clerk_rocket::webhook::routes())
+}
+
+/// Opens and migrates the database, then launches on `config.bind` until Ctrl-C.
+///
+/// # Errors
+/// [`AppError`] when start-up fails.
+pub async fn run(config: AppConfig) -> Result<(), AppError> {
+    let store = open_store(&config.database_url).await?;
+    let rocket = rocket(&config, store);
+    tracing::info!(addr = %config.bind, "rocket-app launching");
+    rocket
+        .launch()
+        .await
+        .map(|_| ())
+        .map_err(|error| AppError::Launch(error.to_string()))
+}
+
+/// Axum answers an unknown path with an empty 404; so does this app.
+#[catch(404)]
+fn not_found(_request: &Request<'_>) {}
+
+#[get("/healthz")]
+fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+#[get("/api/public")]
+fn public(auth: OptionalClerkAuth) -> Json<Value> {
+    let user_id = auth.as_ref().map(|auth| auth.user_id.clone());
+    Json(json!({ "signed_in": user_id.is_some(), "user_id": user_id }))
+}
+
+fn org_fields(org: Option<&ActiveOrganization>) -> [(&'static str, Value); 4] {
+    [
+        ("org_id", json!(org.map(|o| &o.id))),
+        ("org_slug", json!(org.and_then(|o| o.slug.as_ref()))),
+        ("org_role", json!(org.and_then(|o| o.role.as_ref()))),
+        (
+            "org_permissions",
+            json!(org.map(|o| o.permissions.clone()).unwrap_or_default()),
+        ),
+    ]
+}
+
+/// `first last`, either alone, or null (Clerk's `fullName`).
+fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
+    let parts: Vec<&str> = [first, last]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+#[get("/api/me")]
+fn me(user: ClerkUser) -> Json<Value> {
+    let mut body = json!({
+        "clerk_id": user.clerk_id,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "full_name": full_name(user.first_name.as_deref(), user.last_name.as_deref()),
+        "username": user.username,
+        "image_url": user.image_url,
+        "session_id": user.auth.session_id,
+    });
+    if let Some(map) = body.as_object_mut() {
+        map.extend(org_fields(user.auth.org.as_ref()).map(|(k, v)| (k.to_owned(), v)));
+    }
+    Json(body)
+}
+
+#[get("/api/org")]
+fn org(org: ActiveOrg) -> Json<Value> {
+    Json(Value::Object(
+        org_fields(Some(org.org()))
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    ))
+}
+
+#[get("/api/org/admin")]
+fn org_admin(auth: RequireRole<OrgAdmin>) -> Json<Value> {
+    Json(json!({ "ok": true, "org_id": auth.org_id(), "required_role": "org:admin" }))
+}
+
+#[get("/api/org/reports")]
+fn org_reports(auth: RequirePermission<ReadReports>) -> Json<Value> {
+    Json(json!({
+        "ok": true,
+        "org_id": auth.org_id(),
+        "required_permission": "org:reports:read",
+        "reports": [],
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::full_name;
+
+    #[test]
+    fn full_name_is_clerks() {
+        assert_eq!(
+            full_name(Some("Ada"), Some("Lovelace")).as_deref(),
+            Some("Ada Lovelace")
+        );
+        assert_eq!(full_name(Some("Ada"), None).as_deref(), Some("Ada"));
+        assert_eq!(
+            full_name(None, Some("Lovelace")).as_deref(),
+            Some("Lovelace")
+        );
+        assert_eq!(full_name(Some(" "), None), None);
+        assert_eq!(full_name(None, None), None);
+    }
+}
