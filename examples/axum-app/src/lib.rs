@@ -10,17 +10,35 @@
 //! | `GET /api/org/admin` | 200 for role `org:admin`, else 403 |
 //! | `GET /api/org/reports` | 200 with permission `org:reports:read`, else 403 |
 //! | `POST /webhooks/clerk` | DESIGN §6 ([`clerk_axum::webhook::route`]); 503 when `CLERK_WEBHOOK_SIGNING_KEY` is unset |
-//! | `/admin` | not yet: hybrid mode (local staff) comes with issue #6's next step; 404 today |
+//! | `GET /admin` | a staff session: 200 HTML, the users (email, Clerk id, name, active) and organizations (name, slug, members); otherwise (a Clerk token or Clerk session included) 303 `Location: /admin/login` |
+//! | `GET /admin/login` | 200 HTML form (`username`, `password`, `POST /admin/login`) |
+//! | `POST /admin/login` | form-urlencoded; staff credentials: 303 `Location: /admin` + session cookie (HttpOnly, SameSite=Lax); refused (unknown, wrong password, not staff, inactive): 401 HTML with the form and "Invalid username or password."; an unreadable form: 400 |
+//! | `POST /admin/logout` | 303 `Location: /admin/login`, the session ended |
+//!
+//! `/admin` is hybrid mode: local staff (created with `clerk createsuperuser`) log in with a
+//! username and password. The pages come from the shared `admin-pages` crate (the Rocket app
+//! renders the same); this app only wires the routes (`src/admin.rs`).
+//!
+//! Session mode is on (clerk-axum's `sessions`): browsers that send Clerk's `__session`
+//! cookie get a server-side session revalidated every `CLERK_SESSION_REVALIDATION_SECONDS`
+//! and ended at the next request by a `session.revoked` webhook or a ban; bearer-header API
+//! clients stay stateless (`establish_from_header(false)`). Sessions live in tower-sessions'
+//! `MemoryStore`: lost on restart and not shared between instances — fine for an example; a
+//! deployment would use a shared tower-sessions store.
 //!
 //! Configuration ([`AppConfig::from_env`]): the `CLERK_*` settings of DESIGN §7, `DATABASE_URL`
 //! (default [`DEFAULT_DATABASE_URL`], a SQLite file `clerk-app.db` in the working directory;
-//! `postgres://…` selects PostgreSQL) and `BIND` (default [`DEFAULT_BIND`]). The schema is
-//! migrated at start. `REDIS_URL` is not used yet (no cache layer in this example).
+//! `postgres://…` selects PostgreSQL), `REDIS_URL` (optional: user and organization lookups
+//! are cached in Redis; without it in process memory, `CLERK_CACHE_TIMEOUT` /
+//! `CLERK_ORG_CACHE_TIMEOUT`) and `BIND` (default [`DEFAULT_BIND`]). The schema is migrated at
+//! start.
 //!
 //! Tests and the demo drive the app in process: [`AppState::connect`] (or
 //! [`AppState::new`] with hand-made parts), [`app`], and [`serve`] on any listener.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod admin;
 
 use std::io;
 use std::net::SocketAddr;
@@ -28,13 +46,18 @@ use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use clerk_axum::session::{cookie_layer, SessionMode};
 use clerk_axum::{
     ActiveOrg, ClerkAuth, ClerkLayer, ClerkUser, RequirePermission, RequireRole, UserProvisioning,
 };
 use clerk_core::backend_api::{BackendApi, TokioSleeper};
+use clerk_core::cache::CachedStore;
 use clerk_core::reqwest_client::ReqwestClient;
+use clerk_core::session::RevalidationPolicy;
+use clerk_core::store::Store;
 use clerk_core::store::{DynStore, StoreError};
 use clerk_core::{ActiveOrganization, Authenticator, ClerkConfig};
+use clerk_store::{AnyStore, MemoryCache, RedisCache};
 use clerk_webhooks::{Webhook, WebhookProcessor};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -64,6 +87,8 @@ pub struct AppConfig {
     pub database_url: String,
     /// `BIND`: the address to listen on.
     pub bind: SocketAddr,
+    /// `REDIS_URL`: the cache of user and organization lookups; in process memory when unset.
+    pub redis_url: Option<String>,
 }
 
 impl AppConfig {
@@ -88,10 +113,12 @@ impl AppConfig {
             name: "BIND",
             expected: "an address and port such as 127.0.0.1:3000",
         })?;
+        let redis_url = set("REDIS_URL").map(|url| url.trim().to_owned());
         Ok(AppConfig {
             clerk,
             database_url,
             bind,
+            redis_url,
         })
     }
 }
@@ -120,6 +147,9 @@ pub enum AppError {
     /// The HTTP client for Clerk could not be built.
     #[error("HTTP client: {0}")]
     Http(#[from] clerk_core::HttpError),
+    /// `REDIS_URL` is not a usable Redis URL.
+    #[error("REDIS_URL: {0}")]
+    Cache(#[from] clerk_core::cache::CacheError),
     /// `CLERK_WEBHOOK_SIGNING_KEY` is not a usable `whsec_` secret.
     #[error("CLERK_WEBHOOK_SIGNING_KEY: {0}")]
     WebhookSecret(#[from] clerk_webhooks::SecretError),
@@ -137,12 +167,14 @@ pub struct AppState {
     layer: ClerkLayer,
     users: UserProvisioning,
     webhooks: Option<Arc<Processor>>,
+    sessions: tower_sessions::MemoryStore,
 }
 
 impl AppState {
-    /// The state from its parts: the Clerk layer (token verification), the stored-user
-    /// lookup (with or without just-in-time provisioning), and the webhook processor (none:
-    /// `POST /webhooks/clerk` answers 503).
+    /// The state from its parts: the Clerk layer (token verification; `/admin` needs it
+    /// built `with_sessions`, else its extractors answer 500), the stored-user lookup (with
+    /// or without just-in-time provisioning), and the webhook processor (none:
+    /// `POST /webhooks/clerk` answers 503). Sessions are kept in a new in-memory store.
     #[must_use]
     pub fn new(
         layer: ClerkLayer,
@@ -153,17 +185,20 @@ impl AppState {
             layer,
             users,
             webhooks,
+            sessions: tower_sessions::MemoryStore::default(),
         }
     }
 
-    /// Opens and migrates the database of `config`, and builds the authenticator, the Backend
-    /// API client (reqwest, `CLERK_API_TIMEOUT_MS`; only with `CLERK_SECRET_KEY`) and the
-    /// webhook processor (only with `CLERK_WEBHOOK_SIGNING_KEY`).
+    /// Opens and migrates the database of `config` behind its cache ([`open_cached_store`]),
+    /// and builds the authenticator in session mode, the Backend API client (reqwest,
+    /// `CLERK_API_TIMEOUT_MS`; only with `CLERK_SECRET_KEY`) and the webhook processor (only
+    /// with `CLERK_WEBHOOK_SIGNING_KEY`; it writes through the same cache, so its changes
+    /// invalidate what they touch).
     ///
     /// # Errors
     /// [`AppError`] naming what failed.
     pub async fn connect(config: &AppConfig) -> Result<Self, AppError> {
-        let store = open_store(&config.database_url).await?;
+        let store = open_cached_store(config).await?;
         let http = Arc::new(ReqwestClient::new(config.clerk.api_timeout)?);
         let authenticator = Authenticator::builder(config.clerk.clone())
             .http_client(ReqwestClient::clone(&http))
@@ -178,15 +213,21 @@ impl AppState {
         let webhooks = match config.clerk.webhook_signing_key() {
             Some(key) => {
                 let webhook = Webhook::from_signing_key(key)?;
-                Some(Arc::new(WebhookProcessor::new(webhook, store)))
+                Some(Arc::new(WebhookProcessor::new(webhook, Arc::clone(&store))))
             }
             None => {
                 tracing::warn!("CLERK_WEBHOOK_SIGNING_KEY unset: POST /webhooks/clerk answers 503");
                 None
             }
         };
+        let sessions = SessionMode::new(
+            Arc::clone(&store),
+            RevalidationPolicy::from_config(&config.clerk),
+        )
+        .cookie_auth(config.clerk.cookie_auth)
+        .establish_from_header(false);
         Ok(AppState::new(
-            ClerkLayer::new(authenticator),
+            ClerkLayer::new(authenticator).with_sessions(sessions),
             users,
             webhooks,
         ))
@@ -209,6 +250,37 @@ pub async fn open_store(database_url: &str) -> Result<Arc<dyn DynStore>, StoreEr
     clerk_store::open_database_url(database_url).await
 }
 
+/// Opens and migrates the store of `config.database_url`, behind a [`CachedStore`]: Redis at
+/// `config.redis_url`, else an in-process [`MemoryCache`]; TTLs from `CLERK_CACHE_TIMEOUT`
+/// and `CLERK_ORG_CACHE_TIMEOUT`. A cache that fails is bypassed (the store answers).
+///
+/// # Errors
+/// [`AppError::Store`] for the database, [`AppError::Cache`] for an unusable `REDIS_URL`.
+pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn DynStore>, AppError> {
+    fn cached<S: Store + 'static>(
+        store: S,
+        redis: Option<RedisCache>,
+        config: &ClerkConfig,
+    ) -> Arc<dyn DynStore> {
+        match redis {
+            Some(cache) => Arc::new(CachedStore::new(store, cache).with_config(config)),
+            None => Arc::new(CachedStore::new(store, MemoryCache::new()).with_config(config)),
+        }
+    }
+    let redis = config
+        .redis_url
+        .as_deref()
+        .map(RedisCache::open)
+        .transpose()?;
+    let store = AnyStore::connect(&config.database_url).await?;
+    store.migrate().await?;
+    Ok(match store {
+        AnyStore::Sqlite(store) => cached(store, redis, &config.clerk),
+        AnyStore::Postgres(store) => cached(store, redis, &config.clerk),
+        other => other.into_dyn(),
+    })
+}
+
 /// The router of DESIGN §8.
 pub fn app(state: AppState) -> Router {
     let webhook = match state.webhooks {
@@ -223,11 +295,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/org/admin", get(org_admin))
         .route("/api/org/reports", get(org_reports))
         .route("/webhooks/clerk", webhook)
-        // TODO(issue #6, hybrid mode): `/admin`, a server-rendered page for local staff
-        // (username + password session, Clerk tokens never open it). Until then it is a 404
-        // like any unknown path.
+        .merge(admin::routes())
+        .layer(Extension(Arc::clone(state.users.store())))
         .layer(Extension(state.users))
         .layer(state.layer)
+        // Outside the Clerk layer: loads the session before it, saves it after.
+        .layer(cookie_layer(state.sessions))
 }
 
 /// Serves [`app`] on `listener` until the future is dropped.

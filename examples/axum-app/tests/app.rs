@@ -1,4 +1,4 @@
-//! Every route of DESIGN §8 (except `/admin`, hybrid mode) and every rejection, in process
+//! Every route of DESIGN §8 (`/admin`, hybrid mode, is in tests/admin.rs) and every rejection, in process
 //! (`tower::ServiceExt::oneshot`), against the test kit's mock Clerk (JWKS + Backend API) and a
 //! temporary SQLite file, with webhooks signed by the test kit's sender.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -445,9 +445,12 @@ async fn webhooks_without_a_signing_key_are_503() {
 }
 
 #[tokio::test]
-async fn admin_is_not_here_yet_and_unknown_paths_are_404() {
+async fn a_clerk_token_never_opens_admin_and_unknown_paths_are_404() {
+    // The rest of /admin is in tests/admin.rs.
     let h = harness().await;
-    assert_eq!(h.get("/admin", Some(&h.token("user_1"))).await.status, 404);
+    let answer = h.get("/admin", Some(&h.token("user_1"))).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.headers["location"], "/admin/login");
     assert_eq!(h.get("/nope", None).await.status, 404);
 }
 

@@ -1,0 +1,92 @@
+//! `/admin` (hybrid mode, DESIGN §8): the routes only. Pages, escaping and form parsing are
+//! `admin-pages`' (shared with `rocket-app`); sessions and the password check are
+//! clerk-axum's (`StaffSession`, `LocalStaff`).
+
+use std::sync::Arc;
+
+use admin_pages::{
+    admin_page, login_page, AdminData, LoginForm, ADMIN_PATH, CONTENT_TYPE, INVALID_CREDENTIALS,
+    LOGIN_PATH, LOGOUT_PATH,
+};
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE as CONTENT_TYPE_HEADER;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use clerk_axum::session::{LocalStaff, StaffLoginError, StaffSession};
+use clerk_core::store::DynStore;
+
+/// The `/admin` routes. They need the app's session mode (a `ClerkLayer` with sessions inside
+/// a session manager) and the store as an `Extension<Arc<dyn DynStore>>`.
+pub(crate) fn routes() -> Router {
+    Router::new()
+        .route(ADMIN_PATH, get(admin))
+        .route(LOGIN_PATH, get(login_form).post(login))
+        .route(LOGOUT_PATH, post(logout))
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    (status, [(CONTENT_TYPE_HEADER, CONTENT_TYPE)], body).into_response()
+}
+
+fn unavailable() -> Response {
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "<!doctype html>\n<title>Unavailable</title>\n<p>The service is unavailable. Try again shortly.</p>\n"
+            .to_owned(),
+    )
+}
+
+/// `Option<LocalStaff>`: no staff login → the login page; a store down (503) or session mode
+/// missing (500) is the extractor's JSON answer.
+async fn admin(
+    staff: Option<LocalStaff>,
+    Extension(store): Extension<Arc<dyn DynStore>>,
+) -> Response {
+    let Some(staff) = staff else {
+        return Redirect::to(LOGIN_PATH).into_response();
+    };
+    match AdminData::load(&*store).await {
+        Ok(data) => {
+            let name = staff.username.as_deref().unwrap_or("staff");
+            html(StatusCode::OK, admin_page(name, &data))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "admin page: store failed");
+            unavailable()
+        }
+    }
+}
+
+async fn login_form() -> Response {
+    html(StatusCode::OK, login_page(None))
+}
+
+async fn login(staff: StaffSession, body: Bytes) -> Response {
+    let form = match LoginForm::parse(&body) {
+        Ok(form) => form,
+        Err(error) => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                login_page(Some(&error.to_string())),
+            )
+        }
+    };
+    match staff.login(&form.username, &form.password).await {
+        Ok(_) => Redirect::to(ADMIN_PATH).into_response(),
+        Err(StaffLoginError::Unavailable(_)) => unavailable(),
+        // Unknown user, wrong password, not staff, inactive: one message for all.
+        Err(_) => html(
+            StatusCode::UNAUTHORIZED,
+            login_page(Some(INVALID_CREDENTIALS)),
+        ),
+    }
+}
+
+async fn logout(staff: StaffSession) -> Response {
+    match staff.logout().await {
+        Ok(()) => Redirect::to(LOGIN_PATH).into_response(),
+        Err(_) => unavailable(),
+    }
+}
