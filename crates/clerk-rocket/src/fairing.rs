@@ -13,7 +13,9 @@ use clerk_webhooks::{Webhook, WebhookProcessor};
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::{Build, Rocket};
 
+use crate::session::{SessionMode, SessionStore};
 use crate::settings::{self, Environment, SettingsError};
+use clerk_core::session::RevalidationPolicy;
 
 /// The webhook processor the fairing builds (over the type-erased store).
 pub type Processor = WebhookProcessor<Arc<dyn DynStore>>;
@@ -26,9 +28,16 @@ pub struct ClerkState {
     authenticator: Authenticator,
     users: Option<UserProvisioning>,
     webhooks: Option<Arc<Processor>>,
+    sessions: Option<SessionMode>,
 }
 
 impl ClerkState {
+    /// Session mode, when on.
+    #[must_use]
+    pub fn sessions(&self) -> Option<&SessionMode> {
+        self.sessions.as_ref()
+    }
+
     /// The validated settings.
     #[must_use]
     pub fn config(&self) -> &ClerkConfig {
@@ -74,6 +83,9 @@ pub enum FairingError {
     /// The HTTP client for Clerk could not be built.
     #[error("HTTP client: {0}")]
     Http(#[from] clerk_core::HttpError),
+    /// Session mode needs the mirror (for revocations, bans and staff users).
+    #[error("session mode needs a store: use ClerkFairing::new().store(..).sessions(..)")]
+    SessionsWithoutStore,
     /// `CLERK_WEBHOOK_SIGNING_KEY` is not a usable `whsec_` secret.
     #[error("CLERK_WEBHOOK_SIGNING_KEY: {0}")]
     WebhookSecret(#[from] clerk_webhooks::SecretError),
@@ -93,6 +105,7 @@ pub struct ClerkFairing {
     store: Option<Arc<dyn DynStore>>,
     http: Option<Arc<dyn HttpClient>>,
     clock: Option<Arc<dyn Clock>>,
+    sessions: Option<Arc<dyn SessionStore>>,
     ignore_environment: bool,
 }
 
@@ -101,6 +114,7 @@ impl fmt::Debug for ClerkFairing {
         f.debug_struct("ClerkFairing")
             .field("store", &self.store.is_some())
             .field("http_client", &self.http.is_some())
+            .field("sessions", &self.sessions.is_some())
             .field("ignore_environment", &self.ignore_environment)
             .finish_non_exhaustive()
     }
@@ -133,6 +147,14 @@ impl ClerkFairing {
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// Session mode ([`session`](crate::session)), keeping sessions in `sessions` and
+    /// revalidating after `CLERK_SESSION_REVALIDATION_SECONDS`. Needs [`store`](Self::store).
+    #[must_use]
+    pub fn sessions(mut self, sessions: Arc<dyn SessionStore>) -> Self {
+        self.sessions = Some(sessions);
         self
     }
 
@@ -196,11 +218,21 @@ impl ClerkFairing {
             }
             (None, _) => None,
         };
+        let sessions = match (&self.sessions, &self.store) {
+            (Some(sessions), Some(store)) => Some(SessionMode::new(
+                Arc::clone(store),
+                Arc::clone(sessions),
+                RevalidationPolicy::from_config(&config),
+            )),
+            (Some(_), None) => return Err(FairingError::SessionsWithoutStore),
+            (None, _) => None,
+        };
         Ok(ClerkState {
             config,
             authenticator,
             users,
             webhooks,
+            sessions,
         })
     }
 }

@@ -16,6 +16,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 
 use crate::rejection::fail;
+use crate::session::{self, SessionDependency};
 use crate::{ClerkRejection, ClerkState};
 
 /// What the authenticator decided about the request. Cheap to clone.
@@ -25,13 +26,41 @@ use crate::{ClerkRejection, ClerkState};
 #[derive(Debug, Clone)]
 pub struct AuthState {
     decision: Arc<AuthDecision>,
+    session: Option<SessionNote>,
+}
+
+/// What session mode adds to a signed-out decision: why the session could not serve it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionNote {
+    /// The revalidation interval passed and no token came with the request (401).
+    RevalidationRequired,
+    /// The session store or the mirror failed (503).
+    Unavailable(SessionDependency),
 }
 
 impl AuthState {
     /// Wraps a decision.
     #[must_use]
     pub fn new(decision: Arc<AuthDecision>) -> Self {
-        AuthState { decision }
+        AuthState {
+            decision,
+            session: None,
+        }
+    }
+
+    pub(crate) fn with_note(decision: AuthDecision, note: SessionNote) -> Self {
+        AuthState {
+            decision: Arc::new(decision),
+            session: Some(note),
+        }
+    }
+
+    /// Session mode's rejection, when the session (not the token) decided the request.
+    fn session_rejection(&self) -> Option<ClerkRejection> {
+        self.session.map(|note| match note {
+            SessionNote::RevalidationRequired => ClerkRejection::SessionRevalidationRequired,
+            SessionNote::Unavailable(which) => ClerkRejection::SessionUnavailable(which),
+        })
     }
 
     /// The authenticator's decision.
@@ -50,6 +79,9 @@ impl AuthState {
     /// # Errors
     /// 401 without a token or with a bad one, 503 when no signing key can be had.
     pub fn require(&self) -> Result<&Arc<Auth>, ClerkRejection> {
+        if let Some(rejection) = self.session_rejection() {
+            return Err(rejection);
+        }
         match &*self.decision {
             AuthDecision::SignedIn(auth) => Ok(auth),
             AuthDecision::NoToken => Err(ClerkRejection::MissingToken),
@@ -68,11 +100,22 @@ impl AuthState {
         let cached: &Cached = request
             .local_cache_async(async {
                 match request.rocket().state::<ClerkState>() {
-                    Some(state) => {
-                        let headers = credential_headers(request);
-                        let decision = state.authenticator().authenticate(&headers).await;
-                        Cached(Some(AuthState::new(Arc::new(decision))))
-                    }
+                    Some(state) => match state.sessions() {
+                        Some(mode) => Cached(Some(
+                            session::authenticate(
+                                request,
+                                state.authenticator(),
+                                state.config().cookie_auth,
+                                mode,
+                            )
+                            .await,
+                        )),
+                        None => {
+                            let headers = credential_headers(request);
+                            let decision = state.authenticator().authenticate(&headers).await;
+                            Cached(Some(AuthState::new(Arc::new(decision))))
+                        }
+                    },
                     None => Cached(None),
                 }
             })
@@ -231,6 +274,11 @@ impl<'r> FromRequest<'r> for OptionalClerkAuth {
             Ok(state) => state,
             Err(rejection) => return fail(request, rejection),
         };
+        match state.session_rejection() {
+            // Signed out until a token revalidates the session.
+            Some(ClerkRejection::SessionRevalidationRequired) | None => {}
+            Some(failure) => return fail(request, failure),
+        }
         match state.decision() {
             AuthDecision::SignedIn(auth) => {
                 Outcome::Success(OptionalClerkAuth(Some(ClerkAuth(Arc::clone(auth)))))

@@ -118,6 +118,7 @@
 mod fairing;
 mod guard;
 mod rejection;
+pub mod session;
 pub mod settings;
 pub mod user;
 pub mod webhook;
@@ -130,7 +131,7 @@ pub use guard::{
     RequireRole, RoleName,
 };
 pub use rejection::{
-    catchers, stashed_rejection, ClerkRejection, FAIRING_MISSING_MESSAGE, SESSION_TOKEN_MISSING,
-    STORE_MISSING_MESSAGE,
+    catchers, stashed_rejection, ClerkRejection, FAIRING_MISSING_MESSAGE,
+    SESSION_MODE_MISSING_MESSAGE, SESSION_TOKEN_MISSING, STORE_MISSING_MESSAGE,
 };
 pub use user::ClerkUser;

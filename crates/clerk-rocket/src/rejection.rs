@@ -6,12 +6,15 @@ use std::sync::Mutex;
 
 use clerk_core::jwks::JwksError;
 use clerk_core::provision::ProvisionError;
+use clerk_core::session::REVALIDATION_REQUIRED;
 use clerk_core::{Reason, Rejection};
 use rocket::catcher::{self, Catcher};
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use serde_json::{json, Value};
+
+use crate::session::SessionDependency;
 
 /// The `reason` of a 401 for a request that carries no token at all (Clerk's SDKs use the
 /// same name).
@@ -26,6 +29,10 @@ pub const FAIRING_MISSING_MESSAGE: &str = "ClerkFairing is not attached to this 
 /// was given no store.
 pub const STORE_MISSING_MESSAGE: &str =
     "ClerkFairing has no store (attach it with ClerkFairing::new().store(..))";
+
+/// The message of the 500 answered when a session guard runs but session mode is off.
+pub const SESSION_MODE_MISSING_MESSAGE: &str =
+    "session mode is off (turn it on with ClerkFairing::sessions(..))";
 
 /// Why a `clerk-rocket` guard refused a request. Every variant is a [`Responder`]; guards
 /// fail with it and [`catchers`] render it, with the same statuses, headers and JSON bodies
@@ -44,6 +51,10 @@ pub const STORE_MISSING_MESSAGE: &str =
 /// | [`UserUnavailable`](Self::UserUnavailable) | 503 | | `{"error":"service_unavailable","reason":"user-store-unavailable"}` or `"backend-api-unavailable"` |
 /// | [`FairingMissing`](Self::FairingMissing) | 500 | | `{"error":"internal_error","reason":"clerk-fairing-missing","message":…}` |
 /// | [`StoreMissing`](Self::StoreMissing) | 500 | | `{"error":"internal_error","reason":"user-provisioning-missing","message":…}` |
+/// | [`SessionRevalidationRequired`](Self::SessionRevalidationRequired) | 401 | `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-revalidation-required"}` |
+/// | [`SessionUnavailable`](Self::SessionUnavailable) | 503 | | `{"error":"service_unavailable","reason":"session-store-unavailable"}` or `"user-store-unavailable"` |
+/// | [`SessionModeMissing`](Self::SessionModeMissing) | 500 | | `{"error":"internal_error","reason":"session-mode-missing","message":…}` |
+/// | [`StaffLoginRequired`](Self::StaffLoginRequired) | 401 | | `{"error":"unauthenticated","reason":"staff-login-required"}` |
 ///
 /// Bodies never contain the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,6 +100,20 @@ pub enum ClerkRejection {
     /// (500).
     #[error("ClerkFairing has no store")]
     StoreMissing,
+    /// Session mode: the revalidation interval passed and the request carries no token to
+    /// revalidate with (401, reason `session-revalidation-required`).
+    #[error("the session must be revalidated with a fresh token")]
+    SessionRevalidationRequired,
+    /// Session mode: the session store or the mirror failed (503).
+    #[error("session unavailable: {}", .0.reason())]
+    SessionUnavailable(SessionDependency),
+    /// A session guard ran but session mode is off: a programming error (500).
+    #[error("session mode is off")]
+    SessionModeMissing,
+    /// Hybrid mode: the route needs a local staff login and the request has none (a Clerk
+    /// token or session never counts): 401.
+    #[error("a local staff login is required")]
+    StaffLoginRequired,
 }
 
 impl From<ProvisionError> for ClerkRejection {
@@ -109,16 +134,18 @@ impl ClerkRejection {
             ClerkRejection::MissingToken
             | ClerkRejection::InvalidToken(_)
             | ClerkRejection::UserNotFound
-            | ClerkRejection::UserDeleted => Status::Unauthorized,
-            ClerkRejection::Unavailable(_) | ClerkRejection::UserUnavailable(_) => {
-                Status::ServiceUnavailable
-            }
+            | ClerkRejection::UserDeleted
+            | ClerkRejection::SessionRevalidationRequired
+            | ClerkRejection::StaffLoginRequired => Status::Unauthorized,
+            ClerkRejection::Unavailable(_)
+            | ClerkRejection::UserUnavailable(_)
+            | ClerkRejection::SessionUnavailable(_) => Status::ServiceUnavailable,
             ClerkRejection::NoActiveOrganization
             | ClerkRejection::MissingRole { .. }
             | ClerkRejection::MissingPermission { .. } => Status::Forbidden,
-            ClerkRejection::FairingMissing | ClerkRejection::StoreMissing => {
-                Status::InternalServerError
-            }
+            ClerkRejection::FairingMissing
+            | ClerkRejection::StoreMissing
+            | ClerkRejection::SessionModeMissing => Status::InternalServerError,
         }
     }
 
@@ -137,6 +164,10 @@ impl ClerkRejection {
             ClerkRejection::UserUnavailable(error) => Some(error.reason()),
             ClerkRejection::FairingMissing => Some("clerk-fairing-missing"),
             ClerkRejection::StoreMissing => Some("user-provisioning-missing"),
+            ClerkRejection::SessionRevalidationRequired => Some(REVALIDATION_REQUIRED),
+            ClerkRejection::SessionUnavailable(which) => Some(which.reason()),
+            ClerkRejection::SessionModeMissing => Some("session-mode-missing"),
+            ClerkRejection::StaffLoginRequired => Some("staff-login-required"),
         }
     }
 
@@ -145,7 +176,9 @@ impl ClerkRejection {
     #[must_use]
     pub fn challenge(&self) -> Option<&'static str> {
         match self {
-            ClerkRejection::MissingToken => Some("Bearer"),
+            ClerkRejection::MissingToken | ClerkRejection::SessionRevalidationRequired => {
+                Some("Bearer")
+            }
             ClerkRejection::InvalidToken(_)
             | ClerkRejection::UserNotFound
             | ClerkRejection::UserDeleted => Some(r#"Bearer error="invalid_token""#),
@@ -161,10 +194,14 @@ impl ClerkRejection {
             ClerkRejection::MissingToken
             | ClerkRejection::InvalidToken(_)
             | ClerkRejection::UserNotFound
-            | ClerkRejection::UserDeleted => {
+            | ClerkRejection::UserDeleted
+            | ClerkRejection::SessionRevalidationRequired
+            | ClerkRejection::StaffLoginRequired => {
                 json!({ "error": "unauthenticated", "reason": reason })
             }
-            ClerkRejection::Unavailable(_) | ClerkRejection::UserUnavailable(_) => {
+            ClerkRejection::Unavailable(_)
+            | ClerkRejection::UserUnavailable(_)
+            | ClerkRejection::SessionUnavailable(_) => {
                 json!({ "error": "service_unavailable", "reason": reason })
             }
             ClerkRejection::NoActiveOrganization => json!({ "error": "no_active_organization" }),
@@ -181,6 +218,11 @@ impl ClerkRejection {
                 "error": "internal_error",
                 "reason": reason,
                 "message": STORE_MISSING_MESSAGE,
+            }),
+            ClerkRejection::SessionModeMissing => json!({
+                "error": "internal_error",
+                "reason": reason,
+                "message": SESSION_MODE_MISSING_MESSAGE,
             }),
         }
     }

@@ -1,0 +1,305 @@
+//! Hybrid mode: local staff sign in with a username and password into a session without the
+//! Clerk marker ([`StaffSession::login`]); [`LocalStaff`] is such a signed-in staff user.
+//!
+//! A Clerk token or Clerk session never satisfies [`LocalStaff`], and a local login never
+//! satisfies [`ClerkAuth`](crate::ClerkAuth). The staff user is read again on every request,
+//! so one who lost `is_staff`, was deactivated, banned, locked or deleted is out at once.
+//! Logging in rotates the session id (no fixation) and records `last_login`; logging out
+//! deletes the session and records `last_logout`, so the old cookie opens nothing.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use clerk_core::model::{User, UserId};
+use clerk_core::password::{authenticate_staff, LocalLoginError};
+use clerk_core::store::{Change, UserRef, WriteBatch};
+use clerk_core::time::{Clock, SystemClock};
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::{Ignite, Rocket, Sentinel};
+
+use super::{
+    cookie_id, new_session_id, remove_cookie, set_cookie, SessionData, SessionDependency,
+    SessionMode,
+};
+use crate::guard::fairing_missing;
+use crate::rejection::fail;
+use crate::{ClerkRejection, ClerkState};
+
+/// A signed-in local staff user (hybrid mode). Fails with 401 `staff-login-required` when the
+/// request has no staff login, 503 when the session or user store failed, 500 without session
+/// mode. Use `Result<LocalStaff, ClerkRejection>` in routes that redirect to a login page.
+#[derive(Clone)]
+pub struct LocalStaff(pub Arc<User>);
+
+impl fmt::Debug for LocalStaff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalStaff")
+            .field("user_id", &self.0.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deref for LocalStaff {
+    type Target = User;
+
+    fn deref(&self) -> &User {
+        &self.0
+    }
+}
+
+fn mode<'r>(request: &'r Request<'_>) -> Result<&'r SessionMode, ClerkRejection> {
+    request
+        .rocket()
+        .state::<ClerkState>()
+        .ok_or(ClerkRejection::FairingMissing)?
+        .sessions()
+        .ok_or(ClerkRejection::SessionModeMissing)
+}
+
+fn clock(request: &Request<'_>) -> Arc<dyn Clock> {
+    match request.rocket().state::<ClerkState>() {
+        Some(state) => Arc::clone(state.authenticator().clock()),
+        None => Arc::new(SystemClock),
+    }
+}
+
+struct CachedStaff(Result<Arc<User>, ClerkRejection>);
+
+async fn staff(request: &Request<'_>) -> Result<Arc<User>, ClerkRejection> {
+    let mode = mode(request)?;
+    let Some(id) = cookie_id(request) else {
+        return Err(ClerkRejection::StaffLoginRequired);
+    };
+    let data = mode.sessions.load(&id).await.map_err(|error| {
+        tracing::warn!(%error, "session store failed: request refused with 503");
+        ClerkRejection::SessionUnavailable(SessionDependency::SessionStore)
+    })?;
+    let Some(user_id) = data.and_then(|d| d.local_user) else {
+        return Err(ClerkRejection::StaffLoginRequired);
+    };
+    let user = mode
+        .store
+        .dyn_user(UserId(user_id))
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "user store failed: request refused with 503");
+            ClerkRejection::SessionUnavailable(SessionDependency::UserStore)
+        })?;
+    match user {
+        Some(user)
+            if user.is_staff
+                && user.is_active
+                && !user.banned
+                && !user.locked
+                && user.deleted_at.is_none() =>
+        {
+            Ok(Arc::new(user))
+        }
+        _ => {
+            tracing::info!(
+                user_id,
+                "staff session of a user who is no longer staff: ended"
+            );
+            let _ = mode.sessions.delete(&id).await;
+            remove_cookie(request);
+            Err(ClerkRejection::StaffLoginRequired)
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for LocalStaff {
+    type Error = ClerkRejection;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
+        let cached = request
+            .local_cache_async(async { CachedStaff(staff(request).await) })
+            .await;
+        match &cached.0 {
+            Ok(user) => Outcome::Success(LocalStaff(Arc::clone(user))),
+            Err(rejection) => fail(request, rejection.clone()),
+        }
+    }
+}
+
+impl Sentinel for LocalStaff {
+    fn abort(rocket: &Rocket<Ignite>) -> bool {
+        sessions_missing(rocket, "LocalStaff")
+    }
+}
+
+impl Sentinel for StaffSession<'_> {
+    fn abort(rocket: &Rocket<Ignite>) -> bool {
+        sessions_missing(rocket, "StaffSession")
+    }
+}
+
+fn sessions_missing(rocket: &Rocket<Ignite>, guard: &str) -> bool {
+    if fairing_missing(rocket, guard) {
+        return true;
+    }
+    let missing = rocket
+        .state::<ClerkState>()
+        .is_some_and(|state| state.sessions().is_none());
+    if missing {
+        tracing::error!(
+            "a route uses the `{guard}` guard but session mode is off: use `ClerkFairing::sessions(..)`"
+        );
+    }
+    missing
+}
+
+/// The request's session, for logging local staff in and out.
+pub struct StaffSession<'r> {
+    request: &'r Request<'r>,
+    mode: SessionMode,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for StaffSession<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaffSession").finish_non_exhaustive()
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for StaffSession<'r> {
+    type Error = ClerkRejection;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
+        match mode(request) {
+            Ok(mode) => Outcome::Success(StaffSession {
+                // Rocket hands guards `&'r Request<'_>`; the cookie jar lives as long.
+                request: shorten(request),
+                mode: mode.clone(),
+                clock: clock(request),
+            }),
+            Err(rejection) => fail(request, rejection),
+        }
+    }
+}
+
+fn shorten<'r>(request: &'r Request<'_>) -> &'r Request<'r> {
+    request
+}
+
+/// A staff login failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StaffLoginError {
+    /// Unknown user, wrong password, not staff, or inactive: show one message for all of
+    /// them; the inner error is for logs and tests.
+    #[error("login refused: {0}")]
+    Refused(LocalLoginError),
+    /// The session store or the user store failed: answer 503.
+    #[error("unavailable: {}", .0.reason())]
+    Unavailable(SessionDependency),
+}
+
+impl StaffLoginError {
+    /// Whether this is an infrastructure failure (503) rather than refused credentials.
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StaffLoginError::Unavailable(_))
+    }
+}
+
+impl StaffSession<'_> {
+    /// Checks `username` and `password` against the mirror's local staff users
+    /// ([`authenticate_staff`]); on success records the login, ends whatever session the
+    /// request had (a Clerk one included) and starts a staff session under a fresh id. On
+    /// failure nothing changes.
+    ///
+    /// # Errors
+    /// [`StaffLoginError::Refused`] for bad credentials, [`StaffLoginError::Unavailable`] when
+    /// a store failed.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Arc<User>, StaffLoginError> {
+        let user = match authenticate_staff(self.mode.store.as_ref(), username, password).await {
+            Ok(user) => user,
+            Err(LocalLoginError::Store(error)) => {
+                tracing::warn!(%error, "staff login: user store failed");
+                return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
+            }
+            Err(error) => {
+                tracing::info!(%error, "staff login refused");
+                return Err(StaffLoginError::Refused(error));
+            }
+        };
+        let now = self.clock.now();
+        let change = Change::RecordLogin {
+            user: UserRef::Id(user.id),
+            at: now,
+        };
+        if let Err(error) = self
+            .mode
+            .store
+            .dyn_apply(WriteBatch::single(now, change))
+            .await
+        {
+            tracing::warn!(%error, "staff login: recording the login failed");
+            return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
+        }
+        let sessions = &self.mode.sessions;
+        if let Some(old) = cookie_id(self.request) {
+            sessions
+                .delete(&old)
+                .await
+                .map_err(|_| StaffLoginError::Unavailable(SessionDependency::SessionStore))?;
+        }
+        let id = new_session_id();
+        let data = SessionData {
+            clerk: None,
+            local_user: Some(user.id.0),
+        };
+        sessions
+            .save(&id, data)
+            .await
+            .map_err(|_| StaffLoginError::Unavailable(SessionDependency::SessionStore))?;
+        set_cookie(self.request, id);
+        tracing::info!(user_id = user.id.0, "staff logged in");
+        Ok(Arc::new(user))
+    }
+
+    /// Ends the request's session (whatever it held) and records the staff user's logout.
+    ///
+    /// # Errors
+    /// [`StaffLoginError::Unavailable`] when the session store failed.
+    pub async fn logout(&self) -> Result<(), StaffLoginError> {
+        let Some(id) = cookie_id(self.request) else {
+            return Ok(());
+        };
+        let sessions = &self.mode.sessions;
+        let data = sessions
+            .load(&id)
+            .await
+            .map_err(|_| StaffLoginError::Unavailable(SessionDependency::SessionStore))?;
+        sessions
+            .delete(&id)
+            .await
+            .map_err(|_| StaffLoginError::Unavailable(SessionDependency::SessionStore))?;
+        remove_cookie(self.request);
+        if let Some(user_id) = data.and_then(|d| d.local_user) {
+            let now = self.clock.now();
+            let change = Change::RecordLogout {
+                user: UserRef::Id(UserId(user_id)),
+                at: now,
+            };
+            // The session is over either way; a missed last_logout is only bookkeeping.
+            if let Err(error) = self
+                .mode
+                .store
+                .dyn_apply(WriteBatch::single(now, change))
+                .await
+            {
+                tracing::warn!(%error, "staff logout: recording the logout failed");
+            }
+            tracing::info!(user_id, "staff logged out");
+        }
+        Ok(())
+    }
+}
