@@ -516,3 +516,57 @@ fn configuration_defaults_and_errors_name_the_setting() {
         "{error}"
     );
 }
+
+/// Session mode as wired in the app: a browser (Clerk's `__session` cookie) gets a session
+/// served without a token, which a `user.updated` ban (through the cached store the webhook
+/// processor writes through) ends at the next request; a bearer client gets none.
+#[tokio::test]
+async fn browser_sessions_are_served_and_end_when_the_user_is_banned() {
+    let h = harness().await;
+    assert_eq!(
+        h.webhook(&bodies::user_created("user_s", "s@example.com"))
+            .await
+            .status,
+        200
+    );
+    let token = h.token("user_s");
+    let bearer = h.get("/api/me", Some(&token)).await;
+    assert_eq!(bearer.status, 200);
+    assert!(
+        bearer.headers.get("set-cookie").is_none(),
+        "API clients stay stateless"
+    );
+
+    let browser = h
+        .send(
+            Request::get("/api/me")
+                .header("cookie", format!("__session={token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(browser.status, 200);
+    let cookie = browser.headers["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let with_session = |cookie: &str| {
+        Request::get("/api/me")
+            .header("cookie", cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let served = h.send(with_session(&cookie)).await;
+    assert_eq!(served.status, 200, "served from the session, no token");
+    assert_eq!(served.body["email"], "s@example.com");
+
+    let banned = bodies::UserBody::new("user_s", "s@example.com")
+        .banned(true)
+        .updated_at(UnixTime::from_secs(2_000_000_000).as_millis())
+        .event("user.updated");
+    assert_eq!(h.webhook(&banned).await.status, 200);
+    let after = h.send(with_session(&cookie)).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED, "{}", after.body);
+}
