@@ -100,12 +100,13 @@ pub enum FairingError {
 /// - With [`store`](Self::store): [`ClerkUser`](crate::ClerkUser)'s lookup, provisioning
 ///   users just in time through the Backend API when `CLERK_SECRET_KEY` is set, and, when
 ///   `CLERK_WEBHOOK_SIGNING_KEY` is set, the processor behind [`webhook::routes`](crate::webhook::routes).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ClerkFairing {
     store: Option<Arc<dyn DynStore>>,
     http: Option<Arc<dyn HttpClient>>,
     clock: Option<Arc<dyn Clock>>,
     sessions: Option<Arc<dyn SessionStore>>,
+    sessions_from_header: bool,
     ignore_environment: bool,
 }
 
@@ -117,6 +118,19 @@ impl fmt::Debug for ClerkFairing {
             .field("sessions", &self.sessions.is_some())
             .field("ignore_environment", &self.ignore_environment)
             .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClerkFairing {
+    fn default() -> Self {
+        ClerkFairing {
+            store: None,
+            http: None,
+            clock: None,
+            sessions: None,
+            sessions_from_header: true,
+            ignore_environment: false,
+        }
     }
 }
 
@@ -155,6 +169,14 @@ impl ClerkFairing {
     #[must_use]
     pub fn sessions(mut self, sessions: Arc<dyn SessionStore>) -> Self {
         self.sessions = Some(sessions);
+        self
+    }
+
+    /// Whether a bearer header establishes a session in session mode
+    /// ([`SessionMode::establish_from_header`]; default: yes).
+    #[must_use]
+    pub fn establish_sessions_from_header(mut self, enabled: bool) -> Self {
+        self.sessions_from_header = enabled;
         self
     }
 
@@ -219,11 +241,14 @@ impl ClerkFairing {
             (None, _) => None,
         };
         let sessions = match (&self.sessions, &self.store) {
-            (Some(sessions), Some(store)) => Some(SessionMode::new(
-                Arc::clone(store),
-                Arc::clone(sessions),
-                RevalidationPolicy::from_config(&config),
-            )),
+            (Some(sessions), Some(store)) => Some(
+                SessionMode::new(
+                    Arc::clone(store),
+                    Arc::clone(sessions),
+                    RevalidationPolicy::from_config(&config),
+                )
+                .establish_from_header(self.sessions_from_header),
+            ),
             (Some(_), None) => return Err(FairingError::SessionsWithoutStore),
             (None, _) => None,
         };

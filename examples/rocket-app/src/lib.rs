@@ -10,6 +10,10 @@
 //! | `GET /api/org/admin` | 200 for role `org:admin`, else 403 |
 //! | `GET /api/org/reports` | 200 with permission `org:reports:read`, else 403 |
 //! | `POST /webhooks/clerk` | DESIGN §6 ([`clerk_rocket::webhook`]); 503 when `CLERK_WEBHOOK_SIGNING_KEY` is unset |
+//! | `GET /admin` | a staff session: 200 HTML, the users (email, Clerk id, name, active) and organizations (name, slug, members); otherwise (a Clerk token or Clerk session included) 303 `Location: /admin/login` |
+//! | `GET /admin/login` | 200 HTML login form (`username`, `password`) |
+//! | `POST /admin/login` | form-urlencoded; staff credentials: 303 `Location: /admin` + session cookie (HttpOnly, SameSite=Lax); refused (unknown, wrong password, not staff, inactive): 401 HTML with the form and "Invalid username or password."; an unreadable form: 400 |
+//! | `POST /admin/logout` | 303 `Location: /admin/login`, the session ended |
 //! | anything else | 404 with an empty body (as Axum answers) |
 //!
 //! Configuration ([`AppConfig::from_env`]): the `CLERK_*` settings of DESIGN §7, `DATABASE_URL`
@@ -20,16 +24,27 @@
 //! environment wins. The schema is migrated at start. `REDIS_URL` is not used yet (no cache
 //! layer in this example, as in axum-app).
 //!
+//! Session mode is on (clerk-rocket's sessions): browsers that send Clerk's `__session`
+//! cookie get a server-side session revalidated every `CLERK_SESSION_REVALIDATION_SECONDS`
+//! and ended at the next request by a `session.revoked` webhook or a ban; bearer-header API
+//! clients stay stateless (`establish_sessions_from_header(false)`). Sessions live in this
+//! process's memory (a restart signs everyone out), as in axum-app. `/admin` is hybrid mode:
+//! local staff (created with `clerk createsuperuser`) sign in with username and password; the
+//! pages come from `examples/admin-pages`, shared with axum-app.
+//!
 //! Tests drive the app in process: [`AppConfig::from_lookup`], [`rocket`] and
 //! `rocket::local::asynchronous::Client`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod admin;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use clerk_core::store::{DynStore, StoreError};
 use clerk_core::{ActiveOrganization, ClerkConfig};
+use clerk_rocket::session::MemorySessionStore;
 use clerk_rocket::{
     ActiveOrg, ClerkFairing, ClerkUser, OptionalClerkAuth, RequirePermission, RequireRole,
 };
@@ -155,7 +170,11 @@ pub async fn open_store(database_url: &str) -> Result<Arc<dyn DynStore>, StoreEr
 /// `CLERK_*` settings from the figment only, not from the process environment).
 #[must_use]
 pub fn rocket(config: &AppConfig, store: Arc<dyn DynStore>) -> Rocket<Build> {
-    rocket_with(config.figment(), ClerkFairing::new().store(store))
+    let fairing = ClerkFairing::new()
+        .store(store)
+        .sessions(Arc::new(MemorySessionStore::new()))
+        .establish_sessions_from_header(false);
+    rocket_with(config.figment(), fairing)
 }
 
 /// [`rocket`] with a hand-made figment and fairing (tests: a clock, an HTTP client).
@@ -169,6 +188,7 @@ pub fn rocket_with(figment: Figment, fairing: ClerkFairing) -> Rocket<Build> {
             "/",
             routes![healthz, public, me, org, org_admin, org_reports],
         )
+        .mount("/", admin::routes())
         .mount("/webhooks/clerk", clerk_rocket::webhook::routes())
 }
 

@@ -34,7 +34,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use clerk_core::extract::find_token;
+use clerk_core::extract::{find_token, FoundToken, TokenSource};
 use clerk_core::session::{
     cookie_secure_for_host, AfterRevalidation, EndReason, RevalidationPolicy, SessionDecision,
     SessionRecord, Standing, TokenIdentity,
@@ -194,6 +194,7 @@ pub struct SessionMode {
     pub(crate) store: Arc<dyn DynStore>,
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) policy: RevalidationPolicy,
+    pub(crate) from_header: bool,
 }
 
 impl fmt::Debug for SessionMode {
@@ -218,7 +219,18 @@ impl SessionMode {
             store,
             sessions,
             policy,
+            from_header: true,
         }
+    }
+
+    /// Whether a verified `Authorization: Bearer` token establishes a session (default: yes).
+    /// Off, only Clerk's `__session` cookie (browsers) does, and API clients that never return
+    /// the session cookie stay stateless instead of filling the session store; an existing
+    /// session still follows every rule.
+    #[must_use]
+    pub fn establish_from_header(mut self, enabled: bool) -> Self {
+        self.from_header = enabled;
+        self
     }
 
     /// The policy.
@@ -403,7 +415,14 @@ async fn establish(
     now: UnixTime,
 ) -> AuthState {
     let decision = authenticator.authenticate(headers).await;
-    if let AuthDecision::SignedIn(auth) = &decision {
+    let from_cookie = matches!(
+        find_token(headers, true),
+        Ok(Some(FoundToken {
+            source: TokenSource::SessionCookie,
+            ..
+        }))
+    );
+    if let (AuthDecision::SignedIn(auth), true) = (&decision, mode.from_header || from_cookie) {
         let id = new_session_id();
         if let Err(error) = save(mode, &id, SessionRecord::establish(auth, now)).await {
             return store_failed(error);

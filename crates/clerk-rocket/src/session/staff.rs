@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use clerk_core::model::{User, UserId};
 use clerk_core::password::{authenticate_staff, LocalLoginError};
-use clerk_core::store::{Change, UserRef, WriteBatch};
+use clerk_core::store::{Change, UserRef, UserStore, WriteBatch};
 use clerk_core::time::{Clock, SystemClock};
+use futures_util::future::BoxFuture;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 
@@ -184,6 +185,17 @@ fn shorten<'r>(request: &'r Request<'_>) -> &'r Request<'r> {
     request
 }
 
+/// [`authenticate_staff`] boxed in a generic function: `Send` is proven from the trait
+/// bounds; for `dyn DynStore` itself rustc fails to prove it inside a Rocket handler
+/// ("implementation of `UserStore` is not general enough").
+fn check<'a, S: UserStore + Sync + ?Sized>(
+    store: &'a S,
+    username: &'a str,
+    password: &'a str,
+) -> BoxFuture<'a, Result<User, LocalLoginError>> {
+    Box::pin(authenticate_staff(store, username, password))
+}
+
 /// A staff login failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -219,7 +231,7 @@ impl StaffSession<'_> {
         username: &str,
         password: &str,
     ) -> Result<Arc<User>, StaffLoginError> {
-        let user = match authenticate_staff(self.mode.store.as_ref(), username, password).await {
+        let user = match check(self.mode.store.as_ref(), username, password).await {
             Ok(user) => user,
             Err(LocalLoginError::Store(error)) => {
                 tracing::warn!(%error, "staff login: user store failed");

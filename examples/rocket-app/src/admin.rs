@@ -1,0 +1,114 @@
+//! `/admin` (hybrid mode, DESIGN §8): the routes only. Pages, escaping and form parsing are
+//! `admin-pages`' (shared with axum-app); sessions and the password check are clerk-rocket's
+//! (`StaffSession`, `LocalStaff`).
+
+use std::io::Cursor;
+
+use admin_pages::{
+    admin_page, login_page, AdminData, LoginForm, ADMIN_PATH, CONTENT_TYPE, INVALID_CREDENTIALS,
+    LOGIN_PATH, LOGOUT_PATH, MAX_FORM_BYTES,
+};
+use clerk_rocket::session::staff::{LocalStaff, StaffLoginError, StaffSession};
+use clerk_rocket::{ClerkRejection, ClerkState};
+use rocket::data::{Data, ToByteUnit};
+use rocket::http::{Header, Status};
+use rocket::response::{self, Responder, Response};
+use rocket::{get, post, routes, Request, Route, State};
+
+/// The `/admin` routes (mounted at `/`).
+pub(crate) fn routes() -> Vec<Route> {
+    debug_assert_eq!(ADMIN_PATH, "/admin");
+    debug_assert_eq!(LOGIN_PATH, "/admin/login");
+    debug_assert_eq!(LOGOUT_PATH, "/admin/logout");
+    routes![admin, login_form, login, logout]
+}
+
+/// An HTML page, a 303, or a guard's JSON rejection.
+pub(crate) enum Page {
+    Html(Status, String),
+    SeeOther(&'static str),
+    Rejection(ClerkRejection),
+}
+
+impl<'r> Responder<'r, 'static> for Page {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
+        match self {
+            Page::Html(status, body) => Ok(Response::build()
+                .status(status)
+                .header(Header::new("Content-Type", CONTENT_TYPE))
+                .sized_body(body.len(), Cursor::new(body))
+                .finalize()),
+            Page::SeeOther(location) => Ok(Response::build()
+                .status(Status::SeeOther)
+                .header(Header::new("Location", location))
+                .finalize()),
+            Page::Rejection(rejection) => rejection.respond_to(request),
+        }
+    }
+}
+
+fn unavailable() -> Page {
+    Page::Html(
+        Status::ServiceUnavailable,
+        "<!doctype html>\n<title>Unavailable</title>\n<p>The service is unavailable. Try again shortly.</p>\n"
+            .to_owned(),
+    )
+}
+
+/// No staff login → the login page; a store down (503) or session mode missing (500) is the
+/// guard's JSON answer.
+#[get("/admin")]
+async fn admin(staff: Result<LocalStaff, ClerkRejection>, state: &State<ClerkState>) -> Page {
+    let staff = match staff {
+        Ok(staff) => staff,
+        Err(ClerkRejection::StaffLoginRequired) => return Page::SeeOther(LOGIN_PATH),
+        Err(other) => return Page::Rejection(other),
+    };
+    let Some(store) = state.store() else {
+        return Page::Rejection(ClerkRejection::StoreMissing);
+    };
+    match AdminData::load(store.as_ref()).await {
+        Ok(data) => {
+            let name = staff.username.as_deref().unwrap_or("staff");
+            Page::Html(Status::Ok, admin_page(name, &data))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "admin page: store failed");
+            unavailable()
+        }
+    }
+}
+
+#[get("/admin/login")]
+fn login_form() -> Page {
+    Page::Html(Status::Ok, login_page(None))
+}
+
+#[post("/admin/login", data = "<body>")]
+async fn login(staff: StaffSession<'_>, body: Data<'_>) -> Page {
+    let bytes = match body.open((MAX_FORM_BYTES + 1).bytes()).into_bytes().await {
+        Ok(bytes) => bytes.into_inner(),
+        Err(error) => {
+            return Page::Html(Status::BadRequest, login_page(Some(&error.to_string())));
+        }
+    };
+    // LoginForm::parse refuses bodies over MAX_FORM_BYTES: reading one byte more shows it.
+    let form = match LoginForm::parse(&bytes) {
+        Ok(form) => form,
+        Err(error) => return Page::Html(Status::BadRequest, login_page(Some(&error.to_string()))),
+    };
+    match staff.login(&form.username, &form.password).await {
+        Ok(_) => Page::SeeOther(ADMIN_PATH),
+        Err(StaffLoginError::Unavailable(_)) => unavailable(),
+        // Unknown user, wrong password, not staff, inactive: one message for all.
+        Err(_) => Page::Html(Status::Unauthorized, login_page(Some(INVALID_CREDENTIALS))),
+    }
+}
+
+#[post("/admin/logout")]
+async fn logout(staff: StaffSession<'_>) -> Page {
+    match staff.logout().await {
+        Ok(()) => Page::SeeOther(LOGIN_PATH),
+        Err(_) => unavailable(),
+    }
+}
