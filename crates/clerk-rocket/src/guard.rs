@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use clerk_core::extract::SESSION_COOKIE;
 use clerk_core::{ActiveOrganization, Auth, AuthDecision};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
@@ -127,19 +128,32 @@ impl AuthState {
 /// The per-request cache entry (a private type, so nothing else can fill it).
 struct Cached(Option<AuthState>);
 
-/// The request's credentials (`Authorization`, `Cookie`) as the `http` headers the core reads.
+/// The request's credentials as the `http` headers the core reads: `Authorization` and
+/// `Cookie` as sent, plus Clerk's `__session` cookie from Rocket's cookie jar when no header
+/// carries it (the local test client fills the jar without a header).
 pub(crate) fn credential_headers(request: &Request<'_>) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
-    for (name, key) in [
-        (http::header::AUTHORIZATION, "Authorization"),
-        (http::header::COOKIE, "Cookie"),
-    ] {
-        for value in request.headers().get(key) {
-            // A value that is not a valid header value cannot be a token; a malformed
-            // `Authorization` header still has to be seen as such, so keep its bytes.
-            if let Ok(value) = http::HeaderValue::from_bytes(value.as_bytes()) {
-                headers.append(name.clone(), value);
-            }
+    for value in request.headers().get("Authorization") {
+        // A malformed `Authorization` header still has to be seen as such: keep its bytes
+        // whenever they can be a header value at all.
+        if let Ok(value) = http::HeaderValue::from_bytes(value.as_bytes()) {
+            headers.append(http::header::AUTHORIZATION, value);
+        }
+    }
+    for value in request.headers().get("Cookie") {
+        if let Ok(value) = http::HeaderValue::from_bytes(value.as_bytes()) {
+            headers.append(http::header::COOKIE, value);
+        }
+    }
+    let in_headers = clerk_core::extract::cookie(&headers, SESSION_COOKIE).is_some();
+    if let Some(cookie) = request
+        .cookies()
+        .get(SESSION_COOKIE)
+        .filter(|_| !in_headers)
+    {
+        let pair = format!("{SESSION_COOKIE}={}", cookie.value());
+        if let Ok(value) = http::HeaderValue::from_str(&pair) {
+            headers.append(http::header::COOKIE, value);
         }
     }
     headers

@@ -295,6 +295,8 @@ struct RejectionCatcher;
 #[rocket::async_trait]
 impl catcher::Handler for RejectionCatcher {
     async fn handle<'r>(&self, status: Status, request: &'r Request<'_>) -> catcher::Result<'r> {
+        // A session ended or established before the guard failed still tells the browser.
+        crate::session::replay_cookie(request);
         match stashed_rejection(request) {
             Some(rejection) if rejection.status() == status => rejection.respond_to(request),
             // Not ours (another guard or the handler failed with this status).
@@ -314,7 +316,9 @@ fn generic_body(status: Status) -> Value {
 
 /// Catchers for 401, 403, 500 and 503 that answer a failed guard of this crate with its
 /// [`ClerkRejection`] (status, `WWW-Authenticate`, JSON body), and other errors of those
-/// statuses with `{"error":"<reason phrase>"}`. Register them at the root:
+/// statuses with `{"error":"<reason phrase>"}`. In session mode they also repeat the
+/// request's session cookie change, which Rocket drops on its error path (an ended session's
+/// cookie is removed even when the request then fails with 401). Register them at the root:
 /// `rocket.register("/", clerk_rocket::catchers())`.
 #[must_use]
 pub fn catchers() -> Vec<Catcher> {

@@ -163,9 +163,11 @@ fn scalar(value: &Value) -> Option<String> {
         Value::String(_, s) => Some(s.clone()),
         Value::Char(_, c) => Some(c.to_string()),
         Value::Bool(_, b) => Some(b.to_string()),
+        // Unsigned and signed numbers answer different conversions.
         Value::Num(_, n) => n
-            .to_i128()
-            .map(|i| i.to_string())
+            .to_u128()
+            .map(|u| u.to_string())
+            .or_else(|| n.to_i128().map(|i| i.to_string()))
             .or_else(|| n.to_f64().map(|f| f.to_string())),
         Value::Empty(_, _) => Some(String::new()),
         Value::Array(_, items) => items

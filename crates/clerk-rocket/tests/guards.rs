@@ -515,9 +515,18 @@ async fn settings_take_any_key_spelling_numbers_and_lists() {
             "clerk.frontend_hosts",
             [DEFAULT_AUTHORIZED_PARTY, "https://admin.example.com"],
         ))
-        .merge(("clerk.session_revalidation_seconds", 120))
+        .merge(("clerk.session_revalidation_seconds", 120u64))
+        .merge(("clerk.api_timeout_ms", -5i64))
         .merge(("clerk.cookie_auth", false));
+    // Signed numbers reach clerk-core as written, and it names what it refuses.
+    let error = clerk_rocket::settings::from_figment_only(&figment).unwrap_err();
+    assert!(
+        error.to_string().starts_with("CLERK_API_TIMEOUT_MS"),
+        "{error}"
+    );
+    let figment = figment.merge(("clerk.api_timeout_ms", 2500i32));
     let config = clerk_rocket::settings::from_figment_only(&figment).unwrap();
+    assert_eq!(config.api_timeout.as_millis(), 2500);
     assert_eq!(config.api_url(), clerk.url());
     assert_eq!(config.session_revalidation.as_secs(), 120);
     assert!(!config.cookie_auth);

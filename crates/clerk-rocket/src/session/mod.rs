@@ -246,24 +246,65 @@ pub(crate) fn new_session_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The session cookie change of this request, kept so that [`replay_cookie`] can repeat it
+/// on Rocket's error path: Rocket drops cookie changes made before a catcher runs, and a
+/// guard that ended or established a session may still fail the request.
+struct PendingCookie(Mutex<Option<CookieChange>>);
+
+#[derive(Clone)]
+enum CookieChange {
+    Set(String),
+    Remove,
+}
+
+fn pending<'r>(request: &'r Request<'_>) -> &'r PendingCookie {
+    request.local_cache(|| PendingCookie(Mutex::new(None)))
+}
+
+fn apply(request: &Request<'_>, change: &CookieChange) {
+    match change {
+        CookieChange::Set(id) => {
+            let host = request
+                .host()
+                .map(ToString::to_string)
+                .or_else(|| request.headers().get_one("Host").map(str::to_owned));
+            // Without a host, assume the worst (not loopback).
+            let secure = host.is_none_or(|host| cookie_secure_for_host(&host));
+            let cookie = Cookie::build((COOKIE_NAME, id.clone()))
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .path("/")
+                .secure(secure);
+            request.cookies().add(cookie);
+        }
+        CookieChange::Remove => request
+            .cookies()
+            .remove(Cookie::build(COOKIE_NAME).path("/")),
+    }
+}
+
+fn record(request: &Request<'_>, change: CookieChange) {
+    apply(request, &change);
+    if let Ok(mut slot) = pending(request).0.lock() {
+        *slot = Some(change);
+    }
+}
+
 /// Sets the session cookie to `id` with DESIGN §4's attributes.
 pub(crate) fn set_cookie(request: &Request<'_>, id: String) {
-    let secure = request
-        .host()
-        .map(|host| cookie_secure_for_host(&host.to_string()))
-        .unwrap_or(true);
-    let cookie = Cookie::build((COOKIE_NAME, id))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .secure(secure);
-    request.cookies().add(cookie);
+    record(request, CookieChange::Set(id));
 }
 
 pub(crate) fn remove_cookie(request: &Request<'_>) {
-    request
-        .cookies()
-        .remove(Cookie::build(COOKIE_NAME).path("/"));
+    record(request, CookieChange::Remove);
+}
+
+/// Repeats this request's session cookie change (the [`catchers`](crate::catchers) call it).
+pub(crate) fn replay_cookie(request: &Request<'_>) {
+    let change = pending(request).0.lock().ok().and_then(|slot| slot.clone());
+    if let Some(change) = change {
+        apply(request, &change);
+    }
 }
 
 pub(crate) fn cookie_id(request: &Request<'_>) -> Option<String> {
