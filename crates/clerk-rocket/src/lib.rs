@@ -37,13 +37,28 @@
 //! - [`webhook::routes`]: `POST` for the webhook processor with the DESIGN §6 statuses (200
 //!   applied/already processed/ignored, 400, 405, 413 over 1 MiB, 503 when the store failed).
 //!
-//! Not yet here: session mode and hybrid (local staff) mode.
+//! - [`session`]: session mode ("validate once, cache in session", DESIGN §4) under
+//!   clerk-core's pure `RevalidationPolicy`, with a server-side [`SessionStore`](session::SessionStore)
+//!   behind an opaque HttpOnly, SameSite=Lax cookie ([`ClerkFairing::sessions`]); and, with
+//!   the `hybrid` feature, local staff logins ([`session::staff`]: `StaffSession`,
+//!   `LocalStaff`) that Clerk tokens never open.
 //!
 //! # Features
 //!
 //! - `reqwest` (default): clerk-core's reqwest client for JWKS fetches and the Backend API.
 //!   Without it, give the fairing an [`HttpClient`](clerk_core::HttpClient) or use
 //!   networkless PEM mode (`CLERK_JWT_KEY`); just-in-time provisioning needs the feature.
+//! - `hybrid`: local staff logins (argon2 through clerk-core's `password` feature).
+//!
+//! # Differences from `clerk-axum`, and why
+//!
+//! - [`OptionalClerkAuth`] instead of `Option<ClerkAuth>`: Rocket's `Option<T>` guard maps
+//!   every failure to `None` and cannot be overridden.
+//! - Guards authenticate lazily (the first one that needs it) and cache per request; Axum's
+//!   layer authenticates every request it wraps. Routes without a guard never verify.
+//! - A missing fairing is caught at launch by the sentinels, not answered with a 500.
+//! - Failed guards reach the client through Rocket's catchers: register [`catchers`], or
+//!   Rocket's default HTML error pages answer instead of the JSON bodies.
 //!
 //! # Quick start
 //!
