@@ -94,6 +94,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod bulk;
 pub mod cache;
 #[cfg(feature = "memory")]
 mod memory;

@@ -19,6 +19,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Connection;
 
+mod bulk;
 mod change;
 mod rows;
 
@@ -283,6 +284,18 @@ impl PostgresStore {
                         "webhook receipt neither inserted nor found",
                     )),
                 };
+            }
+        }
+        // A sync page (user upserts only): a few statements for the whole page.
+        match bulk::apply_user_upserts(&mut tx, &changes, now).await {
+            Ok(Some(applied)) => {
+                tx.commit().await.map_err(classify)?;
+                return Ok(BatchOutcome::Applied(applied));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e);
             }
         }
         let mut applied = Vec::with_capacity(changes.len());

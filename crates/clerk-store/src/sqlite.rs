@@ -1,5 +1,7 @@
 //! [`SqliteStore`]: the store contract on SQLite, through sqlx, with embedded migrations.
 
+mod bulk;
+
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
@@ -1081,6 +1083,11 @@ impl StoreWriter for SqliteStore {
                     )),
                 };
             }
+        }
+        // A sync page (user upserts only): a few statements for the whole page.
+        if let Some(applied) = bulk::apply_user_upserts(&mut tx, &changes, now).await? {
+            tx.commit().await.map_err(classify)?;
+            return Ok(BatchOutcome::Applied(applied));
         }
         let mut applied = Vec::with_capacity(changes.len());
         for change in changes {

@@ -32,6 +32,9 @@ enum Kind {
     Invitation = 0x636c_0004,
 }
 
+/// The advisory-lock namespace of users (for the batched path, which locks in one statement).
+pub(super) const USER_LOCK_KIND: i32 = Kind::User as i32;
+
 /// Takes the transaction-scoped advisory lock on `(kind, clerk_id)`: exclusive, or shared
 /// (several shared holders at once, none while an exclusive one is held).
 async fn lock_key(
@@ -93,7 +96,7 @@ async fn insert_user(conn: &mut PgConnection, u: &User) -> Result<UserId, StoreE
 }
 
 /// Writes the Clerk-owned columns only (and `clerk_id` when linking).
-async fn update_clerk_fields(
+pub(super) async fn update_clerk_fields(
     conn: &mut PgConnection,
     id: UserId,
     data: &ClerkUserData,
