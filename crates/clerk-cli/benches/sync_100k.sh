@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `clerk sync users` of 100,000 mock users into SQLite and PostgreSQL: wall time, users/s,
-# peak RSS of the `clerk` process, and the mock's CPU time during each run (the mock shares
-# the machine's cores with the sync).
+# peak RSS and CPU time (user + system) of the measured process, and the mock's CPU time during
+# each run (the mock shares the machine's cores with the sync; PostgreSQL's server CPU is not
+# counted).
 #
 # Usage (from the workspace root):
 #   cargo build --release -p clerk-cli
@@ -46,7 +47,7 @@ mock_cpu() {
 }
 
 ROWS=()
-row() { ROWS+=("$(printf '| %-34s | %8s | %9s | %9s | %13s |' "$@")"); }
+row() { ROWS+=("$(printf '| %-36s | %8s | %9s | %9s | %11s | %10s |' "$@")"); }
 
 # One measured run of "$@" (a clerk command line) with /usr/bin/time -v.
 measure() {
@@ -55,12 +56,14 @@ measure() {
     before="$(mock_cpu)"
     /usr/bin/time -v "$@" >"$WORK/out" 2>"$WORK/time" || { cat "$WORK/out" "$WORK/time" >&2; exit 1; }
     after="$(mock_cpu)"
-    local wall rss secs
+    local wall rss secs cpu
     wall="$(grep 'Elapsed (wall clock)' "$WORK/time" | awk '{print $NF}')"
+    cpu="$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$WORK/time")"
     rss="$(grep 'Maximum resident set size' "$WORK/time" | awk '{print $NF}')"
     secs="$(echo "$wall" | awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }')"
     row "$label" "$(printf '%.2f' "$secs")" "$(awk -v n="$USERS" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')" \
-        "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" "$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.2f", a - b }')"
+        "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" "$cpu" \
+        "$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.2f", a - b }')"
     echo "$label: $(tail -n 1 "$WORK/out")" >&2
 }
 
@@ -94,6 +97,6 @@ fi
 echo
 echo "clerk sync users: $USERS mock users, pages of $PAGE, $(nproc) cores shared with the mock"
 echo
-printf '| %-34s | %8s | %9s | %9s | %13s |\n' "run" "wall s" "users/s" "peak MiB" "mock CPU s"
-printf '|%s|%s|%s|%s|%s|\n' "------------------------------------" "----------" "-----------" "-----------" "---------------"
+printf '| %-36s | %8s | %9s | %9s | %11s | %10s |\n' "run" "wall s" "users/s" "peak MiB" "its CPU s" "mock CPU s"
+printf '|%s|%s|%s|%s|%s|%s|\n' "--------------------------------------" "----------" "-----------" "-----------" "-------------" "------------"
 printf '%s\n' "${ROWS[@]}"
