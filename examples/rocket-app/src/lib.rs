@@ -21,8 +21,9 @@
 //! `postgres://…` selects PostgreSQL) and `BIND` (default [`DEFAULT_BIND`], mapped onto
 //! Rocket's `address` and `port`). The `CLERK_*` settings reach [`ClerkFairing`] through the
 //! `clerk` section of Rocket's figment, so `Rocket.toml` / `ROCKET_*` work too; the
-//! environment wins. The schema is migrated at start. `REDIS_URL` is not used yet (no cache
-//! layer in this example, as in axum-app).
+//! environment wins. The schema is migrated at start. `REDIS_URL` (optional): user and
+//! organization lookups are cached in Redis; without it in process memory
+//! (`CLERK_CACHE_TIMEOUT` / `CLERK_ORG_CACHE_TIMEOUT`), as in axum-app.
 //!
 //! Session mode is on (clerk-rocket's sessions): browsers that send Clerk's `__session`
 //! cookie get a server-side session revalidated every `CLERK_SESSION_REVALIDATION_SECONDS`
@@ -42,12 +43,14 @@ mod admin;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use clerk_core::store::{DynStore, StoreError};
+use clerk_core::cache::CachedStore;
+use clerk_core::store::{DynStore, Store, StoreError};
 use clerk_core::{ActiveOrganization, ClerkConfig};
 use clerk_rocket::session::MemorySessionStore;
 use clerk_rocket::{
     ActiveOrg, ClerkFairing, ClerkUser, OptionalClerkAuth, RequirePermission, RequireRole,
 };
+use clerk_store::{AnyStore, MemoryCache, RedisCache};
 use rocket::figment::Figment;
 use rocket::serde::json::Json;
 use rocket::{catch, catchers, get, routes, Build, Request, Rocket};
@@ -79,6 +82,8 @@ pub struct AppConfig {
     clerk_settings: Vec<(&'static str, String)>,
     /// `DATABASE_URL`: `sqlite:…` or `postgres://…` (also `postgresql://…`).
     pub database_url: String,
+    /// `REDIS_URL`: the cache of user and organization lookups; in process memory when unset.
+    pub redis_url: Option<String>,
     /// `BIND`: the address to listen on.
     pub bind: SocketAddr,
 }
@@ -104,6 +109,7 @@ impl AppConfig {
             .collect();
         let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let database_url = set("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let redis_url = set("REDIS_URL").map(|url| url.trim().to_owned());
         let bind_text = set("BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
         let bind = bind_text.trim().parse().map_err(|_| AppError::Setting {
             name: "BIND",
@@ -113,6 +119,7 @@ impl AppConfig {
             clerk,
             clerk_settings,
             database_url,
+            redis_url,
             bind,
         })
     }
@@ -152,6 +159,9 @@ pub enum AppError {
     /// The database could not be opened or migrated.
     #[error("DATABASE_URL: {0}")]
     Store(#[from] StoreError),
+    /// `REDIS_URL` is not a usable Redis URL.
+    #[error("REDIS_URL: {0}")]
+    Cache(#[from] clerk_core::cache::CacheError),
     /// Rocket could not launch (the Clerk fairing's reason is in the log).
     #[error("Rocket failed to launch: {0}")]
     Launch(String),
@@ -164,6 +174,37 @@ pub enum AppError {
 /// The store's error (unreachable database, invalid URL, failed migration).
 pub async fn open_store(database_url: &str) -> Result<Arc<dyn DynStore>, StoreError> {
     clerk_store::open_database_url(database_url).await
+}
+
+/// Opens and migrates the store of `config.database_url`, behind a [`CachedStore`]: Redis at
+/// `config.redis_url`, else an in-process [`MemoryCache`]; TTLs from `CLERK_CACHE_TIMEOUT`
+/// and `CLERK_ORG_CACHE_TIMEOUT`. A cache that fails is bypassed (the store answers).
+///
+/// # Errors
+/// [`AppError::Store`] for the database, [`AppError::Cache`] for an unusable `REDIS_URL`.
+pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn DynStore>, AppError> {
+    fn cached<S: Store + 'static>(
+        store: S,
+        redis: Option<RedisCache>,
+        config: &ClerkConfig,
+    ) -> Arc<dyn DynStore> {
+        match redis {
+            Some(cache) => Arc::new(CachedStore::new(store, cache).with_config(config)),
+            None => Arc::new(CachedStore::new(store, MemoryCache::new()).with_config(config)),
+        }
+    }
+    let redis = config
+        .redis_url
+        .as_deref()
+        .map(RedisCache::open)
+        .transpose()?;
+    let store = AnyStore::connect(&config.database_url).await?;
+    store.migrate().await?;
+    Ok(match store {
+        AnyStore::Sqlite(store) => cached(store, redis, &config.clerk),
+        AnyStore::Postgres(store) => cached(store, redis, &config.clerk),
+        other => other.into_dyn(),
+    })
 }
 
 /// The Rocket of DESIGN §8 over `store`, configured by `config` (the fairing reads the
@@ -192,12 +233,12 @@ pub fn rocket_with(figment: Figment, fairing: ClerkFairing) -> Rocket<Build> {
         .mount("/webhooks/clerk", clerk_rocket::webhook::routes())
 }
 
-/// Opens and migrates the database, then launches on `config.bind` until Ctrl-C.
+/// Opens and migrates the database (behind its cache), then launches on `config.bind` until Ctrl-C.
 ///
 /// # Errors
 /// [`AppError`] when start-up fails.
 pub async fn run(config: AppConfig) -> Result<(), AppError> {
-    let store = open_store(&config.database_url).await?;
+    let store = open_cached_store(&config).await?;
     let rocket = rocket(&config, store);
     tracing::info!(addr = %config.bind, "rocket-app launching");
     rocket

@@ -18,7 +18,7 @@ use clerk_testkit::{Fault, MockClerk, OrgV2, TestKeyPair};
 use clerk_webhooks::MAX_BODY_BYTES;
 use rocket::http::{Header, Method, Status};
 use rocket::local::asynchronous::Client;
-use rocket_app::{open_store, rocket, AppConfig, DEFAULT_BIND, DEFAULT_DATABASE_URL};
+use rocket_app::{open_cached_store, rocket, AppConfig, DEFAULT_BIND, DEFAULT_DATABASE_URL};
 use serde_json::{json, Value};
 
 /// A temporary SQLite file, removed (with its WAL files) on drop.
@@ -75,7 +75,7 @@ async fn harness_with(edit: impl FnOnce(&mut HashMap<&'static str, String>)) -> 
     let mut env = settings(&clerk, &db);
     edit(&mut env);
     let config = AppConfig::from_lookup(|name| env.get(name).cloned()).unwrap();
-    let store = open_store(&config.database_url).await.unwrap();
+    let store = open_cached_store(&config).await.unwrap();
     let rocket = rocket(&config, Arc::clone(&store)).configure(
         rocket::Config::figment()
             .merge(config.figment())
@@ -551,6 +551,8 @@ fn configuration_defaults_and_errors_name_the_setting() {
     assert_eq!(rocket_config.address.to_string(), "127.0.0.1");
     assert_eq!(rocket_config.port, 3000);
 
+    assert_eq!(config.redis_url, None);
+
     let mut bad = base.clone();
     bad.insert("BIND", "localhost".to_owned());
     let error = AppConfig::from_lookup(|name| bad.get(name).cloned()).unwrap_err();
@@ -582,4 +584,63 @@ fn the_binary_refuses_a_bad_setting_naming_it() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("CLERK_CACHE_TIMEOUT"), "{stderr}");
+}
+
+#[tokio::test]
+async fn with_redis_the_cache_is_invalidated_by_webhooks() {
+    let Ok(url) = std::env::var("CLERK_TEST_REDIS_URL") else {
+        eprintln!("skipped: CLERK_TEST_REDIS_URL is not set");
+        return;
+    };
+    let h = harness_with(|env| {
+        env.insert("REDIS_URL", url);
+    })
+    .await;
+    // A fresh id: the Redis server is shared with other tests and runs.
+    let id = format!("user_{}", clerk_testkit::webhooks::random_msg_id());
+    let user = |name: &str| {
+        bodies::UserBody::new(&id, &format!("{id}@example.com"))
+            .first_name(name)
+            .event("user.updated")
+    };
+    let mut first = user("First");
+    first["data"]["updated_at"] = json!(1_700_000_000_000u64);
+    assert_eq!(h.webhook(&first).await.status, Status::Ok);
+    let token = h.token(&id);
+    assert_eq!(
+        h.get("/api/me", Some(&token)).await.body["first_name"],
+        "First"
+    );
+    let mut second = user("Second");
+    second["data"]["updated_at"] = json!(1_700_000_100_000u64);
+    assert_eq!(h.webhook(&second).await.status, Status::Ok);
+    assert_eq!(
+        h.get("/api/me", Some(&token)).await.body["first_name"],
+        "Second",
+        "the webhook invalidated the cached user"
+    );
+}
+
+#[test]
+fn an_unusable_redis_url_names_the_setting() {
+    let env = HashMap::from([
+        ("CLERK_SECRET_KEY", "sk_test_x".to_owned()),
+        (
+            "CLERK_PUBLISHABLE_KEY",
+            clerk_testkit::mint::publishable_key_for("clerk.example.test", false),
+        ),
+        ("CLERK_FRONTEND_HOSTS", "http://localhost:3000".to_owned()),
+        ("REDIS_URL", "not a url".to_owned()),
+        ("DATABASE_URL", "sqlite::memory:".to_owned()),
+    ]);
+    let config = AppConfig::from_lookup(|name| env.get(name).cloned()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let error = runtime
+        .block_on(open_cached_store(&config))
+        .err()
+        .expect("an unusable REDIS_URL is refused");
+    assert!(error.to_string().starts_with("REDIS_URL"), "{error}");
 }
