@@ -231,7 +231,7 @@ async fn webhook_routes_answer_per_design_section_6() {
             "Content-Length",
             (MAX_BODY_BYTES + 1).to_string(),
         ))
-        .body(b"{}".to_vec())
+        .body(b"{}")
         .dispatch()
         .await;
     assert_eq!(response.status(), Status::PayloadTooLarge);
