@@ -4,7 +4,7 @@
 //! final rows: inserts, updates, unchanged, gone, linking, conflicts with a local user (the
 //! whole batch refused, nothing written), emails moving between users of one batch (in both
 //! orders), case-different emails.
-#![cfg(feature = "sqlite")]
+#![cfg(all(feature = "sqlite", feature = "memory"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use clerk_core::model::{ClerkUserData, NewLocalUser};
