@@ -173,7 +173,10 @@ fn sync_organizations_with_memberships() {
             "memberships: fetched 36, created 36",
         ));
     assert_eq!(db.scalar("SELECT count(*) FROM clerk_organizations"), 12);
-    assert_eq!(db.scalar("SELECT count(*) FROM clerk_organization_memberships"), 36);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM clerk_organization_memberships"),
+        36
+    );
     clerk_for(&mock, &db)
         .args(["sync", "organizations", "--memberships"])
         .assert()
