@@ -10,7 +10,8 @@
 //! - [`mock`]: [`MockClerk`], a mock Clerk Backend API on loopback (`GET /v1/jwks`, and users,
 //!   organizations, memberships and invitations over a seeded or generated in-memory data set,
 //!   with Clerk's paging and an optional rate limit) with runtime fault injection, key rotation
-//!   and request counters.
+//!   and request counters, plus `POST /__mock/tokens` minting session tokens its JWKS verifies
+//!   (for local development: `clerk mock` serves it).
 //! - [`contract`] (feature `contract`): the black-box suite of DESIGN §8 that runs an example
 //!   app's binary as a process ([`contract::AppProcess`]) and drives it over real HTTP.
 //! - [`postgres`] (feature `postgres`): [`postgres::TestSchema`], a PostgreSQL schema of its own
