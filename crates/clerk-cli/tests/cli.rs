@@ -403,7 +403,17 @@ fn mock_prints_usable_settings_and_mints_tokens_its_jwks_verifies() {
         assert!(auth.has_role("org:admin"));
         assert!(auth.has_permission("org:reports:read"));
     });
-    drop(running);
+
+    // Ctrl-C (SIGINT) stops it cleanly, with exit code 0.
+    let mut running = running;
+    let pid = running.0.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = running.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
 }
 
 #[test]
