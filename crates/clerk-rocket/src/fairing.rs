@@ -107,6 +107,7 @@ pub struct ClerkFairing {
     clock: Option<Arc<dyn Clock>>,
     sessions: Option<Arc<dyn SessionStore>>,
     sessions_from_header: bool,
+    token_cache_capacity: Option<usize>,
     ignore_environment: bool,
 }
 
@@ -129,6 +130,7 @@ impl Default for ClerkFairing {
             clock: None,
             sessions: None,
             sessions_from_header: true,
+            token_cache_capacity: None,
             ignore_environment: false,
         }
     }
@@ -180,6 +182,15 @@ impl ClerkFairing {
         self
     }
 
+    /// The authenticator's verified-token cache size
+    /// ([`AuthenticatorBuilder::token_cache_capacity`](clerk_core::AuthenticatorBuilder::token_cache_capacity);
+    /// 0 turns it off, so every request runs the full verification).
+    #[must_use]
+    pub fn token_cache_capacity(mut self, capacity: usize) -> Self {
+        self.token_cache_capacity = Some(capacity);
+        self
+    }
+
     /// Reads the `clerk` section only, not the `CLERK_*` process environment.
     #[must_use]
     pub fn ignore_environment(mut self) -> Self {
@@ -212,6 +223,9 @@ impl ClerkFairing {
         }
         if let Some(clock) = &self.clock {
             builder = builder.clock(Arc::clone(clock));
+        }
+        if let Some(capacity) = self.token_cache_capacity {
+            builder = builder.token_cache_capacity(capacity);
         }
         let authenticator = builder.build()?;
         let users = self.store.as_ref().map(|store| {
