@@ -57,7 +57,6 @@ async fn contract_on_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "axum-app has no /admin yet (hybrid mode, issue #6, in progress)"]
 async fn admin_on_sqlite() {
     let dir = TempDir::new("admin");
     let app = AppUnderTest::new("axum-app /admin on SQLite", BINARY, dir.sqlite_url());
@@ -65,7 +64,6 @@ async fn admin_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "axum-app has no /admin yet (hybrid mode, issue #6, in progress)"]
 async fn admin_on_postgres() {
     let Some(url) = test_url("admin_on_postgres") else {
         return;
