@@ -40,6 +40,7 @@
 //!     SessionDecision::Serve => { /* record.auth() */ }
 //!     SessionDecision::Revalidate => { /* verify the token, then policy.after_revalidation(..) */ }
 //!     SessionDecision::End(why) => { /* forget the record, rotate the id: {why} */ }
+//!     _ => { /* non-exhaustive: treat an unknown decision as "end" */ }
 //! }
 //! # }
 //! ```
