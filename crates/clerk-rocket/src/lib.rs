@@ -40,7 +40,7 @@
 //! - [`session`]: session mode ("validate once, cache in session", DESIGN §4) under
 //!   clerk-core's pure `RevalidationPolicy`, with a server-side [`SessionStore`](session::SessionStore)
 //!   behind an opaque HttpOnly, SameSite=Lax cookie ([`ClerkFairing::sessions`]); and, with
-//!   the `hybrid` feature, local staff logins ([`session::staff`]: `StaffSession`,
+//!   the `hybrid` feature, local staff logins (`session::staff`: `StaffSession`,
 //!   `LocalStaff`) that Clerk tokens never open.
 //!
 //! # Features

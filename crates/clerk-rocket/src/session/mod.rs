@@ -1,6 +1,6 @@
 //! Session mode: "validate once, cache in session" (DESIGN §4) under clerk-core's pure
 //! [`RevalidationPolicy`], with a server-side session store behind an opaque cookie; and the
-//! local staff sessions of hybrid mode (feature `hybrid`, [`staff`]).
+//! local staff sessions of hybrid mode (feature `hybrid`, the `staff` module).
 //!
 //! Turn it on with [`ClerkFairing::sessions`](crate::ClerkFairing::sessions). The first guard
 //! of a request then, instead of verifying the token alone:
