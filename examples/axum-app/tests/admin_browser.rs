@@ -122,20 +122,47 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
         .expect("a Chromium session")
 }
 
-async fn text_of(client: &Client, css: &str) -> String {
-    client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+/// Polls until the text of `css` satisfies `want`, and returns it. After a click the old page
+/// may still be showing, or be replaced between finding an element and reading it (a stale
+/// element): both are "not yet", never a failure, until [`WAIT`] runs out.
+async fn text_when(client: &Client, css: &str, want: impl Fn(&str) -> bool) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut last = None;
+    loop {
+        if let Ok(element) = client.find(Locator::Css(css)).await {
+            match element.text().await {
+                Ok(text) if want(&text) => return text,
+                Ok(text) => last = Some(text),
+                Err(_) => {}
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{css}: last text {last:?} after {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
-async fn path_of(client: &Client) -> String {
-    client.current_url().await.unwrap().path().to_owned()
+/// [`text_when`] the text is exactly `expected`.
+async fn expect_text(client: &Client, css: &str, expected: &str) {
+    text_when(client, css, |text| text == expected).await;
+}
+
+/// Polls until the page's path is `expected` (navigation finishes after the click returns).
+async fn expect_path(client: &Client, expected: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let path = client.current_url().await.unwrap().path().to_owned();
+        if path == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still at {path}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn log_in(client: &Client, username: &str, password: &str) {
@@ -196,26 +223,20 @@ async fn staff_log_in_see_a_webhook_user_and_log_out_in_chromium() {
     let steps = async move {
         let client = c;
         client.goto(&admin_url).await.unwrap();
-        assert_eq!(
-            path_of(&client).await,
-            "/admin/login",
-            "redirected to the form"
-        );
-        assert_eq!(text_of(&client, "h1").await, "Staff login");
+        // Redirected to the form.
+        expect_path(&client, "/admin/login").await;
+        expect_text(&client, "h1", "Staff login").await;
 
         log_in(&client, &staff.username, "not the password").await;
-        assert_eq!(
-            text_of(&client, "#error").await,
-            "Invalid username or password."
-        );
-        assert_eq!(path_of(&client).await, "/admin/login");
+        expect_text(&client, "#error", "Invalid username or password.").await;
+        expect_path(&client, "/admin/login").await;
 
         log_in(&client, &staff.username, &staff.password).await;
-        let users = text_of(&client, "table#users").await;
-        assert_eq!(path_of(&client).await, "/admin");
+        expect_path(&client, "/admin").await;
+        let users = text_when(&client, "table#users", |_| true).await;
         assert!(users.contains("seen.in.chromium@example.com"), "{users}");
         assert!(users.contains("user_browser"), "{users}");
-        assert_eq!(text_of(&client, "#staff").await, staff.username);
+        expect_text(&client, "#staff", &staff.username).await;
 
         client
             .find(Locator::Css("#logout"))
@@ -224,15 +245,12 @@ async fn staff_log_in_see_a_webhook_user_and_log_out_in_chromium() {
             .click()
             .await
             .unwrap();
-        assert_eq!(text_of(&client, "h1").await, "Staff login");
-        assert_eq!(path_of(&client).await, "/admin/login");
+        expect_path(&client, "/admin/login").await;
+        expect_text(&client, "h1", "Staff login").await;
+        // Logged out for good: /admin redirects again.
         client.goto(&admin_url).await.unwrap();
-        assert_eq!(text_of(&client, "h1").await, "Staff login");
-        assert_eq!(
-            path_of(&client).await,
-            "/admin/login",
-            "logged out for good"
-        );
+        expect_path(&client, "/admin/login").await;
+        expect_text(&client, "h1", "Staff login").await;
     };
     // Close the browser whatever happened, then report.
     let outcome = tokio::spawn(steps).await;
