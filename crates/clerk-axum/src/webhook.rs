@@ -40,7 +40,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{post, MethodRouter};
 use axum::Json;
 use clerk_core::store::Store;
-use clerk_webhooks::processor::Rejection;
 use clerk_webhooks::{ProcessOutcome, WebhookProcessor, MAX_BODY_BYTES};
 use serde_json::json;
 
@@ -63,30 +62,8 @@ where
 /// applications that write their own handler around [`WebhookProcessor::process`].
 #[must_use]
 pub fn outcome_response(outcome: &ProcessOutcome) -> Response {
-    let status = outcome.status_code();
-    let body = match outcome {
-        ProcessOutcome::Applied { .. } => json!({ "ok": true, "outcome": "applied" }),
-        ProcessOutcome::AlreadyProcessed { .. } => {
-            json!({ "ok": true, "outcome": "already_processed" })
-        }
-        ProcessOutcome::Ignored { .. } => json!({ "ok": true, "outcome": "ignored" }),
-        ProcessOutcome::Rejected(Rejection::TooLarge) => json!({ "error": "payload_too_large" }),
-        ProcessOutcome::Rejected(Rejection::Verify(_)) => {
-            json!({ "error": "invalid_webhook", "reason": "verification_failed" })
-        }
-        ProcessOutcome::Rejected(_) => {
-            json!({ "error": "invalid_webhook", "reason": "unparseable_body" })
-        }
-        ProcessOutcome::Retry(_) => json!({ "error": "store_unavailable" }),
-        _ => {
-            if status.is_success() {
-                json!({ "ok": true })
-            } else {
-                json!({ "error": "webhook_failed" })
-            }
-        }
-    };
-    (status, Json(body)).into_response()
+    // The body is clerk-webhooks' (shared with clerk-rocket).
+    (outcome.status_code(), Json(outcome.response_body())).into_response()
 }
 
 /// The status a route answers when it has no processor (for example no

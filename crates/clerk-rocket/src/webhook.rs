@@ -31,7 +31,6 @@
 use std::sync::Arc;
 
 use clerk_core::store::Store;
-use clerk_webhooks::processor::Rejection;
 use clerk_webhooks::{ProcessOutcome, WebhookProcessor, MAX_BODY_BYTES};
 use rocket::data::{Data, ToByteUnit};
 use rocket::http::{Header, Method, Status};
@@ -66,32 +65,11 @@ pub fn routes() -> Vec<Route> {
     routes
 }
 
-/// The JSON body for a [`ProcessOutcome`] (the status is [`ProcessOutcome::status_code`]),
-/// the same as `clerk-axum`'s `webhook::outcome_response`.
+/// The JSON body for a [`ProcessOutcome`] (the status is [`ProcessOutcome::status_code`]):
+/// [`ProcessOutcome::response_body`], the same as `clerk-axum`'s.
 #[must_use]
 pub fn outcome_body(outcome: &ProcessOutcome) -> Value {
-    match outcome {
-        ProcessOutcome::Applied { .. } => json!({ "ok": true, "outcome": "applied" }),
-        ProcessOutcome::AlreadyProcessed { .. } => {
-            json!({ "ok": true, "outcome": "already_processed" })
-        }
-        ProcessOutcome::Ignored { .. } => json!({ "ok": true, "outcome": "ignored" }),
-        ProcessOutcome::Rejected(Rejection::TooLarge) => json!({ "error": "payload_too_large" }),
-        ProcessOutcome::Rejected(Rejection::Verify(_)) => {
-            json!({ "error": "invalid_webhook", "reason": "verification_failed" })
-        }
-        ProcessOutcome::Rejected(_) => {
-            json!({ "error": "invalid_webhook", "reason": "unparseable_body" })
-        }
-        ProcessOutcome::Retry(_) => json!({ "error": "store_unavailable" }),
-        _ => {
-            if outcome.status_code().is_success() {
-                json!({ "ok": true })
-            } else {
-                json!({ "error": "webhook_failed" })
-            }
-        }
-    }
+    outcome.response_body()
 }
 
 fn outcome_response(outcome: &ProcessOutcome) -> Response<'static> {

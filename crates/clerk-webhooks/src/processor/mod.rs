@@ -180,6 +180,33 @@ impl ProcessOutcome {
         }
     }
 
+    /// The JSON body adapters answer with (the same in `clerk-axum` and `clerk-rocket`):
+    /// `{"ok":true,"outcome":"applied"|"already_processed"|"ignored"}`;
+    /// `{"error":"invalid_webhook","reason":"verification_failed"|"unparseable_body"}` (400);
+    /// `{"error":"payload_too_large"}` (413); `{"error":"store_unavailable"}` (503). It never
+    /// echoes the request.
+    #[must_use]
+    pub fn response_body(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            ProcessOutcome::Applied { .. } => json!({ "ok": true, "outcome": "applied" }),
+            ProcessOutcome::AlreadyProcessed { .. } => {
+                json!({ "ok": true, "outcome": "already_processed" })
+            }
+            ProcessOutcome::Ignored { .. } => json!({ "ok": true, "outcome": "ignored" }),
+            ProcessOutcome::Rejected(Rejection::TooLarge) => {
+                json!({ "error": "payload_too_large" })
+            }
+            ProcessOutcome::Rejected(Rejection::Verify(_)) => {
+                json!({ "error": "invalid_webhook", "reason": "verification_failed" })
+            }
+            ProcessOutcome::Rejected(Rejection::Parse(_)) => {
+                json!({ "error": "invalid_webhook", "reason": "unparseable_body" })
+            }
+            ProcessOutcome::Retry(_) => json!({ "error": "store_unavailable" }),
+        }
+    }
+
     /// Whether the delivery is acknowledged (2xx): applied, already processed or ignored.
     #[must_use]
     pub fn is_success(&self) -> bool {
