@@ -63,7 +63,7 @@ trap cleanup EXIT
 echo "== mock Clerk on 127.0.0.1:$MOCK_PORT, minting 10,000 tokens into $OUT" >&2
 taskset -c "$LOAD_CPU" "$BIN/load-mock" "$MOCK_PORT" "$OUT" 10000 &
 PIDS+=($!)
-for _ in $(seq 600); do [ -f "$OUT/ready" ] && break; sleep 0.1; done
+for _ in $(seq 3000); do [ -f "$OUT/ready" ] && break; sleep 0.1; done
 [ -f "$OUT/ready" ] || { echo "run.sh: the mock did not come up" >&2; exit 1; }
 set -a; . "$OUT/env"; set +a
 export TOKENS_FILE="$OUT/tokens.txt"
@@ -151,20 +151,28 @@ for round in $(seq "$ROUNDS"); do
 done
 
 median() { # variant column
-  awk -F'\t' -v v="$1" -v c="$2" 'NR > 1 && $2 == v { print $c }' "$RESULTS" | sort -g \
-    | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+  awk -F'\t' -v v="$1" -v c="$2" 'NR > 1 && $2 == v { print $c }' "$RESULTS" | median_of
+}
+median_of() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# Median over rounds of the ratio row/baseline within each round (the machine's load drifts
+# between rounds; within one round the variants ran back to back). invert: baseline/row.
+round_ratio() { # variant baseline column invert
+  awk -F'\t' -v v="$1" -v b="$2" -v c="$3" -v inv="$4" '
+    NR > 1 && $2 == v { x[$1] = $c } NR > 1 && $2 == b { y[$1] = $c }
+    END { for (r in x) if (r in y) print (inv ? y[r] / x[r] : x[r] / y[r]) }' "$RESULTS" | median_of
 }
 echo
-echo "| variant | requests/s (median) | p99 (median) | server CPU per request (median) | ratio |"
-echo "|---|---|---|---|---|"
+echo "| variant | requests/s (median) | p99 (median) | server CPU per request (median) | ratio by requests/s (median of per-round ratios) | ratio by CPU per request (baseline CPU / row CPU, median of per-round ratios) |"
+echo "|---|---|---|---|---|---|"
 for spec in "${VARIANTS[@]}"; do
   IFS='|' read -r name _tokens baseline _command <<<"$spec"
   rps="$(median "$name" 3)"; p99="$(median "$name" 4)"; cpu="$(median "$name" 5)"
-  ratio="-"
+  ratio="-"; cpu_ratio="-"
   if [ "$baseline" != "-" ]; then
-    ratio="$(awk -v x="$rps" -v y="$(median "$baseline" 3)" -v b="$baseline" -v a="$name" 'BEGIN { printf "%s/%s = %.2f", a, b, x / y }')"
+    ratio="$(printf '%s/%s = %.2f' "$name" "$baseline" "$(round_ratio "$name" "$baseline" 3 0)")"
+    cpu_ratio="$(printf '%.2f' "$(round_ratio "$name" "$baseline" 5 1)")"
   fi
-  printf '| %s | %.0f | %.2f ms | %s us | %s |\n' "$name" "$rps" "$(awk -v p="$p99" 'BEGIN { print p / 1000 }')" "$cpu" "$ratio"
+  printf '| %s | %.0f | %.2f ms | %s us | %s | %s |\n' "$name" "$rps" "$(awk -v p="$p99" 'BEGIN { print p / 1000 }')" "$cpu" "$ratio" "$cpu_ratio"
 done
 
 echo
