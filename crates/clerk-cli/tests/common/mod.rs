@@ -129,12 +129,19 @@ impl Drop for Db {
     }
 }
 
-/// Runs `future` on a runtime of its own (tests here are synchronous).
+/// Runs `future` on the test binary's one runtime (tests here are synchronous). One runtime
+/// for all, not one per call: a store's connection pool keeps tasks on the runtime that
+/// opened it, and a pool used after its runtime shut down fails ("being shutdown").
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap()
+        })
         .block_on(future)
 }
 
