@@ -10,11 +10,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use clerk_testkit::contract::admin::{seed, Staff};
+use clerk_testkit::contract::e2e::ScratchDir;
 use clerk_testkit::contract::{AppUnderTest, RunningApp};
 use clerk_testkit::MockClerk;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -26,27 +27,6 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long the browser waits for an element to appear before the test fails (a bound on a
 /// hung page, not a measurement).
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "axum-app-browser-{what}-{}-{}",
-            std::process::id(),
-            clerk_testkit::webhooks::random_msg_id()
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// chromedriver, killed on drop (with the browser it started).
 struct Driver {
@@ -197,8 +177,8 @@ async fn staff_log_in_see_a_webhook_user_and_log_out_in_chromium() {
         );
         return;
     }
-    let dir = TempDir::new("run");
-    let database_url = format!("sqlite://{}?mode=rwc", dir.0.join("app.db").display());
+    let dir = ScratchDir::new("axum-app-browser-run");
+    let database_url = dir.sqlite_url();
     let app = AppUnderTest::new("axum-app", env!("CARGO_BIN_EXE_axum-app"), &database_url);
     let staff = Staff::random();
     seed(&database_url, &staff).await.unwrap();
@@ -215,9 +195,9 @@ async fn staff_log_in_see_a_webhook_user_and_log_out_in_chromium() {
         .await
         .unwrap();
 
-    let profile = TempDir::new("profile");
-    let driver = start_driver(&dir.0.join("chromedriver.log")).await;
-    let client = browser(&driver, &profile.0).await;
+    let profile = ScratchDir::new("axum-app-browser-profile");
+    let driver = start_driver(&dir.path().join("chromedriver.log")).await;
+    let client = browser(&driver, profile.path()).await;
     let admin_url = running.url("/admin");
     let (c, staff) = (client.clone(), staff.clone());
     let steps = async move {

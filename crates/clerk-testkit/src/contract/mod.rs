@@ -40,6 +40,7 @@ use crate::{MockClerk, OrgV2};
 
 pub mod admin;
 pub mod checks;
+pub mod e2e;
 mod http;
 mod process;
 
