@@ -182,10 +182,10 @@ pub mod session;
 pub mod user;
 pub mod webhook;
 
+pub use clerk_core::authz::{PermissionName, RoleName};
+pub use clerk_core::{permission, role};
 pub use clerk_core::{ActiveOrganization, Auth};
-pub use extract::{
-    ActiveOrg, AuthState, ClerkAuth, PermissionName, RequirePermission, RequireRole, RoleName,
-};
+pub use extract::{ActiveOrg, AuthState, ClerkAuth, RequirePermission, RequireRole};
 #[cfg(feature = "reqwest")]
 pub use layer::FromEnvError;
 pub use layer::{ClerkLayer, ClerkService};

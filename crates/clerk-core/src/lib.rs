@@ -22,6 +22,8 @@
 //! - [`provision`]: the signed-in user's stored row, fetched from the Backend API and stored
 //!   when missing (just-in-time provisioning): the one lookup behind the adapters' stored-user
 //!   extractors and guards.
+//! - [`authz`]: the organization role and permission markers ([`role!`], [`permission!`])
+//!   the adapters' `RequireRole` / `RequirePermission` name.
 //! - [`Authenticator`]: the async driver — JWKS cache with single-flight, rate-limited
 //!   refresh and bounded stale-if-error, networkless PEM mode, and a bounded verified-token
 //!   cache.
@@ -71,6 +73,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod authz;
 pub mod backend_api;
 pub mod cache;
 mod claims;

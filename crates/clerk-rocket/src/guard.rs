@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use clerk_core::authz::{PermissionName, RoleName};
 use clerk_core::extract::SESSION_COOKIE;
 use clerk_core::{ActiveOrganization, Auth, AuthDecision};
 use rocket::request::{FromRequest, Outcome, Request};
@@ -353,66 +354,6 @@ impl<'r> FromRequest<'r> for ActiveOrg {
             None => fail(request, ClerkRejection::NoActiveOrganization),
         }
     }
-}
-
-/// An organization role a route can require, declared with [`role!`](crate::role!).
-pub trait RoleName: Send + Sync + 'static {
-    /// The role key, `org:`-prefixed as Clerk shows it (`org:admin`); an unprefixed name
-    /// matches the same role.
-    const NAME: &'static str;
-}
-
-/// An organization permission a route can require, declared with
-/// [`permission!`](crate::permission!).
-pub trait PermissionName: Send + Sync + 'static {
-    /// The permission key, `org:<feature>:<permission>` (`org:reports:read`).
-    const NAME: &'static str;
-}
-
-/// Declares marker types for organization roles, for [`RequireRole`].
-///
-/// ```
-/// clerk_rocket::role!(pub OrgAdmin = "org:admin");
-/// clerk_rocket::role! {
-///     /// Billing managers.
-///     BillingManager = "org:billing_manager";
-///     OrgMember = "org:member";
-/// }
-/// use clerk_rocket::RoleName;
-/// assert_eq!(OrgAdmin::NAME, "org:admin");
-/// assert_eq!(BillingManager::NAME, "org:billing_manager");
-/// ```
-#[macro_export]
-macro_rules! role {
-    ($($(#[$meta:meta])* $vis:vis $name:ident = $key:literal);+ $(;)?) => {$(
-        $(#[$meta])*
-        #[doc = concat!("The organization role `", $key, "`.")]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-        $vis struct $name;
-        impl $crate::RoleName for $name {
-            const NAME: &'static str = $key;
-        }
-    )+};
-}
-
-/// Declares marker types for organization permissions, for [`RequirePermission`].
-///
-/// ```
-/// clerk_rocket::permission!(pub ReadReports = "org:reports:read");
-/// use clerk_rocket::PermissionName;
-/// assert_eq!(ReadReports::NAME, "org:reports:read");
-/// ```
-#[macro_export]
-macro_rules! permission {
-    ($($(#[$meta:meta])* $vis:vis $name:ident = $key:literal);+ $(;)?) => {$(
-        $(#[$meta])*
-        #[doc = concat!("The organization permission `", $key, "`.")]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-        $vis struct $name;
-        impl $crate::PermissionName for $name {
-            const NAME: &'static str = $key;
-        }
-    )+};
 }
 
 /// A signed-in session whose active organization role is `R` (see [`role!`](crate::role!)).

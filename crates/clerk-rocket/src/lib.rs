@@ -138,12 +138,13 @@ pub mod settings;
 pub mod user;
 pub mod webhook;
 
+pub use clerk_core::authz::{PermissionName, RoleName};
 pub use clerk_core::provision::UserProvisioning;
+pub use clerk_core::{permission, role};
 pub use clerk_core::{ActiveOrganization, Auth};
 pub use fairing::{ClerkFairing, ClerkState, FairingError, Processor};
 pub use guard::{
-    ActiveOrg, AuthState, ClerkAuth, OptionalClerkAuth, PermissionName, RequirePermission,
-    RequireRole, RoleName,
+    ActiveOrg, AuthState, ClerkAuth, OptionalClerkAuth, RequirePermission, RequireRole,
 };
 pub use rejection::{
     catchers, stashed_rejection, ClerkRejection, FAIRING_MISSING_MESSAGE,
