@@ -5,12 +5,10 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use clerk_core::jwks::JwksError;
-use clerk_core::{Reason, Rejection};
-use serde_json::json;
+use clerk_core::rejection::Failure;
+use clerk_core::Rejection;
 
-/// The `reason` of a 401 for a request that carries no token at all (Clerk's SDKs use the
-/// same name).
-pub const SESSION_TOKEN_MISSING: &str = "session-token-missing";
+pub use clerk_core::rejection::SESSION_TOKEN_MISSING;
 
 /// The message of the 500 answered when an extractor runs on a route without [`ClerkLayer`].
 ///
@@ -22,47 +20,7 @@ pub const LAYER_MISSING_MESSAGE: &str = "ClerkLayer is not installed on this rou
 pub const USER_PROVISIONING_MISSING_MESSAGE: &str =
     "UserProvisioning is not installed on this route (add .layer(Extension(UserProvisioning::new(..))))";
 
-/// Which dependency of [`ClerkUser`](crate::ClerkUser) failed (a 503).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum UserDependency {
-    /// The store of the local mirror failed (or refused the provisioned user).
-    Store,
-    /// Clerk's Backend API failed (after its retries).
-    BackendApi,
-}
-
-impl UserDependency {
-    /// The `reason` of the 503 body.
-    #[must_use]
-    pub fn reason(self) -> &'static str {
-        match self {
-            UserDependency::Store => "user-store-unavailable",
-            UserDependency::BackendApi => "backend-api-unavailable",
-        }
-    }
-}
-
-/// What failed under session mode (a 503).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SessionDependency {
-    /// The session store (tower-sessions') failed.
-    SessionStore,
-    /// The store of the local mirror failed (the session's standing, or the staff user).
-    UserStore,
-}
-
-impl SessionDependency {
-    /// The `reason` of the 503 body.
-    #[must_use]
-    pub fn reason(self) -> &'static str {
-        match self {
-            SessionDependency::SessionStore => "session-store-unavailable",
-            SessionDependency::UserStore => "user-store-unavailable",
-        }
-    }
-}
+pub use clerk_core::rejection::{SessionDependency, UserDependency};
 
 /// The message of the 500 answered when session mode is on but tower-sessions'
 /// `SessionManagerLayer` does not wrap the route.
@@ -159,129 +117,73 @@ pub enum ClerkRejection {
 }
 
 impl ClerkRejection {
+    /// The framework-free failure this rejection answers as (status, challenge, body).
+    fn failure(&self) -> Failure {
+        match self {
+            ClerkRejection::MissingToken => Failure::MissingToken,
+            ClerkRejection::InvalidToken(rejection) => Failure::InvalidToken(rejection.reason()),
+            ClerkRejection::Unavailable(_) => Failure::KeysUnavailable,
+            ClerkRejection::NoActiveOrganization => Failure::NoActiveOrganization,
+            ClerkRejection::MissingRole { required } => Failure::MissingRole { required },
+            ClerkRejection::MissingPermission { required } => {
+                Failure::MissingPermission { required }
+            }
+            ClerkRejection::LayerMissing => Failure::Misconfigured {
+                reason: "clerk-layer-missing",
+                message: LAYER_MISSING_MESSAGE,
+            },
+            ClerkRejection::UserNotFound => Failure::UserNotFound,
+            ClerkRejection::UserDeleted => Failure::UserDeleted,
+            ClerkRejection::UserUnavailable(which) => Failure::UserUnavailable {
+                reason: which.reason(),
+            },
+            ClerkRejection::UserProvisioningMissing => Failure::Misconfigured {
+                reason: "user-provisioning-missing",
+                message: USER_PROVISIONING_MISSING_MESSAGE,
+            },
+            ClerkRejection::SessionRevalidationRequired => Failure::SessionRevalidationRequired,
+            ClerkRejection::SessionUnavailable(which) => Failure::SessionUnavailable(*which),
+            ClerkRejection::SessionLayerMissing => Failure::Misconfigured {
+                reason: "session-layer-missing",
+                message: SESSION_LAYER_MISSING_MESSAGE,
+            },
+            ClerkRejection::StaffLoginRequired => Failure::StaffLoginRequired,
+        }
+    }
+
     /// The HTTP status this rejection answers with.
     #[must_use]
     pub fn status(&self) -> StatusCode {
-        match self {
-            ClerkRejection::MissingToken
-            | ClerkRejection::InvalidToken(_)
-            | ClerkRejection::UserNotFound
-            | ClerkRejection::UserDeleted
-            | ClerkRejection::SessionRevalidationRequired
-            | ClerkRejection::StaffLoginRequired => StatusCode::UNAUTHORIZED,
-            ClerkRejection::Unavailable(_)
-            | ClerkRejection::UserUnavailable(_)
-            | ClerkRejection::SessionUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ClerkRejection::NoActiveOrganization
-            | ClerkRejection::MissingRole { .. }
-            | ClerkRejection::MissingPermission { .. } => StatusCode::FORBIDDEN,
-            ClerkRejection::LayerMissing
-            | ClerkRejection::UserProvisioningMissing
-            | ClerkRejection::SessionLayerMissing => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        StatusCode::from_u16(self.failure().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// The `reason` of the JSON body, if it has one.
     #[must_use]
     pub fn reason(&self) -> Option<&'static str> {
-        match self {
-            ClerkRejection::MissingToken => Some(SESSION_TOKEN_MISSING),
-            ClerkRejection::InvalidToken(rejection) => Some(rejection.reason().as_str()),
-            ClerkRejection::Unavailable(_) => Some(Reason::JwkFailedToLoad.as_str()),
-            ClerkRejection::NoActiveOrganization => None,
-            ClerkRejection::MissingRole { .. } => Some("missing_role"),
-            ClerkRejection::MissingPermission { .. } => Some("missing_permission"),
-            ClerkRejection::LayerMissing => Some("clerk-layer-missing"),
-            ClerkRejection::UserNotFound => Some("user-not-found"),
-            ClerkRejection::UserDeleted => Some("user-deleted"),
-            ClerkRejection::UserUnavailable(which) => Some(which.reason()),
-            ClerkRejection::UserProvisioningMissing => Some("user-provisioning-missing"),
-            ClerkRejection::SessionRevalidationRequired => {
-                Some(clerk_core::session::REVALIDATION_REQUIRED)
-            }
-            ClerkRejection::SessionUnavailable(which) => Some(which.reason()),
-            ClerkRejection::SessionLayerMissing => Some("session-layer-missing"),
-            ClerkRejection::StaffLoginRequired => Some("staff-login-required"),
-        }
+        self.failure().reason()
     }
 }
 
 impl IntoResponse for ClerkRejection {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let reason = self.reason();
-        let (body, challenge) = match &self {
-            ClerkRejection::MissingToken | ClerkRejection::SessionRevalidationRequired => (
-                json!({ "error": "unauthenticated", "reason": reason }),
-                Some("Bearer"),
-            ),
-            ClerkRejection::InvalidToken(_)
-            | ClerkRejection::UserNotFound
-            | ClerkRejection::UserDeleted => (
-                json!({ "error": "unauthenticated", "reason": reason }),
-                Some(r#"Bearer error="invalid_token""#),
-            ),
+        match &self {
             ClerkRejection::Unavailable(error) => {
                 tracing::warn!(%error, "no signing keys: request refused with 503");
-                (
-                    json!({ "error": "service_unavailable", "reason": reason }),
-                    None,
-                )
             }
-            ClerkRejection::UserUnavailable(_) | ClerkRejection::SessionUnavailable(_) => (
-                json!({ "error": "service_unavailable", "reason": reason }),
-                None,
-            ),
             ClerkRejection::UserProvisioningMissing => {
                 tracing::error!("{USER_PROVISIONING_MISSING_MESSAGE}");
-                (
-                    json!({
-                        "error": "internal_error",
-                        "reason": reason,
-                        "message": USER_PROVISIONING_MISSING_MESSAGE,
-                    }),
-                    None,
-                )
             }
-            ClerkRejection::StaffLoginRequired => (
-                json!({ "error": "unauthenticated", "reason": reason }),
-                None,
-            ),
             ClerkRejection::SessionLayerMissing => {
                 tracing::error!("{SESSION_LAYER_MISSING_MESSAGE}");
-                (
-                    json!({
-                        "error": "internal_error",
-                        "reason": reason,
-                        "message": SESSION_LAYER_MISSING_MESSAGE,
-                    }),
-                    None,
-                )
             }
-            ClerkRejection::NoActiveOrganization => {
-                (json!({ "error": "no_active_organization" }), None)
-            }
-            ClerkRejection::MissingRole { required }
-            | ClerkRejection::MissingPermission { required } => (
-                json!({ "error": "forbidden", "reason": reason, "required": required }),
-                None,
+            ClerkRejection::LayerMissing => tracing::error!(
+                "{LAYER_MISSING_MESSAGE}: add `.layer(ClerkLayer::new(..))` to the router"
             ),
-            ClerkRejection::LayerMissing => {
-                tracing::error!(
-                    "{LAYER_MISSING_MESSAGE}: add `.layer(ClerkLayer::new(..))` to the router"
-                );
-                (
-                    json!({
-                        "error": "internal_error",
-                        "reason": reason,
-                        "message": LAYER_MISSING_MESSAGE,
-                    }),
-                    None,
-                )
-            }
-        };
-        let mut response = (status, Json(body)).into_response();
-        if let Some(challenge) = challenge {
+            _ => {}
+        }
+        let failure = self.failure();
+        let mut response = (self.status(), Json(failure.body())).into_response();
+        if let Some(challenge) = failure.challenge() {
             response
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));

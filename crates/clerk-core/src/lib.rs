@@ -24,6 +24,8 @@
 //!   extractors and guards.
 //! - [`authz`]: the organization role and permission markers ([`role!`], [`permission!`])
 //!   the adapters' `RequireRole` / `RequirePermission` name.
+//! - [`rejection`]: the HTTP answer (status, `WWW-Authenticate`, JSON body) to each way a
+//!   request can be refused, which both adapters' `ClerkRejection` map onto.
 //! - [`Authenticator`]: the async driver — JWKS cache with single-flight, rate-limited
 //!   refresh and bounded stale-if-error, networkless PEM mode, and a bounded verified-token
 //!   cache.
@@ -88,6 +90,7 @@ pub mod model;
 pub mod password;
 pub mod provision;
 pub mod publishable_key;
+pub mod rejection;
 #[cfg(feature = "reqwest")]
 pub mod reqwest_client;
 pub mod secret;

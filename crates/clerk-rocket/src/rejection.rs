@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use clerk_core::jwks::JwksError;
 use clerk_core::provision::ProvisionError;
-use clerk_core::session::REVALIDATION_REQUIRED;
-use clerk_core::{Reason, Rejection};
+use clerk_core::rejection::Failure;
+use clerk_core::Rejection;
 use rocket::catcher::{self, Catcher};
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
@@ -16,9 +16,7 @@ use serde_json::{json, Value};
 
 use crate::session::SessionDependency;
 
-/// The `reason` of a 401 for a request that carries no token at all (Clerk's SDKs use the
-/// same name).
-pub const SESSION_TOKEN_MISSING: &str = "session-token-missing";
+pub use clerk_core::rejection::SESSION_TOKEN_MISSING;
 
 /// The message of the 500 answered when a guard runs without [`ClerkFairing`](crate::ClerkFairing)
 /// (only possible when the [`Sentinel`](rocket::Sentinel) could not see the guard, for example
@@ -127,104 +125,63 @@ impl From<ProvisionError> for ClerkRejection {
 }
 
 impl ClerkRejection {
+    /// The framework-free failure this rejection answers as (status, challenge, body).
+    fn failure(&self) -> Failure {
+        match self {
+            ClerkRejection::MissingToken => Failure::MissingToken,
+            ClerkRejection::InvalidToken(rejection) => Failure::InvalidToken(rejection.reason()),
+            ClerkRejection::Unavailable(_) => Failure::KeysUnavailable,
+            ClerkRejection::NoActiveOrganization => Failure::NoActiveOrganization,
+            ClerkRejection::MissingRole { required } => Failure::MissingRole { required },
+            ClerkRejection::MissingPermission { required } => {
+                Failure::MissingPermission { required }
+            }
+            ClerkRejection::UserNotFound => Failure::UserNotFound,
+            ClerkRejection::UserDeleted => Failure::UserDeleted,
+            ClerkRejection::UserUnavailable(error) => Failure::UserUnavailable {
+                reason: error.reason(),
+            },
+            ClerkRejection::FairingMissing => Failure::Misconfigured {
+                reason: "clerk-fairing-missing",
+                message: FAIRING_MISSING_MESSAGE,
+            },
+            ClerkRejection::StoreMissing => Failure::Misconfigured {
+                reason: "user-provisioning-missing",
+                message: STORE_MISSING_MESSAGE,
+            },
+            ClerkRejection::SessionRevalidationRequired => Failure::SessionRevalidationRequired,
+            ClerkRejection::SessionUnavailable(which) => Failure::SessionUnavailable(*which),
+            ClerkRejection::SessionModeMissing => Failure::Misconfigured {
+                reason: "session-mode-missing",
+                message: SESSION_MODE_MISSING_MESSAGE,
+            },
+            ClerkRejection::StaffLoginRequired => Failure::StaffLoginRequired,
+        }
+    }
+
     /// The HTTP status this rejection answers with.
     #[must_use]
     pub fn status(&self) -> Status {
-        match self {
-            ClerkRejection::MissingToken
-            | ClerkRejection::InvalidToken(_)
-            | ClerkRejection::UserNotFound
-            | ClerkRejection::UserDeleted
-            | ClerkRejection::SessionRevalidationRequired
-            | ClerkRejection::StaffLoginRequired => Status::Unauthorized,
-            ClerkRejection::Unavailable(_)
-            | ClerkRejection::UserUnavailable(_)
-            | ClerkRejection::SessionUnavailable(_) => Status::ServiceUnavailable,
-            ClerkRejection::NoActiveOrganization
-            | ClerkRejection::MissingRole { .. }
-            | ClerkRejection::MissingPermission { .. } => Status::Forbidden,
-            ClerkRejection::FairingMissing
-            | ClerkRejection::StoreMissing
-            | ClerkRejection::SessionModeMissing => Status::InternalServerError,
-        }
+        Status::new(self.failure().status())
     }
 
     /// The `reason` of the JSON body, if it has one.
     #[must_use]
     pub fn reason(&self) -> Option<&'static str> {
-        match self {
-            ClerkRejection::MissingToken => Some(SESSION_TOKEN_MISSING),
-            ClerkRejection::InvalidToken(rejection) => Some(rejection.reason().as_str()),
-            ClerkRejection::Unavailable(_) => Some(Reason::JwkFailedToLoad.as_str()),
-            ClerkRejection::NoActiveOrganization => None,
-            ClerkRejection::MissingRole { .. } => Some("missing_role"),
-            ClerkRejection::MissingPermission { .. } => Some("missing_permission"),
-            ClerkRejection::UserNotFound => Some(ProvisionError::NotFound.reason()),
-            ClerkRejection::UserDeleted => Some(ProvisionError::Deleted.reason()),
-            ClerkRejection::UserUnavailable(error) => Some(error.reason()),
-            ClerkRejection::FairingMissing => Some("clerk-fairing-missing"),
-            ClerkRejection::StoreMissing => Some("user-provisioning-missing"),
-            ClerkRejection::SessionRevalidationRequired => Some(REVALIDATION_REQUIRED),
-            ClerkRejection::SessionUnavailable(which) => Some(which.reason()),
-            ClerkRejection::SessionModeMissing => Some("session-mode-missing"),
-            ClerkRejection::StaffLoginRequired => Some("staff-login-required"),
-        }
+        self.failure().reason()
     }
 
     /// The `WWW-Authenticate` challenge (RFC 6750: bare without credentials,
     /// `error="invalid_token"` for rejected ones), for the 401s.
     #[must_use]
     pub fn challenge(&self) -> Option<&'static str> {
-        match self {
-            ClerkRejection::MissingToken | ClerkRejection::SessionRevalidationRequired => {
-                Some("Bearer")
-            }
-            ClerkRejection::InvalidToken(_)
-            | ClerkRejection::UserNotFound
-            | ClerkRejection::UserDeleted => Some(r#"Bearer error="invalid_token""#),
-            _ => None,
-        }
+        self.failure().challenge()
     }
 
     /// The JSON body.
     #[must_use]
     pub fn body(&self) -> Value {
-        let reason = self.reason();
-        match self {
-            ClerkRejection::MissingToken
-            | ClerkRejection::InvalidToken(_)
-            | ClerkRejection::UserNotFound
-            | ClerkRejection::UserDeleted
-            | ClerkRejection::SessionRevalidationRequired
-            | ClerkRejection::StaffLoginRequired => {
-                json!({ "error": "unauthenticated", "reason": reason })
-            }
-            ClerkRejection::Unavailable(_)
-            | ClerkRejection::UserUnavailable(_)
-            | ClerkRejection::SessionUnavailable(_) => {
-                json!({ "error": "service_unavailable", "reason": reason })
-            }
-            ClerkRejection::NoActiveOrganization => json!({ "error": "no_active_organization" }),
-            ClerkRejection::MissingRole { required }
-            | ClerkRejection::MissingPermission { required } => {
-                json!({ "error": "forbidden", "reason": reason, "required": required })
-            }
-            ClerkRejection::FairingMissing => json!({
-                "error": "internal_error",
-                "reason": reason,
-                "message": FAIRING_MISSING_MESSAGE,
-            }),
-            ClerkRejection::StoreMissing => json!({
-                "error": "internal_error",
-                "reason": reason,
-                "message": STORE_MISSING_MESSAGE,
-            }),
-            ClerkRejection::SessionModeMissing => json!({
-                "error": "internal_error",
-                "reason": reason,
-                "message": SESSION_MODE_MISSING_MESSAGE,
-            }),
-        }
+        self.failure().body()
     }
 
     fn log(&self) {

@@ -166,26 +166,7 @@ impl SessionStore for MemorySessionStore {
     }
 }
 
-/// What failed under session mode (a 503).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SessionDependency {
-    /// The session store failed.
-    SessionStore,
-    /// The store of the local mirror failed (the session's standing, or the staff user).
-    UserStore,
-}
-
-impl SessionDependency {
-    /// The `reason` of the 503 body.
-    #[must_use]
-    pub fn reason(self) -> &'static str {
-        match self {
-            SessionDependency::SessionStore => "session-store-unavailable",
-            SessionDependency::UserStore => "user-store-unavailable",
-        }
-    }
-}
+pub use clerk_core::rejection::SessionDependency;
 
 /// Session mode's parts: the mirror (standing, staff users), the session store and the
 /// policy. Cheap to clone.
