@@ -54,6 +54,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Auth;
 use crate::config::ClerkConfig;
 use crate::model::User;
+use crate::store::{DynStore, StoreError};
 use crate::time::UnixTime;
 use crate::verify::TokenError;
 
@@ -203,6 +204,26 @@ impl Standing {
             Some(user) if !user.is_active || user.locked => Standing::UserInactive,
             _ => Standing::Good,
         }
+    }
+
+    /// The standing of a stored session, read from `store`: its `sid` against the revoked
+    /// set (the user is not read when it is revoked), then its user's row. The one store
+    /// lookup both adapters' session mode make on each request.
+    ///
+    /// # Errors
+    ///
+    /// The store's error; the adapters answer it with 503, never "signed in" or "signed out".
+    pub async fn of_record(
+        store: &dyn DynStore,
+        record: &SessionRecord,
+    ) -> Result<Standing, StoreError> {
+        if let Some(sid) = &record.session_id {
+            if store.dyn_revoked_session(sid).await?.is_some() {
+                return Ok(Standing::SessionRevoked);
+            }
+        }
+        let user = store.dyn_user_by_clerk_id(&record.user_id).await?;
+        Ok(Standing::from_store(false, user.as_ref()))
     }
 }
 

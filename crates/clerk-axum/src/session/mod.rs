@@ -407,24 +407,9 @@ async fn standing(
         tracing::warn!(%error, "user store failed: request refused with 503");
         SessionDependency::UserStore
     };
-    let revoked = match &record.session_id {
-        Some(sid) => mode
-            .store
-            .dyn_revoked_session(sid)
-            .await
-            .map_err(failed)?
-            .is_some(),
-        None => false,
-    };
-    if revoked {
-        return Ok(Standing::SessionRevoked);
-    }
-    let user = mode
-        .store
-        .dyn_user_by_clerk_id(&record.user_id)
+    Standing::of_record(mode.store.as_ref(), record)
         .await
-        .map_err(failed)?;
-    Ok(Standing::from_store(false, user.as_ref()))
+        .map_err(failed)
 }
 
 /// No session: verify the request's token; one that verifies establishes a session under a

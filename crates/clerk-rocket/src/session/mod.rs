@@ -467,21 +467,7 @@ async fn standing(
         tracing::warn!(%error, "user store failed: request refused with 503");
         SessionDependency::UserStore
     };
-    if let Some(sid) = &record.session_id {
-        let revoked = mode
-            .store
-            .dyn_revoked_session(sid)
-            .await
-            .map_err(failed)?
-            .is_some();
-        if revoked {
-            return Ok(Standing::SessionRevoked);
-        }
-    }
-    let user = mode
-        .store
-        .dyn_user_by_clerk_id(&record.user_id)
+    Standing::of_record(mode.store.as_ref(), record)
         .await
-        .map_err(failed)?;
-    Ok(Standing::from_store(false, user.as_ref()))
+        .map_err(failed)
 }
