@@ -265,12 +265,14 @@ impl User {
         self.is_active && !self.is_deleted() && !self.banned && !self.locked
     }
 
-    /// "First Last", either part alone, or `None`.
+    /// "First Last", either part alone, or `None` (blank parts count as absent), like
+    /// Clerk's `fullName`.
     #[must_use]
     pub fn full_name(&self) -> Option<String> {
         let parts: Vec<&str> = [self.first_name.as_deref(), self.last_name.as_deref()]
             .into_iter()
             .flatten()
+            .map(str::trim)
             .filter(|s| !s.is_empty())
             .collect();
         (!parts.is_empty()).then(|| parts.join(" "))
@@ -1064,6 +1066,9 @@ mod tests {
         assert_eq!(user.full_name().as_deref(), Some("Lovelace"));
         user.first_name = Some("Ada".into());
         assert_eq!(user.full_name().as_deref(), Some("Ada Lovelace"));
+        user.first_name = Some(" ".into());
+        user.last_name = None;
+        assert_eq!(user.full_name(), None, "blank parts are absent");
     }
 
     #[test]

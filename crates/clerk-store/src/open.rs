@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use clerk_core::cache::{Cache, CachedStore};
+use clerk_core::config::ClerkConfig;
 use clerk_core::store::{DynStore, StoreError};
 
 #[cfg(feature = "postgres")]
@@ -101,6 +103,26 @@ impl AnyStore {
             AnyStore::Sqlite(store) => Arc::new(store),
             #[cfg(feature = "postgres")]
             AnyStore::Postgres(store) => Arc::new(store),
+        }
+    }
+
+    /// The store behind a [`CachedStore`] over `cache` (a `MemoryCache` for one process, a
+    /// `RedisCache` shared by several), with the lookup TTLs of `config`
+    /// (`CLERK_CACHE_TIMEOUT`, `CLERK_ORG_CACHE_TIMEOUT`), as [`DynStore`]. Webhooks applied
+    /// through the returned store invalidate the cache; a failing cache is bypassed.
+    #[must_use]
+    pub fn into_cached_dyn<C: Cache + 'static>(
+        self,
+        cache: C,
+        config: &ClerkConfig,
+    ) -> Arc<dyn DynStore> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite(store) => Arc::new(CachedStore::new(store, cache).with_config(config)),
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(store) => {
+                Arc::new(CachedStore::new(store, cache).with_config(config))
+            }
         }
     }
 }

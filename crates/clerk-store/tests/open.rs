@@ -91,3 +91,63 @@ async fn postgres_url_with_search_path_migrates_into_that_schema() {
     conn.close().await.unwrap();
     assert_eq!(tables, 1);
 }
+
+/// `into_cached_dyn` puts the cache in front: a read is served from it until a write through
+/// the cached store invalidates it (a write behind its back is not seen, which shows the
+/// cache is really there).
+#[tokio::test]
+async fn into_cached_dyn_serves_reads_from_the_cache_and_invalidates_on_writes() {
+    use clerk_core::model::LocalUserPatch;
+    use clerk_core::ClerkConfig;
+    use clerk_store::MemoryCache;
+
+    let (dir, url) = temp_sqlite_url("cached");
+    let config = ClerkConfig::builder()
+        .secret_key("sk_test_cached")
+        .publishable_key(clerk_testkit::mint::publishable_key_for(
+            "clerk.example.test",
+            false,
+        ))
+        .insecure_allow_any_authorized_party()
+        .build()
+        .unwrap();
+    let store = AnyStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let raw = store.clone().into_dyn();
+    let cached = store.clone().into_cached_dyn(MemoryCache::new(), &config);
+    let now = UnixTime::from_secs(1_700_000_000);
+    let created = cached
+        .apply(WriteBatch::single(
+            now,
+            Change::CreateLocalUser(NewLocalUser::new("grace")),
+        ))
+        .await
+        .unwrap();
+    let id = created.applied()[0].user_id.unwrap();
+    assert!(cached.user(id).await.unwrap().unwrap().is_active);
+
+    let set_active = |active| {
+        WriteBatch::single(
+            now,
+            Change::UpdateLocalFields {
+                id,
+                patch: LocalUserPatch::default().active(active),
+            },
+        )
+    };
+    let _ = raw.apply(set_active(false)).await.unwrap();
+    assert!(
+        cached.user(id).await.unwrap().unwrap().is_active,
+        "a write behind the cache's back is not seen: the read came from the cache"
+    );
+    // Through the cached store: reactivate (the row changes), read (cached again), deactivate.
+    let _ = cached.apply(set_active(true)).await.unwrap();
+    assert!(cached.user(id).await.unwrap().unwrap().is_active);
+    let _ = cached.apply(set_active(false)).await.unwrap();
+    assert!(
+        !cached.user(id).await.unwrap().unwrap().is_active,
+        "a write through the cached store invalidates the entry"
+    );
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

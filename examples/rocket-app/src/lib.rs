@@ -43,8 +43,7 @@ mod admin;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use clerk_core::cache::CachedStore;
-use clerk_core::store::{DynStore, Store, StoreError};
+use clerk_core::store::{DynStore, StoreError};
 use clerk_core::{ActiveOrganization, ClerkConfig};
 use clerk_rocket::session::MemorySessionStore;
 use clerk_rocket::{
@@ -176,23 +175,13 @@ pub async fn open_store(database_url: &str) -> Result<Arc<dyn DynStore>, StoreEr
     clerk_store::open_database_url(database_url).await
 }
 
-/// Opens and migrates the store of `config.database_url`, behind a [`CachedStore`]: Redis at
+/// Opens and migrates the store of `config.database_url`, behind a [`CachedStore`](clerk_core::cache::CachedStore): Redis at
 /// `config.redis_url`, else an in-process [`MemoryCache`]; TTLs from `CLERK_CACHE_TIMEOUT`
 /// and `CLERK_ORG_CACHE_TIMEOUT`. A cache that fails is bypassed (the store answers).
 ///
 /// # Errors
 /// [`AppError::Store`] for the database, [`AppError::Cache`] for an unusable `REDIS_URL`.
 pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn DynStore>, AppError> {
-    fn cached<S: Store + 'static>(
-        store: S,
-        redis: Option<RedisCache>,
-        config: &ClerkConfig,
-    ) -> Arc<dyn DynStore> {
-        match redis {
-            Some(cache) => Arc::new(CachedStore::new(store, cache).with_config(config)),
-            None => Arc::new(CachedStore::new(store, MemoryCache::new()).with_config(config)),
-        }
-    }
     let redis = config
         .redis_url
         .as_deref()
@@ -200,10 +189,9 @@ pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn DynStore>, 
         .transpose()?;
     let store = AnyStore::connect(&config.database_url).await?;
     store.migrate().await?;
-    Ok(match store {
-        AnyStore::Sqlite(store) => cached(store, redis, &config.clerk),
-        AnyStore::Postgres(store) => cached(store, redis, &config.clerk),
-        other => other.into_dyn(),
+    Ok(match redis {
+        Some(redis) => store.into_cached_dyn(redis, &config.clerk),
+        None => store.into_cached_dyn(MemoryCache::new(), &config.clerk),
     })
 }
 
@@ -275,17 +263,6 @@ fn org_fields(org: Option<&ActiveOrganization>) -> [(&'static str, Value); 4] {
     ]
 }
 
-/// `first last`, either alone, or null (Clerk's `fullName`).
-fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
-    let parts: Vec<&str> = [first, last]
-        .into_iter()
-        .flatten()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    (!parts.is_empty()).then(|| parts.join(" "))
-}
-
 #[get("/api/me")]
 fn me(user: ClerkUser) -> Json<Value> {
     let mut body = json!({
@@ -293,7 +270,7 @@ fn me(user: ClerkUser) -> Json<Value> {
         "email": user.email,
         "first_name": user.first_name,
         "last_name": user.last_name,
-        "full_name": full_name(user.first_name.as_deref(), user.last_name.as_deref()),
+        "full_name": user.full_name(),
         "username": user.username,
         "image_url": user.image_url,
         "session_id": user.auth.session_id,
@@ -327,24 +304,4 @@ fn org_reports(auth: RequirePermission<ReadReports>) -> Json<Value> {
         "required_permission": "org:reports:read",
         "reports": [],
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::full_name;
-
-    #[test]
-    fn full_name_is_clerks() {
-        assert_eq!(
-            full_name(Some("Ada"), Some("Lovelace")).as_deref(),
-            Some("Ada Lovelace")
-        );
-        assert_eq!(full_name(Some("Ada"), None).as_deref(), Some("Ada"));
-        assert_eq!(
-            full_name(None, Some("Lovelace")).as_deref(),
-            Some("Lovelace")
-        );
-        assert_eq!(full_name(Some(" "), None), None);
-        assert_eq!(full_name(None, None), None);
-    }
 }
