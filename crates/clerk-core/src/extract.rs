@@ -53,12 +53,37 @@ pub fn find_token(
     headers: &HeaderMap,
     cookies: bool,
 ) -> Result<Option<FoundToken<'_>>, ExtractError> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
+    find_token_from(
+        headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()),
+        || cookies.then(|| cookie(headers, SESSION_COOKIE)).flatten(),
+    )
+}
+
+/// [`find_token`] for frameworks whose headers are not an [`http::HeaderMap`]: the raw values
+/// of every `Authorization` header, and the `__session` cookie's value, asked for only when
+/// no `Authorization` header is present (return `None` when cookie authentication is off).
+///
+/// ```
+/// use clerk_core::extract::{find_token_from, TokenSource};
+///
+/// let found = find_token_from([&b"Bearer abc.def.ghi"[..]], || None).unwrap().unwrap();
+/// assert_eq!((found.token, found.source), ("abc.def.ghi", TokenSource::AuthorizationHeader));
+/// assert_eq!(find_token_from([], || Some("a.b.c")).unwrap().unwrap().source, TokenSource::SessionCookie);
+/// ```
+///
+/// # Errors
+/// [`ExtractError`] when an `Authorization` header is present but unusable; the cookie is
+/// then not consulted.
+pub fn find_token_from<'a>(
+    authorization: impl IntoIterator<Item = &'a [u8]>,
+    session_cookie: impl FnOnce() -> Option<&'a str>,
+) -> Result<Option<FoundToken<'a>>, ExtractError> {
+    let mut values = authorization.into_iter();
     if let Some(value) = values.next() {
         if values.next().is_some() {
             return Err(ExtractError::MultipleAuthorizationHeaders);
         }
-        let text = value.to_str().map_err(|_| ExtractError::NotAscii)?;
+        let text = visible_ascii(value).ok_or(ExtractError::NotAscii)?;
         let (scheme, rest) =
             text.trim()
                 .split_once(' ')
@@ -74,8 +99,8 @@ pub fn find_token(
         if token.is_empty() {
             return Err(ExtractError::EmptyToken);
         }
-        // `to_str` only lets visible ASCII and tabs through, so a space or a tab is the only
-        // whitespace left: two `memchr` scans (`<[u8]>::contains`), because the char-by-char
+        // Only visible ASCII and tabs got this far, so a space or a tab is the only whitespace
+        // left: two `memchr` scans (`<[u8]>::contains`), because the char-by-char
         // `char::is_whitespace` scan was ~6 % of a cached request's CPU (BENCHMARKS.md, "Axum
         // adapter under load").
         let bytes = token.as_bytes();
@@ -87,24 +112,47 @@ pub fn find_token(
             source: TokenSource::AuthorizationHeader,
         }));
     }
-    if cookies {
-        if let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty()) {
-            return Ok(Some(FoundToken {
-                token,
-                source: TokenSource::SessionCookie,
-            }));
-        }
+    Ok(session_cookie()
+        .filter(|t| !t.is_empty())
+        .map(|token| FoundToken {
+            token,
+            source: TokenSource::SessionCookie,
+        }))
+}
+
+/// The header value as text when it is visible ASCII or tabs (what
+/// [`http::HeaderValue::to_str`] accepts), whichever framework parsed it.
+fn visible_ascii(value: &[u8]) -> Option<&str> {
+    if value
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        std::str::from_utf8(value).ok()
+    } else {
+        None
     }
-    Ok(None)
 }
 
 /// The value of the cookie `name` across all `Cookie` headers (HTTP/2 may split them).
 #[must_use]
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+    cookie_from(
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+        name,
+    )
+}
+
+/// [`cookie`] over the text of every `Cookie` header, for frameworks whose headers are not an
+/// [`http::HeaderMap`].
+pub fn cookie_from<'a>(
+    cookie_headers: impl IntoIterator<Item = &'a str>,
+    name: &str,
+) -> Option<&'a str> {
+    cookie_headers
+        .into_iter()
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
@@ -182,5 +230,33 @@ mod tests {
             ),
             Err(ExtractError::MultipleAuthorizationHeaders)
         );
+    }
+
+    #[test]
+    fn raw_values_get_the_same_rules_as_a_header_map() {
+        // Frameworks hand over bytes `HeaderValue::to_str` would refuse: the result is the same.
+        for raw in [
+            &b"Bearer caf\xc3\xa9"[..],
+            b"Bearer a\x7fb",
+            b"Bearer a\x01b",
+        ] {
+            assert_eq!(
+                find_token_from([raw], || Some("a.b.c")),
+                Err(ExtractError::NotAscii),
+                "{raw:?}"
+            );
+        }
+        let cookie_asked = std::cell::Cell::new(false);
+        let found = find_token_from([&b"bearer  x.y.z\t"[..]], || {
+            cookie_asked.set(true);
+            Some("a.b.c")
+        });
+        assert_eq!(found.unwrap().unwrap().token, "x.y.z");
+        assert!(
+            !cookie_asked.get(),
+            "the cookie is not read when the header is present"
+        );
+        assert_eq!(find_token_from([], || Some("")), Ok(None));
+        assert_eq!(find_token_from([], || None), Ok(None));
     }
 }

@@ -264,6 +264,44 @@ async fn the_session_cookie_is_read_when_there_is_no_header() {
 }
 
 #[tokio::test]
+async fn the_cookie_jar_counts_and_cookie_auth_off_ignores_every_cookie() {
+    let h = harness().await;
+    let response = h
+        .client
+        .get("/me")
+        .cookie(rocket::http::Cookie::new("__session", h.token("user_j")))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let body: Value = serde_json::from_str(&response.into_string().await.unwrap()).unwrap();
+    assert_eq!(body["user_id"], "user_j");
+
+    let figment = figment(&h.clerk).merge(("clerk.cookie_auth", false));
+    let client = Client::tracked(rocket_with(figment, ClerkFairing::new()))
+        .await
+        .unwrap();
+    let token = h.token("user_j");
+    let from_header = client
+        .get("/me")
+        .header(Header::new("Cookie", format!("__session={token}")))
+        .dispatch()
+        .await;
+    let from_jar = client
+        .get("/me")
+        .cookie(rocket::http::Cookie::new("__session", token.clone()))
+        .dispatch()
+        .await;
+    for response in [from_header, from_jar] {
+        assert_eq!(response.status(), Status::Unauthorized);
+        let body: Value = serde_json::from_str(&response.into_string().await.unwrap()).unwrap();
+        assert_eq!(
+            body,
+            json!({ "error": "unauthenticated", "reason": "session-token-missing" })
+        );
+    }
+}
+
+#[tokio::test]
 async fn optional_auth_is_none_when_signed_out_or_rejected_and_503_when_keys_are_down() {
     let h = harness().await;
     let answer = h.get("/public", None).await;

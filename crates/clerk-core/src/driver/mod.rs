@@ -7,7 +7,7 @@ pub use jwks_cache::JwksPolicy;
 
 use crate::auth::Auth;
 use crate::config::ClerkConfig;
-use crate::extract::{find_token, ExtractError};
+use crate::extract::{find_token, ExtractError, FoundToken};
 use crate::http::HttpClient;
 use crate::jwks::JwksError;
 use crate::keys::VerifyingKey;
@@ -260,7 +260,19 @@ impl Authenticator {
     /// Finds the token in `headers` (bearer header, else the `__session` cookie when enabled)
     /// and decides.
     pub async fn authenticate(&self, headers: &http::HeaderMap) -> AuthDecision {
-        let found = match find_token(headers, self.inner.cookie_auth) {
+        self.decide(find_token(headers, self.inner.cookie_auth))
+            .await
+    }
+
+    /// Decides on what [`find_token_from`](crate::extract::find_token_from) found, for
+    /// frameworks whose headers are not an [`http::HeaderMap`] (no copy into one needed).
+    /// Whether cookies count is the caller's choice here: pass the cookie only when
+    /// [`ClerkConfig::cookie_auth`](crate::config::ClerkConfig::cookie_auth) is on.
+    pub async fn decide(
+        &self,
+        found: Result<Option<FoundToken<'_>>, ExtractError>,
+    ) -> AuthDecision {
+        let found = match found {
             Ok(Some(found)) => found,
             Ok(None) => return AuthDecision::NoToken,
             Err(e) => return AuthDecision::Rejected(Rejection::Header(e)),
