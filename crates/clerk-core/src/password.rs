@@ -212,11 +212,85 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-/// Checks a username and password against the local (password) users of `store` and returns
-/// the user. Argon2 runs on the calling thread: call it from a blocking-friendly context
-/// (`spawn_blocking`) in servers with many concurrent logins.
+/// A local login whose store lookup is done and whose password check is not: the check is
+/// argon2 (tens of milliseconds of CPU), so an async server moves it off its executor.
 ///
-/// Clerk users (rows with a Clerk id) never match: they sign in through Clerk.
+/// ```no_run
+/// # async fn login(store: &impl clerk_core::store::UserStore, username: &str, password: String)
+/// # -> Result<clerk_core::model::User, Box<dyn std::error::Error + Send + Sync>> {
+/// use clerk_core::password::PendingLogin;
+///
+/// let pending = PendingLogin::staff(store, username).await?; // store I/O
+/// let user = tokio::task::spawn_blocking(move || pending.check(&password)).await??; // argon2
+/// # Ok(user) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a pending login has not checked the password yet: call `check`"]
+pub struct PendingLogin {
+    /// The local user and their stored hash; `None` for an unknown username or a user
+    /// without a password (checked against a dummy hash, so the work is the same).
+    found: Option<(User, String)>,
+    staff_only: bool,
+}
+
+impl PendingLogin {
+    /// Looks `username` up among the local (password) users of `store`. Clerk users (rows
+    /// with a Clerk id) never match: they sign in through Clerk.
+    ///
+    /// # Errors
+    /// [`LocalLoginError::Store`] when the store fails.
+    pub async fn local<S: UserStore + ?Sized>(
+        store: &S,
+        username: &str,
+    ) -> Result<Self, LocalLoginError> {
+        let user = store.local_user_by_username(username.trim()).await?;
+        Ok(PendingLogin {
+            found: user.and_then(|u| u.password_hash.clone().map(|h| (u, h))),
+            staff_only: false,
+        })
+    }
+
+    /// [`local`](Self::local) for staff-only logins (`/admin`): [`check`](Self::check) then
+    /// also requires `is_staff`.
+    ///
+    /// # Errors
+    /// [`LocalLoginError::Store`] when the store fails.
+    pub async fn staff<S: UserStore + ?Sized>(
+        store: &S,
+        username: &str,
+    ) -> Result<Self, LocalLoginError> {
+        Ok(PendingLogin {
+            staff_only: true,
+            ..Self::local(store, username).await?
+        })
+    }
+
+    /// Checks `password` (argon2, on the calling thread) and the account's standing, and
+    /// returns the user. Unknown users cost the same argon2 work as known ones.
+    ///
+    /// # Errors
+    /// [`LocalLoginError`]; all but `Password` should be shown as one message.
+    pub fn check(self, password: &str) -> Result<User, LocalLoginError> {
+        let Some((user, phc)) = self.found else {
+            let _ = verify_password(password, dummy_hash());
+            return Err(LocalLoginError::InvalidCredentials);
+        };
+        if !verify_password(password, &phc)? {
+            return Err(LocalLoginError::InvalidCredentials);
+        }
+        if !user.is_active || user.banned || user.locked || user.deleted_at.is_some() {
+            return Err(LocalLoginError::Inactive);
+        }
+        if self.staff_only && !user.is_staff {
+            return Err(LocalLoginError::NotStaff);
+        }
+        Ok(user)
+    }
+}
+
+/// Checks a username and password against the local (password) users of `store` and returns
+/// the user: [`PendingLogin::local`] then [`PendingLogin::check`], argon2 included, on the
+/// calling task. Servers with concurrent logins split the two (see [`PendingLogin`]).
 ///
 /// # Errors
 /// [`LocalLoginError`]; all but `Store` and `Password` should be shown as one message.
@@ -225,18 +299,7 @@ pub async fn authenticate_local<S: UserStore + ?Sized>(
     username: &str,
     password: &str,
 ) -> Result<User, LocalLoginError> {
-    let user = store.local_user_by_username(username.trim()).await?;
-    let Some((user, phc)) = user.and_then(|u| u.password_hash.clone().map(|h| (u, h))) else {
-        let _ = verify_password(password, dummy_hash());
-        return Err(LocalLoginError::InvalidCredentials);
-    };
-    if !verify_password(password, &phc)? {
-        return Err(LocalLoginError::InvalidCredentials);
-    }
-    if !user.is_active || user.banned || user.locked || user.deleted_at.is_some() {
-        return Err(LocalLoginError::Inactive);
-    }
-    Ok(user)
+    PendingLogin::local(store, username).await?.check(password)
 }
 
 /// [`authenticate_local`] for staff-only logins (`/admin`): the user must be `is_staff`.
@@ -248,12 +311,7 @@ pub async fn authenticate_staff<S: UserStore + ?Sized>(
     username: &str,
     password: &str,
 ) -> Result<User, LocalLoginError> {
-    let user = authenticate_local(store, username, password).await?;
-    if user.is_staff {
-        Ok(user)
-    } else {
-        Err(LocalLoginError::NotStaff)
-    }
+    PendingLogin::staff(store, username).await?.check(password)
 }
 
 /// Lower-cased; checked after the length rule, so only entries of 10+ characters matter.

@@ -137,7 +137,8 @@ impl StaffSession {
     /// included: identities never mix), rotates the session id and stores the
     /// [`LocalLogin`](super::LocalLogin). On failure the session is left as it was.
     ///
-    /// Argon2 runs on the calling task (tens of milliseconds): fine for an admin login.
+    /// The password check (argon2, tens of milliseconds of CPU) runs on tokio's blocking
+    /// pool, so a login never stalls the requests sharing its worker thread.
     ///
     /// # Errors
     /// [`StaffLoginError::Refused`] for bad credentials, [`StaffLoginError::Unavailable`]
@@ -148,12 +149,24 @@ impl StaffSession {
         username: &str,
         password: &str,
     ) -> Result<Arc<User>, StaffLoginError> {
-        use clerk_core::password::{authenticate_staff, LocalLoginError};
+        use clerk_core::password::{LocalLoginError, PendingLogin};
         use clerk_core::store::{Change, UserRef, WriteBatch};
 
         let store = self.mode.store();
         let users = Users(Arc::clone(store));
-        let user = match authenticate_staff(&users, username, password).await {
+        let checked = match PendingLogin::staff(&users, username).await {
+            Ok(pending) => {
+                let password = password.to_owned();
+                tokio::task::spawn_blocking(move || pending.check(&password)).await
+            }
+            Err(error) => Ok(Err(error)),
+        };
+        let Ok(checked) = checked else {
+            // The blocking task panicked or the runtime is shutting down.
+            tracing::error!("the staff password check did not complete: 503");
+            return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
+        };
+        let user = match checked {
             Ok(user) => user,
             Err(LocalLoginError::Store(error)) => {
                 tracing::warn!(%error, "user store failed during a staff login: 503");

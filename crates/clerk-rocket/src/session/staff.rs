@@ -12,7 +12,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use clerk_core::model::{User, UserId};
-use clerk_core::password::{authenticate_staff, LocalLoginError};
+use clerk_core::password::{LocalLoginError, PendingLogin};
 use clerk_core::store::{Change, UserRef, UserStore, WriteBatch};
 use clerk_core::time::{Clock, SystemClock};
 use futures_util::future::BoxFuture;
@@ -185,15 +185,30 @@ fn shorten<'r>(request: &'r Request<'_>) -> &'r Request<'r> {
     request
 }
 
-/// [`authenticate_staff`] boxed in a generic function: `Send` is proven from the trait
+/// [`PendingLogin::staff`] boxed in a generic function: `Send` is proven from the trait
 /// bounds; for `dyn DynStore` itself rustc fails to prove it inside a Rocket handler
 /// ("implementation of `UserStore` is not general enough").
-fn check<'a, S: UserStore + Sync + ?Sized>(
+fn look_up<'a, S: UserStore + Sync + ?Sized>(
     store: &'a S,
     username: &'a str,
-    password: &'a str,
-) -> BoxFuture<'a, Result<User, LocalLoginError>> {
-    Box::pin(authenticate_staff(store, username, password))
+) -> BoxFuture<'a, Result<PendingLogin, LocalLoginError>> {
+    Box::pin(PendingLogin::staff(store, username))
+}
+
+/// The staff login's store lookup, then its password check (argon2, tens of milliseconds of
+/// CPU) on tokio's blocking pool, so a login never stalls the requests sharing its worker.
+async fn check<S: UserStore + Sync + ?Sized>(
+    store: &S,
+    username: &str,
+    password: &str,
+) -> Result<Result<User, LocalLoginError>, rocket::tokio::task::JoinError> {
+    match look_up(store, username).await {
+        Ok(pending) => {
+            let password = password.to_owned();
+            rocket::tokio::task::spawn_blocking(move || pending.check(&password)).await
+        }
+        Err(error) => Ok(Err(error)),
+    }
 }
 
 /// A staff login failed.
@@ -219,7 +234,8 @@ impl StaffLoginError {
 
 impl StaffSession<'_> {
     /// Checks `username` and `password` against the mirror's local staff users
-    /// ([`authenticate_staff`]); on success records the login, ends whatever session the
+    /// ([`clerk_core::password::authenticate_staff`]'s rules, the argon2 check on tokio's
+    /// blocking pool); on success records the login, ends whatever session the
     /// request had (a Clerk one included) and starts a staff session under a fresh id. On
     /// failure nothing changes.
     ///
@@ -231,7 +247,12 @@ impl StaffSession<'_> {
         username: &str,
         password: &str,
     ) -> Result<Arc<User>, StaffLoginError> {
-        let user = match check(self.mode.store.as_ref(), username, password).await {
+        let Ok(checked) = check(self.mode.store.as_ref(), username, password).await else {
+            // The blocking task panicked or the runtime is shutting down.
+            tracing::error!("staff login: the password check did not complete");
+            return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
+        };
+        let user = match checked {
             Ok(user) => user,
             Err(LocalLoginError::Store(error)) => {
                 tracing::warn!(%error, "staff login: user store failed");
