@@ -22,6 +22,7 @@
 //! | `POST /admin/login`, refused | 401 [`login_page`]`(Some(INVALID_CREDENTIALS))` |
 //! | `POST /admin/login`, unparseable body | 400 [`login_page`] with the [`FormError`] |
 //! | `POST /admin/logout` | 303 `Location: /admin/login`, session ended |
+//! | either `POST` sent by a browser from another site ([`RequestOrigin::is_cross_site`]) | 403 [`CROSS_SITE_REFUSED`], nothing changed |
 //!
 //! # Quick start
 //!
@@ -42,9 +43,11 @@
 
 mod form;
 mod html;
+mod origin;
 
 pub use form::{FormError, LoginForm, MAX_FORM_BYTES};
 pub use html::{admin_page, escape, login_page};
+pub use origin::{RequestOrigin, CROSS_SITE_REFUSED};
 
 use clerk_core::model::{Organization, User};
 use clerk_core::store::{DynStore, StoreError};

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use admin_pages::{
-    admin_page, login_page, AdminData, LoginForm, ADMIN_PATH, CONTENT_TYPE, INVALID_CREDENTIALS,
-    LOGIN_PATH, LOGOUT_PATH,
+    admin_page, login_page, AdminData, LoginForm, RequestOrigin, ADMIN_PATH, CONTENT_TYPE,
+    CROSS_SITE_REFUSED, INVALID_CREDENTIALS, LOGIN_PATH, LOGOUT_PATH,
 };
 use axum::body::Bytes;
-use axum::http::header::CONTENT_TYPE as CONTENT_TYPE_HEADER;
-use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE as CONTENT_TYPE_HEADER, HOST, ORIGIN};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -63,7 +63,24 @@ async fn login_form() -> Response {
     html(StatusCode::OK, login_page(None))
 }
 
-async fn login(staff: StaffSession, body: Bytes) -> Response {
+/// A 403 when a browser posted one of the forms from another site (login CSRF, forced logout).
+fn refuse_cross_site(headers: &HeaderMap) -> Option<Response> {
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let origin = RequestOrigin {
+        sec_fetch_site: text("sec-fetch-site"),
+        origin: text(ORIGIN.as_str()),
+        host: text(HOST.as_str()),
+    };
+    origin.is_cross_site().then(|| {
+        tracing::info!("cross-site post to /admin refused");
+        html(StatusCode::FORBIDDEN, CROSS_SITE_REFUSED.to_owned())
+    })
+}
+
+async fn login(staff: StaffSession, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refused) = refuse_cross_site(&headers) {
+        return refused;
+    }
     let form = match LoginForm::parse(&body) {
         Ok(form) => form,
         Err(error) => {
@@ -84,7 +101,10 @@ async fn login(staff: StaffSession, body: Bytes) -> Response {
     }
 }
 
-async fn logout(staff: StaffSession) -> Response {
+async fn logout(staff: StaffSession, headers: HeaderMap) -> Response {
+    if let Some(refused) = refuse_cross_site(&headers) {
+        return refused;
+    }
     match staff.logout().await {
         Ok(()) => Redirect::to(LOGIN_PATH).into_response(),
         Err(_) => unavailable(),

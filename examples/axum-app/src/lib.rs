@@ -14,6 +14,7 @@
 //! | `GET /admin/login` | 200 HTML form (`username`, `password`, `POST /admin/login`) |
 //! | `POST /admin/login` | form-urlencoded; staff credentials: 303 `Location: /admin` + session cookie (HttpOnly, SameSite=Lax); refused (unknown, wrong password, not staff, inactive): 401 HTML with the form and "Invalid username or password."; an unreadable form: 400 |
 //! | `POST /admin/logout` | 303 `Location: /admin/login`, the session ended |
+//! | `POST /admin/login` or `/admin/logout` sent by a browser from another site (`Sec-Fetch-Site`, else `Origin`) | 403 HTML, nothing changed (login CSRF, forced logout) |
 //!
 //! `/admin` is hybrid mode: local staff (created with `clerk createsuperuser`) log in with a
 //! username and password. The pages come from the shared `admin-pages` crate (the Rocket app

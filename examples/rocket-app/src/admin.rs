@@ -5,13 +5,14 @@
 use std::io::Cursor;
 
 use admin_pages::{
-    admin_page, login_page, AdminData, LoginForm, ADMIN_PATH, CONTENT_TYPE, INVALID_CREDENTIALS,
-    LOGIN_PATH, LOGOUT_PATH, MAX_FORM_BYTES,
+    admin_page, login_page, AdminData, LoginForm, RequestOrigin, ADMIN_PATH, CONTENT_TYPE,
+    CROSS_SITE_REFUSED, INVALID_CREDENTIALS, LOGIN_PATH, LOGOUT_PATH, MAX_FORM_BYTES,
 };
 use clerk_rocket::session::staff::{LocalStaff, StaffLoginError, StaffSession};
 use clerk_rocket::{ClerkRejection, ClerkState};
 use rocket::data::{Data, ToByteUnit};
 use rocket::http::{Header, Status};
+use rocket::request::{FromRequest, Outcome};
 use rocket::response::{self, Responder, Response};
 use rocket::{get, post, routes, Request, Route, State};
 
@@ -84,8 +85,35 @@ fn login_form() -> Page {
     Page::Html(Status::Ok, login_page(None))
 }
 
+/// Whether a browser posted the request from another site (login CSRF, forced logout): the
+/// forms answer 403 then.
+struct CrossSite(bool);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for CrossSite {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let headers = request.headers();
+        let origin = RequestOrigin {
+            sec_fetch_site: headers.get_one("Sec-Fetch-Site"),
+            origin: headers.get_one("Origin"),
+            host: headers.get_one("Host"),
+        };
+        Outcome::Success(CrossSite(origin.is_cross_site()))
+    }
+}
+
+fn cross_site_refused() -> Page {
+    tracing::info!("cross-site post to /admin refused");
+    Page::Html(Status::Forbidden, CROSS_SITE_REFUSED.to_owned())
+}
+
 #[post("/admin/login", data = "<body>")]
-async fn login(staff: StaffSession<'_>, body: Data<'_>) -> Page {
+async fn login(cross_site: CrossSite, staff: StaffSession<'_>, body: Data<'_>) -> Page {
+    if cross_site.0 {
+        return cross_site_refused();
+    }
     let bytes = match body.open((MAX_FORM_BYTES + 1).bytes()).into_bytes().await {
         Ok(bytes) => bytes.into_inner(),
         Err(error) => {
@@ -106,7 +134,10 @@ async fn login(staff: StaffSession<'_>, body: Data<'_>) -> Page {
 }
 
 #[post("/admin/logout")]
-async fn logout(staff: StaffSession<'_>) -> Page {
+async fn logout(cross_site: CrossSite, staff: StaffSession<'_>) -> Page {
+    if cross_site.0 {
+        return cross_site_refused();
+    }
     match staff.logout().await {
         Ok(()) => Page::SeeOther(LOGIN_PATH),
         Err(_) => unavailable(),

@@ -9,6 +9,7 @@
 //! | `POST /admin/login` (form) with staff credentials | 303, `Location: /admin`, a session cookie (`HttpOnly`, `SameSite=Lax`) |
 //! | `POST /admin/login` otherwise (wrong password, unknown or non-staff user) | 401 HTML with the form |
 //! | `POST /admin/logout` | 303, `Location: /admin/login`; the session is over |
+//! | either `POST` from a browser on another site (`Sec-Fetch-Site` other than `same-origin`/`none`, else an `Origin` that is not the app's) | 403 HTML; nothing changes |
 //!
 //! Staff are written into the database before the app starts ([`seed`]), through clerk-store
 //! (`Change::CreateLocalUser`) with an argon2 hash from `clerk_core::password`.
@@ -140,15 +141,31 @@ async fn get_admin(app: &RunningApp, cookie: &str, what: &str) -> Result<Answer,
 }
 
 async fn login(app: &RunningApp, username: &str, password: &str) -> Result<Answer, Failure> {
-    let request = app
+    login_from(app, username, password, &[]).await
+}
+
+/// The login post with extra headers (a browser's `Origin`, `Sec-Fetch-Site`).
+async fn login_from(
+    app: &RunningApp,
+    username: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> Result<Answer, Failure> {
+    let mut request = app
         .request(reqwest::Method::POST, "/admin/login")
         .header("content-type", "application/x-www-form-urlencoded")
         .body(form_encode(&[
             ("username", username),
             ("password", password),
         ]));
-    app.send(format!("POST /admin/login ({username})"), request)
-        .await
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let what = match headers {
+        [] => format!("POST /admin/login ({username})"),
+        _ => format!("POST /admin/login ({username}, {headers:?})"),
+    };
+    app.send(what, request).await
 }
 
 /// `GET /admin` without a staff session → 303 to the login page: no credentials, a valid
@@ -262,6 +279,59 @@ pub async fn session(app: &RunningApp, staff: &Staff) -> CheckResult {
     )?;
     redirect(
         &get_admin(app, &cookie, "the cookie of an ended session").await?,
+        "/admin/login",
+    )
+}
+
+/// A browser posting the forms from another site is refused with 403 and changes nothing (no
+/// login from a forged form, no forced logout); the same posts from the app's own origin, or
+/// from a client that sends no browser headers, work.
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn cross_site_posts(app: &RunningApp, staff: &Staff) -> CheckResult {
+    let own_origin = format!("http://{}", app.process.addr());
+    let forged: [&[(&str, &str)]; 3] = [
+        &[("origin", "https://evil.example")],
+        &[("origin", "null")],
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", own_origin.as_str()),
+        ],
+    ];
+    for headers in forged {
+        let answer = login_from(app, &staff.username, &staff.password, headers).await?;
+        answer.status(403)?.content_type("text/html")?;
+        redirect(
+            &get_admin(app, &cookie_header(&answer), "after a cross-site login").await?,
+            "/admin/login",
+        )?;
+    }
+
+    let same_origin = [
+        ("origin", own_origin.as_str()),
+        ("sec-fetch-site", "same-origin"),
+    ];
+    let answer = login_from(app, &staff.username, &staff.password, &same_origin).await?;
+    redirect(&answer, "/admin")?;
+    let cookie = cookie_header(&answer);
+
+    let forced = app
+        .request(reqwest::Method::POST, "/admin/logout")
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example");
+    app.send("POST /admin/logout (from another site)", forced)
+        .await?
+        .status(403)?;
+    get_admin(app, &cookie, "after a refused cross-site logout")
+        .await?
+        .status(200)?;
+    let logout = app
+        .request(reqwest::Method::POST, "/admin/logout")
+        .header("cookie", &cookie)
+        .header("origin", &own_origin);
+    redirect(
+        &app.send("POST /admin/logout (same origin)", logout).await?,
         "/admin/login",
     )
 }

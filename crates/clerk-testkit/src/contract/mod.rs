@@ -471,6 +471,10 @@ pub async fn run_admin_suite(app: &AppUnderTest) -> ContractReport {
         admin::bad_credentials(r, &staff).await,
     );
     report.record("admin_session", admin::session(r, &staff).await);
+    report.record(
+        "admin_cross_site_posts",
+        admin::cross_site_posts(r, &staff).await,
+    );
     report.stderr = running.process.stderr();
     report
 }
