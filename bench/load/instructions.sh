@@ -24,22 +24,12 @@ for tool in valgrind curl; do
   command -v "$tool" >/dev/null || { echo "instructions.sh: $tool is missing" >&2; exit 1; }
 done
 
-(cd "$HERE" && cargo build --release --quiet)
-BIN="$(cd "$HERE" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release"
+. "$HERE/common.sh"
 VARIANTS=(
   "a|none|-|$BIN/load-server none \$ADDR"
   "b|one|a|$BIN/load-server clerk-axum \$ADDR"
 )
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --variant) VARIANTS+=("$2"); shift 2 ;;
-    *) echo "instructions.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; }
-trap cleanup EXIT
+parse_variants "$@"
 "$BIN/load-mock" "$MOCK_PORT" "$OUT" 2 &
 PIDS+=($!)
 for _ in $(seq 3000); do [ -f "$OUT/ready" ] && break; sleep 0.1; done

@@ -40,8 +40,7 @@ for tool in wrk curl taskset; do
 done
 
 echo "== building (release)" >&2
-(cd "$HERE" && cargo build --release --quiet)
-BIN="$(cd "$HERE" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release"
+. "$HERE/common.sh"
 
 VARIANTS=(
   "a|none|-|$BIN/load-server none \$ADDR"
@@ -49,16 +48,7 @@ VARIANTS=(
   "c|rotate|d|$BIN/load-server clerk-axum-nocache \$ADDR"
   "d|rotate|-|$BIN/load-server clerk-rs \$ADDR"
 )
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --variant) VARIANTS+=("$2"); shift 2 ;;
-    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; }
-trap cleanup EXIT
+parse_variants "$@"
 
 echo "== mock Clerk on 127.0.0.1:$MOCK_PORT, minting 10,000 tokens into $OUT" >&2
 taskset -c "$LOAD_CPU" "$BIN/load-mock" "$MOCK_PORT" "$OUT" 10000 &

@@ -684,33 +684,17 @@ async fn a_local_staff_session_ignores_clerk_tokens() {
     assert!(admin.last_login.is_some() && admin.last_logout.is_some());
 }
 
-/// Counts how often another task on this (current-thread) runtime ran while `work` did.
-async fn other_tasks_ran_during<T>(work: impl std::future::Future<Output = T>) -> (T, usize) {
-    let ticks = Arc::new(AtomicUsize::new(0));
-    let ticker = tokio::spawn({
-        let ticks = Arc::clone(&ticks);
-        async move {
-            loop {
-                ticks.fetch_add(1, Ordering::Relaxed);
-                tokio::task::yield_now().await;
-            }
-        }
-    });
-    tokio::task::yield_now().await;
-    let before = ticks.load(Ordering::Relaxed);
-    let output = work.await;
-    let ran = ticks.load(Ordering::Relaxed) - before;
-    ticker.abort();
-    (output, ran)
-}
-
 // `#[tokio::test]` runs one thread: an argon2 check on it would stop every other task.
 #[tokio::test]
 async fn the_password_check_leaves_the_runtime_free_for_other_requests() {
     let h = harness();
     h.staff_user("admin", true).await;
-    let (login, ran) =
-        other_tasks_ran_during(h.staff_login(&mut Jar::default(), "admin", STAFF_PASSWORD)).await;
+    let (login, ran) = clerk_testkit::runtime::other_tasks_ran_during(h.staff_login(
+        &mut Jar::default(),
+        "admin",
+        STAFF_PASSWORD,
+    ))
+    .await;
     assert_eq!(login.status, 204);
     assert!(
         ran > 100,

@@ -2,7 +2,7 @@
 //! `rocket::local::asynchronous::Client` (a tracked client keeps cookies like a browser).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -464,32 +464,13 @@ async fn staff_login_rotates_the_id_and_a_local_session_ignores_clerk_tokens() {
     );
 }
 
-/// Counts how often another task on this (current-thread) runtime ran while `work` did.
-async fn other_tasks_ran_during<T>(work: impl std::future::Future<Output = T>) -> (T, usize) {
-    let ticks = Arc::new(AtomicUsize::new(0));
-    let ticker = tokio::spawn({
-        let ticks = Arc::clone(&ticks);
-        async move {
-            loop {
-                ticks.fetch_add(1, Ordering::Relaxed);
-                tokio::task::yield_now().await;
-            }
-        }
-    });
-    tokio::task::yield_now().await;
-    let before = ticks.load(Ordering::Relaxed);
-    let output = work.await;
-    let ran = ticks.load(Ordering::Relaxed) - before;
-    ticker.abort();
-    (output, ran)
-}
-
 // `#[tokio::test]` runs one thread: an argon2 check on it would stop every other task.
 #[tokio::test]
 async fn the_password_check_leaves_the_runtime_free_for_other_requests() {
     let h = harness().await;
     h.staff_user("ada", true).await;
-    let (login, ran) = other_tasks_ran_during(h.login("ada", PASSWORD)).await;
+    let (login, ran) =
+        clerk_testkit::runtime::other_tasks_ran_during(h.login("ada", PASSWORD)).await;
     assert_eq!(login.status, Status::NoContent);
     assert!(
         ran > 100,

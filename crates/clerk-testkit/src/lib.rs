@@ -16,6 +16,7 @@
 //!   app's binary as a process ([`contract::AppProcess`]) and drives it over real HTTP.
 //! - [`postgres`] (feature `postgres`): [`postgres::TestSchema`], a PostgreSQL schema of its own
 //!   per test, by connect options or by URL.
+//! - [`runtime`]: [`runtime::other_tasks_ran_during`], showing whether code blocks its runtime.
 //!
 //! # Quick start
 //!
@@ -82,6 +83,7 @@ pub mod mock;
 pub mod offline;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod runtime;
 pub mod webhooks;
 
 pub use clock::ManualClock;
