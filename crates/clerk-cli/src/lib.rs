@@ -47,6 +47,8 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// The argument docs are clap's `--help` text, where a bare URL reads better than `<…>`.
+#![allow(rustdoc::bare_urls)]
 
 pub mod args;
 mod error;

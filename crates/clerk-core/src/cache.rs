@@ -41,7 +41,7 @@
 //! - organization upserts and deletions: the organization's entry (memberships, invitations,
 //!   the ledger and revoked sessions are not cached, so they need nothing).
 //!
-//! Only changes whose [`Effect`] changed something are considered; a batch the store reports
+//! Only changes whose [`Effect`](crate::store::Effect) changed something are considered; a batch the store reports
 //! as already processed wrote nothing. A failed `apply` invalidates what it can name anyway
 //! (a commit whose acknowledgement was lost looks like a failure).
 //!

@@ -1,4 +1,4 @@
-//! The webhook route: `POST` for the [`WebhookProcessor`](clerk_webhooks::WebhookProcessor)
+//! The webhook route: `POST` for the [`WebhookProcessor`]
 //! the fairing builds, with the status codes of DESIGN §6 and `clerk-axum`'s bodies.
 //!
 //! ```no_run

@@ -34,7 +34,7 @@
 //! local staff (created with `clerk createsuperuser`) sign in with username and password; the
 //! pages come from `examples/admin-pages`, shared with axum-app.
 //!
-//! Tests drive the app in process: [`AppConfig::from_lookup`], [`rocket`] and
+//! Tests drive the app in process: [`AppConfig::from_lookup`], [`rocket()`] and
 //! `rocket::local::asynchronous::Client`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -207,7 +207,7 @@ pub fn rocket(config: &AppConfig, store: Arc<dyn DynStore>) -> Rocket<Build> {
     rocket_with(config.figment(), fairing)
 }
 
-/// [`rocket`] with a hand-made figment and fairing (tests: a clock, an HTTP client).
+/// [`rocket()`] with a hand-made figment and fairing (tests: a clock, an HTTP client).
 #[must_use]
 pub fn rocket_with(figment: Figment, fairing: ClerkFairing) -> Rocket<Build> {
     rocket::custom(figment)
