@@ -1,4 +1,4 @@
-//! The framework-agnostic parts of the example apps' `/admin` pages (DESIGN §8, hybrid mode),
+//! The framework-agnostic parts of the example apps' `/admin` pages ([design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications), hybrid mode),
 //! shared unchanged by `examples/axum-app` and `examples/rocket-app` so both answer the same
 //! bytes:
 //!

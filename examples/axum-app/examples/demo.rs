@@ -1,7 +1,7 @@
 //! The one-minute demo: no Clerk account, no network.
 //!
 //! Starts the test kit's mock Clerk on loopback (with a seeded user), starts the Axum app of
-//! DESIGN §8 on a temporary SQLite file, signs a `user.created` webhook into it, then calls
+//! [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications) on a temporary SQLite file, signs a `user.created` webhook into it, then calls
 //! `/api/me` with a freshly minted session token, with a token for the seeded user (fetched
 //! from the mock's Backend API just in time), and with a bad token.
 //!

@@ -1,4 +1,4 @@
-//! The example Axum application of DESIGN §8 (a public contract that an outside test suite
+//! The example Axum application of [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications) (a public contract that an outside test suite
 //! drives; `examples/rocket-app` answers the same).
 //!
 //! | route | answer |
@@ -9,7 +9,7 @@
 //! | `GET /api/org` | 200 `{"org_id","org_slug","org_role","org_permissions"}`, else 403 `{"error":"no_active_organization"}` |
 //! | `GET /api/org/admin` | 200 for role `org:admin`, else 403 |
 //! | `GET /api/org/reports` | 200 with permission `org:reports:read`, else 403 |
-//! | `POST /webhooks/clerk` | DESIGN §6 ([`clerk_axum::webhook::route`]); 503 when `CLERK_WEBHOOK_SIGNING_KEY` is unset |
+//! | `POST /webhooks/clerk` | [design §6](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#6-webhooks) ([`clerk_axum::webhook::route`]); 503 when `CLERK_WEBHOOK_SIGNING_KEY` is unset |
 //! | `GET /admin` | a staff session: 200 HTML, the users (email, Clerk id, name, active) and organizations (name, slug, members); otherwise (a Clerk token or Clerk session included) 303 `Location: /admin/login` |
 //! | `GET /admin/login` | 200 HTML form (`username`, `password`, `POST /admin/login`) |
 //! | `POST /admin/login` | form-urlencoded; staff credentials: 303 `Location: /admin` + session cookie (HttpOnly, SameSite=Lax); refused (unknown, wrong password, not staff, inactive): 401 HTML with the form and "Invalid username or password."; an unreadable form: 400 |
@@ -27,7 +27,7 @@
 //! `MemoryStore`: lost on restart and not shared between instances — fine for an example; a
 //! deployment would use a shared tower-sessions store.
 //!
-//! Configuration ([`AppConfig::from_env`]): the `CLERK_*` settings of DESIGN §7, `DATABASE_URL`
+//! Configuration ([`AppConfig::from_env`]): the `CLERK_*` settings of [design §7](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#7-configuration), `DATABASE_URL`
 //! (default [`DEFAULT_DATABASE_URL`], a SQLite file `clerk-app.db` in the working directory;
 //! `postgres://…` selects PostgreSQL), `REDIS_URL` (optional: user and organization lookups
 //! are cached in Redis; without it in process memory, `CLERK_CACHE_TIMEOUT` /
@@ -80,7 +80,7 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
 /// The application's settings.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
-    /// The Clerk settings (DESIGN §7).
+    /// The Clerk settings ([design §7](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#7-configuration)).
     pub clerk: ClerkConfig,
     /// `DATABASE_URL`: `sqlite:…` or `postgres://…` (also `postgresql://…`).
     pub database_url: String,
@@ -269,7 +269,7 @@ pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn DynStore>, 
     })
 }
 
-/// The router of DESIGN §8.
+/// The router of [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications).
 pub fn app(state: AppState) -> Router {
     let webhook = match state.webhooks {
         Some(processor) => clerk_axum::webhook::route(processor),

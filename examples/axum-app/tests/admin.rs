@@ -1,4 +1,4 @@
-//! `/admin` (hybrid mode, DESIGN §8) in process (`tower::ServiceExt::oneshot`, the session
+//! `/admin` (hybrid mode, [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications)) in process (`tower::ServiceExt::oneshot`, the session
 //! cookie carried by hand), against the mock Clerk and a temporary SQLite file.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 

@@ -1,4 +1,4 @@
-//! Every route of DESIGN §8 (`/admin`, hybrid mode, is in tests/admin.rs) and every rejection, in process
+//! Every route of [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications) (`/admin`, hybrid mode, is in tests/admin.rs) and every rejection, in process
 //! (`tower::ServiceExt::oneshot`), against the test kit's mock Clerk (JWKS + Backend API) and a
 //! temporary SQLite file, with webhooks signed by the test kit's sender.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]

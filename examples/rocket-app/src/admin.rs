@@ -1,4 +1,4 @@
-//! `/admin` (hybrid mode, DESIGN §8): the routes only. Pages, escaping and form parsing are
+//! `/admin` (hybrid mode, [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications)): the routes only. Pages, escaping and form parsing are
 //! `admin-pages`' (shared with axum-app); sessions and the password check are clerk-rocket's
 //! (`StaffSession`, `LocalStaff`).
 

@@ -1,4 +1,4 @@
-//! The example Rocket application of DESIGN §8: the same public contract as
+//! The example Rocket application of [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications): the same public contract as
 //! `examples/axum-app`, answered with `clerk-rocket` (one black-box suite drives both).
 //!
 //! | route | answer |
@@ -9,7 +9,7 @@
 //! | `GET /api/org` | 200 `{"org_id","org_slug","org_role","org_permissions"}`, else 403 `{"error":"no_active_organization"}` |
 //! | `GET /api/org/admin` | 200 for role `org:admin`, else 403 |
 //! | `GET /api/org/reports` | 200 with permission `org:reports:read`, else 403 |
-//! | `POST /webhooks/clerk` | DESIGN §6 ([`clerk_rocket::webhook`]); 503 when `CLERK_WEBHOOK_SIGNING_KEY` is unset |
+//! | `POST /webhooks/clerk` | [design §6](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#6-webhooks) ([`clerk_rocket::webhook`]); 503 when `CLERK_WEBHOOK_SIGNING_KEY` is unset |
 //! | `GET /admin` | a staff session: 200 HTML, the users (email, Clerk id, name, active) and organizations (name, slug, members); otherwise (a Clerk token or Clerk session included) 303 `Location: /admin/login` |
 //! | `GET /admin/login` | 200 HTML login form (`username`, `password`) |
 //! | `POST /admin/login` | form-urlencoded; staff credentials: 303 `Location: /admin` + session cookie (HttpOnly, SameSite=Lax); refused (unknown, wrong password, not staff, inactive): 401 HTML with the form and "Invalid username or password."; an unreadable form: 400 |
@@ -17,7 +17,7 @@
 //! | `POST /admin/login` or `/admin/logout` sent by a browser from another site (`Sec-Fetch-Site`, else `Origin`) | 403 HTML, nothing changed (login CSRF, forced logout) |
 //! | anything else | 404 with an empty body (as Axum answers) |
 //!
-//! Configuration ([`AppConfig::from_env`]): the `CLERK_*` settings of DESIGN §7, `DATABASE_URL`
+//! Configuration ([`AppConfig::from_env`]): the `CLERK_*` settings of [design §7](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#7-configuration), `DATABASE_URL`
 //! (default [`DEFAULT_DATABASE_URL`], a SQLite file `clerk-app.db` in the working directory;
 //! `postgres://…` selects PostgreSQL) and `BIND` (default [`DEFAULT_BIND`], mapped onto
 //! Rocket's `address` and `port`). The `CLERK_*` settings reach [`ClerkFairing`] through the
@@ -75,7 +75,7 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
 /// The application's settings.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
-    /// The Clerk settings, validated (DESIGN §7); the fairing validates them again at ignite
+    /// The Clerk settings, validated ([design §7](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#7-configuration)); the fairing validates them again at ignite
     /// from the figment this config builds.
     pub clerk: ClerkConfig,
     /// The `CLERK_*` settings as given, for the figment's `clerk` section.
@@ -196,7 +196,7 @@ pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn DynStore>, 
     })
 }
 
-/// The Rocket of DESIGN §8 over `store`, configured by `config` (the fairing reads the
+/// The Rocket of [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications) over `store`, configured by `config` (the fairing reads the
 /// `CLERK_*` settings from the figment only, not from the process environment).
 #[must_use]
 pub fn rocket(config: &AppConfig, store: Arc<dyn DynStore>) -> Rocket<Build> {

@@ -1,4 +1,4 @@
-//! `rocket-app`: the DESIGN §8 example server on Rocket. Configuration from the environment
+//! `rocket-app`: the [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications) example server on Rocket. Configuration from the environment
 //! (see the library docs); logs with `RUST_LOG` (default `info`).
 
 use std::process::ExitCode;

@@ -1,4 +1,4 @@
-//! Every route of DESIGN §8 (except `/admin`, hybrid mode) and every rejection, in process
+//! Every route of [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications) (except `/admin`, hybrid mode) and every rejection, in process
 //! (`rocket::local::asynchronous::Client`), against the test kit's mock Clerk (JWKS + Backend
 //! API) and a temporary SQLite file, with webhooks signed by the test kit's sender. The same
 //! cases as examples/axum-app/tests/app.rs, with the same expected answers.

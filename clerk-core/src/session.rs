@@ -1,0 +1,388 @@
+//! Session mode: "validate once, cache in session" ([design §4](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#4-sessions-and-revalidation)), as a pure policy.
+//!
+//! Stateless bearer verification is the default. In session mode an adapter, after a token
+//! verifies, stores a [`SessionRecord`] in the framework's session mechanism (tower-sessions,
+//! Rocket's private cookies, …) under [`SESSION_KEY`] and serves later requests from it. What
+//! happens on each request is decided here, by [`RevalidationPolicy::evaluate`], from values
+//! only: the record, the identity a presented token *claims* ([`TokenIdentity::peek`], not
+//! verified), what the store says about the session and user ([`Standing`]) and `now`. The
+//! adapter carries out the [`SessionDecision`]:
+//!
+//! | decision | the adapter |
+//! |---|---|
+//! | [`SessionDecision::Serve`] | answers from [`SessionRecord::auth`]; no signature check |
+//! | [`SessionDecision::Revalidate`] | verifies the presented token; [`RevalidationPolicy::after_revalidation`] says whether it refreshes this session or ends it; without a token the request is signed out (reason [`REVALIDATION_REQUIRED`]) and the record is kept |
+//! | [`SessionDecision::End`] | deletes the record and rotates the session id, then handles the request as if no session existed (a presented token may establish a new one) |
+//!
+//! Rules ([design §4](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#4-sessions-and-revalidation)):
+//! - After the revalidation interval (`CLERK_SESSION_REVALIDATION_SECONDS`) a valid token must
+//!   be presented again.
+//! - A presented token whose `sub` or `sid` differs from the record's ends the session: two
+//!   identities never mix. Peeking at an unverified token is safe here because the only thing
+//!   it can cause is the *end* of a session; a new one needs the token to verify.
+//! - A session whose `sid` Clerk reported ended/revoked/removed, or whose user was deleted,
+//!   banned or deactivated, ends at its next request — not at the next revalidation. The
+//!   adapter looks these up in the store (through a cache) on every request served from a
+//!   session: that is what makes a `session.revoked` webhook take effect immediately.
+//! - Sessions without a record under [`SESSION_KEY`] (local password logins in hybrid mode)
+//!   are not Clerk sessions; this policy never touches them.
+//! - Establishing an identity rotates the session id (no fixation); cookies are HttpOnly,
+//!   SameSite=Lax, Secure outside localhost ([`cookie_secure_for_host`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use clerk_core::session::{RevalidationPolicy, SessionDecision, Standing, TokenIdentity};
+//! # use clerk_core::session::SessionRecord;
+//! # fn demo(record: &SessionRecord, token: Option<&str>, now: clerk_core::time::UnixTime) {
+//! let policy = RevalidationPolicy::new(Duration::from_secs(300));
+//! let presented = token.and_then(TokenIdentity::peek);
+//! match policy.evaluate(record, presented.as_ref(), Standing::Good, now) {
+//!     SessionDecision::Serve => { /* record.auth() */ }
+//!     SessionDecision::Revalidate => { /* verify the token, then policy.after_revalidation(..) */ }
+//!     SessionDecision::End(why) => { /* forget the record, rotate the id: {why} */ }
+//!     _ => { /* non-exhaustive: treat an unknown decision as "end" */ }
+//! }
+//! # }
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Auth;
+use crate::config::ClerkConfig;
+use crate::model::User;
+use crate::store::{DynStore, StoreError};
+use crate::time::UnixTime;
+use crate::verify::TokenError;
+
+/// The key under which adapters store the [`SessionRecord`]; its presence is the "Clerk
+/// marker" of [design §4](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#4-sessions-and-revalidation).
+pub const SESSION_KEY: &str = "clerk.session";
+
+/// The reason a request is signed out when its session needs revalidation and no token came
+/// with it.
+pub const REVALIDATION_REQUIRED: &str = "session-revalidation-required";
+
+/// What session mode keeps between requests: the identity a verified token established and
+/// when Clerk (a verified token) last vouched for it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Clerk user id (`sub`).
+    pub user_id: String,
+    /// Clerk session id (`sid`), when the token carried one.
+    pub session_id: Option<String>,
+    /// The active organization's id when the record was written (for logs and lookups).
+    pub org_id: Option<String>,
+    /// The verified token's claims (JSON), re-normalized by [`SessionRecord::auth`].
+    pub claims: String,
+    /// When a verified token last confirmed this session.
+    pub last_clerk_check: UnixTime,
+}
+
+impl fmt::Debug for SessionRecord {
+    // The claims snapshot may hold custom claims (emails, metadata): keep it out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("user_id", &self.user_id)
+            .field("session_id", &self.session_id)
+            .field("org_id", &self.org_id)
+            .field("claims", &"<redacted>")
+            .field("last_clerk_check", &self.last_clerk_check)
+            .finish()
+    }
+}
+
+impl SessionRecord {
+    /// The record a verified token establishes at `now`.
+    #[must_use]
+    pub fn establish(auth: &Auth, now: UnixTime) -> SessionRecord {
+        SessionRecord {
+            user_id: auth.user_id.clone(),
+            session_id: auth.session_id.clone(),
+            org_id: auth.org_id().map(str::to_owned),
+            claims: String::from_utf8_lossy(auth.raw_claims_json()).into_owned(),
+            last_clerk_check: now,
+        }
+    }
+
+    /// The session's [`Auth`], rebuilt from the claims snapshot by the verifier's own
+    /// normalization (no signature or expiry check: the token verified when it was stored,
+    /// and the policy bounds how long that counts).
+    ///
+    /// # Errors
+    /// The snapshot does not normalize (a tampered or foreign record): end the session.
+    pub fn auth(&self) -> Result<Auth, TokenError> {
+        let auth = crate::claims::normalize(self.claims.as_bytes().to_vec())?;
+        if auth.user_id != self.user_id || auth.session_id != self.session_id {
+            return Err(TokenError::InvalidClaim("sub"));
+        }
+        Ok(auth)
+    }
+
+    /// Whether `identity` is this record's identity (same `sub`, same `sid`).
+    #[must_use]
+    pub fn is_identity(&self, identity: &TokenIdentity) -> bool {
+        self.user_id == identity.user_id && self.session_id == identity.session_id
+    }
+}
+
+/// The identity a token *claims*: `sub` and `sid` read without verifying anything.
+///
+/// Only for comparing with a [`SessionRecord`] (where a mismatch can only end a session);
+/// never for granting access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenIdentity {
+    /// `sub`.
+    pub user_id: String,
+    /// `sid`.
+    pub session_id: Option<String>,
+}
+
+impl TokenIdentity {
+    /// Reads `sub` and `sid` from a compact JWS's payload; `None` when it is not one or has
+    /// no `sub`.
+    #[must_use]
+    pub fn peek(token: &str) -> Option<TokenIdentity> {
+        #[derive(Deserialize)]
+        struct Ids {
+            sub: Option<String>,
+            sid: Option<String>,
+        }
+        let mut parts = token.split('.');
+        let (_header, payload) = (parts.next()?, parts.next()?);
+        parts.next()?;
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()?;
+        let ids: Ids = serde_json::from_slice(&json).ok()?;
+        Some(TokenIdentity {
+            user_id: ids.sub.filter(|s| !s.is_empty())?,
+            session_id: ids.sid,
+        })
+    }
+
+    /// The identity of a verified session.
+    #[must_use]
+    pub fn of(auth: &Auth) -> TokenIdentity {
+        TokenIdentity {
+            user_id: auth.user_id.clone(),
+            session_id: auth.session_id.clone(),
+        }
+    }
+}
+
+/// What the store says about a session's `sid` and user, looked up by the adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Standing {
+    /// Nothing against it (includes a user not mirrored locally).
+    Good,
+    /// Clerk reported the session ended, removed or revoked.
+    SessionRevoked,
+    /// The user was deleted in Clerk.
+    UserDeleted,
+    /// The user is banned.
+    UserBanned,
+    /// The user is deactivated locally (`is_active = false`) or locked.
+    UserInactive,
+}
+
+impl Standing {
+    /// The standing of a session from the store's answers: whether its `sid` is in the
+    /// revoked set and its user's row, if any.
+    #[must_use]
+    pub fn from_store(session_revoked: bool, user: Option<&User>) -> Standing {
+        if session_revoked {
+            return Standing::SessionRevoked;
+        }
+        match user {
+            Some(user) if user.deleted_at.is_some() => Standing::UserDeleted,
+            Some(user) if user.banned => Standing::UserBanned,
+            Some(user) if !user.is_active || user.locked => Standing::UserInactive,
+            _ => Standing::Good,
+        }
+    }
+
+    /// The standing of a stored session, read from `store`: its `sid` against the revoked
+    /// set (the user is not read when it is revoked), then its user's row. The one store
+    /// lookup both adapters' session mode make on each request.
+    ///
+    /// # Errors
+    ///
+    /// The store's error; the adapters answer it with 503, never "signed in" or "signed out".
+    pub async fn of_record(
+        store: &dyn DynStore,
+        record: &SessionRecord,
+    ) -> Result<Standing, StoreError> {
+        if let Some(sid) = &record.session_id {
+            if store.dyn_revoked_session(sid).await?.is_some() {
+                return Ok(Standing::SessionRevoked);
+            }
+        }
+        let user = store.dyn_user_by_clerk_id(&record.user_id).await?;
+        Ok(Standing::from_store(false, user.as_ref()))
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// A token for another user or session was presented.
+    IdentityChanged,
+    /// Clerk reported the session ended, removed or revoked.
+    SessionRevoked,
+    /// The user was deleted.
+    UserDeleted,
+    /// The user is banned.
+    UserBanned,
+    /// The user is deactivated or locked.
+    UserInactive,
+    /// The stored record could not be read back.
+    Corrupt,
+}
+
+impl EndReason {
+    /// A stable kebab-case name, for logs and rejection bodies.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::IdentityChanged => "session-identity-changed",
+            EndReason::SessionRevoked => "session-revoked",
+            EndReason::UserDeleted => "user-deleted",
+            EndReason::UserBanned => "user-banned",
+            EndReason::UserInactive => "user-inactive",
+            EndReason::Corrupt => "session-corrupt",
+        }
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What to do with a request that arrived with a Clerk session record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionDecision {
+    /// Serve from the record.
+    Serve,
+    /// The interval elapsed: a valid token must be presented again.
+    Revalidate,
+    /// End the session now.
+    End(EndReason),
+}
+
+/// What a successful revalidation does to the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AfterRevalidation {
+    /// Same identity: store this refreshed record.
+    Refresh(SessionRecord),
+    /// Another identity verified: end the old session, establish this record under a new id.
+    Replace(SessionRecord),
+}
+
+/// The pure rules of [design §4](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#4-sessions-and-revalidation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevalidationPolicy {
+    interval: Duration,
+}
+
+impl RevalidationPolicy {
+    /// Revalidate after `interval`.
+    #[must_use]
+    pub fn new(interval: Duration) -> RevalidationPolicy {
+        RevalidationPolicy { interval }
+    }
+
+    /// The policy of `CLERK_SESSION_REVALIDATION_SECONDS`.
+    #[must_use]
+    pub fn from_config(config: &ClerkConfig) -> RevalidationPolicy {
+        RevalidationPolicy::new(config.session_revalidation)
+    }
+
+    /// The revalidation interval.
+    #[must_use]
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Decides a request carrying `record`. `presented` is [`TokenIdentity::peek`] of the
+    /// request's token, if any; `standing` the store's view of the session and user.
+    ///
+    /// Order: standing (revocation and deactivation end the session whatever else holds), then
+    /// identity (a different token ends it), then the interval. A clock that went backwards
+    /// (`now` before the last check) counts as inside the window.
+    #[must_use]
+    pub fn evaluate(
+        &self,
+        record: &SessionRecord,
+        presented: Option<&TokenIdentity>,
+        standing: Standing,
+        now: UnixTime,
+    ) -> SessionDecision {
+        let ended = match standing {
+            Standing::Good => None,
+            Standing::SessionRevoked => Some(EndReason::SessionRevoked),
+            Standing::UserDeleted => Some(EndReason::UserDeleted),
+            Standing::UserBanned => Some(EndReason::UserBanned),
+            Standing::UserInactive => Some(EndReason::UserInactive),
+        };
+        if let Some(reason) = ended {
+            return SessionDecision::End(reason);
+        }
+        if let Some(identity) = presented {
+            if !record.is_identity(identity) {
+                return SessionDecision::End(EndReason::IdentityChanged);
+            }
+        }
+        let elapsed_ms = now
+            .as_millis()
+            .saturating_sub(record.last_clerk_check.as_millis());
+        let interval_ms = i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX);
+        if elapsed_ms >= interval_ms {
+            SessionDecision::Revalidate
+        } else {
+            SessionDecision::Serve
+        }
+    }
+
+    /// After [`SessionDecision::Revalidate`], a token verified as `auth`: the record to store.
+    #[must_use]
+    pub fn after_revalidation(
+        &self,
+        record: &SessionRecord,
+        auth: &Auth,
+        now: UnixTime,
+    ) -> AfterRevalidation {
+        let fresh = SessionRecord::establish(auth, now);
+        if record.is_identity(&TokenIdentity::of(auth)) {
+            AfterRevalidation::Refresh(fresh)
+        } else {
+            AfterRevalidation::Replace(fresh)
+        }
+    }
+}
+
+/// Whether session cookies for requests to `host` (a `Host` header value, port allowed) get
+/// the `Secure` attribute: always, except on loopback (`localhost`, `127.0.0.1`, `[::1]`),
+/// where development runs over plain HTTP.
+#[must_use]
+pub fn cookie_secure_for_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    !(name == "localhost"
+        || name.ends_with(".localhost")
+        || name == "::1"
+        || name.starts_with("127."))
+}

@@ -1,0 +1,597 @@
+//! Storage traits for the local mirror, and the rules every backend follows.
+//!
+//! # Shape
+//!
+//! A store is four small traits:
+//!
+//! | trait | what |
+//! |---|---|
+//! | [`UserStore`] | user reads: by local id, Clerk id, email, local username; paging |
+//! | [`OrganizationStore`] | organization, membership and invitation reads |
+//! | [`LedgerStore`] | the processed-webhook ledger and the revoked-session set |
+//! | [`StoreWriter`] | **one** write method, [`StoreWriter::apply`], taking a [`WriteBatch`] |
+//!
+//! and [`Store`], implemented automatically for anything that implements all four.
+//!
+//! Methods return `impl Future + Send` (no boxing, no `async-trait`); implement them with
+//! plain `async fn`. The traits are therefore not object-safe: code that stores a store is
+//! generic over `S: Store` (wrap it in an `Arc`, stores are shared). Where a type-erased
+//! store is handier (an adapter's state), use `Arc<dyn DynStore>`: every `Store` is a
+//! [`DynStore`], and `Arc<dyn DynStore>` is a `Store` again (one boxed future per call).
+//!
+//! # Why all writes go through one `apply`
+//!
+//! The webhook processor must apply an event's effect **and** record its svix id in one
+//! transaction ([design §6](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#6-webhooks)): a replay must find the id and change nothing; a failure must leave
+//! neither. Rather than exposing a transaction handle (which would tie the traits to one
+//! database's transaction type, force lifetimes through every method, and tempt callers to
+//! hold locks across their own awaits), a write is a *value*: a [`WriteBatch`] carries the
+//! instant `now`, an optional [`WebhookEvent`] receipt and a list of [`Change`]s. A backend
+//! implements `apply` as:
+//!
+//! 1. begin a transaction;
+//! 2. if the batch has a receipt and its svix id is already in the ledger, roll back and
+//!    return [`BatchOutcome::AlreadyProcessed`] (SQL backends: insert the receipt first and
+//!    treat a unique violation as "already processed" — that makes the same svix id delivered
+//!    to two processes at once apply exactly once);
+//! 3. apply each change in order, following the rules on [`Change`]'s variants (the pure
+//!    functions in [`rules`] decide; a backend only reads the rows they need and writes the
+//!    result);
+//! 4. insert the receipt, commit, and return one [`Applied`] per change.
+//!
+//! Any error rolls everything back: **a batch is all or nothing**. The processor can compute
+//! a batch purely from a verified event (`event → Vec<Change>`), which keeps it sans-IO;
+//! `clerk sync` writes its pages as batches without receipts; an application's own writes
+//! (local users, staff flags, logins) are batches too.
+//!
+//! # Invariants every backend keeps
+//!
+//! - **Uniqueness**: `clerk_id` of users, organizations, memberships and invitations is
+//!   unique across all rows (tombstones included: Clerk never reuses an id); a user's email is
+//!   unique, ASCII case-insensitively, among users that are not deleted; a local user's
+//!   username is unique among local users that are not deleted; a svix id and a revoked
+//!   session id appear once.
+//! - **Ordering**: Clerk data whose `updated_at` is not newer than the stored
+//!   `clerk_updated_at` changes nothing ([`Effect::Unchanged`]), so replays and late
+//!   deliveries are harmless.
+//! - **Deletion is terminal and leaves a tombstone**: a deleted Clerk user (organization,
+//!   membership) keeps its row — its local id, Clerk id and application-owned fields — with
+//!   `deleted_at` set, inactive, and every Clerk-owned field cleared
+//!   ([`User::mark_deleted`](crate::model::User::mark_deleted)): the email is released and no
+//!   personal data is kept. No later Clerk data changes it ([`Effect::Gone`]). A deletion for
+//!   an id never seen writes the same tombstone, so a late `created` cannot resurrect it and
+//!   the final state does not depend on delivery order. A re-sign-up with the same address (a
+//!   new Clerk id) gets a fresh, active row.
+//! - **No silent linking**: a Clerk id never seen before is inserted as a new row. When an
+//!   existing row already holds its email, the change fails with [`Conflict::Email`] — unless
+//!   the batch opts in with [`LinkPolicy::VerifiedEmail`], the incoming email is verified, and
+//!   the holder is a local row (no Clerk id) that is neither staff nor superuser.
+//! - **Clerk data never overwrites application-owned fields**: the inputs
+//!   ([`ClerkUserData`] …) do not carry them.
+
+use std::future::Future;
+
+use crate::model::{
+    ClerkInvitationData, ClerkMembershipData, ClerkOrganizationData, ClerkUserData, Invitation,
+    LocalUserPatch, Membership, NewLocalUser, Organization, RevokedSession, User, UserId,
+    WebhookEvent,
+};
+use crate::time::UnixTime;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod dyn_store;
+pub mod rules;
+
+pub use dyn_store::DynStore;
+
+/// A boxed error from a backend's driver.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a store operation failed. Whatever the variant, a failed [`StoreWriter::apply`] wrote
+/// nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store could not be reached or the transaction failed transiently (connection
+    /// refused, pool timeout, serialization failure, deadlock). **Retryable**: the webhook
+    /// processor answers 503 so Svix delivers again.
+    #[error("store unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A uniqueness rule refused the change. Not retryable as is; for webhooks it may resolve
+    /// once other events arrive (the user who held the email is deleted or changes address),
+    /// so the processor answers non-2xx and lets Svix retry.
+    #[error("conflict: {0}")]
+    Conflict(Conflict),
+    /// The input breaks a precondition (an empty Clerk id, …). Not retryable.
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// Any other backend failure (a schema mismatch, a corrupt row). Not retryable by itself.
+    #[error("store failure")]
+    Backend(#[source] BoxError),
+}
+
+impl StoreError {
+    /// Whether the same operation may succeed if tried again later ([`StoreError::Unavailable`]).
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+
+    /// A [`StoreError::Unavailable`] from any error.
+    pub fn unavailable(error: impl Into<BoxError>) -> Self {
+        StoreError::Unavailable(error.into())
+    }
+
+    /// A [`StoreError::Backend`] from any error.
+    pub fn backend(error: impl Into<BoxError>) -> Self {
+        StoreError::Backend(error.into())
+    }
+}
+
+/// Which uniqueness rule a change broke. Never carries the conflicting value (errors and logs
+/// never contain emails).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// The email is held by another user that is not deleted (and was not linked).
+    #[error("email already held by another user")]
+    Email,
+    /// The username is held by another local user.
+    #[error("username already held by another local user")]
+    Username,
+    /// The Clerk id is already stored (a concurrent insert won the race).
+    #[error("clerk id already stored")]
+    ClerkId,
+}
+
+/// Whether a Clerk id never seen before may take over an existing local row holding the
+/// same email. Off by default ([design §5](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#5-data-model-and-storage)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LinkPolicy {
+    /// Never link: a held email is a [`Conflict::Email`].
+    #[default]
+    Never,
+    /// Link when the incoming primary email is verified and the holder is a local row
+    /// (no Clerk id) that is neither staff nor superuser; otherwise [`Conflict::Email`].
+    VerifiedEmail,
+}
+
+/// A user named by its local id or its Clerk id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UserRef {
+    /// `clerk_users.id`.
+    Id(UserId),
+    /// `clerk_users.clerk_id`.
+    ClerkId(String),
+}
+
+/// One write. Each variant documents its rule; the returned [`Effect`] says what happened.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Change {
+    /// `user.created` / `user.updated` / sync / just-in-time fetch.
+    ///
+    /// Row with this Clerk id: deleted → [`Effect::Gone`]; `data.updated_at` ≤ stored →
+    /// [`Effect::Unchanged`]; email held by *another* live row → [`Conflict::Email`]; else the
+    /// Clerk-owned fields are overwritten → [`Effect::Updated`]. No row: email held by a live
+    /// row → link per `link` ([`Effect::Linked`]) or [`Conflict::Email`]; else a new active
+    /// row → [`Effect::Created`].
+    UpsertUser {
+        /// What Clerk says.
+        data: ClerkUserData,
+        /// Linking by email (off by default).
+        link: LinkPolicy,
+    },
+    /// `user.deleted`: [`User::mark_deleted`](crate::model::User::mark_deleted) (inactive,
+    /// `deleted_at = at`, Clerk data and email cleared) → [`Effect::Deleted`]; already deleted
+    /// → [`Effect::Gone`]; unknown Clerk id → a tombstone row → [`Effect::Deleted`].
+    DeleteUser {
+        /// Clerk user id.
+        clerk_id: String,
+        /// When Clerk deleted it (the event's timestamp).
+        at: UnixTime,
+    },
+    /// `session.created` or a local login: `last_login = max(last_login, at)` →
+    /// [`Effect::Updated`] or [`Effect::Unchanged`]; unknown user → [`Effect::NotFound`];
+    /// deleted → [`Effect::Gone`].
+    RecordLogin {
+        /// Whose.
+        user: UserRef,
+        /// When.
+        at: UnixTime,
+    },
+    /// `session.ended`/`removed`/`revoked` or a local logout: `last_logout = max(…, at)`,
+    /// otherwise as [`Change::RecordLogin`].
+    RecordLogout {
+        /// Whose.
+        user: UserRef,
+        /// When.
+        at: UnixTime,
+    },
+    /// Adds a session to the revoked set → [`Effect::Created`]; already there →
+    /// [`Effect::Unchanged`] (the first report is kept).
+    RevokeSession(RevokedSession),
+    /// `organization.created`/`updated`: as [`Change::UpsertUser`] without emails or linking.
+    UpsertOrganization(ClerkOrganizationData),
+    /// `organization.deleted`: the row becomes a tombstone (written when unknown) and its live
+    /// memberships are ended (tombstones with `deleted_at = at`) → [`Effect::Deleted`];
+    /// already deleted → [`Effect::Gone`].
+    DeleteOrganization {
+        /// Clerk organization id.
+        clerk_id: String,
+        /// When.
+        at: UnixTime,
+    },
+    /// `organizationMembership.created`/`updated`: ordered like users; the membership or its
+    /// organization deleted → [`Effect::Gone`]. An unknown organization is fine (events
+    /// arrive in any order). `(organization, user)` is deliberately not unique: a membership
+    /// re-created under a new id may arrive before the old one's deletion.
+    UpsertMembership(ClerkMembershipData),
+    /// `organizationMembership.deleted`: the row becomes a tombstone (written when unknown) →
+    /// [`Effect::Deleted`]; already deleted → [`Effect::Gone`].
+    DeleteMembership {
+        /// Clerk membership id.
+        clerk_id: String,
+        /// The organization's Clerk id (for a tombstone).
+        organization_clerk_id: String,
+        /// The user's Clerk id (for a tombstone).
+        user_clerk_id: String,
+        /// When.
+        at: UnixTime,
+    },
+    /// `organizationInvitation.*`: ordered like users (status changes are updates).
+    UpsertInvitation(ClerkInvitationData),
+    /// A local (password) user → [`Effect::Created`] with its id; email or username held →
+    /// a [`Conflict`].
+    CreateLocalUser(NewLocalUser),
+    /// Application-owned fields of any user → [`Effect::Updated`], [`Effect::Unchanged`],
+    /// [`Effect::NotFound`], or [`Effect::Gone`] for a deleted user.
+    UpdateLocalFields {
+        /// Which user.
+        id: UserId,
+        /// What to change.
+        patch: LocalUserPatch,
+    },
+}
+
+/// What a [`Change`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Effect {
+    /// A new row.
+    Created,
+    /// An existing row changed.
+    Updated,
+    /// A Clerk id was attached to an existing local row by email ([`LinkPolicy`]).
+    Linked,
+    /// A row was soft-deleted, or a tombstone written.
+    Deleted,
+    /// Nothing changed: older or equal data, or a repeat.
+    Unchanged,
+    /// Nothing changed: the target was deleted in Clerk.
+    Gone,
+    /// Nothing changed: the target does not exist.
+    NotFound,
+}
+
+impl Effect {
+    /// Whether the store changed.
+    #[must_use]
+    pub fn changed(self) -> bool {
+        matches!(
+            self,
+            Effect::Created | Effect::Updated | Effect::Linked | Effect::Deleted
+        )
+    }
+}
+
+/// The result of one [`Change`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Applied {
+    /// What happened.
+    pub effect: Effect,
+    /// The local id of the user row concerned, for user changes that found or made one.
+    pub user_id: Option<UserId>,
+}
+
+impl Applied {
+    /// An outcome without a user row.
+    #[must_use]
+    pub fn new(effect: Effect) -> Self {
+        Applied {
+            effect,
+            user_id: None,
+        }
+    }
+
+    /// An outcome for user row `id`.
+    #[must_use]
+    pub fn user(effect: Effect, id: UserId) -> Self {
+        Applied {
+            effect,
+            user_id: Some(id),
+        }
+    }
+}
+
+/// A unit of work: changes applied all together or not at all, optionally recorded in the
+/// webhook ledger in the same transaction.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WriteBatch {
+    /// The instant used for local `created_at`/`updated_at` and the receipt's `processed_at`.
+    pub now: UnixTime,
+    /// The webhook delivery this batch applies, if any.
+    pub receipt: Option<WebhookEvent>,
+    /// The changes, applied in order.
+    pub changes: Vec<Change>,
+}
+
+impl WriteBatch {
+    /// An empty batch at `now`.
+    #[must_use]
+    pub fn new(now: UnixTime) -> Self {
+        WriteBatch {
+            now,
+            receipt: None,
+            changes: Vec::new(),
+        }
+    }
+
+    /// A batch holding one change.
+    #[must_use]
+    pub fn single(now: UnixTime, change: Change) -> Self {
+        WriteBatch::new(now).with(change)
+    }
+
+    /// Records `svix_id` (of `event_type`) in the ledger with this batch. An empty batch with
+    /// a receipt only records the delivery (an ignored event type).
+    #[must_use]
+    pub fn with_receipt(
+        mut self,
+        svix_id: impl Into<String>,
+        event_type: impl Into<String>,
+    ) -> Self {
+        self.receipt = Some(WebhookEvent::new(svix_id, event_type, self.now));
+        self
+    }
+
+    /// Appends a change.
+    #[must_use]
+    pub fn with(mut self, change: Change) -> Self {
+        self.changes.push(change);
+        self
+    }
+
+    /// Appends a change.
+    pub fn push(&mut self, change: Change) {
+        self.changes.push(change);
+    }
+}
+
+/// What [`StoreWriter::apply`] did with a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum BatchOutcome {
+    /// The batch was committed (with its receipt, if any): one entry per change, in order.
+    Applied(Vec<Applied>),
+    /// The receipt's svix id was already in the ledger: nothing was written.
+    AlreadyProcessed(WebhookEvent),
+}
+
+impl BatchOutcome {
+    /// The per-change results of an applied batch (empty for a duplicate).
+    #[must_use]
+    pub fn applied(&self) -> &[Applied] {
+        match self {
+            BatchOutcome::Applied(v) => v,
+            BatchOutcome::AlreadyProcessed(_) => &[],
+        }
+    }
+}
+
+/// User reads.
+pub trait UserStore: Send + Sync {
+    /// The user with local id `id`.
+    fn user(&self, id: UserId) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+
+    /// The user with Clerk id `clerk_id`, deleted ones (and tombstones) included.
+    fn user_by_clerk_id(
+        &self,
+        clerk_id: &str,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+
+    /// The user that is not deleted holding `email` (ASCII case-insensitive).
+    fn user_by_email(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+
+    /// The local user (no Clerk id) that is not deleted with login name `username` (exact).
+    fn local_user_by_username(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+
+    /// Up to `limit` users with ids greater than `after` (all when `None`), ascending by id,
+    /// deleted ones included. Pages are stable under concurrent inserts.
+    fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
+}
+
+/// Organization, membership and invitation reads.
+pub trait OrganizationStore: Send + Sync {
+    /// The organization with Clerk id `clerk_id`, deleted ones included.
+    fn organization(
+        &self,
+        clerk_id: &str,
+    ) -> impl Future<Output = Result<Option<Organization>, StoreError>> + Send;
+
+    /// Up to `limit` organizations with Clerk ids greater than `after`, ascending by Clerk id,
+    /// deleted ones included.
+    fn list_organizations(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Organization>, StoreError>> + Send;
+
+    /// The membership with Clerk id `clerk_id`, ended ones included.
+    fn membership(
+        &self,
+        clerk_id: &str,
+    ) -> impl Future<Output = Result<Option<Membership>, StoreError>> + Send;
+
+    /// The live memberships of a user, ascending by organization Clerk id, then membership
+    /// Clerk id.
+    fn memberships_of_user(
+        &self,
+        user_clerk_id: &str,
+    ) -> impl Future<Output = Result<Vec<Membership>, StoreError>> + Send;
+
+    /// The live memberships of an organization, ascending by user Clerk id, then membership
+    /// Clerk id.
+    fn memberships_of_organization(
+        &self,
+        organization_clerk_id: &str,
+    ) -> impl Future<Output = Result<Vec<Membership>, StoreError>> + Send;
+
+    /// The invitation with Clerk id `clerk_id`.
+    fn invitation(
+        &self,
+        clerk_id: &str,
+    ) -> impl Future<Output = Result<Option<Invitation>, StoreError>> + Send;
+}
+
+/// The processed-webhook ledger and the revoked-session set.
+pub trait LedgerStore: Send + Sync {
+    /// The ledger entry for `svix_id`, if that delivery was applied.
+    fn webhook_event(
+        &self,
+        svix_id: &str,
+    ) -> impl Future<Output = Result<Option<WebhookEvent>, StoreError>> + Send;
+
+    /// The revoked-session entry for `session_id`.
+    fn revoked_session(
+        &self,
+        session_id: &str,
+    ) -> impl Future<Output = Result<Option<RevokedSession>, StoreError>> + Send;
+}
+
+/// The one write method. See the [module docs](self) for the contract.
+pub trait StoreWriter: Send + Sync {
+    /// Applies `batch` atomically: all its changes and its receipt, or nothing.
+    ///
+    /// Returns [`BatchOutcome::AlreadyProcessed`] (and writes nothing) when the receipt's
+    /// svix id is already in the ledger, even when the other delivery is being committed
+    /// concurrently by another process. On `Err`, nothing was written.
+    fn apply(
+        &self,
+        batch: WriteBatch,
+    ) -> impl Future<Output = Result<BatchOutcome, StoreError>> + Send;
+}
+
+/// A complete store: implemented for every type that implements the four traits.
+pub trait Store: UserStore + OrganizationStore + LedgerStore + StoreWriter {}
+
+impl<T: UserStore + OrganizationStore + LedgerStore + StoreWriter> Store for T {}
+
+// Shared stores: an `Arc<S>` is a store when `S` is.
+impl<T: UserStore + ?Sized> UserStore for std::sync::Arc<T> {
+    fn user(&self, id: UserId) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
+        (**self).user(id)
+    }
+    fn user_by_clerk_id(
+        &self,
+        clerk_id: &str,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
+        (**self).user_by_clerk_id(clerk_id)
+    }
+    fn user_by_email(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
+        (**self).user_by_email(email)
+    }
+    fn local_user_by_username(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
+        (**self).local_user_by_username(username)
+    }
+    fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send {
+        (**self).list_users(after, limit)
+    }
+}
+
+impl<T: OrganizationStore + ?Sized> OrganizationStore for std::sync::Arc<T> {
+    fn organization(
+        &self,
+        clerk_id: &str,
+    ) -> impl Future<Output = Result<Option<Organization>, StoreError>> + Send {
+        (**self).organization(clerk_id)
+    }
+    fn list_organizations(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Organization>, StoreError>> + Send {
+        (**self).list_organizations(after, limit)
+    }
+    fn membership(
+        &self,
+        clerk_id: &str,
+    ) -> impl Future<Output = Result<Option<Membership>, StoreError>> + Send {
+        (**self).membership(clerk_id)
+    }
+    fn memberships_of_user(
+        &self,
+        user_clerk_id: &str,
+    ) -> impl Future<Output = Result<Vec<Membership>, StoreError>> + Send {
+        (**self).memberships_of_user(user_clerk_id)
+    }
+    fn memberships_of_organization(
+        &self,
+        organization_clerk_id: &str,
+    ) -> impl Future<Output = Result<Vec<Membership>, StoreError>> + Send {
+        (**self).memberships_of_organization(organization_clerk_id)
+    }
+    fn invitation(
+        &self,
+        clerk_id: &str,
+    ) -> impl Future<Output = Result<Option<Invitation>, StoreError>> + Send {
+        (**self).invitation(clerk_id)
+    }
+}
+
+impl<T: LedgerStore + ?Sized> LedgerStore for std::sync::Arc<T> {
+    fn webhook_event(
+        &self,
+        svix_id: &str,
+    ) -> impl Future<Output = Result<Option<WebhookEvent>, StoreError>> + Send {
+        (**self).webhook_event(svix_id)
+    }
+    fn revoked_session(
+        &self,
+        session_id: &str,
+    ) -> impl Future<Output = Result<Option<RevokedSession>, StoreError>> + Send {
+        (**self).revoked_session(session_id)
+    }
+}
+
+impl<T: StoreWriter + ?Sized> StoreWriter for std::sync::Arc<T> {
+    fn apply(
+        &self,
+        batch: WriteBatch,
+    ) -> impl Future<Output = Result<BatchOutcome, StoreError>> + Send {
+        (**self).apply(batch)
+    }
+}

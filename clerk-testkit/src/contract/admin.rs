@@ -1,0 +1,337 @@
+//! The `/admin` contract (hybrid mode, [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications)): local staff sign in with username and
+//! password; a Clerk token never opens it.
+//!
+//! | request | answer |
+//! |---------|--------|
+//! | `GET /admin` with a staff session | 200 HTML with the users' emails and the organizations' names |
+//! | `GET /admin` without one (a Clerk bearer token or `__session` cookie included) | 303, `Location: /admin/login` |
+//! | `GET /admin/login` | 200 HTML form: `username`, `password`, `POST /admin/login` |
+//! | `POST /admin/login` (form) with staff credentials | 303, `Location: /admin`, a session cookie (`HttpOnly`, `SameSite=Lax`) |
+//! | `POST /admin/login` otherwise (wrong password, unknown or non-staff user) | 401 HTML with the form |
+//! | `POST /admin/logout` | 303, `Location: /admin/login`; the session is over |
+//! | either `POST` from a browser on another site (`Sec-Fetch-Site` other than `same-origin`/`none`, else an `Origin` that is not the app's) | 403 HTML; nothing changes |
+//!
+//! Staff are written into the database before the app starts ([`seed`]), through clerk-store
+//! (`Change::CreateLocalUser`) with an argon2 hash from `clerk_core::password`.
+
+use std::sync::Arc;
+
+use clerk_core::model::NewLocalUser;
+use clerk_core::store::{Change, DynStore, WriteBatch};
+use clerk_core::time::{Clock, SystemClock};
+use clerk_store::{PostgresStore, SqliteStore};
+
+use super::http::form_encode;
+use super::{ensure, Answer, CheckResult, Failure, RunningApp};
+use crate::webhooks::bodies;
+
+/// The local users [`seed`] creates: one staff member, and one user who is not staff (with
+/// the same password) to show that a password alone is not enough.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    /// The staff member's username.
+    pub username: String,
+    /// The password of both users.
+    pub password: String,
+    /// The username of the local user who is not staff.
+    pub not_staff: String,
+}
+
+impl Staff {
+    /// Fresh names, so suites can share a database.
+    #[must_use]
+    pub fn random() -> Self {
+        let tag = crate::webhooks::random_msg_id()
+            .trim_start_matches("msg_")
+            .to_ascii_lowercase();
+        Staff {
+            username: format!("staff_{tag}"),
+            // Characters that need form encoding, to catch an app that does not decode.
+            password: "correct horse & battery=staple%".to_owned(),
+            not_staff: format!("plain_{tag}"),
+        }
+    }
+}
+
+/// Creates `staff` (and its non-staff companion) in the database at `database_url`
+/// (`postgres://…`: PostgreSQL; else SQLite), migrating it first.
+///
+/// # Errors
+/// The database could not be opened, migrated or written, or hashing failed.
+pub async fn seed(database_url: &str, staff: &Staff) -> CheckResult {
+    let fail = |what: &str, e: &dyn std::fmt::Display| Failure::new(format!("seed: {what}: {e}"));
+    let store: Arc<dyn DynStore> =
+        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+            let store = PostgresStore::connect(database_url)
+                .await
+                .map_err(|e| fail("connect", &e))?;
+            store.migrate().await.map_err(|e| fail("migrate", &e))?;
+            Arc::new(store)
+        } else {
+            let store = SqliteStore::connect(database_url)
+                .await
+                .map_err(|e| fail("connect", &e))?;
+            store.migrate().await.map_err(|e| fail("migrate", &e))?;
+            Arc::new(store)
+        };
+    let salt: [u8; 16] = rand::random();
+    let hash = clerk_core::password::hash_password(&staff.password, &salt)
+        .map_err(|e| fail("hash", &e))?;
+    for (username, is_staff) in [(&staff.username, true), (&staff.not_staff, false)] {
+        let mut user = NewLocalUser::new(username.clone());
+        user.email = Some(format!("{username}@staff.example.test"));
+        user.password_hash = Some(hash.clone());
+        user.is_staff = is_staff;
+        let batch = WriteBatch::single(SystemClock.now(), Change::CreateLocalUser(user));
+        let _ = store
+            .dyn_apply(batch)
+            .await
+            .map_err(|e| fail("create local user", &e))?;
+        let stored = store
+            .dyn_local_user_by_username(username)
+            .await
+            .map_err(|e| fail("read back", &e))?;
+        ensure!(
+            stored.is_some_and(|u| u.is_staff == is_staff && u.password_hash.is_some()),
+            "seed: local user {username} was not stored as asked"
+        );
+    }
+    Ok(())
+}
+
+/// 303 to `location`.
+fn redirect(answer: &Answer, location: &str) -> CheckResult {
+    answer.status(303)?.header_is("location", location)?;
+    Ok(())
+}
+
+/// A 200 or 401 login page: HTML with the form.
+fn login_page(answer: &Answer, status: u16) -> CheckResult {
+    answer
+        .status(status)?
+        .content_type("text/html")?
+        .contains(&["name=\"username\"", "name=\"password\"", "/admin/login"])?;
+    let lower = answer.text.to_ascii_lowercase();
+    ensure!(
+        lower.contains("<form") && lower.contains("method=\"post\""),
+        "{}: expected a <form method=\"post\">, got {}",
+        answer.request,
+        answer.text
+    );
+    Ok(())
+}
+
+/// `name=value` of every `Set-Cookie`, as one `Cookie` header value.
+fn cookie_header(answer: &Answer) -> String {
+    answer
+        .set_cookies()
+        .iter()
+        .filter_map(|c| c.split(';').next())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn get_admin(app: &RunningApp, cookie: &str, what: &str) -> Result<Answer, Failure> {
+    let mut request = app.request(reqwest::Method::GET, "/admin");
+    if !cookie.is_empty() {
+        request = request.header("cookie", cookie);
+    }
+    app.send(format!("GET /admin ({what})"), request).await
+}
+
+async fn login(app: &RunningApp, username: &str, password: &str) -> Result<Answer, Failure> {
+    login_from(app, username, password, &[]).await
+}
+
+/// The login post with extra headers (a browser's `Origin`, `Sec-Fetch-Site`).
+async fn login_from(
+    app: &RunningApp,
+    username: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> Result<Answer, Failure> {
+    let mut request = app
+        .request(reqwest::Method::POST, "/admin/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_encode(&[
+            ("username", username),
+            ("password", password),
+        ]));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let what = match headers {
+        [] => format!("POST /admin/login ({username})"),
+        _ => format!("POST /admin/login ({username}, {headers:?})"),
+    };
+    app.send(what, request).await
+}
+
+/// `GET /admin` without a staff session → 303 to the login page: no credentials, a valid
+/// Clerk bearer token, a valid Clerk `__session` cookie.
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn requires_login(app: &RunningApp) -> CheckResult {
+    redirect(&get_admin(app, "", "no session").await?, "/admin/login")?;
+    app.deliver(&RunningApp::full_user(
+        "user_clerk_admin",
+        "clerk.admin@example.com",
+        "Clerk",
+        "Admin",
+    ))
+    .await?;
+    let token = app.org_token("user_clerk_admin", "admin", vec!["read"]);
+    let bearer = app
+        .request(reqwest::Method::GET, "/admin")
+        .bearer_auth(&token);
+    redirect(
+        &app.send("GET /admin (Clerk bearer token)", bearer).await?,
+        "/admin/login",
+    )?;
+    redirect(
+        &get_admin(app, &format!("__session={token}"), "Clerk __session cookie").await?,
+        "/admin/login",
+    )
+}
+
+/// `GET /admin/login` → 200 HTML with the login form.
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn login_form(app: &RunningApp) -> CheckResult {
+    let answer = app.get("/admin/login", None, "login form").await?;
+    login_page(&answer, 200)
+}
+
+/// Refused logins → 401 with the form, and whatever cookie they set does not open `/admin`.
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn bad_credentials(app: &RunningApp, staff: &Staff) -> CheckResult {
+    for (username, password) in [
+        (staff.username.as_str(), "wrong password"),
+        (staff.username.as_str(), ""),
+        ("nobody_here", staff.password.as_str()),
+        (staff.not_staff.as_str(), staff.password.as_str()),
+    ] {
+        let answer = login(app, username, password).await?;
+        login_page(&answer, 401)?;
+        redirect(
+            &get_admin(app, &cookie_header(&answer), "after a refused login").await?,
+            "/admin/login",
+        )?;
+    }
+    Ok(())
+}
+
+/// The whole session: staff log in (303 to `/admin`, an `HttpOnly`, `SameSite=Lax` cookie),
+/// see a user and an organization that webhooks created, log out (303 to the login page), and
+/// the old cookie no longer opens `/admin`.
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn session(app: &RunningApp, staff: &Staff) -> CheckResult {
+    app.deliver(&RunningApp::full_user(
+        "user_seen",
+        "seen.by.staff@example.com",
+        "Seen",
+        "ByStaff",
+    ))
+    .await?;
+    app.deliver(&bodies::organization_created(
+        "org_seen",
+        "Contract Org Ltd",
+        "contract-org",
+    ))
+    .await?;
+
+    let answer = login(app, &staff.username, &staff.password).await?;
+    redirect(&answer, "/admin")?;
+    let cookies = answer.set_cookies();
+    ensure!(
+        !cookies.is_empty(),
+        "POST /admin/login (staff): no session cookie"
+    );
+    for cookie in &cookies {
+        let attributes = cookie.to_ascii_lowercase();
+        ensure!(
+            attributes.contains("httponly") && attributes.contains("samesite=lax"),
+            "POST /admin/login (staff): cookie without HttpOnly and SameSite=Lax: {cookie}"
+        );
+    }
+    let cookie = cookie_header(&answer);
+
+    get_admin(app, &cookie, "staff session")
+        .await?
+        .status(200)?
+        .content_type("text/html")?
+        .contains(&["seen.by.staff@example.com", "Contract Org Ltd"])?
+        .lacks(&["$argon2"])?;
+
+    let logout = app
+        .request(reqwest::Method::POST, "/admin/logout")
+        .header("cookie", &cookie);
+    redirect(
+        &app.send("POST /admin/logout", logout).await?,
+        "/admin/login",
+    )?;
+    redirect(
+        &get_admin(app, &cookie, "the cookie of an ended session").await?,
+        "/admin/login",
+    )
+}
+
+/// A browser posting the forms from another site is refused with 403 and changes nothing (no
+/// login from a forged form, no forced logout); the same posts from the app's own origin, or
+/// from a client that sends no browser headers, work.
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn cross_site_posts(app: &RunningApp, staff: &Staff) -> CheckResult {
+    let own_origin = format!("http://{}", app.process.addr());
+    let forged: [&[(&str, &str)]; 3] = [
+        &[("origin", "https://evil.example")],
+        &[("origin", "null")],
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", own_origin.as_str()),
+        ],
+    ];
+    for headers in forged {
+        let answer = login_from(app, &staff.username, &staff.password, headers).await?;
+        answer.status(403)?.content_type("text/html")?;
+        redirect(
+            &get_admin(app, &cookie_header(&answer), "after a cross-site login").await?,
+            "/admin/login",
+        )?;
+    }
+
+    let same_origin = [
+        ("origin", own_origin.as_str()),
+        ("sec-fetch-site", "same-origin"),
+    ];
+    let answer = login_from(app, &staff.username, &staff.password, &same_origin).await?;
+    redirect(&answer, "/admin")?;
+    let cookie = cookie_header(&answer);
+
+    let forced = app
+        .request(reqwest::Method::POST, "/admin/logout")
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example");
+    app.send("POST /admin/logout (from another site)", forced)
+        .await?
+        .status(403)?;
+    get_admin(app, &cookie, "after a refused cross-site logout")
+        .await?
+        .status(200)?;
+    let logout = app
+        .request(reqwest::Method::POST, "/admin/logout")
+        .header("cookie", &cookie)
+        .header("origin", &own_origin);
+    redirect(
+        &app.send("POST /admin/logout (same origin)", logout).await?,
+        "/admin/login",
+    )
+}
