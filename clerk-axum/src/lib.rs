@@ -170,6 +170,7 @@
 //! | session or user store down | 503 | `{"error":"service_unavailable","reason":"session-store-unavailable"}` / `"user-store-unavailable"` |
 //! | no `SessionManagerLayer` around the layer | 500 | `{"error":"internal_error","reason":"session-layer-missing",…}` |
 //! | `session::LocalStaff` without a staff login | 401 | `{"error":"unauthenticated","reason":"staff-login-required"}` |
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -5,7 +5,7 @@
 # counted).
 #
 # Usage (from the workspace root):
-#   cargo build --release -p clerk-cli
+#   cargo build --release -p clerk-cli --features mock
 #   CLERK_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test clerk-cli/benches/sync_100k.sh
 #
 # Without CLERK_TEST_POSTGRES_URL the PostgreSQL rows are skipped. USERS=n changes the count.
@@ -17,7 +17,7 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CLERK="${CLERK_BIN:-$ROOT/target/release/clerk}"
 USERS="${USERS:-100000}"
 PAGE=500
-[ -x "$CLERK" ] || { echo "build it first: cargo build --release -p clerk-cli" >&2; exit 2; }
+[ -x "$CLERK" ] || { echo "build it first: cargo build --release -p clerk-cli --features mock" >&2; exit 2; }
 
 WORK="$(mktemp -d)"
 MOCK_PID=""

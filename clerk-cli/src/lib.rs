@@ -7,7 +7,7 @@
 //! | `clerk sync users` | mirrors Clerk's users through the Backend API (`--dry-run`, `--deactivate-missing`, `--page-size`) |
 //! | `clerk sync organizations [--memberships]` | the same for organizations and their memberships |
 //! | `clerk createsuperuser` | a local staff superuser for hybrid mode (prompts, or `--no-input` with `--username` and `CLERK_SUPERUSER_PASSWORD` / `--password-stdin`) |
-//! | `clerk mock` | the test kit's mock Clerk (JWKS, Backend API, `POST /__mock/tokens`) on loopback, printing the `CLERK_*` settings to use it |
+//! | `clerk mock` | the test kit's mock Clerk (JWKS, Backend API, `POST /__mock/tokens`) on loopback, printing the `CLERK_*` settings to use it; only in a build with the `mock` feature (`cargo install clerk-cli --features mock`), so a production install links no mock server and no test keys |
 //!
 //! Settings come from the environment: `DATABASE_URL` (or `--database-url`; default
 //! [`DEFAULT_DATABASE_URL`], the SQLite file `clerk-app.db` the example apps use too;
@@ -23,7 +23,7 @@
 //! # Quick start
 //!
 //! ```sh
-//! clerk mock --port 4010 --users 2000 &      # prints CLERK_API_URL=…, CLERK_SECRET_KEY=…
+//! clerk mock --port 4010 --users 2000 &      # (--features mock) prints CLERK_API_URL=…, CLERK_SECRET_KEY=…
 //! export CLERK_API_URL=http://127.0.0.1:4010 CLERK_SECRET_KEY=sk_test_clerkTestkitMockSecretKey0123456789
 //! clerk migrate                              # the SQLite file clerk-app.db
 //! clerk sync users                           # fetched 2000, created 2000, …
@@ -45,6 +45,7 @@
 //! }
 //! # }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 // The argument docs are clap's `--help` text, where a bare URL reads better than `<…>`.
@@ -52,6 +53,8 @@
 
 pub mod args;
 mod error;
+#[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 pub mod superuser;
 pub mod sync;
@@ -73,9 +76,17 @@ pub async fn run(cli: Cli, lookup: impl Fn(&str) -> Option<String>) -> Result<()
         Command::Migrate { database } => migrate(&database.database_url).await,
         Command::Sync { what } => sync::run(what, lookup).await,
         Command::CreateSuperuser(args) => superuser::run(args, lookup).await,
+        #[cfg(feature = "mock")]
         Command::Mock(args) => mock::run(args).await,
+        #[cfg(not(feature = "mock"))]
+        Command::Mock(_) => Err(CliError::Usage(MOCK_NOT_BUILT.to_owned())),
     }
 }
+
+/// What `clerk mock` answers in a build without the `mock` feature.
+#[cfg(not(feature = "mock"))]
+const MOCK_NOT_BUILT: &str = "this `clerk` was built without the mock Clerk; \
+     install it with `cargo install clerk-cli --features mock` (or run `cargo run -p clerk-cli --features mock -- mock`)";
 
 async fn migrate(database_url: &str) -> Result<(), CliError> {
     let store = AnyStore::connect(database_url)

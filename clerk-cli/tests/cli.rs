@@ -63,6 +63,17 @@ fn help_describes_every_command_and_the_exit_codes() {
         .stdout(predicate::str::contains("/__mock/tokens"));
 }
 
+#[cfg(not(feature = "mock"))]
+#[test]
+fn mock_without_the_feature_says_how_to_get_it() {
+    let output = clerk().arg("mock").assert().code(2).get_output().clone();
+    assert!(
+        stderr_of(&output).contains("--features mock"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     clerk().assert().code(2);
@@ -324,6 +335,7 @@ impl Drop for Running {
     }
 }
 
+#[cfg(feature = "mock")]
 #[test]
 fn mock_prints_usable_settings_and_mints_tokens_its_jwks_verifies() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clerk"))
@@ -416,6 +428,7 @@ fn mock_prints_usable_settings_and_mints_tokens_its_jwks_verifies() {
     assert!(status.success(), "{status:?}");
 }
 
+#[cfg(feature = "mock")]
 #[test]
 fn mock_on_a_taken_port_fails_naming_it() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -142,7 +142,9 @@ impl ClerkConfig {
 }
 
 /// Builder for [`ClerkConfig`]. Setters take raw values; [`build`](Self::build) validates them.
-#[derive(Debug, Clone, Default)]
+///
+/// Its `Debug` shows which secrets are set, never their values.
+#[derive(Clone, Default)]
 pub struct ClerkConfigBuilder {
     secret_key: Option<String>,
     publishable_key: Option<String>,
@@ -163,6 +165,36 @@ pub struct ClerkConfigBuilder {
     webhook_dedup_timeout: Option<Duration>,
     api_timeout: Option<Duration>,
     cookie_auth: Option<bool>,
+}
+
+impl std::fmt::Debug for ClerkConfigBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |value: &Option<String>| value.as_ref().map(|_| "[redacted]");
+        f.debug_struct("ClerkConfigBuilder")
+            .field("secret_key", &set(&self.secret_key))
+            .field("publishable_key", &self.publishable_key)
+            .field("jwt_key", &self.jwt_key.as_ref().map(|_| "[set]"))
+            .field(
+                "api_url",
+                &self.api_url.as_deref().map(crate::secret::redact_url),
+            )
+            .field("webhook_signing_key", &set(&self.webhook_signing_key))
+            .field("frontend_hosts", &self.frontend_hosts)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("skip_issuer_check", &self.skip_issuer_check)
+            .field("allow_any_party", &self.allow_any_party)
+            .field("allow_missing_azp", &self.allow_missing_azp)
+            .field("accept_pending", &self.accept_pending)
+            .field("clock_skew", &self.clock_skew)
+            .field("session_revalidation", &self.session_revalidation)
+            .field("cache_timeout", &self.cache_timeout)
+            .field("org_cache_timeout", &self.org_cache_timeout)
+            .field("webhook_dedup_timeout", &self.webhook_dedup_timeout)
+            .field("api_timeout", &self.api_timeout)
+            .field("cookie_auth", &self.cookie_auth)
+            .finish()
+    }
 }
 
 /// A lookup value, with blanks and dashboard placeholders (`sk_live_...`) treated as unset.
@@ -605,6 +637,25 @@ mod tests {
                 "https://app.example.com/, http://localhost:3000",
             ),
         ]
+    }
+
+    #[test]
+    fn debug_of_builder_and_config_shows_no_secret() {
+        let secret = "sk_test_SECRETVALUE42";
+        let webhook = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let builder = ClerkConfig::builder()
+            .secret_key(secret)
+            .webhook_signing_key(webhook)
+            .publishable_key(PK)
+            .frontend_host("https://app.example.com");
+        let shown_builder = format!("{builder:?}");
+        let config = builder.build().unwrap();
+        let shown_config = format!("{config:?} {config:#?}");
+        for shown in [&shown_builder, &shown_config] {
+            assert!(!shown.contains("SECRETVALUE42"), "{shown}");
+            assert!(!shown.contains("MfKQ9r8GKYqr"), "{shown}");
+            assert!(shown.contains("redacted"), "{shown}");
+        }
     }
 
     #[test]

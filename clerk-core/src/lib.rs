@@ -71,6 +71,7 @@
 //!
 //! With a secret key instead, the authenticator fetches `GET {CLERK_API_URL}/v1/jwks`
 //! through an [`HttpClient`] (reqwest with the `reqwest` feature, or your own).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -120,9 +120,107 @@ secret_newtype!(
     SessionToken
 );
 
+/// `url` with any password removed, for `Debug`, logs and error messages.
+///
+/// Connection URLs (`postgres://user:pass@host/db`, `redis://:pass@host`) carry passwords in
+/// their user-info part and sometimes in the query (`?password=…`). Both are replaced with
+/// `[redacted]`; everything else is kept so an operator can still tell which server is meant.
+///
+/// ```
+/// use clerk_core::secret::redact_url;
+/// assert_eq!(
+///     redact_url("postgres://app:hunter2@db.internal:5432/prod?sslmode=require&password=x"),
+///     "postgres://app:[redacted]@db.internal:5432/prod?sslmode=require&password=[redacted]"
+/// );
+/// assert_eq!(redact_url("sqlite:clerk-app.db"), "sqlite:clerk-app.db");
+/// ```
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    const REDACTED: &str = "[redacted]";
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (url, None),
+    };
+    let mut out = String::with_capacity(url.len());
+    match head.split_once("://") {
+        Some((scheme, rest)) => {
+            out.push_str(scheme);
+            out.push_str("://");
+            // The user-info ends at the last '@' before the path (passwords may contain '@').
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => {
+                    let userinfo = &rest[..at];
+                    match userinfo.split_once(':') {
+                        Some((user, _password)) => {
+                            out.push_str(user);
+                            out.push(':');
+                            out.push_str(REDACTED);
+                        }
+                        None => out.push_str(userinfo),
+                    }
+                    out.push_str(&rest[at..]);
+                }
+                None => out.push_str(rest),
+            }
+        }
+        None => out.push_str(head),
+    }
+    if let Some(query) = query {
+        out.push('?');
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if is_password_key(key) => format!("{key}={REDACTED}"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push_str(&pairs.join("&"));
+    }
+    out
+}
+
+fn is_password_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("password")
+        || key == "pass"
+        || key == "pwd"
+        || key.contains("secret")
+        || key.contains("token")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redact_url_removes_passwords_and_keeps_the_rest() {
+        let cases = [
+            (
+                "postgres://u:p%40ss@h:5432/d",
+                "postgres://u:[redacted]@h:5432/d",
+            ),
+            (
+                "mysql://root:s3cr3t@127.0.0.1:3306/test",
+                "mysql://root:[redacted]@127.0.0.1:3306/test",
+            ),
+            (
+                "redis://:hunter2@cache:6379/0",
+                "redis://:[redacted]@cache:6379/0",
+            ),
+            ("postgres://u:a@b@h/d", "postgres://u:[redacted]@h/d"),
+            ("postgres://u@h/d", "postgres://u@h/d"),
+            (
+                "postgres://h/d?user=u&password=pw",
+                "postgres://h/d?user=u&password=[redacted]",
+            ),
+            ("sqlite:app.db?mode=rwc", "sqlite:app.db?mode=rwc"),
+            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact_url(input), want, "{input}");
+        }
+    }
 
     #[test]
     fn debug_never_shows_the_value() {

@@ -127,6 +127,7 @@
 //! assert_eq!(response.headers().get_one("WWW-Authenticate"), Some("Bearer"));
 //! # }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

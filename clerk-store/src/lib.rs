@@ -87,6 +87,7 @@
 //! ```
 //!
 //! `MemoryStore`'s source is a complete, commented example.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -71,6 +71,7 @@
 //! ```
 //!
 //! Everything here is for tests: keys are not secret, and the mock is not hardened.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

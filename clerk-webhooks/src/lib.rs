@@ -81,6 +81,7 @@
 //!   header contributes all its entries.
 //! - Only `v1` entries whose value is exactly 44 base64 characters (a 32-byte tag) are
 //!   decoded and compared; anything else is skipped.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

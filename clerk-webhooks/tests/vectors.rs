@@ -8,7 +8,10 @@ use clerk_webhooks::{SecretError, VerifyError, Webhook};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 
-const IN_REPO_VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/svix-vectors.json");
+const IN_REPO_VECTORS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/svix-vectors.json"
+);
 
 #[derive(Debug, Deserialize)]
 struct Vector {
@@ -184,16 +187,25 @@ fn svix_vectors() {
         println!("{} vectors from {path}", vectors.len());
         total += vectors.len();
     }
-    assert_eq!(failures, 0, "{failures} of {total} vectors failed (see the FAIL lines)");
+    assert_eq!(
+        failures, 0,
+        "{failures} of {total} vectors failed (see the FAIL lines)"
+    );
 }
 
 #[test]
 fn in_repo_vectors_cover_valid_and_invalid_cases() {
     let vectors = load(IN_REPO_VECTORS);
-    let official = vectors.iter().filter(|v| v.source.as_deref() == Some("official")).count();
+    let official = vectors
+        .iter()
+        .filter(|v| v.source.as_deref() == Some("official"))
+        .count();
     assert!(vectors.iter().any(|v| v.expected_valid));
     assert!(vectors.iter().any(|v| !v.expected_valid));
-    assert!(official > 0, "the in-repo file carries Svix's official cases");
+    assert!(
+        official > 0,
+        "the in-repo file carries Svix's official cases"
+    );
 }
 
 const O1_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

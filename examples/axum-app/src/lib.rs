@@ -77,8 +77,8 @@ pub const DEFAULT_DATABASE_URL: &str = clerk_store::DEFAULT_DATABASE_URL;
 /// `BIND` when unset.
 pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
 
-/// The application's settings.
-#[derive(Debug, Clone)]
+/// The application's settings. `Debug` redacts the secrets and the passwords in URLs.
+#[derive(Clone)]
 pub struct AppConfig {
     /// The Clerk settings ([design §7](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#7-configuration)).
     pub clerk: ClerkConfig,
@@ -88,6 +88,18 @@ pub struct AppConfig {
     pub bind: SocketAddr,
     /// `REDIS_URL`: the cache of user and organization lookups; in process memory when unset.
     pub redis_url: Option<String>,
+}
+
+impl std::fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use clerk_core::secret::redact_url;
+        let mut out = f.debug_struct("AppConfig");
+        out.field("clerk", &self.clerk);
+        out.field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("bind", &self.bind)
+            .finish()
+    }
 }
 
 impl AppConfig {

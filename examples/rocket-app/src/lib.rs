@@ -72,8 +72,8 @@ pub const DEFAULT_DATABASE_URL: &str = clerk_store::DEFAULT_DATABASE_URL;
 /// `BIND` when unset.
 pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
 
-/// The application's settings.
-#[derive(Debug, Clone)]
+/// The application's settings. `Debug` redacts the secrets and the passwords in URLs.
+#[derive(Clone)]
 pub struct AppConfig {
     /// The Clerk settings, validated ([design §7](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#7-configuration)); the fairing validates them again at ignite
     /// from the figment this config builds.
@@ -86,6 +86,21 @@ pub struct AppConfig {
     pub redis_url: Option<String>,
     /// `BIND`: the address to listen on.
     pub bind: SocketAddr,
+}
+
+impl std::fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use clerk_core::secret::redact_url;
+        let mut out = f.debug_struct("AppConfig");
+        out.field("clerk", &self.clerk);
+        // Only the names of the `CLERK_*` settings given: their values include the secret key.
+        let names: Vec<&str> = self.clerk_settings.iter().map(|(name, _)| *name).collect();
+        out.field("clerk_settings", &names);
+        out.field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("bind", &self.bind)
+            .finish()
+    }
 }
 
 impl AppConfig {
