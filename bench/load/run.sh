@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load run of the Axum adapter (issue #6 Performance): requests/s, p99 and server CPU per request
+# Load run of the Axum adapter : requests/s, p99 and server CPU per request
 # of one JSON route served by several variants, interleaved over several rounds, medians reported;
 # then the memory run (peak RSS after 100,000 requests with 10,000 distinct tokens).
 #

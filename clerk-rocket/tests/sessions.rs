@@ -1,4 +1,4 @@
-//! Session mode and hybrid mode on a test clock ([design §4](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#4-sessions-and-revalidation), issue #6's scenarios), through
+//! Session mode and hybrid mode on a test clock ([design §4](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#4-sessions-and-revalidation)), through
 //! `rocket::local::asynchronous::Client` (a tracked client keeps cookies like a browser).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
