@@ -1,20 +1,13 @@
 //! The built `clerk` binary against a mock Clerk on loopback and a temp SQLite file: help and
 //! exit codes, migrate, sync (re-run, dry run, deactivate-missing, a failing page, bad
-//! settings), createsuperuser, and `clerk mock` with its token endpoint.
+//! settings), createsuperuser, and `clerk mock`'s help (its server: `tests/mock.rs`, feature `mock`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::time::Duration;
-
-use clerk_core::reqwest_client::ReqwestClient;
-use clerk_core::{Authenticator, ClerkConfig};
 use clerk_testkit::mock::Fault;
 use common::scenarios;
-use common::{clerk, clerk_for, mock_with_users, stderr_of, Db};
+use common::{clerk, clerk_for, mock_with_users, Db};
 use predicates::prelude::*;
 
 #[test]
@@ -68,9 +61,9 @@ fn help_describes_every_command_and_the_exit_codes() {
 fn mock_without_the_feature_says_how_to_get_it() {
     let output = clerk().arg("mock").assert().code(2).get_output().clone();
     assert!(
-        stderr_of(&output).contains("--features mock"),
+        common::stderr_of(&output).contains("--features mock"),
         "{}",
-        stderr_of(&output)
+        common::stderr_of(&output)
     );
 }
 
@@ -323,121 +316,4 @@ fn createsuperuser_without_input_needs_username_and_password() {
         .code(2)
         .stderr(predicate::str::contains("not a terminal"));
     assert_eq!(db.users(), 0);
-}
-
-/// Kills the child on drop, so a failing assertion leaves no server running.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[cfg(feature = "mock")]
-#[test]
-fn mock_prints_usable_settings_and_mints_tokens_its_jwks_verifies() {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clerk"))
-        .args(["mock", "--port", "0", "--users", "25", "--seed-orgs", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(child);
-    let mut settings = HashMap::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        let (name, value) = line.split_once('=').unwrap();
-        settings.insert(name.to_owned(), value.to_owned());
-        if settings.len() == 5 {
-            break;
-        }
-    }
-    for name in [
-        "CLERK_API_URL",
-        "CLERK_SECRET_KEY",
-        "CLERK_PUBLISHABLE_KEY",
-        "CLERK_FRONTEND_HOSTS",
-        "CLERK_WEBHOOK_SIGNING_KEY",
-    ] {
-        assert!(
-            settings.contains_key(name),
-            "{name} not printed: {settings:?}"
-        );
-    }
-    assert!(settings["CLERK_WEBHOOK_SIGNING_KEY"].starts_with("whsec_"));
-
-    common::block_on(async {
-        let url = &settings["CLERK_API_URL"];
-        let client = reqwest::Client::new();
-        // The Backend API serves the generated users with the printed key.
-        let count = client
-            .get(format!("{url}/v1/users/count"))
-            .bearer_auth(&settings["CLERK_SECRET_KEY"])
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(count.contains("25"), "{count}");
-
-        let body = serde_json::json!({
-            "sub": "user_gen_00000003", "org_id": "org_gen_000001", "org_slug": "org-1",
-            "org_role": "org:admin", "org_permissions": ["org:reports:read"],
-        });
-        let answer: serde_json::Value = serde_json::from_str(
-            &client
-                .post(format!("{url}/__mock/tokens"))
-                .header("content-type", "application/json")
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        let token = answer["token"].as_str().expect("a token");
-
-        // An app configured with exactly the printed settings accepts it.
-        let config = ClerkConfig::from_lookup(|name| settings.get(name).cloned()).unwrap();
-        let authenticator = Authenticator::builder(config)
-            .http_client(ReqwestClient::new(Duration::from_secs(5)).unwrap())
-            .build()
-            .unwrap();
-        let auth = authenticator.verify(token).await.unwrap();
-        assert_eq!(auth.user_id, "user_gen_00000003");
-        assert_eq!(auth.org_id(), Some("org_gen_000001"));
-        assert!(auth.has_role("org:admin"));
-        assert!(auth.has_permission("org:reports:read"));
-    });
-
-    // Ctrl-C (SIGINT) stops it cleanly, with exit code 0.
-    let mut running = running;
-    let pid = running.0.id().to_string();
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let status = running.0.wait().unwrap();
-    assert!(status.success(), "{status:?}");
-}
-
-#[cfg(feature = "mock")]
-#[test]
-fn mock_on_a_taken_port_fails_naming_it() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port().to_string();
-    let output = clerk()
-        .args(["mock", "--port", &port])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    assert!(stderr_of(&output).contains(&format!("listening on 127.0.0.1:{port}")));
 }
