@@ -335,3 +335,42 @@ pub async fn cross_site_posts(app: &RunningApp, staff: &Staff) -> CheckResult {
         "/admin/login",
     )
 }
+
+/// Every `/admin` answer — the redirect, the login form, a refused login, a refused cross-site
+/// post, the staff page — forbids framing and caching and sets a restrictive content policy:
+/// `X-Frame-Options: DENY`, a `Content-Security-Policy` with `frame-ancestors 'none'`,
+/// `Referrer-Policy: same-origin`, `Cache-Control: no-store`.
+///
+/// # Errors
+/// The first answer that lacks one.
+pub async fn security_headers(app: &RunningApp, staff: &Staff) -> CheckResult {
+    let mut answers = vec![
+        get_admin(app, "", "no session").await?,
+        app.get("/admin/login", None, "login form").await?,
+        login(app, &staff.username, "wrong password").await?,
+        login_from(
+            app,
+            &staff.username,
+            &staff.password,
+            &[("origin", "https://evil.example")],
+        )
+        .await?,
+    ];
+    let staff_login = login(app, &staff.username, &staff.password).await?;
+    let cookie = cookie_header(&staff_login);
+    answers.push(staff_login);
+    answers.push(get_admin(app, &cookie, "staff session").await?);
+    for answer in &answers {
+        answer
+            .header_is("x-frame-options", "DENY")?
+            .header_is("referrer-policy", "same-origin")?
+            .header_is("cache-control", "no-store")?;
+        let policy = answer.header("content-security-policy").unwrap_or("");
+        ensure!(
+            policy.contains("frame-ancestors 'none'"),
+            "{}: Content-Security-Policy without frame-ancestors 'none': {policy:?}",
+            answer.request
+        );
+    }
+    Ok(())
+}

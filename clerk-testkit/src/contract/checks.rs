@@ -518,3 +518,45 @@ pub async fn unavailable(app: &AppUnderTest) -> CheckResult {
     );
     Ok(())
 }
+
+/// SIGTERM while a request is in flight (its just-in-time fetch from a slow Clerk takes a
+/// second): the request still gets its 200 and the process exits with status 0 within a few
+/// seconds. Ends the app, so it runs last.
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn graceful_shutdown(app: &mut RunningApp) -> CheckResult {
+    let at = UnixTime::from_secs(1_700_000_000);
+    let user =
+        ClerkUserData::new("user_in_flight", at, at).with_email("inflight@example.com", true);
+    app.clerk.seed_users(vec![user]);
+    let token = app.org_token("user_in_flight", "admin", vec!["read"]);
+    // The JWKS is cached by the earlier checks, so the next Backend API request is the
+    // just-in-time fetch of this user.
+    app.clerk
+        .fail_next(1, Fault::Delay(std::time::Duration::from_millis(1_000)));
+    let request = app
+        .request(reqwest::Method::GET, "/api/me")
+        .bearer_auth(&token)
+        .send();
+    let in_flight = tokio::spawn(request);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let status = app
+        .process
+        .terminate(std::time::Duration::from_secs(10))
+        .await?;
+    let answer = in_flight
+        .await
+        .map_err(|e| Failure::new(format!("the in-flight request's task failed: {e}")))?
+        .map_err(|e| Failure::new(format!("GET /api/me in flight during SIGTERM: {e}")))?;
+    ensure!(
+        answer.status() == 200,
+        "GET /api/me in flight during SIGTERM: status {}, expected 200",
+        answer.status()
+    );
+    ensure!(
+        status.success(),
+        "exit status after SIGTERM: {status}, expected 0"
+    );
+    Ok(())
+}

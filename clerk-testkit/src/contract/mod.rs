@@ -444,6 +444,11 @@ pub async fn run_contract_suite(app: &AppUnderTest) -> ContractReport {
     report.record("webhooks", checks::webhooks(r).await);
     report.record("webhook_limits", checks::webhook_limits(r).await);
     report.record("unavailable", checks::unavailable(app).await);
+    let mut running = running;
+    report.record(
+        "graceful_shutdown",
+        checks::graceful_shutdown(&mut running).await,
+    );
     report.stderr = running.process.stderr();
     report
 }
@@ -474,6 +479,10 @@ pub async fn run_admin_suite(app: &AppUnderTest) -> ContractReport {
     report.record(
         "admin_cross_site_posts",
         admin::cross_site_posts(r, &staff).await,
+    );
+    report.record(
+        "admin_security_headers",
+        admin::security_headers(r, &staff).await,
     );
     report.stderr = running.process.stderr();
     report

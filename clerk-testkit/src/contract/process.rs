@@ -165,6 +165,37 @@ impl AppProcess {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
+    /// Sends SIGTERM (what an orchestrator sends at a deploy) and waits up to `within` for the
+    /// process to exit.
+    ///
+    /// # Errors
+    /// The signal could not be sent, or the process was still running after `within`.
+    pub async fn terminate(
+        &mut self,
+        within: Duration,
+    ) -> Result<std::process::ExitStatus, Failure> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map_err(|e| Failure::new(format!("kill -TERM: {e}")))?;
+        if !sent.success() {
+            return Err(Failure::new(format!("kill -TERM failed: {sent}")));
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Ok(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Failure::new(format!(
+                    "still running {within:?} after SIGTERM\n  stderr: {}",
+                    self.stderr()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

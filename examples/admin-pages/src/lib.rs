@@ -24,6 +24,8 @@
 //! | `POST /admin/logout` | 303 `Location: /admin/login`, session ended |
 //! | either `POST` sent by a browser from another site ([`RequestOrigin::is_cross_site`]) | 403 [`CROSS_SITE_REFUSED`], nothing changed |
 //!
+//! Every one of these answers carries [`SECURITY_HEADERS`].
+//!
 //! # Quick start
 //!
 //! ```
@@ -55,6 +57,21 @@ use clerk_core::store::{DynStore, StoreError};
 /// The message of a refused login, whatever the reason (unknown user, wrong password, not
 /// staff, inactive): the page never tells which.
 pub const INVALID_CREDENTIALS: &str = "Invalid username or password.";
+
+/// The headers every `/admin` response carries, whatever its status ([design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications)):
+/// no framing by any site (clickjacking of the login form), a policy that allows no script and
+/// no resource from elsewhere (only the pages' own inline style), no referrer to other sites, and
+/// no caching of pages that list users.
+pub const SECURITY_HEADERS: [(&str, &str); 4] = [
+    ("x-frame-options", "DENY"),
+    (
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("referrer-policy", "same-origin"),
+    ("cache-control", "no-store"),
+];
 
 /// `Content-Type` of every page.
 pub const CONTENT_TYPE: &str = "text/html; charset=utf-8";

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use admin_pages::{
     admin_page, login_page, AdminData, LoginForm, RequestOrigin, ADMIN_PATH, CONTENT_TYPE,
-    CROSS_SITE_REFUSED, INVALID_CREDENTIALS, LOGIN_PATH, LOGOUT_PATH,
+    CROSS_SITE_REFUSED, INVALID_CREDENTIALS, LOGIN_PATH, LOGOUT_PATH, SECURITY_HEADERS,
 };
 use axum::body::Bytes;
 use axum::http::header::{CONTENT_TYPE as CONTENT_TYPE_HEADER, HOST, ORIGIN};
@@ -24,6 +24,16 @@ pub(crate) fn routes() -> Router {
         .route(ADMIN_PATH, get(admin))
         .route(LOGIN_PATH, get(login_form).post(login))
         .route(LOGOUT_PATH, post(logout))
+        .layer(axum::middleware::map_response(with_security_headers))
+}
+
+/// [`SECURITY_HEADERS`] on every `/admin` answer, the extractors' rejections included.
+async fn with_security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    response
 }
 
 fn html(status: StatusCode, body: String) -> Response {

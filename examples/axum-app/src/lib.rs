@@ -311,7 +311,8 @@ pub async fn serve(listener: TcpListener, state: AppState) -> io::Result<()> {
     axum::serve(listener, app(state)).await
 }
 
-/// Connects, migrates, binds `config.bind` and serves until Ctrl-C.
+/// Connects, migrates, binds `config.bind` and serves until SIGTERM or Ctrl-C; then stops
+/// accepting connections, lets in-flight requests finish and returns.
 ///
 /// # Errors
 /// [`AppError`] when start-up fails.
@@ -319,12 +320,32 @@ pub async fn run(config: AppConfig) -> Result<(), AppError> {
     let state = AppState::connect(&config).await?;
     let listener = TcpListener::bind(config.bind).await?;
     tracing::info!(addr = %listener.local_addr()?, "axum-app listening");
+    let stop = shutdown_signal()?;
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(stop)
         .await?;
+    tracing::info!("axum-app stopped: in-flight requests finished");
     Ok(())
+}
+
+/// Resolves at the first SIGTERM (what systemd, Kubernetes and Docker send at a deploy) or
+/// Ctrl-C. The SIGTERM handler is installed before serving starts, so a signal that arrives
+/// early is not lost.
+fn shutdown_signal() -> io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        #[cfg(unix)]
+        let terminated = async move {
+            term.recv().await;
+        };
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
+            () = terminated => tracing::info!("SIGTERM: shutting down"),
+        }
+    })
 }
 
 async fn healthz() -> Json<Value> {

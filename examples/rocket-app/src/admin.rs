@@ -7,6 +7,7 @@ use std::io::Cursor;
 use admin_pages::{
     admin_page, login_page, AdminData, LoginForm, RequestOrigin, ADMIN_PATH, CONTENT_TYPE,
     CROSS_SITE_REFUSED, INVALID_CREDENTIALS, LOGIN_PATH, LOGOUT_PATH, MAX_FORM_BYTES,
+    SECURITY_HEADERS,
 };
 use clerk_rocket::session::staff::{LocalStaff, StaffLoginError, StaffSession};
 use clerk_rocket::{ClerkRejection, ClerkState};
@@ -22,6 +23,21 @@ pub(crate) fn routes() -> Vec<Route> {
     debug_assert_eq!(LOGIN_PATH, "/admin/login");
     debug_assert_eq!(LOGOUT_PATH, "/admin/logout");
     routes![admin, login_form, login, logout]
+}
+
+/// A fairing that puts [`SECURITY_HEADERS`] on every answer under `/admin`, whatever produced
+/// it (a route, a guard's rejection through a catcher, a 404 or 405).
+pub(crate) fn security_headers() -> rocket::fairing::AdHoc {
+    rocket::fairing::AdHoc::on_response("/admin security headers", |request, response| {
+        Box::pin(async move {
+            let path = request.uri().path();
+            if path == ADMIN_PATH || path.starts_with("/admin/") {
+                for (name, value) in SECURITY_HEADERS {
+                    response.set_header(Header::new(name, value));
+                }
+            }
+        })
+    })
 }
 
 /// An HTML page, a 303, or a guard's JSON rejection.

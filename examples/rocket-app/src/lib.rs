@@ -234,6 +234,7 @@ pub fn rocket_with(figment: Figment, fairing: ClerkFairing) -> Rocket<Build> {
             routes![healthz, public, me, org, org_admin, org_reports],
         )
         .mount("/", admin::routes())
+        .attach(admin::security_headers())
         .mount("/webhooks/clerk", clerk_rocket::webhook::routes())
 }
 
