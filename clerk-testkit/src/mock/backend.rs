@@ -342,6 +342,9 @@ const NONE: &[()] = &[];
 
 #[derive(Serialize)]
 struct VerificationJson {
+    /// The verification's type tag (`verification_otp` for an email code): the Python SDK
+    /// picks the verification model by it.
+    object: &'static str,
     status: &'static str,
     strategy: &'static str,
     attempts: Option<u32>,
@@ -372,6 +375,8 @@ struct UserJson<'a> {
     first_name: Option<&'a str>,
     last_name: Option<&'a str>,
     image_url: &'a str,
+    /// Deprecated by Clerk but still served, equal to `image_url`.
+    profile_image_url: &'a str,
     has_image: bool,
     public_metadata: &'a serde_json::Value,
     private_metadata: Empty,
@@ -379,18 +384,25 @@ struct UserJson<'a> {
     email_addresses: Vec<EmailJson<'a>>,
     phone_numbers: &'static [()],
     web3_wallets: &'static [()],
+    passkeys: &'static [()],
     external_accounts: &'static [()],
     saml_accounts: &'static [()],
+    enterprise_accounts: &'static [()],
     password_enabled: bool,
+    password_last_updated_at: Option<i64>,
     two_factor_enabled: bool,
     totp_enabled: bool,
     backup_code_enabled: bool,
+    mfa_enabled_at: Option<i64>,
+    mfa_disabled_at: Option<i64>,
     banned: bool,
     locked: bool,
     lockout_expires_in_seconds: Option<i64>,
     verification_attempts_remaining: u32,
     create_organization_enabled: bool,
+    create_organizations_limit: Option<u32>,
     delete_self_enabled: bool,
+    locale: Option<()>,
     last_sign_in_at: Option<i64>,
     last_active_at: Option<i64>,
     legal_accepted_at: Option<i64>,
@@ -417,6 +429,7 @@ fn user_json(user: &ClerkUserData) -> UserJson<'_> {
                 } else {
                     "unverified"
                 },
+                object: "verification_otp",
                 strategy: "email_code",
                 attempts: None,
                 expire_at: None,
@@ -438,6 +451,7 @@ fn user_json(user: &ClerkUserData) -> UserJson<'_> {
         first_name: user.first_name.as_deref(),
         last_name: user.last_name.as_deref(),
         image_url: user.image_url.as_deref().unwrap_or(""),
+        profile_image_url: user.image_url.as_deref().unwrap_or(""),
         has_image: user.image_url.is_some(),
         public_metadata: &user.public_metadata,
         private_metadata: Empty {},
@@ -445,18 +459,25 @@ fn user_json(user: &ClerkUserData) -> UserJson<'_> {
         email_addresses,
         phone_numbers: NONE,
         web3_wallets: NONE,
+        passkeys: NONE,
         external_accounts: NONE,
         saml_accounts: NONE,
+        enterprise_accounts: NONE,
         password_enabled: false,
+        password_last_updated_at: None,
         two_factor_enabled: false,
         totp_enabled: false,
         backup_code_enabled: false,
+        mfa_enabled_at: None,
+        mfa_disabled_at: None,
         banned: user.banned,
         locked: user.locked,
         lockout_expires_in_seconds: None,
         verification_attempts_remaining: 100,
         create_organization_enabled: true,
+        create_organizations_limit: None,
         delete_self_enabled: true,
+        locale: None,
         last_sign_in_at: user.last_sign_in_at.map(UnixTime::as_millis),
         last_active_at: None,
         legal_accepted_at: None,
@@ -510,9 +531,13 @@ fn organization_json(
 struct PublicUserDataJson {
     user_id: String,
     identifier: String,
+    username: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
     image_url: String,
+    /// Deprecated by Clerk but still served (and required by the Python SDK's model), equal
+    /// to `image_url`.
+    profile_image_url: String,
     has_image: bool,
 }
 
@@ -550,18 +575,22 @@ fn membership_json<'a>(dataset: &Dataset, m: &'a ClerkMembershipData) -> Members
             PublicUserDataJson {
                 user_id: user.clerk_id.clone(),
                 identifier: user.email.clone().unwrap_or_default(),
+                username: user.username.clone(),
                 first_name: user.first_name.clone(),
                 last_name: user.last_name.clone(),
                 image_url: user.image_url.clone().unwrap_or_default(),
+                profile_image_url: user.image_url.clone().unwrap_or_default(),
                 has_image: user.image_url.is_some(),
             }
         }
         None => PublicUserDataJson {
             user_id: m.user_clerk_id.clone(),
             identifier: String::new(),
+            username: None,
             first_name: None,
             last_name: None,
             image_url: String::new(),
+            profile_image_url: String::new(),
             has_image: false,
         },
     };
@@ -591,6 +620,9 @@ struct InvitationJson<'a> {
     public_organization_data: Option<serde_json::Value>,
     status: &'a str,
     user_id: Option<&'a str>,
+    /// Who sent the invitation; the mock's invitations have no inviter.
+    inviter_id: Option<()>,
+    public_inviter_data: Option<()>,
     public_metadata: Empty,
     private_metadata: Empty,
     url: Option<()>,
@@ -616,6 +648,8 @@ fn invitation_json<'a>(dataset: &Dataset, inv: &'a ClerkInvitationData) -> Invit
         }),
         status: inv.status.as_str(),
         user_id: inv.user_clerk_id.as_deref(),
+        inviter_id: None,
+        public_inviter_data: None,
         public_metadata: Empty {},
         private_metadata: Empty {},
         url: None,
