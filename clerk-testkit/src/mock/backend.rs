@@ -6,6 +6,7 @@
 //! | `GET /v1/users/count` | `{"object":"total_count","total_count":n}` |
 //! | `GET /v1/users/{user_id}` | one user; 404 with a Clerk error body for an unknown id |
 //! | `GET /v1/organizations` | `{data, total_count}` (`include_members_count=true` adds `members_count`) |
+//! | `GET /v1/organizations/{organization_id}` | one organization (`include_members_count=true` adds `members_count`); 404 for an unknown id |
 //! | `GET /v1/organizations/{organization_id}/memberships` | `{data, total_count}`; 404 for an unknown organization |
 //! | `GET /v1/organization_invitations` | `{data, total_count}` of every organization (`status` filters) |
 //! | `GET /v1/organizations/{organization_id}/invitations` | `{data, total_count}` of one organization |
@@ -137,6 +138,7 @@ pub(crate) fn routes() -> Router<Arc<MockState>> {
         .route("/v1/users/count", get(count_users))
         .route("/v1/users/{user_id}", get(get_user))
         .route("/v1/organizations", get(list_organizations))
+        .route("/v1/organizations/{organization_id}", get(get_organization))
         .route(
             "/v1/organizations/{organization_id}/memberships",
             get(list_memberships),
@@ -221,7 +223,11 @@ async fn gate(state: &MockState, headers: &HeaderMap) -> Option<Response> {
     Some(response)
 }
 
-/// A 422 naming the query parameter, the way Clerk reports form parameter errors.
+/// A 422 naming the query parameter, the way Clerk reports form parameter errors: code
+/// `form_param_value_invalid`, message `is invalid`, and for `limit` and `offset` Clerk's long
+/// message (`<value> does not match one of the allowed values for parameter limit`, as the
+/// real API answers an out-of-range or non-integer limit). `meta.param_name` names the
+/// parameter.
 fn invalid_param(param: &str, long_message: &str) -> Response {
     (
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -276,7 +282,7 @@ fn paging(params: &HashMap<String, String>) -> Result<Paging, BadParam> {
                 return Err(BadParam {
                     param: "limit",
                     long_message: format!(
-                        "limit must be an integer between 1 and {MAX_LIMIT}; got {raw:?}."
+                        "{raw} does not match one of the allowed values for parameter limit"
                     ),
                 })
             }
@@ -289,7 +295,9 @@ fn paging(params: &HashMap<String, String>) -> Result<Paging, BadParam> {
             _ => {
                 return Err(BadParam {
                     param: "offset",
-                    long_message: format!("offset must be a non-negative integer; got {raw:?}."),
+                    long_message: format!(
+                        "{raw} does not match one of the allowed values for parameter offset"
+                    ),
                 })
             }
         },
@@ -741,20 +749,11 @@ async fn list_organizations(
                 Ok(paging) => paging,
                 Err(bad) => return bad.into_response(),
             };
-            let with_counts = params
-                .get("include_members_count")
-                .is_some_and(|v| v == "true");
             let dataset = state.backend.dataset();
             let (page, total) = window(dataset.organizations(paging.descending), paging);
             let data = page
                 .into_iter()
-                .map(|org| {
-                    let count = with_counts.then(|| match dataset.members_count(&org.clerk_id) {
-                        0 => org.members_count.unwrap_or(0),
-                        n => i64::try_from(n).unwrap_or(i64::MAX),
-                    });
-                    organization_json(org, count)
-                })
+                .map(|org| organization_json(org, members_count_of(&dataset, org, &params)))
                 .collect();
             json_bytes(&PageJson {
                 data,
@@ -762,6 +761,42 @@ async fn list_organizations(
             })
         },
     )
+    .await
+}
+
+/// `members_count` of `org` when `include_members_count=true`: its memberships in the data
+/// set, or the seeded count when it has none there.
+fn members_count_of(
+    dataset: &Dataset,
+    org: &ClerkOrganizationData,
+    params: &HashMap<String, String>,
+) -> Option<i64> {
+    let with_counts = params
+        .get("include_members_count")
+        .is_some_and(|v| v == "true");
+    with_counts.then(|| match dataset.members_count(&org.clerk_id) {
+        0 => org.members_count.unwrap_or(0),
+        n => i64::try_from(n).unwrap_or(i64::MAX),
+    })
+}
+
+async fn get_organization(
+    State(state): State<Arc<MockState>>,
+    Path(organization_id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    serve(&state, Endpoint::GetOrganization, &uri, &headers, |state| {
+        let dataset = state.backend.dataset();
+        match dataset.organization(&organization_id) {
+            Some(org) => json_bytes(&organization_json(
+                org,
+                members_count_of(&dataset, org, &params),
+            )),
+            None => not_found("organization", &organization_id),
+        }
+    })
     .await
 }
 
