@@ -160,6 +160,11 @@ async fn clerk_s_limit_bounds_and_paging_defaults() {
     let body = response.json();
     assert_eq!(body["errors"][0]["code"], "form_param_value_invalid");
     assert_eq!(body["errors"][0]["meta"]["param_name"], "limit");
+    assert_eq!(body["errors"][0]["message"], "is invalid");
+    assert_eq!(
+        body["errors"][0]["long_message"],
+        "501 does not match one of the allowed values for parameter limit"
+    );
     // The client's parser reads it as a 422 that keeps Clerk's body.
     let parsed = parse_users_page(
         &http::Response::builder()
@@ -218,6 +223,14 @@ async fn the_secret_key_is_checked_like_the_jwks() {
         response.json()["errors"][0]["code"],
         "authentication_invalid"
     );
+    let other_key = common::get(
+        clerk.addr(),
+        "/v1/users",
+        &[("Authorization", "Bearer sk_test_wrong")],
+    )
+    .await;
+    assert_eq!(other_key.status, 401);
+    assert_eq!(other_key.json()["errors"][0]["code"], "clerk_key_invalid");
     let wrong = BackendApi::new(
         Arc::new(ReqwestClient::new(Duration::from_secs(10)).unwrap()),
         clerk.url(),
@@ -480,4 +493,71 @@ async fn organizations_memberships_and_invitations() {
     assert!(clerk.backend_requests().is_empty());
     clerk.clear_backend_data();
     assert_eq!(clerk.user_count(), 0);
+}
+
+#[tokio::test]
+async fn one_organization_by_id() {
+    let clerk = mock().await;
+    clerk.generate_users(4);
+    clerk.generate_organizations(2, 3);
+    let org = get(&clerk, "/v1/organizations/org_gen_000001").await;
+    assert_eq!(org.status, 200);
+    let org = org.json();
+    assert_eq!(org["object"], "organization");
+    assert_eq!(org["id"], "org_gen_000001");
+    assert_eq!(org["slug"], "org-1");
+    assert!(org.get("members_count").is_none());
+    let counted = get(
+        &clerk,
+        "/v1/organizations/org_gen_000001?include_members_count=true",
+    )
+    .await
+    .json();
+    assert_eq!(counted["members_count"], 3);
+    let missing = get(&clerk, "/v1/organizations/org_nope").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["errors"][0]["code"], "resource_not_found");
+    assert_eq!(clerk.backend_request_count(Endpoint::GetOrganization), 3);
+    assert_eq!(clerk.backend_request_count_ok(Endpoint::GetOrganization), 2);
+}
+
+/// The fields Clerk's official SDKs require (the Python `clerk-backend-api` models reject an
+/// object without them; conformance/sdk-mock checks the rest against the SDKs themselves).
+#[tokio::test]
+async fn shapes_carry_the_fields_clerk_s_sdks_require() {
+    let clerk = mock().await;
+    clerk.generate_users(2);
+    clerk.generate_organizations(1, 2);
+    let user = get(&clerk, "/v1/users/user_gen_00000001").await.json();
+    for field in [
+        "passkeys",
+        "enterprise_accounts",
+        "saml_accounts",
+        "external_accounts",
+    ] {
+        assert_eq!(user[field], serde_json::json!([]), "{field}");
+    }
+    for field in ["mfa_enabled_at", "mfa_disabled_at"] {
+        assert!(user[field].is_null(), "{field}");
+        assert!(user.get(field).is_some(), "{field} must be present");
+    }
+    assert_eq!(
+        user["email_addresses"][0]["verification"]["object"],
+        "verification_otp"
+    );
+    assert_eq!(
+        user["email_addresses"][0]["verification"]["strategy"],
+        "email_code"
+    );
+    let memberships = get(&clerk, "/v1/organizations/org_gen_000000/memberships")
+        .await
+        .json();
+    let public = &memberships["data"][0]["public_user_data"];
+    assert_eq!(public["profile_image_url"], public["image_url"]);
+    assert!(public.get("username").is_some());
+    let invitations = get(&clerk, "/v1/organization_invitations").await.json();
+    let invitation = &invitations["data"][0];
+    for field in ["inviter_id", "public_inviter_data", "url", "expires_at"] {
+        assert!(invitation.get(field).is_some(), "{field} must be present");
+    }
 }

@@ -97,8 +97,10 @@ async fn rejects_missing_wrong_or_malformed_credentials_with_clerk_errors() {
     assert_clerk_error(&missing, 401, "authentication_invalid");
     assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
 
+    // Clerk's code for a key it does not know, which @clerk/backend reports as
+    // `secret-key-invalid` (docs/design.md §12).
     let wrong = get_jwks(clerk.addr(), "sk_test_someone_else").await;
-    assert_clerk_error(&wrong, 401, "authentication_invalid");
+    assert_clerk_error(&wrong, 401, "clerk_key_invalid");
 
     let basic = get(
         clerk.addr(),
@@ -106,13 +108,47 @@ async fn rejects_missing_wrong_or_malformed_credentials_with_clerk_errors() {
         &[("Authorization", &format!("Basic {SECRET}"))],
     )
     .await;
-    assert_clerk_error(&basic, 401, "authentication_invalid");
+    assert_clerk_error(&basic, 401, "authorization_header_format_invalid");
 
     let bare = get(clerk.addr(), "/v1/jwks", &[("Authorization", SECRET)]).await;
-    assert_clerk_error(&bare, 401, "authentication_invalid");
+    assert_clerk_error(&bare, 401, "authorization_header_format_invalid");
 
     assert_eq!(clerk.jwks_requests(), 4);
     assert_eq!(clerk.jwks_requests_ok(), 0);
+}
+
+#[tokio::test]
+async fn an_unknown_secret_key_gets_clerk_s_clerk_key_invalid_body() {
+    let clerk = mock().await;
+    let message =
+        "The provided Clerk Secret Key is invalid. Make sure that your Clerk Secret Key is correct.";
+    for path in [
+        "/v1/jwks",
+        "/v1/users",
+        "/v1/users/count",
+        "/v1/organizations",
+    ] {
+        let response = get(
+            clerk.addr(),
+            path,
+            &[("Authorization", "Bearer sk_test_not_this_instance")],
+        )
+        .await;
+        assert_eq!(response.status, 401, "{path}");
+        assert_eq!(response.header("www-authenticate"), Some("Bearer"));
+        assert_eq!(
+            response.json(),
+            json!({
+                "errors": [{
+                    "message": message,
+                    "long_message": message,
+                    "code": "clerk_key_invalid",
+                }],
+                "clerk_trace_id": "mock_trace",
+            }),
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]

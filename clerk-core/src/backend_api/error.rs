@@ -17,6 +17,9 @@ pub enum Endpoint {
     CountUsers,
     /// `GET /v1/organizations`.
     ListOrganizations,
+    /// `GET /v1/organizations/{organization_id}` (served by the test kit's mock; the client
+    /// does not call it).
+    GetOrganization,
     /// `GET /v1/organizations/{organization_id}/memberships`.
     ListMemberships,
     /// `GET /v1/organization_invitations`.
@@ -34,6 +37,7 @@ impl Endpoint {
             Endpoint::ListUsers => "GET /v1/users",
             Endpoint::CountUsers => "GET /v1/users/count",
             Endpoint::ListOrganizations => "GET /v1/organizations",
+            Endpoint::GetOrganization => "GET /v1/organizations/{organization_id}",
             Endpoint::ListMemberships => "GET /v1/organizations/{organization_id}/memberships",
             Endpoint::ListInvitations => "GET /v1/organization_invitations",
             Endpoint::ListOrganizationInvitations => {

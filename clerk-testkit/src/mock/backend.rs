@@ -6,6 +6,7 @@
 //! | `GET /v1/users/count` | `{"object":"total_count","total_count":n}` |
 //! | `GET /v1/users/{user_id}` | one user; 404 with a Clerk error body for an unknown id |
 //! | `GET /v1/organizations` | `{data, total_count}` (`include_members_count=true` adds `members_count`) |
+//! | `GET /v1/organizations/{organization_id}` | one organization (`include_members_count=true` adds `members_count`); 404 for an unknown id |
 //! | `GET /v1/organizations/{organization_id}/memberships` | `{data, total_count}`; 404 for an unknown organization |
 //! | `GET /v1/organization_invitations` | `{data, total_count}` of every organization (`status` filters) |
 //! | `GET /v1/organizations/{organization_id}/invitations` | `{data, total_count}` of one organization |
@@ -137,6 +138,7 @@ pub(crate) fn routes() -> Router<Arc<MockState>> {
         .route("/v1/users/count", get(count_users))
         .route("/v1/users/{user_id}", get(get_user))
         .route("/v1/organizations", get(list_organizations))
+        .route("/v1/organizations/{organization_id}", get(get_organization))
         .route(
             "/v1/organizations/{organization_id}/memberships",
             get(list_memberships),
@@ -221,7 +223,11 @@ async fn gate(state: &MockState, headers: &HeaderMap) -> Option<Response> {
     Some(response)
 }
 
-/// A 422 naming the query parameter, the way Clerk reports form parameter errors.
+/// A 422 naming the query parameter, the way Clerk reports form parameter errors: code
+/// `form_param_value_invalid`, message `is invalid`, and for `limit` and `offset` Clerk's long
+/// message (`<value> does not match one of the allowed values for parameter limit`, as the
+/// real API answers an out-of-range or non-integer limit). `meta.param_name` names the
+/// parameter.
 fn invalid_param(param: &str, long_message: &str) -> Response {
     (
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -276,7 +282,7 @@ fn paging(params: &HashMap<String, String>) -> Result<Paging, BadParam> {
                 return Err(BadParam {
                     param: "limit",
                     long_message: format!(
-                        "limit must be an integer between 1 and {MAX_LIMIT}; got {raw:?}."
+                        "{raw} does not match one of the allowed values for parameter limit"
                     ),
                 })
             }
@@ -289,7 +295,9 @@ fn paging(params: &HashMap<String, String>) -> Result<Paging, BadParam> {
             _ => {
                 return Err(BadParam {
                     param: "offset",
-                    long_message: format!("offset must be a non-negative integer; got {raw:?}."),
+                    long_message: format!(
+                        "{raw} does not match one of the allowed values for parameter offset"
+                    ),
                 })
             }
         },
@@ -342,6 +350,9 @@ const NONE: &[()] = &[];
 
 #[derive(Serialize)]
 struct VerificationJson {
+    /// The verification's type tag (`verification_otp` for an email code): the Python SDK
+    /// picks the verification model by it.
+    object: &'static str,
     status: &'static str,
     strategy: &'static str,
     attempts: Option<u32>,
@@ -372,6 +383,8 @@ struct UserJson<'a> {
     first_name: Option<&'a str>,
     last_name: Option<&'a str>,
     image_url: &'a str,
+    /// Deprecated by Clerk but still served, equal to `image_url`.
+    profile_image_url: &'a str,
     has_image: bool,
     public_metadata: &'a serde_json::Value,
     private_metadata: Empty,
@@ -379,18 +392,25 @@ struct UserJson<'a> {
     email_addresses: Vec<EmailJson<'a>>,
     phone_numbers: &'static [()],
     web3_wallets: &'static [()],
+    passkeys: &'static [()],
     external_accounts: &'static [()],
     saml_accounts: &'static [()],
+    enterprise_accounts: &'static [()],
     password_enabled: bool,
+    password_last_updated_at: Option<i64>,
     two_factor_enabled: bool,
     totp_enabled: bool,
     backup_code_enabled: bool,
+    mfa_enabled_at: Option<i64>,
+    mfa_disabled_at: Option<i64>,
     banned: bool,
     locked: bool,
     lockout_expires_in_seconds: Option<i64>,
     verification_attempts_remaining: u32,
     create_organization_enabled: bool,
+    create_organizations_limit: Option<u32>,
     delete_self_enabled: bool,
+    locale: Option<()>,
     last_sign_in_at: Option<i64>,
     last_active_at: Option<i64>,
     legal_accepted_at: Option<i64>,
@@ -417,6 +437,7 @@ fn user_json(user: &ClerkUserData) -> UserJson<'_> {
                 } else {
                     "unverified"
                 },
+                object: "verification_otp",
                 strategy: "email_code",
                 attempts: None,
                 expire_at: None,
@@ -438,6 +459,7 @@ fn user_json(user: &ClerkUserData) -> UserJson<'_> {
         first_name: user.first_name.as_deref(),
         last_name: user.last_name.as_deref(),
         image_url: user.image_url.as_deref().unwrap_or(""),
+        profile_image_url: user.image_url.as_deref().unwrap_or(""),
         has_image: user.image_url.is_some(),
         public_metadata: &user.public_metadata,
         private_metadata: Empty {},
@@ -445,18 +467,25 @@ fn user_json(user: &ClerkUserData) -> UserJson<'_> {
         email_addresses,
         phone_numbers: NONE,
         web3_wallets: NONE,
+        passkeys: NONE,
         external_accounts: NONE,
         saml_accounts: NONE,
+        enterprise_accounts: NONE,
         password_enabled: false,
+        password_last_updated_at: None,
         two_factor_enabled: false,
         totp_enabled: false,
         backup_code_enabled: false,
+        mfa_enabled_at: None,
+        mfa_disabled_at: None,
         banned: user.banned,
         locked: user.locked,
         lockout_expires_in_seconds: None,
         verification_attempts_remaining: 100,
         create_organization_enabled: true,
+        create_organizations_limit: None,
         delete_self_enabled: true,
+        locale: None,
         last_sign_in_at: user.last_sign_in_at.map(UnixTime::as_millis),
         last_active_at: None,
         legal_accepted_at: None,
@@ -510,9 +539,13 @@ fn organization_json(
 struct PublicUserDataJson {
     user_id: String,
     identifier: String,
+    username: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
     image_url: String,
+    /// Deprecated by Clerk but still served (and required by the Python SDK's model), equal
+    /// to `image_url`.
+    profile_image_url: String,
     has_image: bool,
 }
 
@@ -550,18 +583,22 @@ fn membership_json<'a>(dataset: &Dataset, m: &'a ClerkMembershipData) -> Members
             PublicUserDataJson {
                 user_id: user.clerk_id.clone(),
                 identifier: user.email.clone().unwrap_or_default(),
+                username: user.username.clone(),
                 first_name: user.first_name.clone(),
                 last_name: user.last_name.clone(),
                 image_url: user.image_url.clone().unwrap_or_default(),
+                profile_image_url: user.image_url.clone().unwrap_or_default(),
                 has_image: user.image_url.is_some(),
             }
         }
         None => PublicUserDataJson {
             user_id: m.user_clerk_id.clone(),
             identifier: String::new(),
+            username: None,
             first_name: None,
             last_name: None,
             image_url: String::new(),
+            profile_image_url: String::new(),
             has_image: false,
         },
     };
@@ -591,6 +628,9 @@ struct InvitationJson<'a> {
     public_organization_data: Option<serde_json::Value>,
     status: &'a str,
     user_id: Option<&'a str>,
+    /// Who sent the invitation; the mock's invitations have no inviter.
+    inviter_id: Option<()>,
+    public_inviter_data: Option<()>,
     public_metadata: Empty,
     private_metadata: Empty,
     url: Option<()>,
@@ -616,6 +656,8 @@ fn invitation_json<'a>(dataset: &Dataset, inv: &'a ClerkInvitationData) -> Invit
         }),
         status: inv.status.as_str(),
         user_id: inv.user_clerk_id.as_deref(),
+        inviter_id: None,
+        public_inviter_data: None,
         public_metadata: Empty {},
         private_metadata: Empty {},
         url: None,
@@ -707,20 +749,11 @@ async fn list_organizations(
                 Ok(paging) => paging,
                 Err(bad) => return bad.into_response(),
             };
-            let with_counts = params
-                .get("include_members_count")
-                .is_some_and(|v| v == "true");
             let dataset = state.backend.dataset();
             let (page, total) = window(dataset.organizations(paging.descending), paging);
             let data = page
                 .into_iter()
-                .map(|org| {
-                    let count = with_counts.then(|| match dataset.members_count(&org.clerk_id) {
-                        0 => org.members_count.unwrap_or(0),
-                        n => i64::try_from(n).unwrap_or(i64::MAX),
-                    });
-                    organization_json(org, count)
-                })
+                .map(|org| organization_json(org, members_count_of(&dataset, org, &params)))
                 .collect();
             json_bytes(&PageJson {
                 data,
@@ -728,6 +761,42 @@ async fn list_organizations(
             })
         },
     )
+    .await
+}
+
+/// `members_count` of `org` when `include_members_count=true`: its memberships in the data
+/// set, or the seeded count when it has none there.
+fn members_count_of(
+    dataset: &Dataset,
+    org: &ClerkOrganizationData,
+    params: &HashMap<String, String>,
+) -> Option<i64> {
+    let with_counts = params
+        .get("include_members_count")
+        .is_some_and(|v| v == "true");
+    with_counts.then(|| match dataset.members_count(&org.clerk_id) {
+        0 => org.members_count.unwrap_or(0),
+        n => i64::try_from(n).unwrap_or(i64::MAX),
+    })
+}
+
+async fn get_organization(
+    State(state): State<Arc<MockState>>,
+    Path(organization_id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    serve(&state, Endpoint::GetOrganization, &uri, &headers, |state| {
+        let dataset = state.backend.dataset();
+        match dataset.organization(&organization_id) {
+            Some(org) => json_bytes(&organization_json(
+                org,
+                members_count_of(&dataset, org, &params),
+            )),
+            None => not_found("organization", &organization_id),
+        }
+    })
     .await
 }
 

@@ -29,18 +29,20 @@ pub(crate) fn clerk_error(
         .into_response()
 }
 
+/// Clerk's message (and long message) for a secret key it does not know.
+pub(crate) const CLERK_KEY_INVALID_MESSAGE: &str =
+    "The provided Clerk Secret Key is invalid. Make sure that your Clerk Secret Key is correct.";
+
 /// Checks `Authorization: Bearer <secret key>` (scheme case-insensitive, key exact).
 ///
-/// Returns the 401 response to send instead when the header is missing, malformed or carries
-/// another key; `None` when the request may proceed.
+/// Returns the 401 response to send instead, with Clerk's codes
+/// (<https://clerk.com/docs/errors/authentication>): `authentication_invalid` when the header is
+/// missing, `authorization_header_format_invalid` when it is not `Bearer <key>`, and
+/// `clerk_key_invalid` when it carries another key (the code `@clerk/backend` turns into
+/// `secret-key-invalid`). `None` when the request may proceed.
 pub(crate) fn reject_unless_secret_key(state: &MockState, headers: &HeaderMap) -> Option<Response> {
-    let unauthorized = |long_message: &str| {
-        let mut response = clerk_error(
-            StatusCode::UNAUTHORIZED,
-            "Invalid authentication",
-            long_message,
-            "authentication_invalid",
-        );
+    let unauthorized = |message: &str, long_message: &str, code: &str| {
+        let mut response = clerk_error(StatusCode::UNAUTHORIZED, message, long_message, code);
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Bearer"),
@@ -49,7 +51,9 @@ pub(crate) fn reject_unless_secret_key(state: &MockState, headers: &HeaderMap) -
     };
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Some(unauthorized(
-            "The Authorization header is missing: send `Authorization: Bearer <secret key>`.",
+            "Invalid authentication",
+            "Unable to authenticate the request, you need to supply an active session",
+            "authentication_invalid",
         ));
     };
     let presented = value
@@ -61,10 +65,14 @@ pub(crate) fn reject_unless_secret_key(state: &MockState, headers: &HeaderMap) -
     match presented {
         Some(key) if key == state.secret_key => None,
         Some(_) => Some(unauthorized(
-            "Unable to authenticate the request: the secret key is not valid for this instance.",
+            CLERK_KEY_INVALID_MESSAGE,
+            CLERK_KEY_INVALID_MESSAGE,
+            "clerk_key_invalid",
         )),
         None => Some(unauthorized(
-            "The Authorization header must have the form `Bearer <secret key>`.",
+            "Invalid Authorization header format",
+            "Invalid Authorization header format. Must be 'Bearer <YOUR_API_KEY>'",
+            "authorization_header_format_invalid",
         )),
     }
 }

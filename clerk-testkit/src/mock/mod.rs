@@ -8,9 +8,9 @@
 //!
 //! | route | what |
 //! |-------|------|
-//! | `GET /v1/jwks` | `{"keys":[…]}` of the current keys; needs `Authorization: Bearer <secret key>` (401 with a Clerk error body otherwise) |
+//! | `GET /v1/jwks` | `{"keys":[…]}` of the current keys; needs `Authorization: Bearer <secret key>` (401 with Clerk's error body otherwise: `clerk_key_invalid` for another key, `authorization_header_format_invalid` for a malformed header, `authentication_invalid` for none) |
 //! | `GET /v1/users`, `/v1/users/count`, `/v1/users/{id}` | the Backend API's users over an in-memory data set ([`seed_users`](MockClerk::seed_users), [`generate_users`](MockClerk::generate_users)); same key check |
-//! | `GET /v1/organizations`, `/v1/organizations/{id}/memberships`, `/v1/organizations/{id}/invitations`, `/v1/organization_invitations` | organizations, memberships and invitations ([`seed_organizations`](MockClerk::seed_organizations), …); same key check |
+//! | `GET /v1/organizations`, `/v1/organizations/{id}`, `/v1/organizations/{id}/memberships`, `/v1/organizations/{id}/invitations`, `/v1/organization_invitations` | organizations, memberships and invitations ([`seed_organizations`](MockClerk::seed_organizations), …); same key check |
 //! | `POST /__mock/tokens` | mints a v2 session token the JWKS verifies, for local development (JSON `{"sub", "sid"?, "azp"?, "org_id"?, "org_slug"?, "org_role"?, "org_permissions"?, "ttl_seconds"?}` → `{"token"}`; see [`TOKENS_PATH`]); no key check, no faults |
 //! | anything else | 404 with a Clerk error body |
 //!
