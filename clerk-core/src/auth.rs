@@ -523,7 +523,7 @@ impl Auth {
                 .is_some_and(|have| prefix_with_org(have) == prefix_with_org(role)),
             Check::Permission(permission) => self.org.as_ref().is_some_and(|o| {
                 let wanted = prefix_with_org(permission);
-                o.permissions.iter().any(|p| *p == wanted)
+                o.permissions.contains(&wanted)
             }),
             Check::Feature(feature) => has_feature_or_plan(self.claim("fea"), feature),
             Check::Plan(plan) => has_feature_or_plan(self.claim("pla"), plan),

@@ -132,9 +132,10 @@ pub(crate) fn normalize(payload: Vec<u8>) -> Result<Auth, TokenError> {
     let issued_at = parsed.iat.as_ref().map(|d| d.0);
     let not_before = parsed.nbf.as_ref().map(|d| d.0);
     // Clerk reads v2 claims only for `v: 2`, the number; any other `v` reads v1 claims.
-    let version = match parsed.v.as_ref().and_then(Value::as_f64) {
-        Some(v) if v == 2.0 => 2,
-        _ => 1,
+    let version = if parsed.v.as_ref().and_then(Value::as_f64) == Some(2.0) {
+        2
+    } else {
+        1
     };
     let split = split_by_scope(parsed.fea.as_deref().unwrap_or_default());
     let org = if version == 2 {

@@ -272,10 +272,9 @@ fn clerk_core_decides_as_clerks_javascript_sdk() {
         }
     }
     println!(
-        "clerk-js oracle ({} {}, {} {}): {passed}/{} cases agree ({divergent} documented divergences), {has_checked} has() queries",
-        "@clerk/backend",
+        "clerk-js oracle (@clerk/backend {}, @clerk/shared {}): {passed}/{} cases agree \
+         ({divergent} documented divergences), {has_checked} has() queries",
         corpus["sdk"]["@clerk/backend"],
-        "@clerk/shared",
         corpus["sdk"]["@clerk/shared"],
         cases.len()
     );

@@ -212,6 +212,23 @@ mod tests {
         assert_eq!(per, ["read", "manage"]);
         // reports: read (bit 0) + manage (bit 1) = 0b11; billing: read = 0b01.
         assert_eq!(fpm, ["3", "1"]);
+        // Clerk's docs example, the other way round: fea=o:dashboard,o:teams,
+        // per=manage,read, fpm=3,2.
+        let docs = [
+            "org:dashboard:manage",
+            "org:dashboard:read",
+            "org:teams:read",
+        ];
+        let docs: Vec<String> = docs.iter().map(|k| (*k).to_owned()).collect();
+        let (fea, per, fpm) = encode_permissions(&docs).unwrap_or_default();
+        assert_eq!(
+            (fea, per, fpm),
+            (
+                vec!["dashboard".to_owned(), "teams".to_owned()],
+                vec!["manage".to_owned(), "read".to_owned()],
+                vec!["3".to_owned(), "2".to_owned()],
+            )
+        );
         assert!(encode_permissions(&["reports:read".to_owned()]).is_err());
         assert!(encode_permissions(&["org::read".to_owned()]).is_err());
     }
