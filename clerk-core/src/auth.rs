@@ -122,9 +122,12 @@ pub struct Auth {
     pub org_features: Vec<String>,
     /// Billing plan (`pla`), e.g. `u:free` or `o:pro`.
     pub plan: Option<String>,
-    /// Impersonation actor (`act`), when an admin acts as this user.
+    /// Impersonation actor (`act`), raw, when an admin acts as this user; typed by
+    /// [`Auth::impersonator`], tested by [`Auth::is_impersonated`].
     pub actor: Option<Value>,
-    /// Factor verification age (`fva`).
+    /// Factor verification age (`fva`): set for two whole numbers that are each `-1` or `>= 0`
+    /// (the values Clerk's checks accept); [`Check::Reverification`] reads the claim itself,
+    /// fractional minutes included, as Clerk does.
     pub factor_verification_age: Option<FactorVerificationAge>,
     /// Issuer (`iss`).
     pub issuer: Option<String>,
