@@ -3,20 +3,26 @@
 //! v1 carries `org_id`, `org_slug`, `org_role` (`org:admin`) and `org_permissions`.
 //! v2 (`"v": 2`) nests the organization under `o` (`id`, `slg`, `rol` without prefix, `per`,
 //! `fpm`) and lists features in `fea`. A v2 permission is `org:<feature>:<permission>` for
-//! every org feature `f_i` and permission `p_j` whose bit is set in the mask `fpm[i]`; the
-//! masks are decimal integers read with the first permission as the most significant of
-//! `per.len()` bits, and may be wider than 64 bits.
+//! every org feature `f_i` and permission `p_j` whose bit `j` is set in the mask `fpm[i]`,
+//! bits counted from the least significant (Clerk's `jwtPayloadParser`: the first permission
+//! is bit 0). Clerk's docs example: `fea=o:dashboard,o:teams`, `per=manage,read`, `fpm=3,2`
+//! gives `org:dashboard:manage`, `org:dashboard:read`, `org:teams:read`. The masks are
+//! decimal strings of any width (beyond 2^64). The details where this follows Clerk's
+//! JavaScript SDK, and where Clerk's SDKs disagree, are in the [`auth`](crate::auth) module.
 
-use crate::auth::{ActiveOrganization, Auth, FactorVerificationAge, RawClaims};
+use crate::auth::{
+    prefix_with_org, split_by_scope, ActiveOrganization, Auth, FactorVerificationAge, RawClaims,
+};
 use crate::time::UnixTime;
 use crate::verify::TokenError;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// Masks longer than this many decimal digits (about 3,300 permission bits) are treated as
-/// malformed rather than expanded: a bound on work, far above any real organization.
-const MAX_MASK_DIGITS: usize = 1000;
+/// Masks longer than this many decimal digits grant nothing rather than being expanded: a
+/// bound on work. A token is at most [`MAX_TOKEN_BYTES`](crate::verify::MAX_TOKEN_BYTES)
+/// long, so no real mask comes near it.
+const MAX_MASK_DIGITS: usize = crate::verify::MAX_TOKEN_BYTES;
 
 /// The claims the normalization reads, typed and borrowed from the payload where JSON allows;
 /// claims whose shape varies stay `Value`s. Every other claim is skipped here and stays
@@ -33,7 +39,7 @@ struct Payload<'a> {
     #[serde(default)]
     nbf: Option<NumericDate>,
     #[serde(default)]
-    v: Option<u64>,
+    v: Option<Value>,
     #[serde(default, borrow)]
     sid: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
@@ -101,11 +107,10 @@ impl<'de> serde::Deserialize<'de> for NumericDate {
                 if !secs.is_finite() {
                     return Err(E::custom("not a finite number"));
                 }
-                // Saturating float-to-int conversion is what we want for absurd values.
+                // Whole seconds, truncated toward zero, as Clerk's `Date.setUTCSeconds` reads
+                // them; saturating float-to-int conversion is what we want for absurd values.
                 #[allow(clippy::cast_possible_truncation)]
-                Ok(NumericDate(UnixTime::from_millis(
-                    (secs * 1000.0).floor() as i64
-                )))
+                Ok(NumericDate(UnixTime::from_secs(secs.trunc() as i64)))
             }
         }
         deserializer.deserialize_any(Visit)
@@ -126,27 +131,46 @@ pub(crate) fn normalize(payload: Vec<u8>) -> Result<Auth, TokenError> {
         .ok_or(TokenError::InvalidClaim("exp"))?;
     let issued_at = parsed.iat.as_ref().map(|d| d.0);
     let not_before = parsed.nbf.as_ref().map(|d| d.0);
-    let version = match parsed.v {
-        None | Some(1) => 1,
-        Some(2) => 2,
-        Some(_) => return Err(TokenError::InvalidClaim("v")),
+    // Clerk reads v2 claims only for `v: 2`, the number; any other `v` reads v1 claims.
+    let version = if parsed.v.as_ref().and_then(Value::as_f64) == Some(2.0) {
+        2
+    } else {
+        1
     };
-    let (user_features, org_features) = split_features(parsed.fea.as_deref());
+    let split = split_by_scope(parsed.fea.as_deref().unwrap_or_default());
     let org = if version == 2 {
-        parsed
-            .o
-            .as_ref()
-            .map(|o| org_v2(o, &org_features))
-            .transpose()?
-            .flatten()
+        match parsed.o.as_ref() {
+            // Clerk's parser throws on a `fea` entry without a colon here: no session.
+            Some(o) => {
+                let (org_features, _) = split
+                    .as_ref()
+                    .map_err(|()| TokenError::InvalidClaim("fea"))?;
+                org_v2(o, org_features)?
+            }
+            None => None,
+        }
     } else {
         org_v1(&parsed)
     };
+    let (org_features, user_features) = split
+        .map(|(org, user)| {
+            let owned = |v: Vec<&str>| v.into_iter().map(str::to_owned).collect::<Vec<_>>();
+            (owned(org), owned(user))
+        })
+        .unwrap_or_default();
+    // Clerk's `isValidFactorAge`: two numbers, each -1 or >= 0. The typed value holds whole
+    // minutes; has() reads fractional ones from the claim as Clerk does.
     let factor_verification_age = match &parsed.fva {
-        Some(Value::Array(ages)) if ages.len() == 2 => Some(FactorVerificationAge {
-            first_factor_minutes: ages[0].as_i64().unwrap_or(-1),
-            second_factor_minutes: ages[1].as_i64().unwrap_or(-1),
-        }),
+        Some(Value::Array(ages)) if ages.len() == 2 => {
+            let age = |v: &Value| v.as_i64().filter(|a| *a == -1 || *a >= 0);
+            match (age(&ages[0]), age(&ages[1])) {
+                (Some(first), Some(second)) => Some(FactorVerificationAge {
+                    first_factor_minutes: first,
+                    second_factor_minutes: second,
+                }),
+                _ => None,
+            }
+        }
         _ => None,
     };
     let owned = |c: &Option<Cow<'_, str>>| c.as_deref().map(str::to_owned);
@@ -174,8 +198,12 @@ pub(crate) fn normalize(payload: Vec<u8>) -> Result<Auth, TokenError> {
 
 /// Names the claim that made the typed parse fail (the cold path of a malformed token).
 fn diagnose(payload: &[u8]) -> TokenError {
-    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(payload) else {
-        return TokenError::Malformed("payload is not a JSON object of claims");
+    let Ok(value) = serde_json::from_slice::<Value>(payload) else {
+        return TokenError::Malformed("payload is not JSON");
+    };
+    let Value::Object(claims) = value else {
+        // Clerk reads `sub` from whatever the payload is, and finds no string there.
+        return TokenError::InvalidClaim("sub");
     };
     let is =
         |name: &str, ok: fn(&Value) -> bool| claims.get(name).is_none_or(|v| v.is_null() || ok(v));
@@ -191,9 +219,6 @@ fn diagnose(payload: &[u8]) -> TokenError {
             return TokenError::InvalidClaim(claim_name(name));
         }
     }
-    if !is("v", Value::is_u64) {
-        return TokenError::InvalidClaim("v");
-    }
     if !is("o", Value::is_object) {
         return TokenError::InvalidClaim("o");
     }
@@ -207,14 +232,6 @@ fn claim_name(name: &str) -> &'static str {
         "iat", "nbf",
     ];
     NAMES.into_iter().find(|n| *n == name).unwrap_or("claims")
-}
-
-fn with_org_prefix(role: &str) -> String {
-    if role.starts_with("org:") {
-        role.to_owned()
-    } else {
-        concat_str(&["org:", role])
-    }
 }
 
 /// `parts` joined into one exactly-sized `String`: on the verify path, cheaper than `format!`.
@@ -243,36 +260,32 @@ fn org_v1(claims: &Payload<'_>) -> Option<ActiveOrganization> {
             .org_role
             .as_deref()
             .filter(|r| !r.is_empty())
-            .map(with_org_prefix),
+            .map(prefix_with_org),
         permissions,
     })
 }
 
-fn org_v2(
-    o: &OrgV2<'_>,
-    org_features: &[String],
-) -> Result<Option<ActiveOrganization>, TokenError> {
+fn org_v2(o: &OrgV2<'_>, org_features: &[&str]) -> Result<Option<ActiveOrganization>, TokenError> {
     let Some(id) = o.id.as_deref().filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    let permission_names: Vec<&str> = o
-        .per
-        .as_deref()
-        .map(|per| {
-            per.split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    let masks = feature_masks(o.fpm.as_ref())?;
     let mut permissions = Vec::new();
-    let width = permission_names.len();
-    for (feature, mask) in org_features.iter().zip(masks.iter()) {
-        for (index, name) in permission_names.iter().enumerate() {
-            // The first permission is the most significant of `width` bits.
-            if mask.bit(width - 1 - index) {
-                permissions.push(concat_str(&["org:", feature, ":", name]));
+    // Clerk's `parsePermissions`: nothing unless both `per` and `fpm` are truthy; entries are
+    // trimmed and keep their positions (an empty name or an unreadable mask included).
+    let per = o.per.as_deref().filter(|p| !p.is_empty());
+    let masks = match per {
+        Some(_) => feature_masks(o.fpm.as_ref())?,
+        None => None,
+    };
+    if let (Some(per), Some(masks)) = (per, masks) {
+        let permission_names: Vec<&str> = per.split(',').map(str::trim).collect();
+        for (feature, mask) in org_features.iter().zip(masks.iter()) {
+            let Some(mask) = mask else { continue };
+            for (index, name) in permission_names.iter().enumerate() {
+                // The first permission is bit 0, the least significant.
+                if mask.bit(index) {
+                    permissions.push(concat_str(&["org:", feature, ":", name]));
+                }
             }
         }
     }
@@ -283,43 +296,25 @@ fn org_v2(
             .rol
             .as_deref()
             .filter(|r| !r.is_empty())
-            .map(with_org_prefix),
+            .map(prefix_with_org),
         permissions,
     }))
 }
 
-/// Splits `fea` (`o:reports,u:beta,ou:both`) into user and organization features by scope.
-fn split_features(fea: Option<&str>) -> (Vec<String>, Vec<String>) {
-    let mut user = Vec::new();
-    let mut org = Vec::new();
-    for entry in fea
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-    {
-        let (scope, name) = entry.split_once(':').unwrap_or(("", entry));
-        if scope.contains('u') {
-            user.push(name.to_owned());
-        }
-        if scope.contains('o') {
-            org.push(name.to_owned());
-        }
-    }
-    (user, org)
-}
-
-/// `fpm`: a comma-separated list of decimal masks (or a bare JSON number).
-fn feature_masks(fpm: Option<&Value>) -> Result<Vec<BitMask>, TokenError> {
+/// `fpm`: a comma-separated string of decimal masks, one per organization feature; `None`
+/// when Clerk reads no permissions (absent, `null` or empty). An entry that is not a plain
+/// decimal is `None` and grants nothing. Clerk's parser throws on a non-string `fpm` (a JSON
+/// number): an invalid claim.
+fn feature_masks(fpm: Option<&Value>) -> Result<Option<Vec<Option<BitMask>>>, TokenError> {
     match fpm {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Number(n)) => Ok(vec![BitMask::from_decimal(&n.to_string())?]),
-        Some(Value::String(s)) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .map(BitMask::from_decimal)
-            .collect(),
+        None | Some(Value::Null | Value::Bool(false)) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(
+            s.split(',')
+                .map(|m| BitMask::from_decimal(m.trim()).ok())
+                .collect(),
+        )),
         Some(_) => Err(TokenError::InvalidClaim("o.fpm")),
     }
 }
@@ -389,6 +384,15 @@ mod tests {
         }
     }
 
+    fn v2_permissions(fea: &str, per: &str, fpm: &str) -> Vec<String> {
+        let auth = normalize(claims(json!({
+            "sub": "user_1", "exp": 100, "v": 2, "fea": fea,
+            "o": {"id": "org_1", "slg": "acme", "rol": "admin", "per": per, "fpm": fpm}
+        })))
+        .unwrap();
+        auth.org.unwrap().permissions
+    }
+
     #[test]
     fn v2_permissions_follow_clerks_bit_order() {
         let auth = normalize(claims(json!({
@@ -398,11 +402,108 @@ mod tests {
         .unwrap();
         let org = auth.org.unwrap();
         assert_eq!(org.role.as_deref(), Some("org:admin"));
+        // `read` is bit 0 and `manage` bit 1: mask 2 is `manage`, mask 3 both.
         assert_eq!(
             org.permissions,
-            ["org:reports:read", "org:billing:read", "org:billing:manage"]
+            [
+                "org:reports:manage",
+                "org:billing:read",
+                "org:billing:manage"
+            ]
         );
         assert_eq!(auth.user_features, ["beta"]);
+    }
+
+    #[test]
+    fn clerks_docs_example() {
+        // https://clerk.com/docs (session token v2): the first permission is the least
+        // significant bit.
+        assert_eq!(
+            v2_permissions("o:dashboard,o:teams", "manage,read", "3,2"),
+            [
+                "org:dashboard:manage",
+                "org:dashboard:read",
+                "org:teams:read"
+            ]
+        );
+    }
+
+    #[test]
+    fn nine_org_features_as_clerks_javascript_sdk_expands_them() {
+        // Recorded from @clerk/shared 4.40.0's jwtPayloadParser (conformance/clerk-js,
+        // case "nine features"): `u:beta` is not an organization feature, `ou:settings` is.
+        let fea = "o:reports,o:billing,o:teams,u:beta,o:dashboard,o:invoices,o:members,\
+                   ou:settings,o:audit,o:export";
+        assert_eq!(
+            v2_permissions(
+                fea,
+                "create,delete,imp,manage,read",
+                "27,24,24,16,24,11,24,8,4"
+            ),
+            [
+                "org:reports:create",
+                "org:reports:delete",
+                "org:reports:manage",
+                "org:reports:read",
+                "org:billing:manage",
+                "org:billing:read",
+                "org:teams:manage",
+                "org:teams:read",
+                "org:dashboard:read",
+                "org:invoices:manage",
+                "org:invoices:read",
+                "org:members:create",
+                "org:members:delete",
+                "org:members:manage",
+                "org:settings:manage",
+                "org:settings:read",
+                "org:audit:manage",
+                "org:export:imp",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_mask_wider_than_64_bits() {
+        let per: Vec<String> = (0..80).map(|i| format!("p{i}")).collect();
+        // 2^70 + 2^64 + 2^63 + 1, and 2^79 (as the SDK reads them: case "mask wider than 64 bits").
+        let mask = (1u128 << 70) | (1u128 << 64) | (1u128 << 63) | 1;
+        let fpm = format!("{mask},{}", 1u128 << 79);
+        assert_eq!(
+            v2_permissions("o:wide,o:narrow", &per.join(","), &fpm),
+            [
+                "org:wide:p0",
+                "org:wide:p63",
+                "org:wide:p64",
+                "org:wide:p70",
+                "org:narrow:p79"
+            ]
+        );
+    }
+
+    #[test]
+    fn odd_masks_and_names_keep_their_positions() {
+        // An empty or non-decimal mask grants nothing for its feature only.
+        assert_eq!(
+            v2_permissions("o:a,o:b,o:c", "read,manage", "3,,2"),
+            ["org:a:read", "org:a:manage", "org:c:manage"]
+        );
+        assert_eq!(
+            v2_permissions("o:a,o:b", "read,manage", "-1,2"),
+            ["org:b:manage"]
+        );
+        // An empty permission name keeps its bit, as in Clerk's parser.
+        assert_eq!(
+            v2_permissions("o:a", "read,,manage", "7"),
+            ["org:a:read", "org:a:", "org:a:manage"]
+        );
+        // A bare number is not Clerk's format (its parser throws).
+        let err = normalize(claims(json!({
+            "sub": "u", "exp": 1, "v": 2, "fea": "o:a",
+            "o": {"id": "org_1", "per": "read", "fpm": 3}
+        })))
+        .unwrap_err();
+        assert_eq!(err, TokenError::InvalidClaim("o.fpm"));
     }
 
     #[test]
@@ -444,25 +545,22 @@ mod tests {
             err(json!({"sub": "u", "exp": 1, "nbf": "later"})),
             TokenError::InvalidClaim("nbf")
         );
-        assert_eq!(
-            err(json!({"sub": "u", "exp": 1, "v": "2"})),
-            TokenError::InvalidClaim("v")
-        );
-        assert_eq!(
-            err(json!({"sub": "u", "exp": 1, "v": 3})),
-            TokenError::InvalidClaim("v")
-        );
+        // Any `v` but the number 2 reads v1 claims, as Clerk's parser does.
+        for v in [json!("2"), json!(3), json!(1)] {
+            let auth = normalize(claims(json!({"sub": "u", "exp": 1, "v": v}))).unwrap();
+            assert_eq!(auth.claims_version, 1);
+        }
         assert_eq!(
             err(json!({"sub": "u", "exp": 1, "v": 2, "o": {"id": 7}})),
             TokenError::InvalidClaim("o")
         );
         assert_eq!(
             err(json!(["not", "an", "object"])),
-            TokenError::Malformed("payload is not a JSON object of claims")
+            TokenError::InvalidClaim("sub")
         );
         // Fractional and null times are fine.
         let auth = normalize(claims(json!({"sub": "u", "exp": 1.5, "nbf": null}))).unwrap();
-        assert_eq!(auth.expires_at, UnixTime::from_millis(1500));
+        assert_eq!(auth.expires_at, UnixTime::from_secs(1));
         assert_eq!(auth.not_before, None);
     }
 

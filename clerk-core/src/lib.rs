@@ -100,7 +100,7 @@ pub mod store;
 pub mod time;
 pub mod verify;
 
-pub use auth::{ActiveOrganization, Auth};
+pub use auth::{ActiveOrganization, Actor, Auth, Check};
 pub use config::{ClerkConfig, ClerkConfigBuilder, ConfigError};
 pub use driver::{
     AuthDecision, AuthError, Authenticator, AuthenticatorBuilder, BuildError, JwksPolicy,

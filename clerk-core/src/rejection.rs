@@ -16,8 +16,52 @@
 
 use serde_json::{json, Value};
 
+use crate::auth::Reverification;
 use crate::session::REVALIDATION_REQUIRED;
 use crate::verify::Reason;
+
+/// The `reason` of a reverification refusal (`@clerk/shared`'s `REVERIFICATION_REASON`).
+pub const REVERIFICATION_REASON: &str = "reverification-error";
+
+/// The 403 body Clerk's frontend SDK reads to ask the user to verify again: exactly what
+/// `@clerk/shared`'s `reverificationError(config)` builds,
+/// `{"clerk_error":{"type":"forbidden","reason":"reverification-error","metadata":{"reverification":…}}}`,
+/// where the configuration is the preset's name (`"strict"`) for a preset and
+/// `{"level":…,"afterMinutes":…}` for an explicit level and age (Clerk's
+/// `useReverification` accepts both).
+///
+/// ```
+/// use clerk_core::auth::{Reverification, VerificationLevel};
+/// use clerk_core::rejection::reverification_error_body;
+///
+/// let custom = Reverification::custom(VerificationLevel::SecondFactor, 10).unwrap();
+/// assert_eq!(
+///     reverification_error_body(custom),
+///     serde_json::json!({"clerk_error": {"type": "forbidden", "reason": "reverification-error",
+///         "metadata": {"reverification": {"level": "second_factor", "afterMinutes": 10}}}}),
+/// );
+/// assert_eq!(
+///     reverification_error_body(Reverification::Strict)["clerk_error"]["metadata"],
+///     serde_json::json!({"reverification": "strict"}),
+/// );
+/// ```
+#[must_use]
+pub fn reverification_error_body(required: Reverification) -> Value {
+    let config = match required.preset_name() {
+        Some(preset) => json!(preset),
+        None => json!({
+            "level": required.level().as_str(),
+            "afterMinutes": required.after_minutes(),
+        }),
+    };
+    json!({
+        "clerk_error": {
+            "type": "forbidden",
+            "reason": REVERIFICATION_REASON,
+            "metadata": { "reverification": config },
+        }
+    })
+}
 
 /// The `reason` of a 401 for a request that carries no token at all (Clerk's SDKs use the
 /// same name).
@@ -93,6 +137,10 @@ pub enum Failure {
         /// The permission the route requires.
         required: &'static str,
     },
+    /// The session's factor verification is too old for the route: 403 with the body of
+    /// [`reverification_error_body`], which Clerk's frontend SDK answers by asking the user to
+    /// verify again.
+    ReverificationRequired(Reverification),
     /// The token's user does not exist: 401, like a bad token.
     UserNotFound,
     /// The token's user was deleted: 401, like a bad token.
@@ -130,7 +178,8 @@ impl Failure {
             | Failure::StaffLoginRequired => 401,
             Failure::NoActiveOrganization
             | Failure::MissingRole { .. }
-            | Failure::MissingPermission { .. } => 403,
+            | Failure::MissingPermission { .. }
+            | Failure::ReverificationRequired(_) => 403,
             Failure::Misconfigured { .. } => 500,
             Failure::KeysUnavailable
             | Failure::UserUnavailable { .. }
@@ -148,6 +197,7 @@ impl Failure {
             Failure::NoActiveOrganization => return None,
             Failure::MissingRole { .. } => "missing_role",
             Failure::MissingPermission { .. } => "missing_permission",
+            Failure::ReverificationRequired(_) => REVERIFICATION_REASON,
             Failure::UserNotFound => "user-not-found",
             Failure::UserDeleted => "user-deleted",
             Failure::UserUnavailable { reason } | Failure::Misconfigured { reason, .. } => reason,
@@ -189,6 +239,7 @@ impl Failure {
                 json!({ "error": "service_unavailable", "reason": reason })
             }
             Failure::NoActiveOrganization => json!({ "error": "no_active_organization" }),
+            Failure::ReverificationRequired(required) => reverification_error_body(*required),
             Failure::MissingRole { required } | Failure::MissingPermission { required } => {
                 json!({ "error": "forbidden", "reason": reason, "required": required })
             }
@@ -314,6 +365,15 @@ mod tests {
                 "{failure:?}"
             );
         }
+        let reverify = Failure::ReverificationRequired(Reverification::Moderate);
+        assert_eq!(reverify.status(), 403);
+        assert_eq!(reverify.challenge(), None);
+        assert_eq!(reverify.reason(), Some("reverification-error"));
+        assert_eq!(
+            reverify.body(),
+            json!({"clerk_error": {"type": "forbidden", "reason": "reverification-error",
+                "metadata": {"reverification": "moderate"}}})
+        );
         assert_eq!(
             SessionDependency::UserStore.reason(),
             "user-store-unavailable"

@@ -421,7 +421,8 @@ fn v1_and_equivalent_v2_claims_give_equal_auth() {
             slug: "acme".to_owned(),
             role: "admin".to_owned(),
             permissions: vec!["read".to_owned(), "manage".to_owned()],
-            feature_permission_masks: vec!["3".to_owned(), "2".to_owned()],
+            // `read` is bit 0, `manage` bit 1 (Clerk's order): reports 3 = both, billing 1 = read.
+            feature_permission_masks: vec!["3".to_owned(), "1".to_owned()],
         })
         .sign();
     let (a1, a2) = (check(&v1).unwrap(), check(&v2).unwrap());

@@ -101,9 +101,9 @@ fn pk_prefix(live: bool) -> &'static str {
 /// strings (`"read,manage"`, `"3,2"`), and are left out when empty. `role` is unprefixed
 /// (`"admin"`), as Clerk sends it in v2; `feature_permission_masks` are decimal strings because a
 /// mask can be wider than 64 bits. The n-th mask belongs to the n-th feature of the `fea` claim
-/// ([`TokenBuilder::features`]). As in Clerk's own SDK, a mask is read as a binary number of
-/// `permissions.len()` digits whose most significant digit is the first permission: with
-/// `permissions: ["read", "manage"]`, mask `"2"` grants `read`, `"1"` grants `manage`, `"3"` both.
+/// ([`TokenBuilder::features`]). As in Clerk's own SDK (`@clerk/shared`'s `jwtPayloadParser`),
+/// bit `j` of a mask, counted from the least significant, grants the `j`-th permission: with
+/// `permissions: ["read", "manage"]`, mask `"1"` grants `read`, `"2"` grants `manage`, `"3"` both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgV2<S = String> {
     /// Organization id (`org_…`) — the `id` field.
@@ -236,7 +236,8 @@ impl TokenBuilder {
                 slug: "acme-corp",
                 role: "admin",
                 permissions: vec!["read", "manage", "delete"],
-                feature_permission_masks: vec!["6", "4"],
+                // reports: read + manage (bits 0 and 1); billing: read (bit 0).
+                feature_permission_masks: vec!["3", "1"],
             })
     }
 

@@ -26,6 +26,9 @@ pub enum Reason {
     TokenInvalidIssuer,
     /// `token-invalid`
     TokenInvalid,
+    /// `token-verification-failed`: Clerk's reason for a missing or mistyped `sub`, `exp`,
+    /// `nbf` or `iat`.
+    TokenVerificationFailed,
     /// `token-type-mismatch`
     TokenTypeMismatch,
     /// `jwk-kid-mismatch`
@@ -49,6 +52,7 @@ impl Reason {
             Reason::TokenInvalidAuthorizedParties => "token-invalid-authorized-parties",
             Reason::TokenInvalidIssuer => "token-invalid-issuer",
             Reason::TokenInvalid => "token-invalid",
+            Reason::TokenVerificationFailed => "token-verification-failed",
             Reason::TokenTypeMismatch => "token-type-mismatch",
             Reason::JwkKidMismatch => "jwk-kid-mismatch",
             Reason::JwkFailedToLoad => "jwk-failed-to-load",
@@ -96,6 +100,9 @@ pub enum TokenError {
     /// Not a session token: `typ`, `cat` or an `mch_` subject say it is another kind of JWT.
     #[error("not a session token: {0}")]
     TypeMismatch(&'static str),
+    /// The header's `typ` is neither `JWT` nor a token type this verifier knows.
+    #[error("header typ is not JWT")]
+    InvalidType,
     /// A required claim is missing or has the wrong type.
     #[error("claim `{0}` is missing or invalid")]
     InvalidClaim(&'static str),
@@ -148,9 +155,13 @@ impl TokenError {
     #[must_use]
     pub fn reason(&self) -> Reason {
         match self {
+            TokenError::InvalidClaim("sub" | "exp" | "nbf" | "iat") => {
+                Reason::TokenVerificationFailed
+            }
             TokenError::TooLarge { .. }
             | TokenError::Malformed(_)
             | TokenError::InvalidClaim(_)
+            | TokenError::InvalidType
             | TokenError::InvalidAudience => Reason::TokenInvalid,
             TokenError::AlgorithmNotAllowed { .. } => Reason::TokenInvalidAlgorithm,
             TokenError::UnknownKid { .. } => Reason::JwkKidMismatch,

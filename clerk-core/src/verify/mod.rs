@@ -1,7 +1,8 @@
 //! The pure session-token verifier ([design §3](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#3-token-verification)).
 //!
 //! Order: size limit → structure → `alg` allow-list → key by `kid` → **signature** → token
-//! type → claims (`sub`, `exp`, `nbf`, `iat`, `iss`, `azp`, `aud`, `sts`). The signature comes
+//! type → claims in Clerk's order (`sub`, `aud`, `azp`, `iss`, `exp`, `nbf`, `iat`), then
+//! `sts`. The signature comes
 //! before any claim, so a forged token reports its signature, never its claims.
 //!
 //! ```
@@ -128,10 +129,11 @@ pub fn verify_parsed(
     if auth.user_id.starts_with("mch_") {
         return Err(TokenError::TypeMismatch("machine (mch_) subject"));
     }
-    check_times(&auth, options.clock_skew, now)?;
-    check_issuer(&auth, &options.issuer)?;
-    check_party(&auth, &options.parties)?;
+    // Clerk's order (verifyJwt): sub, aud, azp, iss, exp, nbf, iat.
     check_audience(&auth, options.audience.as_deref())?;
+    check_party(&auth, &options.parties)?;
+    check_issuer(&auth, &options.issuer)?;
+    check_times(&auth, options.clock_skew, now)?;
     if auth.is_pending() && !options.accept_pending {
         return Err(TokenError::SessionPending);
     }
@@ -141,7 +143,8 @@ pub fn verify_parsed(
 fn check_header_type(header: &Header) -> Result<(), TokenError> {
     match header.kind {
         TokenKind::Session => Ok(()),
-        TokenKind::OtherType => Err(TokenError::TypeMismatch("typ is not JWT")),
+        TokenKind::OtherType => Err(TokenError::TypeMismatch("OAuth access token (typ at+jwt)")),
+        TokenKind::InvalidType => Err(TokenError::InvalidType),
         TokenKind::JwtTemplate => Err(TokenError::TypeMismatch("JWT template token")),
         TokenKind::MachineToMachine => Err(TokenError::TypeMismatch("machine-to-machine token")),
         TokenKind::UnknownCategory => Err(TokenError::TypeMismatch("unknown token category")),
@@ -195,7 +198,8 @@ fn check_party(auth: &Auth, check: &PartyCheck) -> Result<(), TokenError> {
     };
     match auth.authorized_party.as_deref() {
         None if *allow_missing => Ok(()),
-        Some(azp) if parties.iter().any(|p| p == azp.trim_end_matches('/')) => Ok(()),
+        // Exact, as Clerk compares it: `https://app.example.com/` is another origin.
+        Some(azp) if parties.iter().any(|p| p == azp) => Ok(()),
         azp => Err(TokenError::UnauthorizedParty {
             azp: azp.map(|a| error::truncated(a, 128)),
         }),

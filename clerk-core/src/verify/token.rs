@@ -23,12 +23,16 @@ pub const CATEGORY_IGNORE: &str = "cl_I7d4PD111III";
 /// What the header says the token is. Decided while parsing, enforced only after the
 /// signature verified (an unauthenticated header decides nothing on its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenKind {
-    /// A session token: `typ` absent or `JWT`, `cat` absent, the session category or the
-    /// category-less `cl_I7d4PD111III`.
+    /// A session token: `typ` absent or exactly `JWT`, `cat` absent, the session category or
+    /// the category-less `cl_I7d4PD111III`.
     Session,
-    /// `typ` is something else, e.g. `at+jwt` (an OAuth access token).
+    /// `typ` is `at+jwt` or `application/at+jwt`: an OAuth access token.
     OtherType,
+    /// `typ` is neither `JWT` nor an OAuth access token's (`jwt` in lower case included, as
+    /// Clerk compares it exactly): not a valid Clerk token (`token-invalid`).
+    InvalidType,
     /// `cat` of a JWT-template token.
     JwtTemplate,
     /// `cat` of a machine-to-machine token.
@@ -118,12 +122,10 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for AlgName<'a> {
 
 impl RawHeader<'_> {
     fn kind(&self) -> TokenKind {
-        if self
-            .typ
-            .as_deref()
-            .is_some_and(|t| !t.eq_ignore_ascii_case("JWT"))
-        {
-            return TokenKind::OtherType;
+        match self.typ.as_deref() {
+            None | Some("JWT") => {}
+            Some("at+jwt" | "application/at+jwt") => return TokenKind::OtherType,
+            Some(_) => return TokenKind::InvalidType,
         }
         match self.cat.as_deref() {
             None | Some(CATEGORY_SESSION_TOKEN | CATEGORY_IGNORE) => TokenKind::Session,

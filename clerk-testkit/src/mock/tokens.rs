@@ -153,7 +153,8 @@ type EncodedPermissions = (Vec<String>, Vec<String>, Vec<String>);
 
 /// Clerk's v2 encoding of full permission keys `org:<feature>:<permission>`: the features (for
 /// `fea`, in first-seen order), the permission names (`per`, first-seen order) and one decimal
-/// mask per feature (`fpm`) whose most significant of `per.len()` bits is the first name.
+/// mask per feature (`fpm`) in which bit `j`, counted from the least significant, grants the
+/// `j`-th name (Clerk's order: the first name is bit 0).
 fn encode_permissions(keys: &[String]) -> Result<EncodedPermissions, String> {
     let mut features: Vec<String> = Vec::new();
     let mut names: Vec<String> = Vec::new();
@@ -188,7 +189,7 @@ fn encode_permissions(keys: &[String]) -> Result<EncodedPermissions, String> {
                 .iter()
                 .filter(|(f, _)| f == feature)
                 .filter_map(|(_, n)| names.iter().position(|x| x == n))
-                .fold(0u128, |mask, i| mask | 1 << (names.len() - 1 - i));
+                .fold(0u128, |mask, i| mask | 1 << i);
             mask.to_string()
         })
         .collect();
@@ -209,8 +210,25 @@ mod tests {
         let (fea, per, fpm) = encode_permissions(&keys).unwrap_or_default();
         assert_eq!(fea, ["reports", "billing"]);
         assert_eq!(per, ["read", "manage"]);
-        // reports: read (MSB) + manage = 0b11; billing: read = 0b10.
-        assert_eq!(fpm, ["3", "2"]);
+        // reports: read (bit 0) + manage (bit 1) = 0b11; billing: read = 0b01.
+        assert_eq!(fpm, ["3", "1"]);
+        // Clerk's docs example, the other way round: fea=o:dashboard,o:teams,
+        // per=manage,read, fpm=3,2.
+        let docs = [
+            "org:dashboard:manage",
+            "org:dashboard:read",
+            "org:teams:read",
+        ];
+        let docs: Vec<String> = docs.iter().map(|k| (*k).to_owned()).collect();
+        let (fea, per, fpm) = encode_permissions(&docs).unwrap_or_default();
+        assert_eq!(
+            (fea, per, fpm),
+            (
+                vec!["dashboard".to_owned(), "teams".to_owned()],
+                vec!["manage".to_owned(), "read".to_owned()],
+                vec!["3".to_owned(), "2".to_owned()],
+            )
+        );
         assert!(encode_permissions(&["reports:read".to_owned()]).is_err());
         assert!(encode_permissions(&["org::read".to_owned()]).is_err());
     }
