@@ -4,6 +4,17 @@
 //!
 //! They live here, framework-free, so `clerk-axum` and `clerk-rocket` share one definition
 //! (both re-export the traits and the macros).
+//!
+//! Beyond roles and permissions, a route can require a Clerk feature ([`feature!`](crate::feature!)),
+//! a plan ([`plan!`](crate::plan!)), a recent reverification (the presets [`StrictMfa`],
+//! [`Strict`], [`Moderate`], [`Lax`], or [`reverification!`](crate::reverification!)), or a
+//! session that is not an impersonation ([`NotImpersonated`]): each is a [`Requirement`],
+//! decided here with Clerk's `has()` semantics and answered by the adapters' `Require<Q>`.
+
+use std::marker::PhantomData;
+
+use crate::auth::{Auth, Check, Reverification};
+use crate::rejection::Failure;
 
 /// An organization role a route can require, declared with [`role!`](crate::role!).
 pub trait RoleName: Send + Sync + 'static {
@@ -65,4 +76,201 @@ macro_rules! permission {
             const NAME: &'static str = $key;
         }
     )+};
+}
+
+/// A Clerk feature (Clerk Billing entitlements, the token's `fea` claim) a route can require,
+/// declared with [`feature!`](crate::feature!). The name takes the forms Clerk's `has()`
+/// accepts: `x` (either scope), `o:x`/`org:x`/`organization:x`, `u:x`/`user:x`.
+pub trait FeatureName: Send + Sync + 'static {
+    /// The feature key.
+    const NAME: &'static str;
+}
+
+/// A Clerk Billing plan (the token's `pla` claim) a route can require, declared with
+/// [`plan!`](crate::plan!); the same scoped forms as [`FeatureName`].
+pub trait PlanName: Send + Sync + 'static {
+    /// The plan key.
+    const NAME: &'static str;
+}
+
+/// How recently the user must have verified for a route: one of Clerk's presets
+/// ([`StrictMfa`], [`Strict`], [`Moderate`], [`Lax`]) or an explicit level and age declared with
+/// [`reverification!`](crate::reverification!).
+pub trait ReverificationPolicy: Send + Sync + 'static {
+    /// The requirement.
+    const REQUIRED: Reverification;
+}
+
+macro_rules! presets {
+    ($($(#[$meta:meta])* $name:ident => $value:ident;)+) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        pub struct $name;
+        impl ReverificationPolicy for $name {
+            const REQUIRED: Reverification = Reverification::$value;
+        }
+    )+};
+}
+
+presets! {
+    /// Clerk's `strict_mfa` preset: multi-factor verification within 10 minutes.
+    StrictMfa => StrictMfa;
+    /// Clerk's `strict` preset: second-factor verification within 10 minutes.
+    Strict => Strict;
+    /// Clerk's `moderate` preset: second-factor verification within 60 minutes.
+    Moderate => Moderate;
+    /// Clerk's `lax` preset: second-factor verification within a day.
+    Lax => Lax;
+}
+
+/// Declares marker types for Clerk features (see [`FeatureName`](crate::authz::FeatureName)).
+///
+/// ```
+/// clerk_core::feature!(pub Dashboard = "o:dashboard");
+/// use clerk_core::authz::FeatureName;
+/// assert_eq!(Dashboard::NAME, "o:dashboard");
+/// ```
+#[macro_export]
+macro_rules! feature {
+    ($($(#[$meta:meta])* $vis:vis $name:ident = $key:literal);+ $(;)?) => {$(
+        $(#[$meta])*
+        #[doc = concat!("The Clerk feature `", $key, "`.")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        $vis struct $name;
+        impl $crate::authz::FeatureName for $name {
+            const NAME: &'static str = $key;
+        }
+    )+};
+}
+
+/// Declares marker types for Clerk Billing plans (see [`PlanName`](crate::authz::PlanName)).
+///
+/// ```
+/// clerk_core::plan!(pub Pro = "u:pro");
+/// use clerk_core::authz::PlanName;
+/// assert_eq!(Pro::NAME, "u:pro");
+/// ```
+#[macro_export]
+macro_rules! plan {
+    ($($(#[$meta:meta])* $vis:vis $name:ident = $key:literal);+ $(;)?) => {$(
+        $(#[$meta])*
+        #[doc = concat!("The Clerk plan `", $key, "`.")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        $vis struct $name;
+        impl $crate::authz::PlanName for $name {
+            const NAME: &'static str = $key;
+        }
+    )+};
+}
+
+/// Declares a reverification requirement with an explicit level and age in minutes (more
+/// than zero, checked at compile time); see [`ReverificationPolicy`](crate::authz::ReverificationPolicy).
+///
+/// ```
+/// clerk_core::reverification!(pub RecentSecondFactor = SecondFactor, 30);
+/// use clerk_core::authz::ReverificationPolicy;
+/// assert_eq!(RecentSecondFactor::REQUIRED.after_minutes(), 30);
+/// ```
+#[macro_export]
+macro_rules! reverification {
+    ($($(#[$meta:meta])* $vis:vis $name:ident = $level:ident, $minutes:literal);+ $(;)?) => {$(
+        $(#[$meta])*
+        #[doc = concat!("Reverification: `", stringify!($level), "` within ", stringify!($minutes), " minutes.")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        $vis struct $name;
+        impl $crate::authz::ReverificationPolicy for $name {
+            const REQUIRED: $crate::auth::Reverification = {
+                assert!($minutes > 0, "Clerk requires a reverification age of more than zero minutes");
+                $crate::auth::Reverification::Custom {
+                    level: $crate::auth::VerificationLevel::$level,
+                    after_minutes: $minutes,
+                }
+            };
+        }
+    )+};
+}
+
+/// A requirement a route states as a type, decided from the verified session alone (no
+/// store, no network): the adapters' `Require<Q>` extractor / guard runs [`decide`](Self::decide)
+/// and answers its [`Failure`] (403).
+pub trait Requirement: Send + Sync + 'static {
+    /// What is required, for logs and `Debug`.
+    fn describe() -> String;
+
+    /// `Ok` when `auth` meets the requirement, else the refusal to answer with.
+    ///
+    /// # Errors
+    /// The [`Failure`] (403) the adapters answer with.
+    fn decide(auth: &Auth) -> Result<(), Failure>;
+}
+
+/// [`Requirement`]: the session has Clerk feature `F` (Clerk's `has({ feature })`).
+pub struct Feature<F>(PhantomData<fn() -> F>);
+
+/// [`Requirement`]: the session has Clerk Billing plan `P` (Clerk's `has({ plan })`).
+pub struct Plan<P>(PhantomData<fn() -> P>);
+
+/// [`Requirement`]: the session's factor verification is recent enough for `R` (Clerk's
+/// `has({ reverification })`); a refusal answers Clerk's `reverification-error` body, which
+/// Clerk's frontend SDK acts on by asking the user to verify again.
+pub struct Reverified<R>(PhantomData<fn() -> R>);
+
+/// [`Requirement`]: the session is not an impersonation (no `act` claim): for actions an
+/// administrator signed in as someone else must not take in their name.
+pub struct NotImpersonated;
+
+impl<F: FeatureName> Requirement for Feature<F> {
+    fn describe() -> String {
+        format!("feature {}", F::NAME)
+    }
+
+    fn decide(auth: &Auth) -> Result<(), Failure> {
+        if auth.has(&Check::feature(F::NAME)) {
+            Ok(())
+        } else {
+            Err(Failure::MissingFeature { required: F::NAME })
+        }
+    }
+}
+
+impl<P: PlanName> Requirement for Plan<P> {
+    fn describe() -> String {
+        format!("plan {}", P::NAME)
+    }
+
+    fn decide(auth: &Auth) -> Result<(), Failure> {
+        if auth.has(&Check::plan(P::NAME)) {
+            Ok(())
+        } else {
+            Err(Failure::MissingPlan { required: P::NAME })
+        }
+    }
+}
+
+impl<R: ReverificationPolicy> Requirement for Reverified<R> {
+    fn describe() -> String {
+        format!("reverification {:?}", R::REQUIRED)
+    }
+
+    fn decide(auth: &Auth) -> Result<(), Failure> {
+        if auth.has(&Check::reverification(R::REQUIRED)) {
+            Ok(())
+        } else {
+            Err(Failure::ReverificationRequired(R::REQUIRED))
+        }
+    }
+}
+
+impl Requirement for NotImpersonated {
+    fn describe() -> String {
+        "a session that is not an impersonation".to_owned()
+    }
+
+    fn decide(auth: &Auth) -> Result<(), Failure> {
+        if auth.is_impersonated() {
+            Err(Failure::Impersonated)
+        } else {
+            Ok(())
+        }
+    }
 }

@@ -137,6 +137,18 @@ pub enum Failure {
         /// The permission the route requires.
         required: &'static str,
     },
+    /// The Clerk feature `required` is missing: 403.
+    MissingFeature {
+        /// The feature the route requires.
+        required: &'static str,
+    },
+    /// The Clerk Billing plan `required` is missing: 403.
+    MissingPlan {
+        /// The plan the route requires.
+        required: &'static str,
+    },
+    /// The session is an impersonation (an `act` claim) and the route refuses those: 403.
+    Impersonated,
     /// The session's factor verification is too old for the route: 403 with the body of
     /// [`reverification_error_body`], which Clerk's frontend SDK answers by asking the user to
     /// verify again.
@@ -179,6 +191,9 @@ impl Failure {
             Failure::NoActiveOrganization
             | Failure::MissingRole { .. }
             | Failure::MissingPermission { .. }
+            | Failure::MissingFeature { .. }
+            | Failure::MissingPlan { .. }
+            | Failure::Impersonated
             | Failure::ReverificationRequired(_) => 403,
             Failure::Misconfigured { .. } => 500,
             Failure::KeysUnavailable
@@ -197,6 +212,9 @@ impl Failure {
             Failure::NoActiveOrganization => return None,
             Failure::MissingRole { .. } => "missing_role",
             Failure::MissingPermission { .. } => "missing_permission",
+            Failure::MissingFeature { .. } => "missing_feature",
+            Failure::MissingPlan { .. } => "missing_plan",
+            Failure::Impersonated => "impersonation_not_allowed",
             Failure::ReverificationRequired(_) => REVERIFICATION_REASON,
             Failure::UserNotFound => "user-not-found",
             Failure::UserDeleted => "user-deleted",
@@ -240,9 +258,13 @@ impl Failure {
             }
             Failure::NoActiveOrganization => json!({ "error": "no_active_organization" }),
             Failure::ReverificationRequired(required) => reverification_error_body(*required),
-            Failure::MissingRole { required } | Failure::MissingPermission { required } => {
+            Failure::MissingRole { required }
+            | Failure::MissingPermission { required }
+            | Failure::MissingFeature { required }
+            | Failure::MissingPlan { required } => {
                 json!({ "error": "forbidden", "reason": reason, "required": required })
             }
+            Failure::Impersonated => json!({ "error": "forbidden", "reason": reason }),
             Failure::Misconfigured { message, .. } => json!({
                 "error": "internal_error",
                 "reason": reason,
@@ -258,7 +280,27 @@ mod tests {
 
     #[test]
     fn every_failure_answers_the_design_contract() {
-        let cases: [(Failure, u16, Option<&str>, Value); 14] = [
+        let cases: [(Failure, u16, Option<&str>, Value); 17] = [
+            (
+                Failure::MissingFeature {
+                    required: "o:dashboard",
+                },
+                403,
+                None,
+                json!({"error": "forbidden", "reason": "missing_feature", "required": "o:dashboard"}),
+            ),
+            (
+                Failure::MissingPlan { required: "u:pro" },
+                403,
+                None,
+                json!({"error": "forbidden", "reason": "missing_plan", "required": "u:pro"}),
+            ),
+            (
+                Failure::Impersonated,
+                403,
+                None,
+                json!({"error": "forbidden", "reason": "impersonation_not_allowed"}),
+            ),
             (
                 Failure::MissingToken,
                 401,

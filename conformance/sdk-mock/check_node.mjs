@@ -10,10 +10,6 @@
 // POST /__mock/tokens, networkless (jwtKey) and through the mock's JWKS, and decode the org
 // permissions the mock was asked to mint.
 //
-// CLERK_SDK_CHECK_BIT_ORDER=1 also counts the asymmetric permission case (Clerk's docs
-// example), which needs the minter's `fpm` bit order fixed; without it that case only prints
-// an INFO line saying whether it would pass.
-//
 // Prints one `PASS <name>` or `FAIL <name>: <why>` line per check; exits 1 when any failed.
 
 import assert from 'node:assert/strict';
@@ -28,7 +24,6 @@ const ORGS = Number(process.argv[6]);
 const MEMBERS_PER_ORG = Math.min(3, USERS);
 const EPOCH_MS = 1_700_000_000_000;
 const AUTHORIZED_PARTY = 'http://localhost:3000';
-const BIT_ORDER = process.env.CLERK_SDK_CHECK_BIT_ORDER === '1';
 
 const results = [];
 
@@ -329,24 +324,12 @@ await check('org permissions decode (every feature has every permission: symmetr
 await check('org permissions decode (one feature, one permission)', () =>
   permissionsRoundTrip(['org:sys_memberships:manage'], ['org:sys_memberships:manage']));
 
-// Clerk's docs example: per=manage,read, fea=o:dashboard,o:teams, fpm=3,2. Passes only once the
-// minter puts the first `per` name in the least significant bit of `fpm`, as Clerk does.
+// Clerk's docs example: per=manage,read, fea=o:dashboard,o:teams, fpm=3,2: the first `per` name
+// is the least significant bit of each `fpm` entry, so the masks are asymmetric and a minter
+// with the bit order reversed fails here.
 const asymmetric = ['org:dashboard:manage', 'org:dashboard:read', 'org:teams:read'];
-const ASYMMETRIC_NAME =
-  'org permissions decode (asymmetric: docs example per=manage,read; needs the fpm bit-order fix)';
-if (BIT_ORDER) {
-  await check(ASYMMETRIC_NAME, () => permissionsRoundTrip(asymmetric, asymmetric));
-} else {
-  try {
-    await permissionsRoundTrip(asymmetric, asymmetric);
-    console.log(`INFO node: ${ASYMMETRIC_NAME}: would PASS; set CLERK_SDK_CHECK_BIT_ORDER=1 to count it`);
-  } catch (e) {
-    console.log(
-      `INFO node: ${ASYMMETRIC_NAME}: would FAIL (not counted; CLERK_SDK_CHECK_BIT_ORDER=1 counts it): ` +
-        String(e?.message ?? e).split('\n').slice(0, 6).join(' | '),
-    );
-  }
-}
+await check('org permissions decode (asymmetric: the docs example per=manage,read, fpm=3,2)', () =>
+  permissionsRoundTrip(asymmetric, asymmetric));
 
 const failed = results.filter((ok) => !ok).length;
 console.log(`node: ${results.length - failed} passed, ${failed} failed`);

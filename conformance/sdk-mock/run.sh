@@ -11,10 +11,6 @@
 #
 # Environment:
 #   CLERK_MOCK_BIN=path             use this `clerk` binary instead of building one
-#   CLERK_SDK_CHECK_BIT_ORDER=1     also count the asymmetric org-permission case, which passes
-#                                   once the minter's `fpm` bit order is Clerk's (first `per`
-#                                   name = least significant bit); without it the case only
-#                                   prints an INFO line
 #   CLERK_SDK_CHECK_TIMEOUT=secs    bound of each check (default 180)
 set -uo pipefail
 
