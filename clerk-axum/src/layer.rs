@@ -1,7 +1,9 @@
 //! [`ClerkLayer`] and [`ClerkService`]: authenticate once per request, store the decision.
 
 use std::sync::Arc;
+
 use std::task::{Context, Poll};
+use tracing::Instrument;
 
 use axum::http::Request;
 use clerk_core::{AuthDecision, Authenticator, BuildError, ClerkConfig};
@@ -166,7 +168,16 @@ where
                     .extensions_mut()
                     .insert(AuthState::new(Arc::new(decision)));
             }
-            inner.call(request).await
+            // The handler runs in a `clerk` span naming the user, session, org and actor.
+            let span = clerk_core::auth::request_span();
+            if let Some(auth) = request
+                .extensions()
+                .get::<AuthState>()
+                .and_then(|state| state.decision().auth())
+            {
+                auth.record_in(&span);
+            }
+            inner.call(request).instrument(span).await
         })
     }
 }

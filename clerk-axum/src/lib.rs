@@ -13,6 +13,11 @@
 //!   - [`ActiveOrg`]: the session's active organization.
 //!   - [`RequireRole<R>`] / [`RequirePermission<P>`]: an organization role or permission,
 //!     named by marker types declared with [`role!`] and [`permission!`].
+//!   - [`RequireFeature<F>`] / [`RequirePlan<P>`] / [`RequireReverification<R>`] /
+//!     [`NotImpersonated`]: a Clerk feature or plan ([`feature!`], [`plan!`]), a recent
+//!     reverification (the presets [`StrictMfa`], [`Strict`], [`Moderate`], [`Lax`], or
+//!     [`reverification!`]), a session that is not an impersonation; all [`Require<Q>`] over
+//!     clerk-core's [`Requirement`]s, decided with Clerk's `has()` semantics.
 //!   - [`AuthState`]: the raw decision, for handlers that answer each case themselves.
 //! - [`middleware`]: the same requirements as route guards for
 //!   [`Router::route_layer`](axum::Router::route_layer), to protect groups of routes through
@@ -28,6 +33,9 @@
 //! | no active organization ([`ActiveOrg`]) | 403 | `{"error":"no_active_organization"}` |
 //! | wrong role | 403 | `{"error":"forbidden","reason":"missing_role","required":"org:admin"}` |
 //! | missing permission | 403 | `{"error":"forbidden","reason":"missing_permission","required":"org:reports:read"}` |
+//! | missing feature / plan | 403 | `{"error":"forbidden","reason":"missing_feature","required":"o:dashboard"}` (`missing_plan` alike) |
+//! | reverification too old ([`RequireReverification`]) | 403 | Clerk's `{"clerk_error":{"type":"forbidden","reason":"reverification-error","metadata":{"reverification":…}}}`, which Clerk's frontend SDK answers by asking the user to verify again |
+//! | impersonated session ([`NotImpersonated`]) | 403 | `{"error":"forbidden","reason":"impersonation_not_allowed"}` |
 //! | extractor without [`ClerkLayer`] | 500 | `{"error":"internal_error","reason":"clerk-layer-missing","message":"ClerkLayer is not installed on this route"}` |
 //!
 //! Clerk's reasons are the names of [`clerk_core::Reason`] (`token-expired`,
@@ -183,10 +191,16 @@ pub mod session;
 pub mod user;
 pub mod webhook;
 
-pub use clerk_core::authz::{PermissionName, RoleName};
-pub use clerk_core::{permission, role};
+pub use clerk_core::authz::{
+    FeatureName, Lax, Moderate, PermissionName, PlanName, Requirement, ReverificationPolicy,
+    RoleName, Strict, StrictMfa,
+};
+pub use clerk_core::{feature, permission, plan, reverification, role};
 pub use clerk_core::{ActiveOrganization, Auth};
-pub use extract::{ActiveOrg, AuthState, ClerkAuth, RequirePermission, RequireRole};
+pub use extract::{
+    ActiveOrg, AuthState, ClerkAuth, NotImpersonated, Require, RequireFeature, RequirePermission,
+    RequirePlan, RequireReverification, RequireRole,
+};
 #[cfg(feature = "reqwest")]
 pub use layer::FromEnvError;
 pub use layer::{ClerkLayer, ClerkService};

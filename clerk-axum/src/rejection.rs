@@ -79,6 +79,10 @@ pub enum ClerkRejection {
         /// The permission the route requires.
         required: &'static str,
     },
+    /// A [`Require`](crate::Require) requirement (feature, plan, reverification, no
+    /// impersonation) refused the session: clerk-core's 403.
+    #[error("the route's requirement is not met: {0:?}")]
+    Forbidden(Failure),
     /// An extractor ran on a route that [`ClerkLayer`](crate::ClerkLayer) does not cover: a
     /// programming error, answered with 500.
     #[error("ClerkLayer is not installed on this route")]
@@ -125,6 +129,7 @@ impl ClerkRejection {
             ClerkRejection::Unavailable(_) => Failure::KeysUnavailable,
             ClerkRejection::NoActiveOrganization => Failure::NoActiveOrganization,
             ClerkRejection::MissingRole { required } => Failure::MissingRole { required },
+            ClerkRejection::Forbidden(failure) => *failure,
             ClerkRejection::MissingPermission { required } => {
                 Failure::MissingPermission { required }
             }

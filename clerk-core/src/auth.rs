@@ -559,3 +559,38 @@ impl Auth {
         self.session_status.as_deref() == Some("pending")
     }
 }
+
+/// A `clerk` span for one request, with empty `user_id`, `session_id`, `org_id` and `actor`
+/// fields that [`record_in`](Auth::record_in) fills once the request is authenticated. The
+/// adapters run each request inside one, so every log line of a handler names who asked (ids
+/// only: never a token, a secret or an email).
+#[must_use]
+pub fn request_span() -> tracing::Span {
+    tracing::info_span!(
+        "clerk",
+        user_id = tracing::field::Empty,
+        session_id = tracing::field::Empty,
+        org_id = tracing::field::Empty,
+        actor = tracing::field::Empty,
+    )
+}
+
+impl Auth {
+    /// Records the session's ids in a span made by [`request_span`]: the user, the session,
+    /// the active organization and, for an impersonation, the actor's user id.
+    pub fn record_in(&self, span: &tracing::Span) {
+        if span.is_disabled() {
+            return;
+        }
+        span.record("user_id", self.user_id.as_str());
+        if let Some(session_id) = self.session_id.as_deref() {
+            span.record("session_id", session_id);
+        }
+        if let Some(org_id) = self.org_id() {
+            span.record("org_id", org_id);
+        }
+        if let Some(actor) = self.impersonator() {
+            span.record("actor", actor.sub.as_str());
+        }
+    }
+}

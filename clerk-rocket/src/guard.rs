@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use clerk_core::authz::{PermissionName, RoleName};
+use clerk_core::authz::{self, PermissionName, Requirement, RoleName};
 use clerk_core::extract::{cookie_from, find_token_from, ExtractError, FoundToken, SESSION_COOKIE};
 use clerk_core::{ActiveOrganization, Auth, AuthDecision};
 use rocket::request::{FromRequest, Outcome, Request};
@@ -101,7 +101,7 @@ impl AuthState {
     pub async fn of<'r>(request: &'r Request<'_>) -> Result<&'r AuthState, ClerkRejection> {
         let cached: &Cached = request
             .local_cache_async(async {
-                match request.rocket().state::<ClerkState>() {
+                let cached = match request.rocket().state::<ClerkState>() {
                     Some(state) => match state.sessions() {
                         Some(mode) => Cached(Some(
                             session::authenticate(
@@ -119,15 +119,31 @@ impl AuthState {
                         }
                     },
                     None => Cached(None),
-                }
+                };
+                cached.logged()
             })
             .await;
-        cached.0.as_ref().ok_or(ClerkRejection::FairingMissing)
+        let state = cached.0.as_ref().ok_or(ClerkRejection::FairingMissing)?;
+        Ok(state)
     }
 }
 
 /// The per-request cache entry (a private type, so nothing else can fill it).
 struct Cached(Option<AuthState>);
+
+impl Cached {
+    /// Rocket 0.5 has no per-request span to run the handler in, so the guard logs the
+    /// authenticated ids once per request as a debug event inside clerk-core's `clerk` span
+    /// (user, session, org, actor; never the token).
+    fn logged(self) -> Self {
+        if let Some(auth) = self.0.as_ref().and_then(|state| state.decision().auth()) {
+            let span = clerk_core::auth::request_span();
+            auth.record_in(&span);
+            span.in_scope(|| tracing::debug!("request authenticated"));
+        }
+        self
+    }
+}
 
 /// The request's token read straight from Rocket's headers and cookie jar (no copy into an
 /// `http::HeaderMap`: that copy was 1.5 % of a cached request's CPU, BENCHMARKS.md). The
@@ -477,3 +493,90 @@ requirement_common!(
     has_permission,
     MissingPermission
 );
+
+/// A signed-in session that meets requirement `Q`, decided by clerk-core with Clerk's `has()`
+/// semantics: a feature ([`RequireFeature`]), a plan ([`RequirePlan`]), a recent
+/// reverification ([`RequireReverification`]), or no impersonation ([`NotImpersonated`]).
+///
+/// Fails with `Q`'s 403 (`missing_feature`, `missing_plan`, Clerk's `reverification-error`
+/// body, `impersonation_not_allowed`), and like [`ClerkAuth`] when not signed in.
+pub struct Require<Q> {
+    auth: Arc<Auth>,
+    _requirement: PhantomData<fn() -> Q>,
+}
+
+/// A signed-in session with Clerk feature `F` (see [`feature!`](crate::feature!)).
+pub type RequireFeature<F> = Require<authz::Feature<F>>;
+/// A signed-in session with Clerk Billing plan `P` (see [`plan!`](crate::plan!)).
+pub type RequirePlan<P> = Require<authz::Plan<P>>;
+/// A signed-in session whose factor verification is recent enough for `R`: a preset
+/// ([`authz::StrictMfa`], [`authz::Strict`], [`authz::Moderate`], [`authz::Lax`]) or an explicit
+/// level and age ([`reverification!`](crate::reverification!)).
+pub type RequireReverification<R> = Require<authz::Reverified<R>>;
+/// A signed-in session that is not an impersonation (no `act` claim).
+pub type NotImpersonated = Require<authz::NotImpersonated>;
+
+impl<Q> Require<Q> {
+    /// The session.
+    #[must_use]
+    pub fn auth(&self) -> &Arc<Auth> {
+        &self.auth
+    }
+
+    /// The session, by value.
+    #[must_use]
+    pub fn into_inner(self) -> Arc<Auth> {
+        self.auth
+    }
+}
+
+impl<Q> Clone for Require<Q> {
+    fn clone(&self) -> Self {
+        Require {
+            auth: Arc::clone(&self.auth),
+            _requirement: PhantomData,
+        }
+    }
+}
+
+impl<Q: Requirement> fmt::Debug for Require<Q> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Require")
+            .field("required", &Q::describe())
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl<Q> Deref for Require<Q> {
+    type Target = Auth;
+
+    fn deref(&self) -> &Auth {
+        &self.auth
+    }
+}
+
+impl<Q: Requirement> Sentinel for Require<Q> {
+    fn abort(rocket: &Rocket<Ignite>) -> bool {
+        fairing_missing(rocket, "Require")
+    }
+}
+
+#[rocket::async_trait]
+impl<'r, Q: Requirement> FromRequest<'r> for Require<Q> {
+    type Error = ClerkRejection;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
+        let auth = match required(request).await {
+            Ok(auth) => auth,
+            Err(rejection) => return fail(request, rejection),
+        };
+        match Q::decide(&auth) {
+            Ok(()) => Outcome::Success(Require {
+                auth,
+                _requirement: PhantomData,
+            }),
+            Err(failure) => fail(request, ClerkRejection::Forbidden(failure)),
+        }
+    }
+}

@@ -19,6 +19,12 @@
 //!   - [`ActiveOrg`]: the session's active organization.
 //!   - [`RequireRole<R>`] / [`RequirePermission<P>`]: an organization role or permission,
 //!     named by marker types declared with [`role!`] and [`permission!`].
+//!   - [`RequireFeature<F>`] / [`RequirePlan<P>`] / [`RequireReverification<R>`] /
+//!     [`NotImpersonated`]: a Clerk feature or plan ([`feature!`], [`plan!`]), a recent
+//!     reverification (the presets [`StrictMfa`], [`Strict`], [`Moderate`], [`Lax`], or
+//!     [`reverification!`]), a session that is not an impersonation; all [`Require<Q>`] over
+//!     clerk-core's [`Requirement`]s, decided with Clerk's `has()` semantics (403 otherwise;
+//!     a stale reverification answers Clerk's `reverification-error` body).
 //!   - [`AuthState`]: the raw decision.
 //! - A [`Sentinel`](rocket::Sentinel) on every guard: a route using one aborts the launch
 //!   when [`ClerkFairing`] is not attached ([`ClerkUser`]: or was given no store).
@@ -139,13 +145,17 @@ pub mod settings;
 pub mod user;
 pub mod webhook;
 
-pub use clerk_core::authz::{PermissionName, RoleName};
+pub use clerk_core::authz::{
+    FeatureName, Lax, Moderate, PermissionName, PlanName, Requirement, ReverificationPolicy,
+    RoleName, Strict, StrictMfa,
+};
 pub use clerk_core::provision::UserProvisioning;
-pub use clerk_core::{permission, role};
+pub use clerk_core::{feature, permission, plan, reverification, role};
 pub use clerk_core::{ActiveOrganization, Auth};
 pub use fairing::{ClerkFairing, ClerkState, FairingError, Processor};
 pub use guard::{
-    ActiveOrg, AuthState, ClerkAuth, OptionalClerkAuth, RequirePermission, RequireRole,
+    ActiveOrg, AuthState, ClerkAuth, NotImpersonated, OptionalClerkAuth, Require, RequireFeature,
+    RequirePermission, RequirePlan, RequireReverification, RequireRole,
 };
 pub use rejection::{
     catchers, stashed_rejection, ClerkRejection, FAIRING_MISSING_MESSAGE,

@@ -44,6 +44,7 @@ pub const SESSION_MODE_MISSING_MESSAGE: &str =
 /// | [`NoActiveOrganization`](Self::NoActiveOrganization) | 403 | | `{"error":"no_active_organization"}` |
 /// | [`MissingRole`](Self::MissingRole) | 403 | | `{"error":"forbidden","reason":"missing_role","required":<role>}` |
 /// | [`MissingPermission`](Self::MissingPermission) | 403 | | `{"error":"forbidden","reason":"missing_permission","required":<permission>}` |
+/// | [`Forbidden`](Self::Forbidden) | 403 | | a [`Require`](crate::Require) refusal: `{"error":"forbidden","reason":"missing_feature"|"missing_plan","required":…}`, `{"error":"forbidden","reason":"impersonation_not_allowed"}`, or Clerk's `reverification-error` body |
 /// | [`UserNotFound`](Self::UserNotFound) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-not-found"}` |
 /// | [`UserDeleted`](Self::UserDeleted) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-deleted"}` |
 /// | [`UserUnavailable`](Self::UserUnavailable) | 503 | | `{"error":"service_unavailable","reason":"user-store-unavailable"}` or `"backend-api-unavailable"` |
@@ -76,6 +77,10 @@ pub enum ClerkRejection {
         /// The role the route requires.
         required: &'static str,
     },
+    /// A [`Require`](crate::Require) requirement (feature, plan, reverification, no
+    /// impersonation) refused the session: clerk-core's 403.
+    #[error("the route's requirement is not met: {0:?}")]
+    Forbidden(Failure),
     /// The active organization does not grant the permission required (or there is none).
     #[error("the organization permission {required:?} is required")]
     MissingPermission {
@@ -133,6 +138,7 @@ impl ClerkRejection {
             ClerkRejection::Unavailable(_) => Failure::KeysUnavailable,
             ClerkRejection::NoActiveOrganization => Failure::NoActiveOrganization,
             ClerkRejection::MissingRole { required } => Failure::MissingRole { required },
+            ClerkRejection::Forbidden(failure) => *failure,
             ClerkRejection::MissingPermission { required } => {
                 Failure::MissingPermission { required }
             }

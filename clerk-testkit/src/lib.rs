@@ -84,6 +84,7 @@ pub mod mock;
 pub mod offline;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod requirements;
 pub mod runtime;
 pub mod webhooks;
 

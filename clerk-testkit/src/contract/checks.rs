@@ -560,3 +560,61 @@ pub async fn graceful_shutdown(app: &mut RunningApp) -> CheckResult {
     );
     Ok(())
 }
+
+/// Organization permissions from v2 claims as Clerk expands them, on tokens with asymmetric
+/// masks our own minter did not choose: Clerk's documentation example (`fea=o:dashboard,o:teams`,
+/// `per=manage,read`, `fpm=3,2`) gives exactly `org:dashboard:manage`, `org:dashboard:read`,
+/// `org:teams:read` on `/api/org` and `/api/me`; `/api/org/reports` opens for `fpm` bit 1
+/// (`read`, counted from the least significant bit) and stays shut for bit 0 (`manage`).
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn org_permissions_as_clerk_expands_them(app: &RunningApp) -> CheckResult {
+    let token = |sub: &str, fea: &str, fpm: &str| {
+        app.clerk
+            .token_v2()
+            .subject(sub)
+            .session_id(&format!("sess_{sub}"))
+            .authorized_party(DEFAULT_AUTHORIZED_PARTY)
+            .claim(
+                "o",
+                json!({ "id": ORG_ID, "slg": ORG_SLUG, "rol": "member", "per": "manage,read", "fpm": fpm }),
+            )
+            .features(fea)
+            .sign()
+    };
+    let docs = token("user_docs_example", "o:dashboard,o:teams", "3,2");
+    let answer = app
+        .get("/api/org", Some(&docs), "Clerk's docs example (fpm=3,2)")
+        .await?;
+    answer.status(200)?;
+    let mut granted: Vec<String> = answer
+        .json()
+        .and_then(|body| serde_json::from_value(body["org_permissions"].clone()).ok())
+        .unwrap_or_default();
+    granted.sort();
+    ensure!(
+        granted
+            == [
+                "org:dashboard:manage",
+                "org:dashboard:read",
+                "org:teams:read"
+            ],
+        "GET /api/org (Clerk's docs example): org_permissions {granted:?}, Clerk grants \
+         org:dashboard:manage, org:dashboard:read, org:teams:read"
+    );
+
+    let read = token("user_reports_read", "o:reports", "2");
+    app.get("/api/org/reports", Some(&read), "fpm=2 (bit 1: read)")
+        .await?
+        .status(200)?;
+    let manage = token("user_reports_manage", "o:reports", "1");
+    app.get(
+        "/api/org/reports",
+        Some(&manage),
+        "fpm=1 (bit 0: manage only)",
+    )
+    .await?
+    .status(403)?;
+    Ok(())
+}

@@ -441,6 +441,10 @@ pub async fn run_contract_suite(app: &AppUnderTest) -> ContractReport {
     report.record("org", checks::org(r).await);
     report.record("org_admin", checks::org_admin(r).await);
     report.record("org_reports", checks::org_reports(r).await);
+    report.record(
+        "org_permissions_as_clerk_expands_them",
+        checks::org_permissions_as_clerk_expands_them(r).await,
+    );
     report.record("webhooks", checks::webhooks(r).await);
     report.record("webhook_limits", checks::webhook_limits(r).await);
     report.record("unavailable", checks::unavailable(app).await);
