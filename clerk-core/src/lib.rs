@@ -86,6 +86,8 @@ pub mod extract;
 pub mod http;
 pub mod jwks;
 pub mod keys;
+#[cfg(feature = "password")]
+pub mod login_gate;
 pub mod model;
 #[cfg(feature = "password")]
 pub mod password;
