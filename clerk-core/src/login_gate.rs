@@ -117,7 +117,7 @@ impl LoginGate {
                 });
             }
             match inner.admitted.compare_exchange_weak(
-                _admitted: admitted,
+                admitted,
                 admitted + 1,
                 Ordering::AcqRel,
                 Ordering::Acquire,
@@ -192,7 +192,10 @@ mod tests {
         assert!(gate.enter().now_or_never().unwrap().is_err(), "queue full");
         drop(waiter); // the client hung up while waiting
         let mut again = Box::pin(gate.enter());
-        assert!(again.as_mut().now_or_never().is_none(), "queued again, not refused");
+        assert!(
+            again.as_mut().now_or_never().is_none(),
+            "queued again, not refused"
+        );
         drop(running);
         assert!(again.now_or_never().unwrap().is_ok());
     }
