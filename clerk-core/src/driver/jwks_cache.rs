@@ -8,6 +8,9 @@
 //! - When a refresh fails, keys already held keep working until `ttl + max_stale` after they
 //!   were fetched; past that, or with no keys at all, callers get the fetch error
 //!   (`jwk-failed-to-load`, an infrastructure failure).
+//! - A fetch that panics (a faulty [`HttpClient`]) is caught: its waiters get
+//!   [`JwksError::FetchPanicked`] and the single-flight slot is freed, so the shared future
+//!   is never left poisoned.
 
 use crate::http::HttpClient;
 use crate::jwks::{jwks_request, parse_jwks_response, JwksError, KeySet};
@@ -186,7 +189,22 @@ impl JwksCache {
         }
         state.last_attempt = Some(now);
         let this = Arc::clone(self);
-        let refresh = async move { this.fetch().await }.boxed().shared();
+        let refresh = async move {
+            // A panic inside the fetch (a user-supplied HttpClient, say) must not poison the
+            // shared future: every later joiner would panic too, for the life of the process.
+            match std::panic::AssertUnwindSafe(Arc::clone(&this).fetch())
+                .catch_unwind()
+                .await
+            {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::error!("JWKS fetch panicked; its waiters get an error");
+                    this.finish(Err(JwksError::FetchPanicked))
+                }
+            }
+        }
+        .boxed()
+        .shared();
         state.in_flight = Some(refresh.clone());
         Some(refresh)
     }
@@ -199,6 +217,12 @@ impl JwksCache {
             },
             Err(e) => Err(e),
         };
+        self.finish(result)
+    }
+
+    /// Records the outcome of a fetch (the snapshot on success) and frees the single-flight
+    /// slot, so the next refresh starts a new fetch.
+    fn finish(&self, result: Result<Arc<KeySet>, JwksError>) -> Result<Arc<KeySet>, JwksError> {
         let now = self.clock.now();
         match &result {
             Ok(keys) => {
