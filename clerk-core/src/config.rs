@@ -530,12 +530,29 @@ fn validate_secret_key(key: &str) -> Result<SecretKey, ConfigError> {
     }
 }
 
-fn is_loopback(authority: &str) -> bool {
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
+/// Whether plain `http` may be used for `uri`: only for a literal loopback host, so the secret
+/// key never crosses a network unencrypted. `localhost`, `[::1]` and IPv4 literals in
+/// `127.0.0.0/8` qualify; a name that merely starts with `127.` (`127.evil.example`), a
+/// `*.localhost` name (resolved by whatever DNS is configured) or a URL with userinfo
+/// (`http://127.0.0.1@evil.example`) does not.
+fn is_loopback(uri: &http::Uri) -> bool {
+    let Some(authority) = uri.authority() else {
+        return false;
     };
-    host == "localhost" || host.ends_with(".localhost") || host.starts_with("127.") || host == "::1"
+    if authority.as_str().contains('@') {
+        return false;
+    }
+    let host = authority.host();
+    if host == "localhost" {
+        return true;
+    }
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    }
+    host.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn validate_api_url(url: &str) -> Result<String, ConfigError> {
@@ -550,17 +567,20 @@ fn validate_api_url(url: &str) -> Result<String, ConfigError> {
         ))
     })?;
     let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || trimmed.parse::<http::Uri>().is_err() {
-        return Err(invalid(format!(
-            "expected an http(s) URL such as {DEFAULT_API_URL}, got {url:?}"
-        )));
-    }
-    let loopback = is_loopback(host);
+    let uri = match trimmed.parse::<http::Uri>() {
+        Ok(uri) if !host.is_empty() => uri,
+        _ => {
+            return Err(invalid(format!(
+                "expected an http(s) URL such as {DEFAULT_API_URL}, got {url:?}"
+            )))
+        }
+    };
+    let loopback = is_loopback(&uri);
     match scheme {
         "https" => Ok(trimmed.to_owned()),
         "http" if loopback => Ok(trimmed.to_owned()),
         "http" => Err(invalid(format!(
-            "plain http is only allowed for loopback hosts (a local mock); use https, got {url:?}"
+            "plain http is only allowed for literal loopback hosts (localhost, 127.0.0.1, [::1]: a local mock); use https, got {url:?}"
         ))),
         _ => Err(invalid(format!("expected an http(s) URL, got {url:?}"))),
     }
@@ -742,5 +762,37 @@ mod tests {
         let mut pairs = base();
         pairs.push(("CLERK_API_URL", "http://127.0.0.1:4010/"));
         assert_eq!(load(&pairs).unwrap().api_url(), "http://127.0.0.1:4010");
+    }
+
+    #[test]
+    fn plain_http_only_for_literal_loopback_hosts() {
+        for good in [
+            "http://127.0.0.1",
+            "http://127.0.0.1:4010",
+            "http://127.1.2.3:80/",
+            "http://localhost:4010",
+            "http://[::1]:4010",
+            "http://[::1]",
+        ] {
+            assert!(validate_api_url(good).is_ok(), "{good} is loopback");
+        }
+        for evil in [
+            "http://127.evil.example",
+            "http://127.0.0.1.evil.example",
+            "http://127.0.0.1.nip.io:4010",
+            "http://127.0.0.1@evil.example",
+            "http://localhost@evil.example",
+            "http://localhost.evil.example",
+            "http://evil.localhost",
+            "http://[::2]",
+            "http://[::ffff:7f00:1]",
+            "http://128.0.0.1",
+            "http://0.0.0.0",
+        ] {
+            let err = validate_api_url(evil).expect_err(evil);
+            assert_eq!(err.setting(), "CLERK_API_URL");
+        }
+        // https stays fine for any host.
+        assert!(validate_api_url("https://127.evil.example").is_ok());
     }
 }
