@@ -126,3 +126,132 @@ async fn a_client_panicking_before_returning_a_future_is_contained_too() {
         .expect("not poisoned");
     assert_eq!(next.unwrap().user_id, "user_b");
 }
+
+async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(5), future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: still waiting after 5 s"))
+}
+
+/// Answers the first JWKS request, then hangs forever on every later one (Clerk brown-out).
+fn hangs_after_first(key: &TestKeyPair) -> (Arc<AtomicUsize>, impl clerk_core::HttpClient) {
+    let key = key.clone();
+    scripted(Arc::new(move |n| {
+        if n == 0 {
+            jwks_ok(&key)
+        } else {
+            futures_util::future::pending().boxed()
+        }
+    }))
+}
+
+async fn stale_keys_are_served_while_clerk_hangs(
+    auth: Authenticator,
+    clock: &ManualClock,
+    calls: &AtomicUsize,
+) {
+    let key = TestKeyPair::fixed(0);
+    auth.verify(&token(&key, clock, "user_warm")).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // Past the TTL: a new token with a known kid verifies at once on the held keys while one
+    // background refresh (hanging) runs.
+    clock.advance(policy().ttl + Duration::from_secs(1));
+    for i in 0..5 {
+        let verified = within(
+            "a known kid after the TTL",
+            auth.verify(&token(&key, clock, &format!("user_{i}"))),
+        )
+        .await
+        .unwrap();
+        assert_eq!(verified.user_id, format!("user_{i}"));
+    }
+    tokio::task::yield_now().await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "one background refresh");
+
+    // An unknown kid waits for the (hanging) refresh: bounded by the HttpClient's timeout.
+    let other = TestKeyPair::fixed(1);
+    let unknown = tokio::time::timeout(
+        Duration::from_millis(200),
+        auth.verify(&token(&other, clock, "user_unknown")),
+    )
+    .await;
+    assert!(unknown.is_err(), "an unknown kid waits for the refresh");
+
+    // Past the stale bound the held keys are not served any more.
+    clock.advance(policy().max_stale);
+    let past = tokio::time::timeout(
+        Duration::from_millis(200),
+        auth.verify(&token(&key, clock, "user_late")),
+    )
+    .await;
+    assert!(past.is_err(), "past the stale bound, keys are not served");
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "still the one refresh");
+}
+
+#[tokio::test]
+async fn after_the_ttl_a_known_kid_verifies_at_once_while_clerk_hangs_spawned() {
+    let key = TestKeyPair::fixed(0);
+    let (calls, client) = hangs_after_first(&key);
+    let clock = ManualClock::at(UnixTime::from_secs(T0));
+    // The default spawner (tokio, with the `reqwest` feature) drives the background refresh.
+    stale_keys_are_served_while_clerk_hangs(authenticator(client, &clock), &clock, &calls).await;
+}
+
+#[tokio::test]
+async fn after_the_ttl_a_known_kid_verifies_at_once_while_clerk_hangs_without_a_spawner() {
+    let key = TestKeyPair::fixed(0);
+    let (calls, client) = hangs_after_first(&key);
+    let clock = ManualClock::at(UnixTime::from_secs(T0));
+    let config = ClerkConfig::builder()
+        .secret_key("sk_test_faults")
+        .publishable_key(publishable_key_for("clerk.mock.test", false))
+        .frontend_host(DEFAULT_AUTHORIZED_PARTY)
+        .build()
+        .unwrap();
+    let auth = Authenticator::builder(config)
+        .clock(clock.clone())
+        .http_client(client)
+        .jwks_policy(policy())
+        .without_spawner()
+        .build()
+        .unwrap();
+    stale_keys_are_served_while_clerk_hangs(auth, &clock, &calls).await;
+}
+
+#[tokio::test]
+async fn the_background_refresh_replaces_the_keys_once_clerk_answers() {
+    let old = TestKeyPair::fixed(0);
+    let new = TestKeyPair::fixed(1);
+    let for_client = (old.clone(), new.clone());
+    let (calls, client) = scripted(Arc::new(move |n| {
+        if n == 0 {
+            jwks_ok(&for_client.0)
+        } else {
+            jwks_ok(&for_client.1)
+        }
+    }));
+    let clock = ManualClock::at(UnixTime::from_secs(T0));
+    let auth = Authenticator::builder(
+        ClerkConfig::builder()
+            .secret_key("sk_test_faults")
+            .publishable_key(publishable_key_for("clerk.mock.test", false))
+            .frontend_host(DEFAULT_AUTHORIZED_PARTY)
+            .build()
+            .unwrap(),
+    )
+    .clock(clock.clone())
+    .http_client(client)
+    .jwks_policy(policy())
+    .without_spawner()
+    .build()
+    .unwrap();
+    auth.verify(&token(&old, &clock, "user_a")).await.unwrap();
+    clock.advance(policy().ttl + Duration::from_secs(1));
+    // Served from the held keys; the refresh completes in the same poll (it never waits).
+    auth.verify(&token(&old, &clock, "user_b")).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // The new key set is in place: the new kid verifies without another fetch.
+    auth.verify(&token(&new, &clock, "user_c")).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
