@@ -81,6 +81,10 @@ pub struct ClerkConfig {
     pub webhook_dedup_timeout: Duration,
     /// `CLERK_API_TIMEOUT_MS`: every Backend API request.
     pub api_timeout: Duration,
+    /// `CLERK_PROVISION_BUDGET_MS` (default 2000) and `CLERK_PROVISION_TRIES` (default 2):
+    /// how long, and in how many attempts, just-in-time provisioning may call the Backend API
+    /// while the request waits (see [`UserProvisioning::with_budget`](crate::provision::UserProvisioning::with_budget)).
+    pub provision_budget: crate::backend_api::CallBudget,
     /// Read the `__session` cookie when no `Authorization` header is present.
     pub cookie_auth: bool,
 }
@@ -162,6 +166,8 @@ pub struct ClerkConfigBuilder {
     org_cache_timeout: Option<Duration>,
     webhook_dedup_timeout: Option<Duration>,
     api_timeout: Option<Duration>,
+    provision_budget: Option<Duration>,
+    provision_tries: Option<u64>,
     cookie_auth: Option<bool>,
 }
 
@@ -252,6 +258,17 @@ impl ClerkConfigBuilder {
                 "milliseconds",
             )?
             .map(Duration::from_millis),
+            provision_budget: whole_number(
+                "CLERK_PROVISION_BUDGET_MS",
+                get("CLERK_PROVISION_BUDGET_MS"),
+                "milliseconds",
+            )?
+            .map(Duration::from_millis),
+            provision_tries: whole_number(
+                "CLERK_PROVISION_TRIES",
+                get("CLERK_PROVISION_TRIES"),
+                "attempts",
+            )?,
             clock_skew: whole_number(
                 "CLERK_CLOCK_SKEW_MS",
                 get("CLERK_CLOCK_SKEW_MS"),
@@ -384,6 +401,22 @@ impl ClerkConfigBuilder {
         self
     }
 
+    /// `CLERK_PROVISION_BUDGET_MS`: the longest just-in-time provisioning waits for the
+    /// Backend API, retries included (default 2 s).
+    #[must_use]
+    pub fn provision_budget(mut self, budget: Duration) -> Self {
+        self.provision_budget = Some(budget);
+        self
+    }
+
+    /// `CLERK_PROVISION_TRIES`: attempts of just-in-time provisioning's Backend API call,
+    /// the first included (default 2).
+    #[must_use]
+    pub fn provision_tries(mut self, tries: u32) -> Self {
+        self.provision_tries = Some(u64::from(tries));
+        self
+    }
+
     /// Accept tokens from any authorized party. Clerk's docs call the `azp` check essential
     /// against CSRF-style token reuse; use only where tokens never come from browsers.
     #[must_use]
@@ -510,6 +543,23 @@ impl ClerkConfigBuilder {
                 self.api_timeout,
                 Duration::from_millis(10_000),
             )?,
+            provision_budget: crate::backend_api::CallBudget {
+                total: positive(
+                    "CLERK_PROVISION_BUDGET_MS",
+                    self.provision_budget,
+                    crate::backend_api::CallBudget::default().total,
+                )?,
+                tries: match self.provision_tries {
+                    None => crate::backend_api::CallBudget::default().tries,
+                    Some(n @ 1..=10) => u32::try_from(n).unwrap_or(1),
+                    Some(_) => {
+                        return Err(ConfigError::Invalid {
+                            setting: "CLERK_PROVISION_TRIES",
+                            expected: "expected 1 to 10 attempts".into(),
+                        })
+                    }
+                },
+            },
             cookie_auth: self.cookie_auth.unwrap_or(true),
         })
     }
@@ -637,6 +687,13 @@ mod tests {
         assert_eq!(config.webhook_dedup_timeout, Duration::from_secs(45));
         assert_eq!(config.api_timeout, Duration::from_millis(10_000));
         assert_eq!(
+            config.provision_budget,
+            crate::backend_api::CallBudget {
+                tries: 2,
+                total: Duration::from_secs(2)
+            }
+        );
+        assert_eq!(
             config.verify_options().issuer,
             IssuerCheck::Exact("https://clerk.inspired.puma-74.lcl.dev".into())
         );
@@ -680,6 +737,10 @@ mod tests {
             ("CLERK_ORG_CACHE_TIMEOUT", "0"),
             ("CLERK_WEBHOOK_DEDUP_TIMEOUT", "1.5"),
             ("CLERK_API_TIMEOUT_MS", "10s"),
+            ("CLERK_PROVISION_BUDGET_MS", "0"),
+            ("CLERK_PROVISION_BUDGET_MS", "2s"),
+            ("CLERK_PROVISION_TRIES", "0"),
+            ("CLERK_PROVISION_TRIES", "100"),
             ("CLERK_COOKIE_AUTH", "maybe"),
         ];
         for (setting, value) in cases {
@@ -762,6 +823,20 @@ mod tests {
         let mut pairs = base();
         pairs.push(("CLERK_API_URL", "http://127.0.0.1:4010/"));
         assert_eq!(load(&pairs).unwrap().api_url(), "http://127.0.0.1:4010");
+    }
+
+    #[test]
+    fn the_provisioning_budget_is_configurable() {
+        let mut pairs = base();
+        pairs.push(("CLERK_PROVISION_BUDGET_MS", "750"));
+        pairs.push(("CLERK_PROVISION_TRIES", "3"));
+        assert_eq!(
+            load(&pairs).unwrap().provision_budget,
+            crate::backend_api::CallBudget {
+                tries: 3,
+                total: Duration::from_millis(750)
+            }
+        );
     }
 
     #[test]
