@@ -407,7 +407,7 @@ impl Authenticator {
                 KeySource::Pem(_) => None,
                 KeySource::Jwks(_) => parsed.kid(),
             };
-            cache.insert(token, Arc::clone(&auth), kid, now);
+            cache.insert(token, Arc::clone(&auth), kid);
         }
         Ok(auth)
     }
