@@ -1,6 +1,6 @@
 //! [`ClerkRejection`]: why an extractor refused a request, and the response it becomes.
 
-use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -41,6 +41,7 @@ pub const SESSION_LAYER_MISSING_MESSAGE: &str =
 /// | [`UserNotFound`](Self::UserNotFound) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-not-found"}` |
 /// | [`UserDeleted`](Self::UserDeleted) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-deleted"}` |
 /// | [`UserUnavailable`](Self::UserUnavailable) | 503 | | `{"error":"service_unavailable","reason":"user-store-unavailable"}` or `"backend-api-unavailable"` |
+/// | [`ClerkUnavailable`](Self::ClerkUnavailable) | 503 | `Retry-After: <seconds>` | `{"error":"service_unavailable","reason":"clerk-unavailable"}` |
 /// | [`UserProvisioningMissing`](Self::UserProvisioningMissing) | 500 | | `{"error":"internal_error","reason":"user-provisioning-missing","message":…}` |
 /// | [`SessionRevalidationRequired`](Self::SessionRevalidationRequired) | 401 | `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-revalidation-required"}` |
 /// | [`SessionUnavailable`](Self::SessionUnavailable) | 503 | | `{"error":"service_unavailable","reason":"session-store-unavailable"}` or `"user-store-unavailable"` |
@@ -97,6 +98,13 @@ pub enum ClerkRejection {
     /// The stored user could not be had: the store or the Backend API failed (503).
     #[error("user lookup unavailable: {0:?}")]
     UserUnavailable(UserDependency),
+    /// The stored user had to be fetched from Clerk, and Clerk is down, throttling or slow
+    /// (just-in-time provisioning ran out of its budget): 503 with `Retry-After`.
+    #[error("Clerk unavailable; retry after {retry_after_secs} s")]
+    ClerkUnavailable {
+        /// The `Retry-After` seconds.
+        retry_after_secs: u32,
+    },
     /// [`ClerkUser`](crate::ClerkUser) ran without a
     /// [`UserProvisioning`](crate::UserProvisioning) extension: a programming error (500).
     #[error("UserProvisioning is not installed on this route")]
@@ -141,6 +149,9 @@ impl ClerkRejection {
             ClerkRejection::UserDeleted => Failure::UserDeleted,
             ClerkRejection::UserUnavailable(which) => Failure::UserUnavailable {
                 reason: which.reason(),
+            },
+            ClerkRejection::ClerkUnavailable { retry_after_secs } => Failure::ClerkUnavailable {
+                retry_after_secs: *retry_after_secs,
             },
             ClerkRejection::UserProvisioningMissing => Failure::Misconfigured {
                 reason: "user-provisioning-missing",
@@ -192,6 +203,11 @@ impl IntoResponse for ClerkRejection {
             response
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        if let Some(seconds) = failure.retry_after() {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

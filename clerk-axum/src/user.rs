@@ -33,7 +33,8 @@
 //! | Clerk answers 404 for the token's user (or no Backend API is configured and the row is missing) | 401 `{"error":"unauthenticated","reason":"user-not-found"}` |
 //! | the stored user was deleted in Clerk (a tombstone) | 401 `{"error":"unauthenticated","reason":"user-deleted"}` |
 //! | the store fails | 503 `{"error":"service_unavailable","reason":"user-store-unavailable"}` |
-//! | the Backend API fails (after its retries), or the mirror refuses the user (its email is still held by another row) | 503 `{"error":"service_unavailable","reason":"backend-api-unavailable"}` / `"user-store-unavailable"` |
+//! | Clerk is down, throttling or slow (5xx, 429, no answer within the provisioning budget) | 503 `{"error":"service_unavailable","reason":"clerk-unavailable"}` with `Retry-After` |
+//! | the Backend API refuses the call (the secret key, a malformed answer), or the mirror refuses the user (its email is still held by another row) | 503 `{"error":"service_unavailable","reason":"backend-api-unavailable"}` / `"user-store-unavailable"` |
 //! | no [`UserProvisioning`] extension | 500 `{"error":"internal_error","reason":"user-provisioning-missing",…}` |
 //!
 //! Logs name the Clerk user id and the error kind, never emails or tokens.
@@ -58,6 +59,9 @@ impl From<ProvisionError> for ClerkRejection {
             ProvisionError::Deleted => ClerkRejection::UserDeleted,
             ProvisionError::BackendApiUnavailable => {
                 ClerkRejection::UserUnavailable(UserDependency::BackendApi)
+            }
+            ProvisionError::ClerkUnavailable { retry_after_secs } => {
+                ClerkRejection::ClerkUnavailable { retry_after_secs }
             }
             // `ProvisionError` is non-exhaustive: anything new is the store's side.
             _ => ClerkRejection::UserUnavailable(UserDependency::Store),

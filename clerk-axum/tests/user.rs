@@ -237,7 +237,7 @@ async fn clerk_down_is_503_and_nothing_is_stored() {
     assert_eq!(status, 503);
     assert_eq!(
         body,
-        json!({ "error": "service_unavailable", "reason": "backend-api-unavailable" })
+        json!({ "error": "service_unavailable", "reason": "clerk-unavailable" })
     );
     assert_eq!(h.fetches.load(Ordering::SeqCst), 2, "retried per policy");
     assert!(h.store.user_by_clerk_id("user_x").await.unwrap().is_none());

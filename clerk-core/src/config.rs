@@ -81,6 +81,10 @@ pub struct ClerkConfig {
     pub webhook_dedup_timeout: Duration,
     /// `CLERK_API_TIMEOUT_MS`: every Backend API request.
     pub api_timeout: Duration,
+    /// `CLERK_PROVISION_BUDGET_MS` (default 2000) and `CLERK_PROVISION_TRIES` (default 2):
+    /// how long, and in how many attempts, just-in-time provisioning may call the Backend API
+    /// while the request waits (see [`UserProvisioning::with_budget`](crate::provision::UserProvisioning::with_budget)).
+    pub provision_budget: crate::backend_api::CallBudget,
     /// Read the `__session` cookie when no `Authorization` header is present.
     pub cookie_auth: bool,
 }
@@ -164,6 +168,8 @@ pub struct ClerkConfigBuilder {
     org_cache_timeout: Option<Duration>,
     webhook_dedup_timeout: Option<Duration>,
     api_timeout: Option<Duration>,
+    provision_budget: Option<Duration>,
+    provision_tries: Option<u64>,
     cookie_auth: Option<bool>,
 }
 
@@ -284,6 +290,17 @@ impl ClerkConfigBuilder {
                 "milliseconds",
             )?
             .map(Duration::from_millis),
+            provision_budget: whole_number(
+                "CLERK_PROVISION_BUDGET_MS",
+                get("CLERK_PROVISION_BUDGET_MS"),
+                "milliseconds",
+            )?
+            .map(Duration::from_millis),
+            provision_tries: whole_number(
+                "CLERK_PROVISION_TRIES",
+                get("CLERK_PROVISION_TRIES"),
+                "attempts",
+            )?,
             clock_skew: whole_number(
                 "CLERK_CLOCK_SKEW_MS",
                 get("CLERK_CLOCK_SKEW_MS"),
@@ -416,6 +433,22 @@ impl ClerkConfigBuilder {
         self
     }
 
+    /// `CLERK_PROVISION_BUDGET_MS`: the longest just-in-time provisioning waits for the
+    /// Backend API, retries included (default 2 s).
+    #[must_use]
+    pub fn provision_budget(mut self, budget: Duration) -> Self {
+        self.provision_budget = Some(budget);
+        self
+    }
+
+    /// `CLERK_PROVISION_TRIES`: attempts of just-in-time provisioning's Backend API call,
+    /// the first included (default 2).
+    #[must_use]
+    pub fn provision_tries(mut self, tries: u32) -> Self {
+        self.provision_tries = Some(u64::from(tries));
+        self
+    }
+
     /// Accept tokens from any authorized party. Clerk's docs call the `azp` check essential
     /// against CSRF-style token reuse; use only where tokens never come from browsers.
     #[must_use]
@@ -542,6 +575,23 @@ impl ClerkConfigBuilder {
                 self.api_timeout,
                 Duration::from_millis(10_000),
             )?,
+            provision_budget: crate::backend_api::CallBudget {
+                total: positive(
+                    "CLERK_PROVISION_BUDGET_MS",
+                    self.provision_budget,
+                    crate::backend_api::CallBudget::default().total,
+                )?,
+                tries: match self.provision_tries {
+                    None => crate::backend_api::CallBudget::default().tries,
+                    Some(n @ 1..=10) => u32::try_from(n).unwrap_or(1),
+                    Some(_) => {
+                        return Err(ConfigError::Invalid {
+                            setting: "CLERK_PROVISION_TRIES",
+                            expected: "expected 1 to 10 attempts".into(),
+                        })
+                    }
+                },
+            },
             cookie_auth: self.cookie_auth.unwrap_or(true),
         })
     }
@@ -562,12 +612,29 @@ fn validate_secret_key(key: &str) -> Result<SecretKey, ConfigError> {
     }
 }
 
-fn is_loopback(authority: &str) -> bool {
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
+/// Whether plain `http` may be used for `uri`: only for a literal loopback host, so the secret
+/// key never crosses a network unencrypted. `localhost`, `[::1]` and IPv4 literals in
+/// `127.0.0.0/8` qualify; a name that merely starts with `127.` (`127.evil.example`), a
+/// `*.localhost` name (resolved by whatever DNS is configured) or a URL with userinfo
+/// (`http://127.0.0.1@evil.example`) does not.
+fn is_loopback(uri: &http::Uri) -> bool {
+    let Some(authority) = uri.authority() else {
+        return false;
     };
-    host == "localhost" || host.ends_with(".localhost") || host.starts_with("127.") || host == "::1"
+    if authority.as_str().contains('@') {
+        return false;
+    }
+    let host = authority.host();
+    if host == "localhost" {
+        return true;
+    }
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    }
+    host.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn validate_api_url(url: &str) -> Result<String, ConfigError> {
@@ -582,17 +649,20 @@ fn validate_api_url(url: &str) -> Result<String, ConfigError> {
         ))
     })?;
     let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || trimmed.parse::<http::Uri>().is_err() {
-        return Err(invalid(format!(
-            "expected an http(s) URL such as {DEFAULT_API_URL}, got {url:?}"
-        )));
-    }
-    let loopback = is_loopback(host);
+    let uri = match trimmed.parse::<http::Uri>() {
+        Ok(uri) if !host.is_empty() => uri,
+        _ => {
+            return Err(invalid(format!(
+                "expected an http(s) URL such as {DEFAULT_API_URL}, got {url:?}"
+            )))
+        }
+    };
+    let loopback = is_loopback(&uri);
     match scheme {
         "https" => Ok(trimmed.to_owned()),
         "http" if loopback => Ok(trimmed.to_owned()),
         "http" => Err(invalid(format!(
-            "plain http is only allowed for loopback hosts (a local mock); use https, got {url:?}"
+            "plain http is only allowed for literal loopback hosts (localhost, 127.0.0.1, [::1]: a local mock); use https, got {url:?}"
         ))),
         _ => Err(invalid(format!("expected an http(s) URL, got {url:?}"))),
     }
@@ -668,6 +738,13 @@ mod tests {
         assert_eq!(config.webhook_dedup_timeout, Duration::from_secs(45));
         assert_eq!(config.api_timeout, Duration::from_millis(10_000));
         assert_eq!(
+            config.provision_budget,
+            crate::backend_api::CallBudget {
+                tries: 2,
+                total: Duration::from_secs(2)
+            }
+        );
+        assert_eq!(
             config.verify_options().issuer,
             IssuerCheck::Exact("https://clerk.inspired.puma-74.lcl.dev".into())
         );
@@ -711,6 +788,10 @@ mod tests {
             ("CLERK_ORG_CACHE_TIMEOUT", "0"),
             ("CLERK_WEBHOOK_DEDUP_TIMEOUT", "1.5"),
             ("CLERK_API_TIMEOUT_MS", "10s"),
+            ("CLERK_PROVISION_BUDGET_MS", "0"),
+            ("CLERK_PROVISION_BUDGET_MS", "2s"),
+            ("CLERK_PROVISION_TRIES", "0"),
+            ("CLERK_PROVISION_TRIES", "100"),
             ("CLERK_COOKIE_AUTH", "maybe"),
         ];
         for (setting, value) in cases {
@@ -793,5 +874,51 @@ mod tests {
         let mut pairs = base();
         pairs.push(("CLERK_API_URL", "http://127.0.0.1:4010/"));
         assert_eq!(load(&pairs).unwrap().api_url(), "http://127.0.0.1:4010");
+    }
+
+    #[test]
+    fn the_provisioning_budget_is_configurable() {
+        let mut pairs = base();
+        pairs.push(("CLERK_PROVISION_BUDGET_MS", "750"));
+        pairs.push(("CLERK_PROVISION_TRIES", "3"));
+        assert_eq!(
+            load(&pairs).unwrap().provision_budget,
+            crate::backend_api::CallBudget {
+                tries: 3,
+                total: Duration::from_millis(750)
+            }
+        );
+    }
+
+    #[test]
+    fn plain_http_only_for_literal_loopback_hosts() {
+        for good in [
+            "http://127.0.0.1",
+            "http://127.0.0.1:4010",
+            "http://127.1.2.3:80/",
+            "http://localhost:4010",
+            "http://[::1]:4010",
+            "http://[::1]",
+        ] {
+            assert!(validate_api_url(good).is_ok(), "{good} is loopback");
+        }
+        for evil in [
+            "http://127.evil.example",
+            "http://127.0.0.1.evil.example",
+            "http://127.0.0.1.nip.io:4010",
+            "http://127.0.0.1@evil.example",
+            "http://localhost@evil.example",
+            "http://localhost.evil.example",
+            "http://evil.localhost",
+            "http://[::2]",
+            "http://[::ffff:7f00:1]",
+            "http://128.0.0.1",
+            "http://0.0.0.0",
+        ] {
+            let err = validate_api_url(evil).expect_err(evil);
+            assert_eq!(err.setting(), "CLERK_API_URL");
+        }
+        // https stays fine for any host.
+        assert!(validate_api_url("https://127.evil.example").is_ok());
     }
 }

@@ -127,6 +127,10 @@ pub enum JwksError {
     /// The request could not be built (an invalid `CLERK_API_URL`).
     #[error("cannot build the JWKS request: {0}")]
     Request(String),
+    /// The fetch panicked (in the [`HttpClient`](crate::HttpClient), most likely). The panic
+    /// is contained: its waiters get this error and the next refresh starts afresh.
+    #[error("the JWKS fetch panicked (a bug in the HttpClient?)")]
+    FetchPanicked,
     /// Networkless mode has no key source other than `CLERK_JWT_KEY`.
     #[error("no JWKS source: neither CLERK_SECRET_KEY nor CLERK_JWT_KEY is configured")]
     NoSource,
@@ -205,6 +209,23 @@ mod tests {
         let keys = parse_jwks_response(&response(200, &body)).unwrap();
         assert_eq!(keys.len(), 1);
         assert!(keys.contains("ins_2GIoQhbUpy0hX7B2cVkuTMinXoD"));
+    }
+
+    #[test]
+    fn an_empty_modulus_skips_that_key_and_keeps_the_others() {
+        let mut jwks = fixture_jwks();
+        let keys = jwks["keys"].as_array_mut().unwrap();
+        keys.push(serde_json::json!({"kty": "RSA", "kid": "empty_aa", "n": "AA", "e": "AQAB"}));
+        keys.push(serde_json::json!({"kty": "RSA", "kid": "empty", "n": "", "e": "AQAB"}));
+        let body = serde_json::to_vec(&jwks).unwrap();
+        let keys = parse_jwks_response(&response(200, &body)).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(keys.contains("ins_2GIoQhbUpy0hX7B2cVkuTMinXoD"));
+        let only_bad = br#"{"keys":[{"kty":"RSA","kid":"k","n":"AA","e":"AQAB"}]}"#;
+        assert!(matches!(
+            parse_jwks_response(&response(200, only_bad)),
+            Err(JwksError::NoUsableKeys { skipped: 1 })
+        ));
     }
 
     #[test]

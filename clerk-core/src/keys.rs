@@ -97,7 +97,7 @@ impl VerifyingKey {
     pub fn from_components(n: &[u8], e: &[u8]) -> Result<Self, KeyError> {
         let n = strip_leading_zeros(n);
         let e = strip_leading_zeros(e);
-        let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+        let bits = magnitude_bits(n);
         if !(2048..=8192).contains(&bits) {
             return Err(KeyError::BadSize { bits });
         }
@@ -194,10 +194,7 @@ impl VerifyingKey {
     /// Size of the modulus in bits.
     #[must_use]
     pub fn modulus_bits(&self) -> usize {
-        der::rsa_from_pkcs1(&self.der).map_or(0, |(n, _)| {
-            let n = strip_leading_zeros(n);
-            n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize)
-        })
+        der::rsa_from_pkcs1(&self.der).map_or(0, |(n, _)| magnitude_bits(strip_leading_zeros(n)))
     }
 }
 
@@ -209,6 +206,14 @@ impl fmt::Debug for VerifyingKey {
             .field("bits", &self.modulus_bits())
             .finish()
     }
+}
+
+/// Bits of a big-endian magnitude without leading zero bytes; `0` for an empty one (a JWK
+/// whose `n` is `""` or `"AA"` must be a [`KeyError::BadSize`], never an underflow).
+fn magnitude_bits(n: &[u8]) -> usize {
+    n.first().map_or(0, |b| {
+        (n.len() * 8).saturating_sub(b.leading_zeros() as usize)
+    })
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
@@ -355,6 +360,28 @@ mod tests {
             VerifyingKey::from_components(&[0xff; 128], &[1, 0, 1]),
             Err(KeyError::BadSize { bits: 1024 })
         ));
+    }
+
+    #[test]
+    fn an_empty_or_zero_modulus_is_a_bad_size_not_a_panic() {
+        for n in [&[][..], &[0][..], &[0, 0, 0][..]] {
+            assert_eq!(
+                VerifyingKey::from_components(n, &[1, 0, 1]),
+                Err(KeyError::BadSize { bits: 0 }),
+                "{n:?}"
+            );
+        }
+        for n in ["AA", "", "AAAA"] {
+            let jwk = crate::jwks::Jwk {
+                kty: "RSA".into(),
+                kid: Some("bad".into()),
+                alg: None,
+                key_use: None,
+                n: Some(n.into()),
+                e: Some("AQAB".into()),
+            };
+            assert!(VerifyingKey::from_jwk(&jwk).is_err(), "{n:?}");
+        }
     }
 
     #[test]

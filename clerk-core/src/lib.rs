@@ -104,9 +104,11 @@ pub mod verify;
 
 pub use auth::{ActiveOrganization, Actor, Auth, Check};
 pub use config::{ClerkConfig, ClerkConfigBuilder, ConfigError};
+#[cfg(feature = "reqwest")]
+pub use driver::TokioSpawner;
 pub use driver::{
     AuthDecision, AuthError, Authenticator, AuthenticatorBuilder, BuildError, JwksPolicy,
-    Rejection, DEFAULT_TOKEN_CACHE_CAPACITY,
+    Rejection, Spawn, DEFAULT_TOKEN_CACHE_CAPACITY,
 };
 pub use http::{HttpClient, HttpError};
 pub use model::{

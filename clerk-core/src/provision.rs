@@ -13,7 +13,17 @@
 //! | Clerk answers 404 for the user (or no Backend API is configured and the row is missing) | [`NotFound`](ProvisionError::NotFound) | 401 `user-not-found` |
 //! | the stored user was deleted in Clerk (a tombstone) | [`Deleted`](ProvisionError::Deleted) | 401 `user-deleted` |
 //! | the store fails, or refuses the provisioned user (its email is still held by another row) | [`StoreUnavailable`](ProvisionError::StoreUnavailable) | 503 `user-store-unavailable` |
-//! | the Backend API fails (after its retries) or answers with another user | [`BackendApiUnavailable`](ProvisionError::BackendApiUnavailable) | 503 `backend-api-unavailable` |
+//! | Clerk is down, throttling or slow: a 5xx, a 429, no response, or the budget ran out | [`ClerkUnavailable`](ProvisionError::ClerkUnavailable) | 503 `clerk-unavailable` with `Retry-After` |
+//! | the Backend API refuses the call (the secret key, a malformed answer) or answers with another user | [`BackendApiUnavailable`](ProvisionError::BackendApiUnavailable) | 503 `backend-api-unavailable` |
+//!
+//! **The request-path budget.** The Backend API call runs while the client waits, so it is
+//! bounded by a [`CallBudget`] — by default 2 tries and 2 s in all (`CLERK_PROVISION_TRIES`,
+//! `CLERK_PROVISION_BUDGET_MS`; [`with_budget`](UserProvisioning::with_budget)) — whatever
+//! the [`BackendApi`]'s own retry policy (made for `clerk sync`) says. A `Retry-After` longer
+//! than half the budget is not waited for: the answer is 503 with Clerk's `Retry-After`.
+//!
+//! **Single flight.** Concurrent requests for one missing user share one provisioning (one
+//! Backend API call, one write): the first starts it, the others await the same result.
 //!
 //! Logs name the Clerk user id and the error kind, never emails or tokens.
 //!
@@ -28,10 +38,13 @@
 //! # }
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use crate::backend_api::{ApiError, BackendApi};
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+
+use crate::backend_api::{ApiError, BackendApi, CallBudget};
 use crate::model::{ClerkUserData, User};
 use crate::store::{
     Change, Conflict, DynStore, LinkPolicy, Store, StoreError, StoreWriter, UserStore, WriteBatch,
@@ -42,6 +55,14 @@ use crate::time::{Clock, SystemClock};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProvisionError {
+    /// Clerk is unavailable for now (5xx, 429, no answer within the budget): 503 with
+    /// `Retry-After: retry_after_secs`.
+    #[error("Clerk is unavailable; retry after {retry_after_secs} s")]
+    ClerkUnavailable {
+        /// Seconds the client should wait: Clerk's own `Retry-After` when it sent one, else
+        /// [`DEFAULT_RETRY_AFTER_SECS`].
+        retry_after_secs: u32,
+    },
     /// The user does not exist (Clerk answered 404, or the store lacks it and no Backend API
     /// is configured): answered like a bad token (401).
     #[error("the token's user does not exist")]
@@ -67,6 +88,7 @@ impl ProvisionError {
             ProvisionError::Deleted => "user-deleted",
             ProvisionError::StoreUnavailable => "user-store-unavailable",
             ProvisionError::BackendApiUnavailable => "backend-api-unavailable",
+            ProvisionError::ClerkUnavailable { .. } => "clerk-unavailable",
         }
     }
 
@@ -75,10 +97,29 @@ impl ProvisionError {
     pub fn is_unavailable(self) -> bool {
         matches!(
             self,
-            ProvisionError::StoreUnavailable | ProvisionError::BackendApiUnavailable
+            ProvisionError::StoreUnavailable
+                | ProvisionError::BackendApiUnavailable
+                | ProvisionError::ClerkUnavailable { .. }
         )
     }
+
+    /// The `Retry-After` seconds of the 503, when the answer carries one.
+    #[must_use]
+    pub fn retry_after_secs(self) -> Option<u32> {
+        match self {
+            ProvisionError::ClerkUnavailable { retry_after_secs } => Some(retry_after_secs),
+            _ => None,
+        }
+    }
 }
+
+/// `Retry-After` of a [`ProvisionError::ClerkUnavailable`] when Clerk sent none.
+pub const DEFAULT_RETRY_AFTER_SECS: u32 = 5;
+
+/// The longest `Retry-After` passed on to clients (an hour).
+const MAX_RETRY_AFTER_SECS: u32 = 3600;
+
+type Provisioning = Shared<BoxFuture<'static, Result<User, ProvisionError>>>;
 
 /// The store of the local mirror and, optionally, a Backend API client for just-in-time
 /// provisioning. Cheap to clone (everything is shared).
@@ -88,6 +129,9 @@ pub struct UserProvisioning {
     api: Option<Arc<BackendApi>>,
     clock: Arc<dyn Clock>,
     link: LinkPolicy,
+    budget: CallBudget,
+    /// In-flight provisionings by Clerk id (single flight).
+    in_flight: Arc<Mutex<HashMap<String, Provisioning>>>,
 }
 
 impl fmt::Debug for UserProvisioning {
@@ -95,6 +139,7 @@ impl fmt::Debug for UserProvisioning {
         f.debug_struct("UserProvisioning")
             .field("backend_api", &self.api)
             .field("link", &self.link)
+            .field("budget", &self.budget)
             .finish_non_exhaustive()
     }
 }
@@ -115,6 +160,8 @@ impl UserProvisioning {
             api: None,
             clock: Arc::new(SystemClock),
             link: LinkPolicy::Never,
+            budget: CallBudget::default(),
+            in_flight: Arc::default(),
         }
     }
 
@@ -123,6 +170,15 @@ impl UserProvisioning {
     #[must_use]
     pub fn with_backend_api(mut self, api: BackendApi) -> Self {
         self.api = Some(Arc::new(api));
+        self
+    }
+
+    /// The request-path budget of the Backend API call (default: 2 tries, 2 s;
+    /// [`ClerkConfig::provision_budget`](crate::ClerkConfig::provision_budget) holds the
+    /// configured one).
+    #[must_use]
+    pub fn with_budget(mut self, budget: CallBudget) -> Self {
+        self.budget = budget;
         self
     }
 
@@ -169,11 +225,58 @@ impl UserProvisioning {
             );
             return Err(ProvisionError::NotFound);
         };
-        let fetched = match api.get_user(clerk_id).await {
+        let api = Arc::clone(api);
+        self.provision_once(clerk_id, api).await
+    }
+
+    /// Joins the in-flight provisioning of `clerk_id`, or starts it.
+    fn provision_once(&self, clerk_id: &str, api: Arc<BackendApi>) -> Provisioning {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(running) = in_flight.get(clerk_id) {
+            return running.clone();
+        }
+        let this = self.clone();
+        let id = clerk_id.to_owned();
+        let running = async move {
+            let result = std::panic::AssertUnwindSafe(this.provision(&id, &api))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::error!(clerk_id = %id, "just-in-time provisioning panicked");
+                    Err(ProvisionError::StoreUnavailable)
+                });
+            this.in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&id);
+            result
+        }
+        .boxed()
+        .shared();
+        in_flight.insert(clerk_id.to_owned(), running.clone());
+        running
+    }
+
+    /// Fetches the user within the budget, stores it and reads it back.
+    async fn provision(&self, clerk_id: &str, api: &BackendApi) -> Result<User, ProvisionError> {
+        let fetched = match api.get_user_within(clerk_id, self.budget).await {
             Ok(user) => user,
             Err(ApiError::NotFound { .. }) => {
                 tracing::info!(clerk_id, "the token's user does not exist in Clerk");
                 return Err(ProvisionError::NotFound);
+            }
+            Err(error) if error.is_clerk_unavailable() => {
+                tracing::warn!(clerk_id, %error, "just-in-time provisioning: Clerk unavailable");
+                let retry_after_secs = error.retry_after().map_or(DEFAULT_RETRY_AFTER_SECS, |d| {
+                    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+                    u32::try_from(secs)
+                        .unwrap_or(u32::MAX)
+                        .clamp(1, MAX_RETRY_AFTER_SECS)
+                });
+                return Err(ProvisionError::ClerkUnavailable { retry_after_secs });
             }
             Err(error) => {
                 tracing::warn!(clerk_id, %error, "just-in-time provisioning: Backend API failed");
@@ -257,7 +360,14 @@ mod tests {
                 true,
             ),
         ];
+        let down = ProvisionError::ClerkUnavailable {
+            retry_after_secs: 30,
+        };
+        assert_eq!(down.reason(), "clerk-unavailable");
+        assert!(down.is_unavailable());
+        assert_eq!(down.retry_after_secs(), Some(30));
         for (error, reason, unavailable) in cases {
+            assert_eq!(error.retry_after_secs(), None);
             assert_eq!(error.reason(), reason);
             assert_eq!(error.is_unavailable(), unavailable, "{error:?}");
         }

@@ -162,6 +162,12 @@ pub enum Failure {
         /// The `reason` of the body ([`UserDependency::reason`] or the provisioning error's).
         reason: &'static str,
     },
+    /// Clerk is down or throttling while the stored user had to be fetched: 503
+    /// `clerk-unavailable` with `Retry-After` ([`Failure::retry_after`]).
+    ClerkUnavailable {
+        /// The `Retry-After` seconds.
+        retry_after_secs: u32,
+    },
     /// Session mode: the session must be revalidated and there is no token: 401.
     SessionRevalidationRequired,
     /// Session mode: a store failed: 503.
@@ -198,6 +204,7 @@ impl Failure {
             Failure::Misconfigured { .. } => 500,
             Failure::KeysUnavailable
             | Failure::UserUnavailable { .. }
+            | Failure::ClerkUnavailable { .. }
             | Failure::SessionUnavailable(_) => 503,
         }
     }
@@ -218,6 +225,7 @@ impl Failure {
             Failure::ReverificationRequired(_) => REVERIFICATION_REASON,
             Failure::UserNotFound => "user-not-found",
             Failure::UserDeleted => "user-deleted",
+            Failure::ClerkUnavailable { .. } => "clerk-unavailable",
             Failure::UserUnavailable { reason } | Failure::Misconfigured { reason, .. } => reason,
             Failure::SessionRevalidationRequired => REVALIDATION_REQUIRED,
             Failure::SessionUnavailable(which) => which.reason(),
@@ -238,6 +246,16 @@ impl Failure {
         }
     }
 
+    /// The `Retry-After` value in seconds, for the 503s that carry one (both adapters send it
+    /// as a header).
+    #[must_use]
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            Failure::ClerkUnavailable { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
     /// The JSON body (it never contains the token).
     #[must_use]
     pub fn body(&self) -> Value {
@@ -253,6 +271,7 @@ impl Failure {
             }
             Failure::KeysUnavailable
             | Failure::UserUnavailable { .. }
+            | Failure::ClerkUnavailable { .. }
             | Failure::SessionUnavailable(_) => {
                 json!({ "error": "service_unavailable", "reason": reason })
             }
@@ -270,6 +289,23 @@ impl Failure {
                 "reason": reason,
                 "message": message,
             }),
+        }
+    }
+}
+
+impl From<crate::provision::ProvisionError> for Failure {
+    /// How a stored-user lookup that failed answers (the adapters' `ClerkUser`).
+    fn from(error: crate::provision::ProvisionError) -> Self {
+        use crate::provision::ProvisionError;
+        match error {
+            ProvisionError::NotFound => Failure::UserNotFound,
+            ProvisionError::Deleted => Failure::UserDeleted,
+            ProvisionError::ClerkUnavailable { retry_after_secs } => {
+                Failure::ClerkUnavailable { retry_after_secs }
+            }
+            other => Failure::UserUnavailable {
+                reason: other.reason(),
+            },
         }
     }
 }
@@ -420,5 +456,16 @@ mod tests {
             SessionDependency::UserStore.reason(),
             "user-store-unavailable"
         );
+        let down = Failure::from(crate::provision::ProvisionError::ClerkUnavailable {
+            retry_after_secs: 30,
+        });
+        assert_eq!(down.status(), 503);
+        assert_eq!(down.retry_after(), Some(30));
+        assert_eq!(down.challenge(), None);
+        assert_eq!(
+            down.body(),
+            json!({"error": "service_unavailable", "reason": "clerk-unavailable"})
+        );
+        assert_eq!(Failure::KeysUnavailable.retry_after(), None);
     }
 }

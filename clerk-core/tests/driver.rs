@@ -126,7 +126,8 @@ async fn stale_keys_scenario(fault: Fault) {
         .await
         .unwrap();
     mock.set_fault(fault.clone());
-    // Past the TTL: the refresh fails, held keys keep working within the stale bound.
+    // Past the TTL: held keys keep working within the stale bound while the background
+    // refresh fails.
     clock.advance(Duration::from_secs(301));
     auth.verify(&fresh_token(&mock, &clock, "user_1"))
         .await
@@ -135,6 +136,13 @@ async fn stale_keys_scenario(fault: Fault) {
     auth.verify(&fresh_token(&mock, &clock, "user_2"))
         .await
         .unwrap();
+    // The refreshes run in the background (stale-while-revalidate): give them a moment.
+    for _ in 0..200 {
+        if mock.jwks_requests() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert!(mock.jwks_requests() >= 2, "refreshes were attempted");
     // Past ttl + max_stale: an infrastructure failure, not a 401 reason.
     clock.advance(Duration::from_secs(200));

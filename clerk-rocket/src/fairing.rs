@@ -234,7 +234,9 @@ impl ClerkFairing {
                 users = users.with_clock(Arc::clone(clock));
             }
             match http.as_ref().and_then(|http| backend_api(&config, http)) {
-                Some(api) => users.with_backend_api(api),
+                Some(api) => users
+                    .with_backend_api(api)
+                    .with_budget(config.provision_budget),
                 None => {
                     tracing::warn!(
                         "no CLERK_SECRET_KEY (or no HTTP client): users missing from the store are not fetched from Clerk"

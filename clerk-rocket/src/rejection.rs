@@ -47,7 +47,7 @@ pub const SESSION_MODE_MISSING_MESSAGE: &str =
 /// | [`Forbidden`](Self::Forbidden) | 403 | | a [`Require`](crate::Require) refusal: `{"error":"forbidden","reason":"missing_feature"|"missing_plan","required":…}`, `{"error":"forbidden","reason":"impersonation_not_allowed"}`, or Clerk's `reverification-error` body |
 /// | [`UserNotFound`](Self::UserNotFound) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-not-found"}` |
 /// | [`UserDeleted`](Self::UserDeleted) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-deleted"}` |
-/// | [`UserUnavailable`](Self::UserUnavailable) | 503 | | `{"error":"service_unavailable","reason":"user-store-unavailable"}` or `"backend-api-unavailable"` |
+/// | [`UserUnavailable`](Self::UserUnavailable) | 503 | `Retry-After` for `clerk-unavailable` | `{"error":"service_unavailable","reason":"user-store-unavailable"}`, `"backend-api-unavailable"` or `"clerk-unavailable"` (Clerk down, throttling or slow) |
 /// | [`FairingMissing`](Self::FairingMissing) | 500 | | `{"error":"internal_error","reason":"clerk-fairing-missing","message":…}` |
 /// | [`StoreMissing`](Self::StoreMissing) | 500 | | `{"error":"internal_error","reason":"user-provisioning-missing","message":…}` |
 /// | [`SessionRevalidationRequired`](Self::SessionRevalidationRequired) | 401 | `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-revalidation-required"}` |
@@ -144,9 +144,7 @@ impl ClerkRejection {
             }
             ClerkRejection::UserNotFound => Failure::UserNotFound,
             ClerkRejection::UserDeleted => Failure::UserDeleted,
-            ClerkRejection::UserUnavailable(error) => Failure::UserUnavailable {
-                reason: error.reason(),
-            },
+            ClerkRejection::UserUnavailable(error) => Failure::from(*error),
             ClerkRejection::FairingMissing => Failure::Misconfigured {
                 reason: "clerk-fairing-missing",
                 message: FAIRING_MISSING_MESSAGE,
@@ -225,7 +223,11 @@ pub(crate) fn json_response<'o>(
 impl<'r> Responder<'r, 'static> for ClerkRejection {
     fn respond_to(self, _request: &'r Request<'_>) -> response::Result<'static> {
         self.log();
-        Ok(json_response(self.status(), &self.body(), self.challenge()))
+        let mut response = json_response(self.status(), &self.body(), self.challenge());
+        if let Some(seconds) = self.failure().retry_after() {
+            response.set_header(Header::new("Retry-After", seconds.to_string()));
+        }
+        Ok(response)
     }
 }
 

@@ -10,7 +10,8 @@
 //! | not signed in, bad token, no key | as [`ClerkAuth`](crate::ClerkAuth) (401 / 503) |
 //! | Clerk answers 404 for the token's user (or no Backend API and the row is missing) | 401 `{"error":"unauthenticated","reason":"user-not-found"}` |
 //! | the stored user was deleted in Clerk | 401 `{"error":"unauthenticated","reason":"user-deleted"}` |
-//! | the store or the Backend API fails | 503 `{"error":"service_unavailable","reason":"user-store-unavailable"}` / `"backend-api-unavailable"` |
+//! | Clerk is down, throttling or slow (5xx, 429, no answer within the provisioning budget) | 503 `{"error":"service_unavailable","reason":"clerk-unavailable"}` with `Retry-After` |
+//! | the store or the Backend API fails otherwise | 503 `{"error":"service_unavailable","reason":"user-store-unavailable"}` / `"backend-api-unavailable"` |
 //! | the fairing has no store | 500 `{"error":"internal_error","reason":"user-provisioning-missing",…}` |
 //!
 //! The result is cached per request like the session.

@@ -282,3 +282,39 @@ async fn webhooks_without_a_signing_key_are_503_and_without_the_fairing_500() {
     let body: Value = serde_json::from_str(&response.into_string().await.unwrap()).unwrap();
     assert_eq!(body["reason"], "clerk-fairing-missing");
 }
+
+#[tokio::test]
+async fn clerk_throttling_a_new_users_lookup_is_503_with_its_retry_after_within_the_budget() {
+    let h = harness(false).await;
+    let at = UnixTime::from_secs(1_700_000_000);
+    h.clerk.seed_users(vec![
+        ClerkUserData::new("user_known", at, at).with_email("known@example.com", true)
+    ]);
+    // Keys and a stored user first, then Clerk throttles.
+    assert_eq!(h.get("/user", "user_known").await.0, Status::Ok);
+    h.clerk.set_fault(clerk_testkit::mock::Fault::RateLimited {
+        retry_after_secs: 30,
+    });
+    let started = std::time::Instant::now();
+    let response = h
+        .client
+        .get("/user")
+        .header(Header::new(
+            "Authorization",
+            format!("Bearer {}", h.token("user_new")),
+        ))
+        .dispatch()
+        .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2500),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(response.status(), Status::ServiceUnavailable);
+    assert_eq!(response.headers().get_one("Retry-After"), Some("30"));
+    let body: Value = serde_json::from_str(&response.into_string().await.unwrap()).unwrap();
+    assert_eq!(
+        body,
+        json!({"error": "service_unavailable", "reason": "clerk-unavailable"})
+    );
+}

@@ -12,7 +12,7 @@ use futures_util::future::BoxFuture;
 use super::error::{ApiError, Endpoint};
 use super::request::{self, PageParams, UserOrder};
 use super::response;
-use super::retry::RetryPolicy;
+use super::retry::{CallBudget, RetryPolicy};
 use super::types::{ApiInvitation, ApiMembership, ApiOrganization, ApiUser, Page};
 use crate::config::ClerkConfig;
 use crate::http::HttpClient;
@@ -179,6 +179,17 @@ impl BackendApi {
         build: impl Fn(&str, &SecretKey) -> Result<http::Request<Vec<u8>>, ApiError>,
         parse: impl Fn(&http::Response<Vec<u8>>) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
+        self.call_with(self.retry, endpoint, build, parse).await
+    }
+
+    /// [`call`](Self::call) with `retry`.
+    async fn call_with<T>(
+        &self,
+        retry: RetryPolicy,
+        endpoint: Endpoint,
+        build: impl Fn(&str, &SecretKey) -> Result<http::Request<Vec<u8>>, ApiError>,
+        parse: impl Fn(&http::Response<Vec<u8>>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         let mut attempt: u32 = 0;
         loop {
             let request = build(&self.api_url, &self.secret_key)?;
@@ -191,7 +202,7 @@ impl BackendApi {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            let Some(delay) = self.retry.next_delay(attempt, &error, (self.jitter)()) else {
+            let Some(delay) = retry.next_delay(attempt, &error, (self.jitter)()) else {
                 return Err(error);
             };
             tracing::warn!(
@@ -216,6 +227,34 @@ impl BackendApi {
             response::parse_user_response,
         )
         .await
+    }
+
+    /// `GET /v1/users/{user_id}` for a client that is waiting: within `budget` (its tries,
+    /// no wait longer than half of it, cut off when it runs out), whatever the retry policy
+    /// of this caller says. Just-in-time provisioning uses it.
+    ///
+    /// # Errors
+    /// [`ApiError::NotFound`] for an unknown id; [`ApiError::BudgetExhausted`] when the budget
+    /// runs out; the other [`ApiError`]s after the budget's tries.
+    pub async fn get_user_within(
+        &self,
+        user_id: &str,
+        budget: CallBudget,
+    ) -> Result<ApiUser, ApiError> {
+        let call = self.call_with(
+            budget.retry_policy(&self.retry),
+            Endpoint::GetUser,
+            |url, key| request::get_user_request(url, key, user_id),
+            response::parse_user_response,
+        );
+        let deadline = self.sleeper.sleep(budget.total);
+        match futures_util::future::select(std::pin::pin!(call), deadline).await {
+            futures_util::future::Either::Left((result, _)) => result,
+            futures_util::future::Either::Right(((), _)) => Err(ApiError::BudgetExhausted {
+                endpoint: Endpoint::GetUser,
+                budget: budget.total,
+            }),
+        }
     }
 
     /// One page of `GET /v1/users` (a bare array; a page shorter than the limit is the last).

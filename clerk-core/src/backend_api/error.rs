@@ -149,6 +149,15 @@ pub enum ApiError {
         /// What went wrong.
         detail: String,
     },
+    /// A call made within a [`CallBudget`](super::CallBudget) ran out of time (Clerk slow or
+    /// hanging).
+    #[error("{endpoint}: no answer within the budget of {} ms", budget.as_millis())]
+    BudgetExhausted {
+        /// The endpoint called.
+        endpoint: Endpoint,
+        /// The budget that ran out.
+        budget: Duration,
+    },
     /// The configuration has no `CLERK_SECRET_KEY`, which the Backend API needs.
     #[error("CLERK_SECRET_KEY: required to call the Clerk Backend API but not set")]
     NoSecretKey,
@@ -166,7 +175,8 @@ impl ApiError {
             | ApiError::Status { endpoint, .. }
             | ApiError::Malformed { endpoint, .. }
             | ApiError::Transport { endpoint, .. }
-            | ApiError::Request { endpoint, .. } => Some(*endpoint),
+            | ApiError::Request { endpoint, .. }
+            | ApiError::BudgetExhausted { endpoint, .. } => Some(*endpoint),
             ApiError::InvalidLimit { .. } | ApiError::NoSecretKey => None,
         }
     }
@@ -180,6 +190,28 @@ impl ApiError {
             | ApiError::Server { clerk, .. }
             | ApiError::Unauthorized { clerk, .. }
             | ApiError::Status { clerk, .. } => clerk.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether Clerk itself is unavailable for now (a 5xx, a 429, no response, or a budget
+    /// that ran out), as opposed to a request Clerk refused.
+    #[must_use]
+    pub fn is_clerk_unavailable(&self) -> bool {
+        matches!(
+            self,
+            ApiError::RateLimited { .. }
+                | ApiError::Server { .. }
+                | ApiError::Transport { .. }
+                | ApiError::BudgetExhausted { .. }
+        )
+    }
+
+    /// The `Retry-After` Clerk sent with a 429.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::RateLimited { retry_after, .. } => *retry_after,
             _ => None,
         }
     }

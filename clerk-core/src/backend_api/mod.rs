@@ -69,7 +69,7 @@ pub use response::{
     parse_invitations_page, parse_memberships_page, parse_organizations_page, parse_user_count,
     parse_user_response, parse_users_page,
 };
-pub use retry::RetryPolicy;
+pub use retry::{CallBudget, RetryPolicy};
 pub use types::{
     ApiEmailAddress, ApiInvitation, ApiMembership, ApiMembershipOrganization, ApiOrganization,
     ApiPublicUserData, ApiUser, ApiVerification, Page,

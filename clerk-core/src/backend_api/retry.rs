@@ -37,6 +37,44 @@ impl Default for RetryPolicy {
     }
 }
 
+/// A bound on one Backend API call made while a client waits (just-in-time provisioning on
+/// the request path): at most `tries` attempts and `total` time in all, waits included.
+///
+/// Within a budget, a `Retry-After` longer than half the budget is not waited for (the call
+/// fails at once, carrying how long Clerk asked to wait), and the call is cut off when
+/// `total` runs out ([`ApiError::BudgetExhausted`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallBudget {
+    /// Attempts in all, the first one included (0 counts as 1).
+    pub tries: u32,
+    /// The longest the call may take, retries and waits included.
+    pub total: Duration,
+}
+
+impl Default for CallBudget {
+    /// 2 tries, 2 s in all (`CLERK_PROVISION_TRIES`, `CLERK_PROVISION_BUDGET_MS`).
+    fn default() -> Self {
+        CallBudget {
+            tries: 2,
+            total: Duration::from_secs(2),
+        }
+    }
+}
+
+impl CallBudget {
+    /// The retry policy within this budget, starting from `base` (its first backoff): at most
+    /// `tries` attempts, no single wait longer than half the budget.
+    #[must_use]
+    pub fn retry_policy(&self, base: &RetryPolicy) -> RetryPolicy {
+        let max_delay = (self.total / 2).min(base.max_delay);
+        RetryPolicy {
+            max_attempts: self.tries.max(1),
+            base_delay: base.base_delay.min(max_delay),
+            max_delay,
+        }
+    }
+}
+
 impl RetryPolicy {
     /// A policy that never retries.
     #[must_use]
@@ -173,6 +211,25 @@ mod tests {
             p.next_delay(2, &transport, 0.0),
             Some(Duration::from_millis(100))
         );
+    }
+
+    #[test]
+    fn a_call_budget_bounds_tries_and_waits() {
+        let within = CallBudget::default().retry_policy(&RetryPolicy::default());
+        assert_eq!(within.max_attempts, 2);
+        assert_eq!(within.max_delay, Duration::from_secs(1));
+        // Clerk's Retry-After: 30 is not waited for within a 2 s budget.
+        assert_eq!(
+            within.next_delay(1, &limited(Some(Duration::from_secs(30))), 0.5),
+            None
+        );
+        assert!(within.next_delay(1, &server(), 1.0).unwrap() <= Duration::from_secs(1));
+        assert_eq!(within.next_delay(2, &server(), 1.0), None);
+        let zero = CallBudget {
+            tries: 0,
+            total: Duration::ZERO,
+        };
+        assert_eq!(zero.retry_policy(&RetryPolicy::default()).max_attempts, 1);
     }
 
     #[test]

@@ -2,13 +2,31 @@
 //! refreshes, and bounded stale-if-error.
 //!
 //! - Fresh keys (younger than the TTL) are served as they are.
+//! - **Stale-while-revalidate.** Past the TTL (and within the stale bound), a `kid` the held
+//!   keys know is served from them at once, and one background refresh starts (subject to the
+//!   rate limit below). Only a `kid` the held keys lack, or keys past the stale bound, wait
+//!   for a refresh — bounded by the [`HttpClient`]'s timeout (`CLERK_API_TIMEOUT_MS` for the
+//!   reqwest client).
+//!
+//!   The crate has no runtime, so "background" is driven two ways: the caller that starts the
+//!   refresh hands a clone of the shared refresh future to the configured [`Spawn`] hook
+//!   (with the `reqwest` feature the default spawns on the current tokio runtime, when there
+//!   is one); and every caller served stale keys polls the shared future once, without
+//!   waiting. So without a spawner the refresh still completes, carried along by the traffic
+//!   that needs it (an HTTP client whose I/O runs in its own task, as hyper/reqwest do,
+//!   progresses between polls), and a caller with an unknown `kid` that awaits the same
+//!   shared future drives it fully.
 //! - An unknown `kid` triggers a refresh, unless one started within the minimum refresh
 //!   interval: random `kid`s from an attacker cost at most one fetch per interval.
 //! - Concurrent callers that need a refresh share one in-flight fetch.
 //! - When a refresh fails, keys already held keep working until `ttl + max_stale` after they
 //!   were fetched; past that, or with no keys at all, callers get the fetch error
 //!   (`jwk-failed-to-load`, an infrastructure failure).
+//! - A fetch that panics (a faulty [`HttpClient`]) is caught: its waiters get
+//!   [`JwksError::FetchPanicked`] and the single-flight slot is freed, so the shared future
+//!   is never left poisoned.
 
+use super::Spawn;
 use crate::http::HttpClient;
 use crate::jwks::{jwks_request, parse_jwks_response, JwksError, KeySet};
 use crate::keys::VerifyingKey;
@@ -60,6 +78,7 @@ pub(crate) struct JwksCache {
     api_url: String,
     secret_key: SecretKey,
     policy: JwksPolicy,
+    spawner: Option<Arc<dyn Spawn>>,
     snapshot: RwLock<Option<Snapshot>>,
     refresh: Mutex<RefreshState>,
 }
@@ -78,6 +97,7 @@ impl JwksCache {
         api_url: String,
         secret_key: SecretKey,
         policy: JwksPolicy,
+        spawner: Option<Arc<dyn Spawn>>,
     ) -> Arc<Self> {
         Arc::new(JwksCache {
             http,
@@ -85,6 +105,7 @@ impl JwksCache {
             api_url,
             secret_key,
             policy,
+            spawner,
             snapshot: RwLock::new(None),
             refresh: Mutex::new(RefreshState::default()),
         })
@@ -121,15 +142,18 @@ impl JwksCache {
 
     /// The key for `kid`, refreshing as the policy allows.
     pub(crate) async fn key(self: &Arc<Self>, kid: &str, now: UnixTime) -> Lookup {
-        let current = self.snapshot();
-        if let Some(s) = current.as_ref().filter(|s| self.is_fresh(s, now)) {
+        if let Some(s) = self.snapshot().filter(|s| self.is_usable(s, now)) {
             if let Some(key) = s.keys.get(kid) {
+                if !self.is_fresh(&s, now) {
+                    self.revalidate_in_background(now);
+                }
                 return Lookup::Found(Arc::clone(key));
             }
         }
-        // Stale, missing, or an unknown kid: refresh if allowed, else use what we have.
+        // Missing, past the stale bound, or an unknown kid: wait for a refresh if allowed,
+        // else use what we have.
         let refreshed = match self.refresh_if_allowed(now) {
-            Some(refresh) => Some(refresh.await),
+            Some((refresh, _)) => Some(refresh.await),
             None => None,
         };
         let now = self.clock.now();
@@ -155,6 +179,21 @@ impl JwksCache {
         }
     }
 
+    /// Stale keys are being served: make sure one refresh is under way without waiting for
+    /// it (see the module docs for how it is driven).
+    fn revalidate_in_background(self: &Arc<Self>, now: UnixTime) {
+        let Some((refresh, started)) = self.refresh_if_allowed(now) else {
+            return;
+        };
+        if started {
+            if let Some(spawner) = &self.spawner {
+                spawner.spawn(refresh.clone().map(drop).boxed());
+            }
+        }
+        // One poll, no waiting: carries the refresh along when nothing else drives it.
+        let _ = refresh.now_or_never();
+    }
+
     /// After a failed refresh: serve held keys within the stale bound, else report the failure.
     fn fallback(&self, kid: &str, now: UnixTime, error: JwksError) -> Lookup {
         match self.snapshot() {
@@ -170,14 +209,15 @@ impl JwksCache {
     }
 
     /// Joins the in-flight refresh, or starts one unless an attempt started within the
-    /// minimum interval. `None` means: no refresh now, use what is held.
-    fn refresh_if_allowed(self: &Arc<Self>, now: UnixTime) -> Option<Refresh> {
+    /// minimum interval. `None` means: no refresh now, use what is held; the flag says
+    /// whether this call started the refresh.
+    fn refresh_if_allowed(self: &Arc<Self>, now: UnixTime) -> Option<(Refresh, bool)> {
         let mut state = self
             .refresh
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(in_flight) = &state.in_flight {
-            return Some(in_flight.clone());
+            return Some((in_flight.clone(), false));
         }
         if let Some(last) = state.last_attempt {
             if now < last.saturating_add(self.policy.min_refresh_interval) {
@@ -186,9 +226,24 @@ impl JwksCache {
         }
         state.last_attempt = Some(now);
         let this = Arc::clone(self);
-        let refresh = async move { this.fetch().await }.boxed().shared();
+        let refresh = async move {
+            // A panic inside the fetch (a user-supplied HttpClient, say) must not poison the
+            // shared future: every later joiner would panic too, for the life of the process.
+            match std::panic::AssertUnwindSafe(Arc::clone(&this).fetch())
+                .catch_unwind()
+                .await
+            {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::error!("JWKS fetch panicked; its waiters get an error");
+                    this.finish(Err(JwksError::FetchPanicked))
+                }
+            }
+        }
+        .boxed()
+        .shared();
         state.in_flight = Some(refresh.clone());
-        Some(refresh)
+        Some((refresh, true))
     }
 
     async fn fetch(self: Arc<Self>) -> Result<Arc<KeySet>, JwksError> {
@@ -199,6 +254,12 @@ impl JwksCache {
             },
             Err(e) => Err(e),
         };
+        self.finish(result)
+    }
+
+    /// Records the outcome of a fetch (the snapshot on success) and frees the single-flight
+    /// slot, so the next refresh starts a new fetch.
+    fn finish(&self, result: Result<Arc<KeySet>, JwksError>) -> Result<Arc<KeySet>, JwksError> {
         let now = self.clock.now();
         match &result {
             Ok(keys) => {

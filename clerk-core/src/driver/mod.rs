@@ -15,12 +15,60 @@ use crate::time::{Clock, SystemClock};
 use crate::verify::{
     verify_parsed, ParsedToken, Reason, TokenError, VerifyOptions, MAX_TOKEN_BYTES,
 };
+use futures_util::future::BoxFuture;
 use jwks_cache::{JwksCache, Lookup};
 use std::sync::Arc;
 use token_cache::TokenCache;
 
 /// Default number of verified tokens kept (about 2 KiB each with their [`Auth`]).
 pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 8192;
+
+/// Runs a background task on the application's runtime: the JWKS refresh that starts when
+/// held keys are served past their TTL (stale-while-revalidate). This crate has no runtime of
+/// its own; see [`AuthenticatorBuilder::spawner`].
+///
+/// Closures `Fn(BoxFuture<'static, ()>)` implement it:
+/// `builder.spawner(|task| { tokio::spawn(task); })`.
+pub trait Spawn: Send + Sync + 'static {
+    /// Runs `task` to completion in the background.
+    fn spawn(&self, task: BoxFuture<'static, ()>);
+}
+
+impl<F> Spawn for F
+where
+    F: Fn(BoxFuture<'static, ()>) + Send + Sync + 'static,
+{
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        self(task);
+    }
+}
+
+/// [`Spawn`] on the tokio runtime of the calling task, if there is one (the `reqwest`
+/// feature, which runs on tokio anyway). Outside a runtime the task is dropped and the
+/// refresh is carried along by the requests that poll it (see
+/// [`AuthenticatorBuilder::spawner`]).
+#[cfg(feature = "reqwest")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioSpawner;
+
+#[cfg(feature = "reqwest")]
+impl Spawn for TokioSpawner {
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            drop(runtime.spawn(task));
+        }
+    }
+}
+
+#[cfg(feature = "reqwest")]
+fn default_spawner() -> Option<Arc<dyn Spawn>> {
+    Some(Arc::new(TokioSpawner))
+}
+
+#[cfg(not(feature = "reqwest"))]
+fn default_spawner() -> Option<Arc<dyn Spawn>> {
+    None
+}
 
 /// A token could not be accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,6 +200,7 @@ pub struct AuthenticatorBuilder {
     http: Option<Arc<dyn HttpClient>>,
     clock: Arc<dyn Clock>,
     policy: JwksPolicy,
+    spawner: Option<Arc<dyn Spawn>>,
     token_cache_capacity: usize,
 }
 
@@ -184,6 +233,26 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Where the background JWKS refresh runs (stale-while-revalidate: past the TTL, held keys
+    /// are served at once while one refresh runs). Default: [`TokioSpawner`] with the
+    /// `reqwest` feature, none without it.
+    ///
+    /// Without a spawner the refresh still happens: each request served stale keys polls the
+    /// shared refresh once without waiting, and a request whose `kid` is unknown awaits it.
+    #[must_use]
+    pub fn spawner(mut self, spawner: impl Spawn) -> Self {
+        self.spawner = Some(Arc::new(spawner));
+        self
+    }
+
+    /// No spawner: the background refresh is carried along by the requests that poll it (see
+    /// [`spawner`](Self::spawner)).
+    #[must_use]
+    pub fn without_spawner(mut self) -> Self {
+        self.spawner = None;
+        self
+    }
+
     /// Capacity of the verified-token cache; `0` turns it off.
     #[must_use]
     pub fn token_cache_capacity(mut self, capacity: usize) -> Self {
@@ -211,6 +280,7 @@ impl AuthenticatorBuilder {
                 self.config.api_url().to_owned(),
                 secret,
                 self.policy,
+                self.spawner,
             ))
         };
         Ok(Authenticator {
@@ -247,6 +317,7 @@ impl Authenticator {
             http: None,
             clock: Arc::new(SystemClock),
             policy: JwksPolicy::default(),
+            spawner: default_spawner(),
             token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
         }
     }
@@ -336,7 +407,7 @@ impl Authenticator {
                 KeySource::Pem(_) => None,
                 KeySource::Jwks(_) => parsed.kid(),
             };
-            cache.insert(token, Arc::clone(&auth), kid, now);
+            cache.insert(token, Arc::clone(&auth), kid);
         }
         Ok(auth)
     }

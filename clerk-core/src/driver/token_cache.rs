@@ -9,24 +9,30 @@
 //! cannot aim a token at a slot either, which is also why the confirming comparison need not
 //! be constant-time. Hashing the tail instead of the whole ~600–900-byte token was ~1.3 % of a
 //! cached request's CPU saved (BENCHMARKS.md).
-//! Sharded mutexes keep contention low; each shard evicts expired entries first, then the
-//! oldest (FIFO), so memory stays bounded by the capacity.
+//!
+//! **The store is [`quick_cache`]'s sharded S3-FIFO** (`quick_cache::sync::Cache`, no
+//! runtime, no background thread; `parking_lot` locks only). It replaced a hand-written
+//! FIFO that never hit once the working set exceeded its capacity (10,000 tokens in rotation
+//! through 8,192 slots: every token was evicted just before it came back) and whose eviction
+//! scanned a shard for expired entries on every insert. S3-FIFO is scan-resistant: a token
+//! seen once passes through a small probationary queue, a token seen again lands in the main
+//! queue, so one-off tokens cannot flush the tokens in use; inserts and hits are O(1) and a
+//! hit allocates nothing (the value is an `Arc`). moka was the other candidate; quick_cache
+//! is the lighter dependency (hashbrown, equivalent, parking_lot). Entries are not expired by
+//! the cache: the caller re-checks `exp` and the key's presence on every hit and an entry it
+//! refuses is removed, so an expired token costs one failed hit and then its slot.
 
 use crate::auth::Auth;
-use crate::time::UnixTime;
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex};
-
-const SHARDS: usize = 16;
+use std::sync::Arc;
 
 /// How many of the token's last bytes are hashed: 32 base64url characters are 192 bits of the
 /// RS256 signature.
 const HASHED_TAIL: usize = 32;
 
 /// The map's keys are already keyed hashes: hashing them again would only cost time.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct PrehashedKey(u64);
 
 impl Hasher for PrehashedKey {
@@ -46,8 +52,6 @@ impl Hasher for PrehashedKey {
     }
 }
 
-type SlotMap = HashMap<u64, Entry, BuildHasherDefault<PrehashedKey>>;
-
 struct Entry {
     token: Box<str>,
     auth: Arc<Auth>,
@@ -55,11 +59,12 @@ struct Entry {
     kid: Option<Box<str>>,
 }
 
-#[derive(Default)]
-struct Shard {
-    entries: SlotMap,
-    order: VecDeque<u64>,
-}
+type Slots = quick_cache::sync::Cache<
+    u64,
+    Arc<Entry>,
+    quick_cache::UnitWeighter,
+    BuildHasherDefault<PrehashedKey>,
+>;
 
 /// What a cache hit returns; the caller re-checks expiry and the key's presence.
 pub(crate) struct Hit<'a> {
@@ -68,26 +73,28 @@ pub(crate) struct Hit<'a> {
 }
 
 pub(crate) struct TokenCache {
-    shards: Box<[Mutex<Shard>]>,
-    per_shard: usize,
+    slots: Slots,
     hasher: RandomState,
 }
 
 impl TokenCache {
     pub(crate) fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
         TokenCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            per_shard: capacity.div_ceil(SHARDS).max(1),
+            slots: Slots::with(
+                capacity,
+                capacity as u64,
+                quick_cache::UnitWeighter,
+                BuildHasherDefault::default(),
+                quick_cache::sync::DefaultLifecycle::default(),
+            ),
             hasher: RandomState::new(),
         }
     }
 
-    fn slot(&self, token: &str) -> (u64, &Mutex<Shard>) {
+    fn slot(&self, token: &str) -> u64 {
         let tail = &token.as_bytes()[token.len().saturating_sub(HASHED_TAIL)..];
-        let hash = self.hasher.hash_one((token.len(), tail));
-        // Low bits pick the map bucket; use high bits for the shard so the two are independent.
-        let shard = (hash >> 58) as usize % SHARDS;
-        (hash, &self.shards[shard])
+        self.hasher.hash_one((token.len(), tail))
     }
 
     /// Looks the token up and lets `still_valid` decide whether the entry may be served; an
@@ -97,11 +104,8 @@ impl TokenCache {
         token: &str,
         still_valid: impl FnOnce(Hit<'_>) -> Option<Arc<Auth>>,
     ) -> Option<Arc<Auth>> {
-        let (hash, shard) = self.slot(token);
-        let mut shard = shard
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = shard.entries.get(&hash)?;
+        let hash = self.slot(token);
+        let entry = self.slots.get(&hash)?;
         if *entry.token != *token {
             return None;
         }
@@ -110,52 +114,23 @@ impl TokenCache {
             kid: entry.kid.as_deref(),
         });
         if served.is_none() {
-            shard.entries.remove(&hash);
+            // Only this entry: a concurrent insert of another token under the hash stays.
+            self.slots
+                .remove_if(&hash, |current| Arc::ptr_eq(current, &entry));
         }
         served
     }
 
-    pub(crate) fn insert(&self, token: &str, auth: Arc<Auth>, kid: Option<&str>, now: UnixTime) {
-        let (hash, shard) = self.slot(token);
-        let mut shard = shard
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = Entry {
-            token: token.into(),
-            auth,
-            kid: kid.map(Into::into),
-        };
-        if shard.entries.insert(hash, entry).is_some() {
-            return; // replaced in place; already queued
-        }
-        shard.order.push_back(hash);
-        while shard.entries.len() > self.per_shard {
-            shard.evict_one(now);
-        }
-        // The queue can hold hashes of entries already removed on a failed hit; keep it tidy.
-        if shard.order.len() > 2 * self.per_shard {
-            let Shard { entries, order } = &mut *shard;
-            order.retain(|h| entries.contains_key(h));
-        }
-    }
-}
-
-impl Shard {
-    fn evict_one(&mut self, now: UnixTime) {
-        if let Some(expired) = self
-            .entries
-            .iter()
-            .find(|(_, e)| e.auth.expires_at <= now)
-            .map(|(h, _)| *h)
-        {
-            self.entries.remove(&expired);
-            return;
-        }
-        while let Some(oldest) = self.order.pop_front() {
-            if self.entries.remove(&oldest).is_some() {
-                return;
-            }
-        }
+    pub(crate) fn insert(&self, token: &str, auth: Arc<Auth>, kid: Option<&str>) {
+        let hash = self.slot(token);
+        self.slots.insert(
+            hash,
+            Arc::new(Entry {
+                token: token.into(),
+                auth,
+                kid: kid.map(Into::into),
+            }),
+        );
     }
 }
 
@@ -163,6 +138,7 @@ impl Shard {
 mod tests {
     use super::*;
     use crate::auth::RawClaims;
+    use crate::time::UnixTime;
 
     fn auth(user: &str, expires_at: i64) -> Arc<Auth> {
         Arc::new(Auth {
@@ -202,12 +178,7 @@ mod tests {
             forged.len(),
             "same length and tail: same slot"
         );
-        cache.insert(
-            &cached,
-            auth("user_alice", 100),
-            None,
-            UnixTime::from_secs(1),
-        );
+        cache.insert(&cached, auth("user_alice", 100), None);
 
         assert!(cache.get(&forged, serve).is_none());
         let served = cache
@@ -219,10 +190,9 @@ mod tests {
     #[test]
     fn short_tokens_and_distinct_tails_are_kept_apart() {
         let cache = TokenCache::new(64);
-        let now = UnixTime::from_secs(1);
-        cache.insert("a.b.c", auth("user_short", 100), None, now);
-        cache.insert(&format!("x.y.{TAIL}1"), auth("user_one", 100), None, now);
-        cache.insert(&format!("x.y.{TAIL}2"), auth("user_two", 100), None, now);
+        cache.insert("a.b.c", auth("user_short", 100), None);
+        cache.insert(&format!("x.y.{TAIL}1"), auth("user_one", 100), None);
+        cache.insert(&format!("x.y.{TAIL}2"), auth("user_two", 100), None);
         let user = |token: &str| cache.get(token, serve).map(|a| a.user_id.clone());
         assert_eq!(user("a.b.c").as_deref(), Some("user_short"));
         assert_eq!(user(&format!("x.y.{TAIL}1")).as_deref(), Some("user_one"));
@@ -231,27 +201,50 @@ mod tests {
     }
 
     #[test]
-    fn the_capacity_bounds_the_entries_expired_first_then_oldest() {
-        let cache = TokenCache::new(SHARDS); // one entry per shard
-        let now = UnixTime::from_secs(50);
-        let tokens: Vec<String> = (0..200).map(|i| format!("h.p.{i:040}")).collect();
+    fn the_capacity_bounds_the_entries() {
+        let cache = TokenCache::new(64);
+        let tokens: Vec<String> = (0..2000).map(|i| format!("h.p.{i:040}")).collect();
         for (i, token) in tokens.iter().enumerate() {
-            cache.insert(token, auth(&format!("user_{i}"), 100), None, now);
+            cache.insert(token, auth(&format!("user_{i}"), 100), None);
         }
         let held = tokens
             .iter()
             .filter(|t| cache.get(t, serve).is_some())
             .count();
-        assert!(held <= SHARDS, "{held} entries held with room for {SHARDS}");
+        assert!(held <= 64, "{held} entries held with room for 64");
         assert!(held > 0);
-        // The newest token of a shard always survives its own insertion.
-        assert!(cache.get(tokens.last().unwrap(), serve).is_some());
+    }
+
+    /// 10,000 tokens in rotation through a cache of 8,192: a FIFO (or LRU) evicts each token
+    /// just before it comes back and never hits; a scan-resistant cache keeps most of them.
+    #[test]
+    fn a_rotation_larger_than_the_capacity_still_hits() {
+        let cache = TokenCache::new(8192);
+        let tokens: Vec<String> = (0..10_000).map(|i| format!("h.p.{i:040}")).collect();
+        let shared = auth("user_rot", 100);
+        let mut hits = 0;
+        for round in 0..4 {
+            for token in &tokens {
+                if cache.get(token, serve).is_some() {
+                    if round > 0 {
+                        hits += 1;
+                    }
+                } else {
+                    cache.insert(token, Arc::clone(&shared), None);
+                }
+            }
+        }
+        let ratio = f64::from(hits) / (3.0 * 10_000.0);
+        assert!(
+            ratio > 0.4,
+            "hit ratio {ratio:.3} over the last three rounds"
+        );
     }
 
     #[test]
     fn an_entry_the_caller_refuses_is_removed() {
         let cache = TokenCache::new(8);
-        cache.insert("t.o.k", auth("user_a", 100), None, UnixTime::from_secs(1));
+        cache.insert("t.o.k", auth("user_a", 100), None);
         assert!(cache.get("t.o.k", |_| None).is_none());
         let mut asked = false;
         assert!(cache

@@ -216,7 +216,11 @@ impl AppState {
             .build()?;
         let mut users = UserProvisioning::from_dyn(Arc::clone(&store));
         match BackendApi::from_config(&config.clerk, http, Arc::new(TokioSleeper)) {
-            Ok(api) => users = users.with_backend_api(api),
+            Ok(api) => {
+                users = users
+                    .with_backend_api(api)
+                    .with_budget(config.clerk.provision_budget);
+            }
             Err(_) => tracing::warn!(
                 "CLERK_SECRET_KEY unset: users missing from the store are not fetched from Clerk"
             ),
