@@ -21,8 +21,11 @@ fuzz_target!(|data: &[u8]| {
     match Event::from_slice(data) {
         Ok(event) => {
             let event_type = event.event_type().to_owned();
-            let envelope: Value = serde_json::from_slice(data).expect("a parsed event is JSON");
-            assert_eq!(envelope["type"].as_str(), Some(event_type.as_str()));
+            // (serde_json skips ignored members without checking their UTF-8, so the body may
+            // not parse as a `Value` although the event parsed.)
+            if let Ok(envelope) = serde_json::from_slice::<Value>(data) {
+                assert_eq!(envelope["type"].as_str(), Some(event_type.as_str()));
+            }
             if KNOWN_EVENT_TYPES.contains(&event_type.as_str()) {
                 assert!(!matches!(event.data, clerk_webhooks::EventData::Unknown { .. }), "{event_type} parsed as unknown");
             }
