@@ -114,14 +114,15 @@ impl<'de> serde::Deserialize<'de> for NumericDate {
 
 /// Builds the normalized [`Auth`] from a decoded, signature-checked payload (JSON bytes).
 pub(crate) fn normalize(payload: Vec<u8>) -> Result<Auth, TokenError> {
-    // serde reads a struct from a JSON array as well (fields by position): the claims set must
-    // be an object (RFC 7519 §7.2), as `Auth::claims` assumes.
-    if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(TokenError::Malformed(
-            "payload is not a JSON object of claims",
-        ));
+    // The claims set is a JSON object (RFC 7519 §7.2; serde would read a struct from an array
+    // too, by position) and JSON text is UTF-8 (RFC 8259 §8.1; serde_json does not check the
+    // members it skips). `Auth::claims` parses the whole payload, so check both once here.
+    let malformed = TokenError::Malformed("payload is not a JSON object of claims");
+    let text = std::str::from_utf8(&payload).map_err(|_| malformed.clone())?;
+    if !text.trim_start().starts_with('{') {
+        return Err(malformed);
     }
-    let parsed: Payload<'_> = serde_json::from_slice(&payload).map_err(|_| diagnose(&payload))?;
+    let parsed: Payload<'_> = serde_json::from_str(text).map_err(|_| diagnose(&payload))?;
     let user_id = match parsed.sub.as_deref() {
         Some(sub) if !sub.is_empty() => sub.to_owned(),
         _ => return Err(TokenError::InvalidClaim("sub")),
@@ -493,6 +494,18 @@ mod tests {
         }
         let auth = normalize(b" \r\n\t{\"sub\":\"u\",\"exp\":1}".to_vec()).unwrap();
         assert_eq!(auth.claims()["sub"], "u");
+    }
+
+    #[test]
+    fn a_claims_set_that_is_not_utf8_is_malformed() {
+        // Found by fuzz/token_signed: serde_json skips an unknown member without checking its
+        // UTF-8, so a signed payload with invalid UTF-8 there verified while `Auth::claims()`
+        // (which parses the whole payload) silently came back empty.
+        let payload = b"{\"sub\":\"user_1\",\"exp\":1,\"custom\":\"\xff\"}".to_vec();
+        assert_eq!(
+            normalize(payload).unwrap_err(),
+            TokenError::Malformed("payload is not a JSON object of claims")
+        );
     }
 
     #[test]

@@ -77,8 +77,9 @@ proptest! {
         let now = UnixTime::from_secs(ts);
 
         // It verifies, through the HeaderMap and the pre-extracted entry points.
+        let headers = header_map(&id, &timestamp, &signature);
         let verified = webhook
-            .verify_at(&header_map(&id, &timestamp, &signature), &body, now)
+            .verify_at(&headers, &body, now)
             .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
         prop_assert_eq!(verified.id(), id.as_str());
         prop_assert_eq!(verified.body(), body.as_slice());
@@ -88,7 +89,9 @@ proptest! {
         prop_assert_eq!(webhook.sign(&id, ts, &body), signature.clone());
 
         let refused = |id: &str, timestamp: &str, signature: &str, body: &[u8]| {
-            webhook.verify_at(&header_map(id, timestamp, signature), body, now)
+            webhook
+                .verify_at(&header_map(id, timestamp, signature), body, now)
+                .map(|_| ())
         };
         // One byte of the body.
         if !body.is_empty() {

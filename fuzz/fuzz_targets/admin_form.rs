@@ -18,7 +18,9 @@ fn encode(text: &str) -> String {
     for b in text.bytes() {
         match b {
             b' ' => out.push('+'),
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -29,11 +31,25 @@ fuzz_target!(|data: &[u8]| {
     match LoginForm::parse(data) {
         Ok(form) => {
             assert!(data.len() <= MAX_FORM_BYTES);
-            let body = format!("username={}&password={}", encode(&form.username), encode(&form.password));
-            assert_eq!(LoginForm::parse(body.as_bytes()).as_ref(), Ok(&form), "re-encoded {body:?}");
+            let body = format!(
+                "username={}&password={}",
+                encode(&form.username),
+                encode(&form.password)
+            );
+            assert_eq!(
+                LoginForm::parse(body.as_bytes()).as_ref(),
+                Ok(&form),
+                "re-encoded {body:?}"
+            );
             let shown = format!("{form:?}");
-            if form.password.len() >= 4 && !form.username.contains(&form.password) && !"LoginForm { username: , password: \"<redacted>\" }".contains(&form.password) {
-                assert!(!shown.contains(&form.password), "Debug shows the password: {shown}");
+            if form.password.len() >= 4
+                && !form.username.contains(&form.password)
+                && !"LoginForm { username: , password: \"<redacted>\" }".contains(&form.password)
+            {
+                assert!(
+                    !shown.contains(&form.password),
+                    "Debug shows the password: {shown}"
+                );
             }
         }
         Err(FormError::TooLarge { size, limit }) => assert!(size > limit && size == data.len()),
@@ -44,7 +60,11 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let mut lines = text.lines();
     let (site, origin, host) = (lines.next(), lines.next(), lines.next());
-    let request = RequestOrigin { sec_fetch_site: filled(site), origin: filled(origin), host: filled(host) };
+    let request = RequestOrigin {
+        sec_fetch_site: filled(site),
+        origin: filled(origin),
+        host: filled(host),
+    };
     let cross = request.is_cross_site();
     // Without Sec-Fetch-Site and Origin, nothing says the request is cross-site.
     if request.sec_fetch_site.is_none() && request.origin.is_none() {
@@ -54,7 +74,12 @@ fuzz_target!(|data: &[u8]| {
     if let (None, Some(host)) = (request.sec_fetch_site, request.host) {
         let host = host.trim();
         if !host.is_empty() && !host.contains('/') {
-            let same = RequestOrigin { sec_fetch_site: None, origin: Some(&format!("https://{host}")), host: Some(host) }.is_cross_site();
+            let same = RequestOrigin {
+                sec_fetch_site: None,
+                origin: Some(&format!("https://{host}")),
+                host: Some(host),
+            }
+            .is_cross_site();
             assert!(!same, "https://{host} is cross-site to Host {host}");
         }
     }

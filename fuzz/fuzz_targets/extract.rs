@@ -5,7 +5,9 @@
 //! header, anything else is ignored.
 #![no_main]
 
-use clerk_core::extract::{cookie, cookie_from, find_token, find_token_from, ExtractError, TokenSource, SESSION_COOKIE};
+use clerk_core::extract::{
+    cookie, cookie_from, find_token, find_token_from, ExtractError, TokenSource, SESSION_COOKIE,
+};
 use http::header::{AUTHORIZATION, COOKIE};
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
@@ -20,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
             _ => {}
         }
     }
-    let cookie_texts: Vec<&str> = cookies.iter().filter_map(|c| std::str::from_utf8(c).ok()).collect();
+    let cookie_texts: Vec<&str> = cookies
+        .iter()
+        .filter_map(|c| std::str::from_utf8(c).ok())
+        .collect();
 
     let raw = find_token_from(authorization.iter().copied(), || {
         cookie_from(cookie_texts.iter().copied(), SESSION_COOKIE)
@@ -32,15 +37,23 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(found.source, TokenSource::AuthorizationHeader);
             let token = found.token.as_bytes();
             assert!(!token.is_empty());
-            assert!(token.iter().all(|&b| b.is_ascii_graphic()), "{:?}", found.token);
-            assert!(value.windows(token.len()).any(|w| w == token), "token not taken from the header");
+            assert!(
+                token.iter().all(|&b| b.is_ascii_graphic()),
+                "{:?}",
+                found.token
+            );
+            assert!(
+                value.windows(token.len()).any(|w| w == token),
+                "token not taken from the header"
+            );
             let text = std::str::from_utf8(value).expect("accepted value is ASCII");
             let scheme = text.trim_start().get(..6).expect("scheme");
             assert!(scheme.eq_ignore_ascii_case("bearer"), "scheme {scheme:?}");
         }
         (Ok(None), [_]) => panic!("an Authorization header was present but nothing was found"),
         (Ok(found), []) => {
-            let expected = cookie_from(cookie_texts.iter().copied(), SESSION_COOKIE).filter(|t| !t.is_empty());
+            let expected =
+                cookie_from(cookie_texts.iter().copied(), SESSION_COOKIE).filter(|t| !t.is_empty());
             assert_eq!(found.map(|f| f.token), expected);
             if let Some(found) = found {
                 assert_eq!(found.source, TokenSource::SessionCookie);

@@ -23,8 +23,14 @@ fuzz_target!(|data: &[u8]| {
     // Known bug (fixed in branch `faults`): an all-zero modulus underflows in
     // `VerifyingKey::from_components`. Drop such keys instead of reporting it again.
     let body = match serde_json::from_slice::<Jwks>(body) {
-        Ok(mut jwks) if jwks.keys.iter().any(|k| clerk_fuzz::jwk_has_known_empty_modulus(k.n.as_deref())) => {
-            jwks.keys.retain(|k| !clerk_fuzz::jwk_has_known_empty_modulus(k.n.as_deref()));
+        Ok(mut jwks)
+            if jwks
+                .keys
+                .iter()
+                .any(|k| clerk_fuzz::jwk_has_known_empty_modulus(k.n.as_deref())) =>
+        {
+            jwks.keys
+                .retain(|k| !clerk_fuzz::jwk_has_known_empty_modulus(k.n.as_deref()));
             serde_json::to_vec(&jwks).unwrap_or_default()
         }
         _ => body.to_vec(),
@@ -43,13 +49,21 @@ fuzz_target!(|data: &[u8]| {
             for kid in keys.kids() {
                 let key = keys.get(kid).expect("listed kid");
                 assert!(keys.contains(kid));
-                assert!((2048..=8192).contains(&key.modulus_bits()), "{} bits", key.modulus_bits());
+                assert!(
+                    (2048..=8192).contains(&key.modulus_bits()),
+                    "{} bits",
+                    key.modulus_bits()
+                );
                 assert_eq!(key.kid(), Some(kid));
-                assert!(jwks.keys.iter().any(|k| k.kid.as_deref() == Some(kid) && k.kty == "RSA"));
+                assert!(jwks
+                    .keys
+                    .iter()
+                    .any(|k| k.kid.as_deref() == Some(kid) && k.kty == "RSA"));
             }
             // The document round-trips through serde and gives the same key set.
-            let again: Jwks = serde_json::from_slice(&serde_json::to_vec(&jwks).expect("serialize"))
-                .expect("reparse");
+            let again: Jwks =
+                serde_json::from_slice(&serde_json::to_vec(&jwks).expect("serialize"))
+                    .expect("reparse");
             assert_eq!(again, jwks);
             let (same, _) = KeySet::from_jwks(&again);
             assert_eq!(same.len(), keys.len());

@@ -5,7 +5,9 @@
 
 use clerk_core::keys::Algorithm;
 use clerk_core::time::UnixTime;
-use clerk_core::verify::{self, IssuerCheck, ParsedToken, PartyCheck, VerifyOptions, MAX_TOKEN_BYTES};
+use clerk_core::verify::{
+    self, IssuerCheck, ParsedToken, PartyCheck, VerifyOptions, MAX_TOKEN_BYTES,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// Inside the validity window of the Clerk JS fixture tokens.
@@ -18,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
     match ParsedToken::parse(&token, &all) {
         Ok(parsed) => {
             assert!(token.len() <= MAX_TOKEN_BYTES);
-            assert_eq!(token.matches('.').count(), 2, "parsed a token without three segments");
+            assert_eq!(
+                token.matches('.').count(),
+                2,
+                "parsed a token without three segments"
+            );
             if let Some(kid) = parsed.kid() {
                 assert!(kid.len() <= token.len() * 3);
             }
@@ -27,7 +33,8 @@ fuzz_target!(|data: &[u8]| {
             for key in [&keys.fixed_public, &keys.clerk_js_public] {
                 let signed = parsed.check_signature(key).is_ok();
                 let strict = VerifyOptions::new(&keys.clerk_js_issuer, [&keys.clerk_js_party]);
-                let result = verify::verify_parsed(&parsed, key, &strict, UnixTime::from_secs(FIXTURE_NOW));
+                let result =
+                    verify::verify_parsed(&parsed, key, &strict, UnixTime::from_secs(FIXTURE_NOW));
                 if !signed {
                     assert_eq!(
                         result.as_ref().map_err(|e| e.reason().as_str()),
@@ -45,13 +52,18 @@ fuzz_target!(|data: &[u8]| {
                 lenient.issuer = IssuerCheck::Skip;
                 lenient.parties = PartyCheck::Any;
                 lenient.accept_pending = true;
-                let _ = verify::verify_parsed(&parsed, key, &lenient, UnixTime::from_secs(FIXTURE_NOW));
+                let _ =
+                    verify::verify_parsed(&parsed, key, &lenient, UnixTime::from_secs(FIXTURE_NOW));
             }
         }
         Err(err) => {
             // Every error has a reason and a message, bounded whatever the token.
             let message = err.to_string();
-            assert!(message.len() < 1024, "unbounded error message: {} bytes", message.len());
+            assert!(
+                message.len() < 1024,
+                "unbounded error message: {} bytes",
+                message.len()
+            );
             let _ = err.reason().as_str();
         }
     }

@@ -16,7 +16,10 @@ use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
     let keys = clerk_fuzz::keys();
-    let default_header = format!(r#"{{"alg":"RS256","kid":"{}","typ":"JWT"}}"#, clerk_fuzz::FIXED_KID);
+    let default_header = format!(
+        r#"{{"alg":"RS256","kid":"{}","typ":"JWT"}}"#,
+        clerk_fuzz::FIXED_KID
+    );
     let (header, claims) = match data.iter().position(|&b| b == 0) {
         Some(i) => (&data[..i], &data[i + 1..]),
         None => (default_header.as_bytes(), data),
@@ -34,7 +37,9 @@ fuzz_target!(|data: &[u8]| {
         .and_then(|c| c.get("exp"))
         .and_then(Value::as_f64)
         .filter(|exp| exp.is_finite() && exp.abs() < 1e15)
-        .map_or(UnixTime::from_secs(1_700_000_000), |exp| UnixTime::from_millis((exp * 1000.0) as i64 - 1000));
+        .map_or(UnixTime::from_secs(1_700_000_000), |exp| {
+            UnixTime::from_millis((exp * 1000.0) as i64 - 1000)
+        });
 
     let mut options = VerifyOptions::new("https://clerk.example.com", ["https://app.example.com"]);
     options.algorithms = vec![Algorithm::Rs256, Algorithm::Rs384, Algorithm::Rs512];
@@ -63,7 +68,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(auth) = verify::verify_parsed(&parsed, &keys.fixed_public, &strict, now) {
         assert_eq!(auth.issuer.as_deref(), Some("https://clerk.example.com"));
         assert_eq!(
-            auth.authorized_party.as_deref().map(|a| a.trim_end_matches('/')),
+            auth.authorized_party
+                .as_deref()
+                .map(|a| a.trim_end_matches('/')),
             Some("https://app.example.com")
         );
         assert!(!auth.is_pending());
@@ -73,10 +80,17 @@ fuzz_target!(|data: &[u8]| {
 /// Invariants of a verified token's normalized claims.
 fn check_auth(auth: &clerk_core::Auth, claims: &[u8]) {
     // The claims round-trip: what the application reads is exactly the signed JSON object.
-    let signed: serde_json::Map<String, Value> = serde_json::from_slice(claims)
-        .expect("a verified token's claims are a JSON object");
-    assert_eq!(auth.claims(), &signed, "claims() differs from the signed claims");
-    assert_eq!(signed.get("sub").and_then(Value::as_str), Some(auth.user_id.as_str()));
+    let signed: serde_json::Map<String, Value> =
+        serde_json::from_slice(claims).expect("a verified token's claims are a JSON object");
+    assert_eq!(
+        auth.claims(),
+        &signed,
+        "claims() differs from the signed claims"
+    );
+    assert_eq!(
+        signed.get("sub").and_then(Value::as_str),
+        Some(auth.user_id.as_str())
+    );
     assert!(!auth.user_id.is_empty());
     let text = |name: &str| signed.get(name).and_then(Value::as_str);
     assert_eq!(auth.session_id.as_deref(), text("sid"));
@@ -102,9 +116,10 @@ fn check_auth(auth: &clerk_core::Auth, claims: &[u8]) {
                 .collect();
             assert!(org.permissions.len() <= auth.org_features.len() * per.len());
             for permission in &org.permissions {
-                let ok = auth.org_features.iter().any(|f| {
-                    per.iter().any(|p| *permission == format!("org:{f}:{p}"))
-                });
+                let ok = auth
+                    .org_features
+                    .iter()
+                    .any(|f| per.iter().any(|p| *permission == format!("org:{f}:{p}")));
                 assert!(ok, "permission {permission:?} from no feature × permission");
                 assert!(auth.has_permission(permission));
             }

@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(envelope["type"].as_str(), Some(event_type.as_str()));
             }
             if KNOWN_EVENT_TYPES.contains(&event_type.as_str()) {
-                assert!(!matches!(event.data, clerk_webhooks::EventData::Unknown { .. }), "{event_type} parsed as unknown");
+                assert!(
+                    !matches!(event.data, clerk_webhooks::EventData::Unknown { .. }),
+                    "{event_type} parsed as unknown"
+                );
             }
             let _ = event.data.object_id();
             let _ = format!("{event:?}");

@@ -69,7 +69,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut headers = HeaderMap::new();
     let mut signatures = Vec::new();
-    for (name, value) in [(id_name, &id), (ts_name, &timestamp), (sig_name, &signature)] {
+    for (name, value) in [
+        (id_name, &id),
+        (ts_name, &timestamp),
+        (sig_name, &signature),
+    ] {
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.append(HeaderName::from_static(name), v);
             if name == sig_name {
@@ -79,7 +83,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if flags & 4 != 0 {
         let second = "v1a,abc v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=".to_owned();
-        headers.append(HeaderName::from_static(sig_name), HeaderValue::from_static("v1a,abc v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="));
+        headers.append(
+            HeaderName::from_static(sig_name),
+            HeaderValue::from_static("v1a,abc v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+        );
         signatures.push(second);
     }
 
@@ -89,7 +96,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(verified.id(), id);
             assert_eq!(verified.body(), body);
             let ts = parsed_ts.expect("a verified delivery has a numeric timestamp");
-            assert!((ts - now).abs() <= 300, "timestamp {ts} outside the tolerance of {now}");
+            assert!(
+                (ts - now).abs() <= 300,
+                "timestamp {ts} outside the tolerance of {now}"
+            );
             // Verified ⇒ some `v1` entry is the reference signature under some secret.
             let expected: Vec<String> = SECRETS
                 .iter()
@@ -107,7 +117,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(err) => {
             let message = err.to_string();
-            assert!(!message.contains("MfKQ9r8"), "an error shows the secret: {message}");
+            assert!(
+                !message.contains("MfKQ9r8"),
+                "an error shows the secret: {message}"
+            );
         }
     }
     // A correct signature over well-formed headers, within the tolerance, always verifies.
@@ -117,21 +130,34 @@ fuzz_target!(|data: &[u8]| {
     if flags & 2 != 0 && headers_ok {
         if let Some(ts) = parsed_ts {
             if (ts - now).abs() <= 300 {
-                assert!(result.is_ok(), "a correctly signed delivery was refused: {result:?}");
+                assert!(
+                    result.is_ok(),
+                    "a correctly signed delivery was refused: {result:?}"
+                );
             }
         }
     }
     // The pre-extracted entry point agrees with the HeaderMap one for a single header.
     if flags & 4 == 0 && headers_ok {
-        let parts = SignatureHeaders { id: &id, timestamp: &timestamp, signature: &signature };
+        let parts = SignatureHeaders {
+            id: &id,
+            timestamp: &timestamp,
+            signature: &signature,
+        };
         let other = webhook.verify_headers_at(parts, body, UnixTime::from_secs(now));
-        assert_eq!(other.as_ref().map(|v| v.id()), result.as_ref().map(|v| v.id()));
+        assert_eq!(
+            other.as_ref().map(|v| v.id()),
+            result.as_ref().map(|v| v.id())
+        );
     }
     // `sign` is the published algorithm.
     if let Some(ts) = parsed_ts {
         assert_eq!(
             webhook.sign(&id, ts, body),
-            format!("v1,{}", reference_signature(SECRETS[0], &id, &ts.to_string(), body))
+            format!(
+                "v1,{}",
+                reference_signature(SECRETS[0], &id, &ts.to_string(), body)
+            )
         );
     }
     if matches!(result, Err(VerifyError::MissingHeader { .. })) {
