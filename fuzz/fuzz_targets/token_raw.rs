@@ -3,6 +3,8 @@
 //! fixtures' real tokens and their mutations, the claims.
 #![no_main]
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use clerk_core::keys::Algorithm;
 use clerk_core::time::UnixTime;
 use clerk_core::verify::{
@@ -19,6 +21,13 @@ fuzz_target!(|data: &[u8]| {
     let all = [Algorithm::Rs256, Algorithm::Rs384, Algorithm::Rs512];
     match ParsedToken::parse(&token, &all) {
         Ok(parsed) => {
+            // The JOSE header is a JSON object (RFC 7515 §4), never an array or a scalar.
+            let header_b64 = token.split('.').next().unwrap_or_default();
+            let header = URL_SAFE_NO_PAD
+                .decode(header_b64.trim_end_matches('='))
+                .expect("a parsed header is base64url");
+            let first = header.iter().find(|b| !b.is_ascii_whitespace());
+            assert_eq!(first, Some(&b'{'), "a header that is not an object parsed");
             assert!(token.len() <= MAX_TOKEN_BYTES);
             assert_eq!(
                 token.matches('.').count(),

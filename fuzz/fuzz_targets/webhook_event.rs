@@ -20,6 +20,13 @@ fn personal_values(value: &Value, out: &mut Vec<String>) {
 fuzz_target!(|data: &[u8]| {
     match Event::from_slice(data) {
         Ok(event) => {
+            // The envelope is a JSON object, never an array read by position.
+            let first = data.iter().find(|b| !b.is_ascii_whitespace());
+            assert_eq!(
+                first,
+                Some(&b'{'),
+                "an envelope that is not an object parsed"
+            );
             let event_type = event.event_type().to_owned();
             // (serde_json skips ignored members without checking their UTF-8, so the body may
             // not parse as a `Value` although the event parsed.)
