@@ -92,7 +92,7 @@ for target in $targets; do
     if [ "$rc" != 0 ]; then
         failed=1
         echo "---- $target FAILED (libFuzzer exit $rc)" >&2
-        grep -E 'panicked at|ERROR: libFuzzer|SUMMARY|^thread' -A3 "$log" | head -30 >&2 || true
+        grep -E 'panicked at|ERROR: libFuzzer|SUMMARY|^thread' -A3 "$log" | head -30 | cut -c1-300 >&2 || true
         grep -E 'Test unit written to|crash-|timeout-|oom-|leak-' "$log" \
             | sed -n 's/.*written to \(.*\)/   crashing input: \1/p' >&2 || true
         echo "   reproduce: $bin_dir/$target <input>   (or: cargo fuzz run --sanitizer none $target <input>)" >&2

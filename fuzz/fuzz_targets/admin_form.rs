@@ -36,11 +36,13 @@ fuzz_target!(|data: &[u8]| {
                 encode(&form.username),
                 encode(&form.password)
             );
-            assert_eq!(
-                LoginForm::parse(body.as_bytes()).as_ref(),
-                Ok(&form),
-                "re-encoded {body:?}"
-            );
+            // (Escaping can make the body longer than the limit; only then may it be refused.)
+            if body.len() <= MAX_FORM_BYTES {
+                assert!(
+                    LoginForm::parse(body.as_bytes()).as_ref() == Ok(&form),
+                    "a re-encoded form parses differently"
+                );
+            }
             let shown = format!("{form:?}");
             if form.password.len() >= 4
                 && !form.username.contains(&form.password)
