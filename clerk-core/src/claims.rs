@@ -119,7 +119,15 @@ impl<'de> serde::Deserialize<'de> for NumericDate {
 
 /// Builds the normalized [`Auth`] from a decoded, signature-checked payload (JSON bytes).
 pub(crate) fn normalize(payload: Vec<u8>) -> Result<Auth, TokenError> {
-    let parsed: Payload<'_> = serde_json::from_slice(&payload).map_err(|_| diagnose(&payload))?;
+    // The claims set is a JSON object (RFC 7519 §7.2; serde would read a struct from an array
+    // too, by position) and JSON text is UTF-8 (RFC 8259 §8.1; serde_json does not check the
+    // members it skips). `Auth::claims` parses the whole payload, so check both once here.
+    let malformed = TokenError::Malformed("payload is not a JSON object of claims");
+    let text = std::str::from_utf8(&payload).map_err(|_| malformed.clone())?;
+    if !text.trim_start().starts_with('{') {
+        return Err(malformed);
+    }
+    let parsed: Payload<'_> = serde_json::from_str(text).map_err(|_| diagnose(&payload))?;
     let user_id = match parsed.sub.as_deref() {
         Some(sub) if !sub.is_empty() => sub.to_owned(),
         _ => return Err(TokenError::InvalidClaim("sub")),
@@ -565,6 +573,40 @@ mod tests {
     }
 
     #[test]
+    fn a_claims_set_that_is_not_an_object_is_malformed() {
+        // Found by fuzz/token_signed: serde reads a struct from a JSON array too, so a signed
+        // `["user_1", 100]` verified as user_1 while `Auth::claims()` was empty (RFC 7519 §7.2:
+        // the claims set is a JSON object).
+        for payload in [
+            &br#"["user_1", 100]"#[..],
+            b" \n[\"u\",1]",
+            b"\"user_1\"",
+            b"7",
+        ] {
+            assert_eq!(
+                normalize(payload.to_vec()).unwrap_err(),
+                TokenError::Malformed("payload is not a JSON object of claims"),
+                "{}",
+                String::from_utf8_lossy(payload)
+            );
+        }
+        let auth = normalize(b" \r\n\t{\"sub\":\"u\",\"exp\":1}".to_vec()).unwrap();
+        assert_eq!(auth.claims()["sub"], "u");
+    }
+
+    #[test]
+    fn a_claims_set_that_is_not_utf8_is_malformed() {
+        // Found by fuzz/token_signed: serde_json skips an unknown member without checking its
+        // UTF-8, so a signed payload with invalid UTF-8 there verified while `Auth::claims()`
+        // (which parses the whole payload) silently came back empty.
+        let payload = b"{\"sub\":\"user_1\",\"exp\":1,\"custom\":\"\xff\"}".to_vec();
+        assert_eq!(
+            normalize(payload).unwrap_err(),
+            TokenError::Malformed("payload is not a JSON object of claims")
+        );
+    }
+
+    #[test]
     fn required_claims_and_types() {
         assert_eq!(
             normalize(claims(json!({"exp": 1}))).unwrap_err(),
@@ -582,5 +624,58 @@ mod tests {
             normalize(claims(json!({"sub": 5, "exp": 1}))).unwrap_err(),
             TokenError::InvalidClaim("sub")
         );
+    }
+
+    mod v2_permissions {
+        //! Property test of the v2 expansion `fea` × `o.per` × `o.fpm` against a reference model
+        //! written from Clerk's documented rule: permission `per[j]` is granted for org feature
+        //! `i` iff bit `j` of `fpm[i]`, counted from the **least** significant bit, is set; an
+        //! `o:x` feature gives `org:x:<permission>`.
+
+        use super::*;
+        use proptest::prelude::*;
+
+        /// The reference model, independent of the code under test.
+        fn reference(features: &[(&str, String)], per: &[String], masks: &[u128]) -> Vec<String> {
+            let org_features = features
+                .iter()
+                .filter(|(scope, _)| scope.contains('o'))
+                .map(|(_, name)| name);
+            let mut out = Vec::new();
+            for (feature, mask) in org_features.zip(masks) {
+                for (j, permission) in per.iter().enumerate() {
+                    if j < 128 && (mask >> j) & 1 == 1 {
+                        out.push(format!("org:{feature}:{permission}"));
+                    }
+                }
+            }
+            out
+        }
+
+        fn scope() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec!["o", "u", "ou", "uo"])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            #[test]
+            #[ignore = "enable once the v2 bit order fix lands"]
+            fn expansion_matches_the_documented_rule(
+                features in prop::collection::vec((scope(), "[a-z][a-z0-9_]{0,7}"), 0..6),
+                per in prop::collection::vec("[a-z][a-z0-9_]{0,7}", 0..100),
+                masks in prop::collection::vec(any::<u128>(), 0..7),
+            ) {
+                let fea: Vec<String> = features.iter().map(|(s, n)| format!("{s}:{n}")).collect();
+                let fpm: Vec<String> = masks.iter().map(u128::to_string).collect();
+                let auth = normalize(claims(json!({
+                    "sub": "user_1", "exp": 100, "v": 2, "fea": fea.join(","),
+                    "o": {"id": "org_1", "rol": "admin", "per": per.join(","), "fpm": fpm.join(",")}
+                })))
+                .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+                let org = auth.org.expect("o.id is set");
+                prop_assert_eq!(org.permissions, reference(&features, &per, &masks));
+            }
+        }
     }
 }

@@ -132,6 +132,16 @@ impl Event {
     /// [`ParseError::InvalidEnvelope`] when the body is not JSON or has no string `type`;
     /// [`ParseError::InvalidData`] when a known type's `data` has the wrong shape.
     pub fn from_slice(body: &[u8]) -> Result<Self, ParseError> {
+        // serde reads a struct from a JSON array as well (fields by position): the envelope
+        // must be an object.
+        let first = body
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        if first != Some(&b'{') {
+            return Err(ParseError::InvalidEnvelope {
+                message: "expected a JSON object".to_owned(),
+            });
+        }
         let raw: RawEnvelope<'_> =
             serde_json::from_slice(body).map_err(|e| ParseError::InvalidEnvelope {
                 message: redact(&e.to_string()),
@@ -289,6 +299,28 @@ catalog! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_envelope_that_is_not_an_object_is_invalid() {
+        // Found by fuzz/webhook_event: serde reads a struct from a JSON array too, so the
+        // body `["user.deleted"]` parsed as an event of that type (and `["x"]` as an ignored
+        // unknown one) instead of failing as the docs say.
+        for body in [
+            &br#"["user.deleted"]"#[..],
+            b" \n[\"http_request\"]",
+            b"\"user.deleted\"",
+        ] {
+            assert!(
+                matches!(
+                    Event::from_slice(body),
+                    Err(ParseError::InvalidEnvelope { .. })
+                ),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert!(Event::from_slice(br#" {"type":"x.y","data":{}}"#).is_ok());
+    }
 
     #[test]
     fn redaction_hides_quoted_values_only() {

@@ -173,7 +173,16 @@ impl<'a> ParsedToken<'a> {
         let header_len = decode_into(header_b64, &mut header_buffer).ok_or(
             TokenError::Malformed("header is not base64url (or is too long)"),
         )?;
-        let raw: RawHeader<'_> = serde_json::from_slice(&header_buffer[..header_len])
+        let header_json = &header_buffer[..header_len];
+        // serde reads a struct from a JSON array too (fields by position): the JOSE header
+        // must be an object (RFC 7515 §4).
+        let first = header_json
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        if first != Some(&b'{') {
+            return Err(TokenError::Malformed("header is not a JSON object"));
+        }
+        let raw: RawHeader<'_> = serde_json::from_slice(header_json)
             .map_err(|_| TokenError::Malformed("header is not a JSON object"))?;
         let alg_name = raw
             .alg
@@ -249,4 +258,28 @@ fn decode_into(segment: &str, out: &mut [u8]) -> Option<usize> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode_slice(segment.trim_end_matches('='), out)
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_that_is_not_an_object_is_malformed() {
+        // serde reads a struct from a JSON array too (fields by position): `["RS256"]` parsed
+        // as a header with `alg` RS256 (RFC 7515 §4: the header is a JSON object).
+        let token = format!(
+            "{}.e30.AA",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#" ["RS256", "kid"]"#)
+        );
+        assert_eq!(
+            ParsedToken::parse(&token, &[Algorithm::Rs256]).unwrap_err(),
+            TokenError::Malformed("header is not a JSON object")
+        );
+        let object = format!(
+            "{}.e30.AA",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#" {"alg":"RS256"}"#)
+        );
+        assert!(ParsedToken::parse(&object, &[Algorithm::Rs256]).is_ok());
+    }
 }
