@@ -660,7 +660,6 @@ mod tests {
             #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
             #[test]
-            #[ignore = "enable once the v2 bit order fix lands"]
             fn expansion_matches_the_documented_rule(
                 features in prop::collection::vec((scope(), "[a-z][a-z0-9_]{0,7}"), 0..6),
                 per in prop::collection::vec("[a-z][a-z0-9_]{0,7}", 0..100),
