@@ -87,6 +87,9 @@ pub struct ClerkConfig {
     pub provision_budget: crate::backend_api::CallBudget,
     /// Read the `__session` cookie when no `Authorization` header is present.
     pub cookie_auth: bool,
+    /// `CLERK_STAFF_LOGIN_CONCURRENCY`: how many staff password checks may run at once
+    /// (hybrid mode's [`LoginGate`](crate::login_gate)); `None`: the number of CPUs.
+    pub staff_login_concurrency: Option<std::num::NonZeroUsize>,
 }
 
 impl ClerkConfig {
@@ -171,6 +174,7 @@ pub struct ClerkConfigBuilder {
     provision_budget: Option<Duration>,
     provision_tries: Option<u64>,
     cookie_auth: Option<bool>,
+    staff_login_concurrency: Option<u64>,
 }
 
 impl std::fmt::Debug for ClerkConfigBuilder {
@@ -199,6 +203,7 @@ impl std::fmt::Debug for ClerkConfigBuilder {
             .field("webhook_dedup_timeout", &self.webhook_dedup_timeout)
             .field("api_timeout", &self.api_timeout)
             .field("cookie_auth", &self.cookie_auth)
+            .field("staff_login_concurrency", &self.staff_login_concurrency)
             .finish()
     }
 }
@@ -308,6 +313,11 @@ impl ClerkConfigBuilder {
             )?
             .map(Duration::from_millis),
             cookie_auth: boolean("CLERK_COOKIE_AUTH", get("CLERK_COOKIE_AUTH"))?,
+            staff_login_concurrency: whole_number(
+                "CLERK_STAFF_LOGIN_CONCURRENCY",
+                get("CLERK_STAFF_LOGIN_CONCURRENCY"),
+                "password checks",
+            )?,
             allow_missing_azp: boolean("CLERK_ALLOW_MISSING_AZP", get("CLERK_ALLOW_MISSING_AZP"))?
                 .unwrap_or(false),
             ..ClerkConfigBuilder::default()
@@ -438,6 +448,14 @@ impl ClerkConfigBuilder {
     #[must_use]
     pub fn provision_budget(mut self, budget: Duration) -> Self {
         self.provision_budget = Some(budget);
+        self
+    }
+
+    /// `CLERK_STAFF_LOGIN_CONCURRENCY`: staff password checks at once (1 to 1024; default the
+    /// number of CPUs).
+    #[must_use]
+    pub fn staff_login_concurrency(mut self, checks: usize) -> Self {
+        self.staff_login_concurrency = Some(checks as u64);
         self
     }
 
@@ -593,6 +611,19 @@ impl ClerkConfigBuilder {
                 },
             },
             cookie_auth: self.cookie_auth.unwrap_or(true),
+            staff_login_concurrency: match self.staff_login_concurrency {
+                None => None,
+                Some(n) => Some(
+                    usize::try_from(n)
+                        .ok()
+                        .and_then(std::num::NonZeroUsize::new)
+                        .filter(|n| n.get() <= 1024)
+                        .ok_or_else(|| ConfigError::Invalid {
+                            setting: "CLERK_STAFF_LOGIN_CONCURRENCY",
+                            expected: format!("expected 1 to 1024 password checks, got {n}"),
+                        })?,
+                ),
+            },
         })
     }
 }
@@ -707,6 +738,26 @@ mod tests {
                 "https://app.example.com/, http://localhost:3000",
             ),
         ]
+    }
+
+    #[test]
+    fn staff_login_concurrency_is_a_bounded_positive_number() {
+        assert_eq!(load(&base()).unwrap().staff_login_concurrency, None);
+        let mut pairs = base();
+        pairs.push(("CLERK_STAFF_LOGIN_CONCURRENCY", "3"));
+        assert_eq!(
+            load(&pairs)
+                .unwrap()
+                .staff_login_concurrency
+                .map(|n| n.get()),
+            Some(3)
+        );
+        for bad in ["0", "-1", "lots", "5000"] {
+            let mut pairs = base();
+            pairs.push(("CLERK_STAFF_LOGIN_CONCURRENCY", bad));
+            let error = load(&pairs).unwrap_err();
+            assert_eq!(error.setting(), "CLERK_STAFF_LOGIN_CONCURRENCY", "{bad}");
+        }
     }
 
     #[test]
