@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
-use clerk_core::authz::{self, PermissionName, Requirement, RoleName};
+use clerk_core::authz::{PermissionName, Requirement, RoleName};
 use clerk_core::{ActiveOrganization, Auth, AuthDecision};
 
 use crate::ClerkRejection;
@@ -317,77 +317,12 @@ requirement_common!(
     MissingPermission
 );
 
-/// A signed-in session that meets requirement `Q`, decided by clerk-core with Clerk's `has()`
-/// semantics: a feature ([`RequireFeature`]), a plan ([`RequirePlan`]), a recent
-/// reverification ([`RequireReverification`]), or no impersonation ([`NotImpersonated`]).
-///
-/// Rejects with `Q`'s 403 (`missing_feature`, `missing_plan`, Clerk's `reverification-error`
-/// body, `impersonation_not_allowed`), and like [`ClerkAuth`] when not signed in.
-pub struct Require<Q> {
-    auth: Arc<Auth>,
-    _requirement: PhantomData<fn() -> Q>,
-}
-
-/// A signed-in session with Clerk feature `F` (see [`feature!`](crate::feature!)).
-pub type RequireFeature<F> = Require<authz::Feature<F>>;
-/// A signed-in session with Clerk Billing plan `P` (see [`plan!`](crate::plan!)).
-pub type RequirePlan<P> = Require<authz::Plan<P>>;
-/// A signed-in session whose factor verification is recent enough for `R`: a preset
-/// ([`authz::StrictMfa`], [`authz::Strict`], [`authz::Moderate`], [`authz::Lax`]) or an explicit
-/// level and age ([`reverification!`](crate::reverification!)).
-pub type RequireReverification<R> = Require<authz::Reverified<R>>;
-/// A signed-in session that is not an impersonation (no `act` claim).
-pub type NotImpersonated = Require<authz::NotImpersonated>;
-
-impl<Q> Require<Q> {
-    /// The session.
-    #[must_use]
-    pub fn auth(&self) -> &Arc<Auth> {
-        &self.auth
-    }
-
-    /// The session, by value.
-    #[must_use]
-    pub fn into_inner(self) -> Arc<Auth> {
-        self.auth
-    }
-}
-
-impl<Q> Clone for Require<Q> {
-    fn clone(&self) -> Self {
-        Require {
-            auth: Arc::clone(&self.auth),
-            _requirement: PhantomData,
-        }
-    }
-}
-
-impl<Q: Requirement> fmt::Debug for Require<Q> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Require")
-            .field("required", &Q::describe())
-            .field("auth", &self.auth)
-            .finish()
-    }
-}
-
-impl<Q> Deref for Require<Q> {
-    type Target = Auth;
-
-    fn deref(&self) -> &Auth {
-        &self.auth
-    }
-}
+clerk_core::__require_type!("Rejects with `Q`'s 403 (`missing_feature`, `missing_plan`, Clerk's `reverification-error` body, `impersonation_not_allowed`), and like [`ClerkAuth`] when not signed in.");
 
 impl<S: Send + Sync, Q: Requirement> FromRequestParts<S> for Require<Q> {
     type Rejection = ClerkRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let auth = required_auth(parts)?;
-        Q::decide(&auth).map_err(ClerkRejection::Forbidden)?;
-        Ok(Require {
-            auth,
-            _requirement: PhantomData,
-        })
+        Require::decide(required_auth(parts)?).map_err(ClerkRejection::Forbidden)
     }
 }

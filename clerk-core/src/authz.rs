@@ -274,3 +274,90 @@ impl Requirement for NotImpersonated {
         }
     }
 }
+
+/// The adapters' `Require<Q>` type: the verified session of a request that met requirement
+/// `Q`, with its accessors and the aliases `RequireFeature`, `RequirePlan`,
+/// `RequireReverification` and `NotImpersonated`. Each adapter expands it once and adds only
+/// its framework's extractor trait (a foreign trait needs a local type), so the type is written
+/// once. Not for applications.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __require_type {
+    ($refusal:literal) => {
+        /// A signed-in session that meets requirement `Q`, decided by clerk-core with Clerk's
+        /// `has()` semantics: a feature ([`RequireFeature`]), a plan ([`RequirePlan`]), a recent
+        /// reverification ([`RequireReverification`]), or no impersonation
+        /// ([`NotImpersonated`]).
+        ///
+        #[doc = $refusal]
+        pub struct Require<Q> {
+            auth: ::std::sync::Arc<$crate::Auth>,
+            _requirement: ::std::marker::PhantomData<fn() -> Q>,
+        }
+
+        /// A signed-in session with Clerk feature `F` (see [`feature!`](crate::feature!)).
+        pub type RequireFeature<F> = Require<$crate::authz::Feature<F>>;
+        /// A signed-in session with Clerk Billing plan `P` (see [`plan!`](crate::plan!)).
+        pub type RequirePlan<P> = Require<$crate::authz::Plan<P>>;
+        /// A signed-in session whose factor verification is recent enough for `R`: a preset
+        /// ([`StrictMfa`](crate::StrictMfa), [`Strict`](crate::Strict),
+        /// [`Moderate`](crate::Moderate), [`Lax`](crate::Lax)) or an explicit level and age
+        /// ([`reverification!`](crate::reverification!)).
+        pub type RequireReverification<R> = Require<$crate::authz::Reverified<R>>;
+        /// A signed-in session that is not an impersonation (no `act` claim).
+        pub type NotImpersonated = Require<$crate::authz::NotImpersonated>;
+
+        impl<Q: $crate::authz::Requirement> Require<Q> {
+            /// Decides `Q` for `auth`: the session, or the 403 to answer with.
+            fn decide(
+                auth: ::std::sync::Arc<$crate::Auth>,
+            ) -> ::std::result::Result<Self, $crate::rejection::Failure> {
+                Q::decide(&auth)?;
+                Ok(Require {
+                    auth,
+                    _requirement: ::std::marker::PhantomData,
+                })
+            }
+        }
+
+        impl<Q> Require<Q> {
+            /// The session.
+            #[must_use]
+            pub fn auth(&self) -> &::std::sync::Arc<$crate::Auth> {
+                &self.auth
+            }
+
+            /// The session, by value.
+            #[must_use]
+            pub fn into_inner(self) -> ::std::sync::Arc<$crate::Auth> {
+                self.auth
+            }
+        }
+
+        impl<Q> ::std::clone::Clone for Require<Q> {
+            fn clone(&self) -> Self {
+                Require {
+                    auth: ::std::sync::Arc::clone(&self.auth),
+                    _requirement: ::std::marker::PhantomData,
+                }
+            }
+        }
+
+        impl<Q: $crate::authz::Requirement> ::std::fmt::Debug for Require<Q> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("Require")
+                    .field("required", &Q::describe())
+                    .field("auth", &self.auth)
+                    .finish()
+            }
+        }
+
+        impl<Q> ::std::ops::Deref for Require<Q> {
+            type Target = $crate::Auth;
+
+            fn deref(&self) -> &$crate::Auth {
+                &self.auth
+            }
+        }
+    };
+}

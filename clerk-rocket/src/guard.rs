@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use clerk_core::authz::{self, PermissionName, Requirement, RoleName};
+use clerk_core::authz::{PermissionName, Requirement, RoleName};
 use clerk_core::extract::{cookie_from, find_token_from, ExtractError, FoundToken, SESSION_COOKIE};
 use clerk_core::{ActiveOrganization, Auth, AuthDecision};
 use rocket::request::{FromRequest, Outcome, Request};
@@ -494,67 +494,7 @@ requirement_common!(
     MissingPermission
 );
 
-/// A signed-in session that meets requirement `Q`, decided by clerk-core with Clerk's `has()`
-/// semantics: a feature ([`RequireFeature`]), a plan ([`RequirePlan`]), a recent
-/// reverification ([`RequireReverification`]), or no impersonation ([`NotImpersonated`]).
-///
-/// Fails with `Q`'s 403 (`missing_feature`, `missing_plan`, Clerk's `reverification-error`
-/// body, `impersonation_not_allowed`), and like [`ClerkAuth`] when not signed in.
-pub struct Require<Q> {
-    auth: Arc<Auth>,
-    _requirement: PhantomData<fn() -> Q>,
-}
-
-/// A signed-in session with Clerk feature `F` (see [`feature!`](crate::feature!)).
-pub type RequireFeature<F> = Require<authz::Feature<F>>;
-/// A signed-in session with Clerk Billing plan `P` (see [`plan!`](crate::plan!)).
-pub type RequirePlan<P> = Require<authz::Plan<P>>;
-/// A signed-in session whose factor verification is recent enough for `R`: a preset
-/// ([`authz::StrictMfa`], [`authz::Strict`], [`authz::Moderate`], [`authz::Lax`]) or an explicit
-/// level and age ([`reverification!`](crate::reverification!)).
-pub type RequireReverification<R> = Require<authz::Reverified<R>>;
-/// A signed-in session that is not an impersonation (no `act` claim).
-pub type NotImpersonated = Require<authz::NotImpersonated>;
-
-impl<Q> Require<Q> {
-    /// The session.
-    #[must_use]
-    pub fn auth(&self) -> &Arc<Auth> {
-        &self.auth
-    }
-
-    /// The session, by value.
-    #[must_use]
-    pub fn into_inner(self) -> Arc<Auth> {
-        self.auth
-    }
-}
-
-impl<Q> Clone for Require<Q> {
-    fn clone(&self) -> Self {
-        Require {
-            auth: Arc::clone(&self.auth),
-            _requirement: PhantomData,
-        }
-    }
-}
-
-impl<Q: Requirement> fmt::Debug for Require<Q> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Require")
-            .field("required", &Q::describe())
-            .field("auth", &self.auth)
-            .finish()
-    }
-}
-
-impl<Q> Deref for Require<Q> {
-    type Target = Auth;
-
-    fn deref(&self) -> &Auth {
-        &self.auth
-    }
-}
+clerk_core::__require_type!("Fails with `Q`'s 403 (`missing_feature`, `missing_plan`, Clerk's `reverification-error` body, `impersonation_not_allowed`), and like [`ClerkAuth`] when not signed in.");
 
 impl<Q: Requirement> Sentinel for Require<Q> {
     fn abort(rocket: &Rocket<Ignite>) -> bool {
@@ -571,11 +511,8 @@ impl<'r, Q: Requirement> FromRequest<'r> for Require<Q> {
             Ok(auth) => auth,
             Err(rejection) => return fail(request, rejection),
         };
-        match Q::decide(&auth) {
-            Ok(()) => Outcome::Success(Require {
-                auth,
-                _requirement: PhantomData,
-            }),
+        match Require::decide(auth) {
+            Ok(granted) => Outcome::Success(granted),
             Err(failure) => fail(request, ClerkRejection::Forbidden(failure)),
         }
     }

@@ -43,6 +43,7 @@ pub mod checks;
 pub mod e2e;
 mod http;
 mod process;
+pub mod redaction;
 
 pub use http::Answer;
 pub use process::AppProcess;
