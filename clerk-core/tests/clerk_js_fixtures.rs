@@ -8,7 +8,10 @@ use clerk_core::{AuthError, Authenticator, ClerkConfig, Reason};
 use serde_json::Value;
 use std::sync::Arc;
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/clerk-js-tokens.json");
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/clerk-js-tokens.json"
+);
 
 struct At(UnixTime);
 impl Clock for At {

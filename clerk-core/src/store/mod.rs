@@ -36,7 +36,9 @@
 //!    to two processes at once apply exactly once);
 //! 3. apply each change in order, following the rules on [`Change`]'s variants (the pure
 //!    functions in [`rules`] decide; a backend only reads the rows they need and writes the
-//!    result);
+//!    result). Steps 2–4 are written once, in [`dispatch::apply_batch`]: a backend
+//!    implements the storage primitives of [`dispatch::ChangeTarget`] on its open
+//!    transaction and commits or rolls back on the outcome;
 //! 4. insert the receipt, commit, and return one [`Applied`] per change.
 //!
 //! Any error rolls everything back: **a batch is all or nothing**. The processor can compute
@@ -80,6 +82,7 @@ use crate::time::UnixTime;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod dispatch;
 mod dyn_store;
 pub mod rules;
 
