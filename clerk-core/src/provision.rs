@@ -34,7 +34,7 @@ use std::sync::Arc;
 use crate::backend_api::{ApiError, BackendApi};
 use crate::model::{ClerkUserData, User};
 use crate::store::{
-    Change, Conflict, DynStore, LinkPolicy, Store, StoreError, StoreWriter, UserStore, WriteBatch,
+    Change, Conflict, LinkPolicy, Store, StoreError, StoreWriter, UserStore, WriteBatch,
 };
 use crate::time::{Clock, SystemClock};
 
@@ -84,7 +84,7 @@ impl ProvisionError {
 /// provisioning. Cheap to clone (everything is shared).
 #[derive(Clone)]
 pub struct UserProvisioning {
-    store: Arc<dyn DynStore>,
+    store: Arc<dyn Store>,
     api: Option<Arc<BackendApi>>,
     clock: Arc<dyn Clock>,
     link: LinkPolicy,
@@ -109,7 +109,7 @@ impl UserProvisioning {
 
     /// Lookups in a type-erased store (shared with a webhook processor, say).
     #[must_use]
-    pub fn from_dyn(store: Arc<dyn DynStore>) -> Self {
+    pub fn from_dyn(store: Arc<dyn Store>) -> Self {
         UserProvisioning {
             store,
             api: None,
@@ -143,7 +143,7 @@ impl UserProvisioning {
 
     /// The store.
     #[must_use]
-    pub fn store(&self) -> &Arc<dyn DynStore> {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 

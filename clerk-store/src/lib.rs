@@ -121,6 +121,6 @@ pub use sqlite::SqliteStore;
 pub use sqlx;
 
 pub use clerk_core::store::{
-    BatchOutcome, Change, DynStore, Effect, LedgerStore, OrganizationStore, Store, StoreError,
-    StoreWriter, UserStore, WriteBatch,
+    BatchOutcome, Change, Effect, LedgerStore, OrganizationStore, Store, StoreError, StoreWriter,
+    UserStore, WriteBatch,
 };

@@ -300,6 +300,7 @@ impl ChangeTarget for Tx<'_> {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl UserStore for MemoryStore {
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         Ok(self.lock().users.get(&id).cloned())
@@ -333,6 +334,7 @@ impl UserStore for MemoryStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl OrganizationStore for MemoryStore {
     async fn organization(&self, clerk_id: &str) -> Result<Option<Organization>, StoreError> {
         Ok(self.lock().organizations.get(clerk_id).cloned())
@@ -393,6 +395,7 @@ impl OrganizationStore for MemoryStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl LedgerStore for MemoryStore {
     async fn webhook_event(&self, svix_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
         Ok(self.lock().webhook_events.get(svix_id).cloned())
@@ -406,6 +409,7 @@ impl LedgerStore for MemoryStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl StoreWriter for MemoryStore {
     async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
         let mut guard = self.lock();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clerk_core::cache::{Cache, CachedStore};
 use clerk_core::config::ClerkConfig;
-use clerk_core::store::{DynStore, StoreError};
+use clerk_core::store::{Store, StoreError};
 
 #[cfg(feature = "postgres")]
 use crate::PostgresStore;
@@ -95,9 +95,9 @@ impl AnyStore {
         }
     }
 
-    /// The store behind the object-safe [`DynStore`] (what adapters hold).
+    /// The store as an `Arc<dyn Store>` (what adapters hold).
     #[must_use]
-    pub fn into_dyn(self) -> Arc<dyn DynStore> {
+    pub fn into_dyn(self) -> Arc<dyn Store> {
         match self {
             #[cfg(feature = "sqlite")]
             AnyStore::Sqlite(store) => Arc::new(store),
@@ -108,14 +108,14 @@ impl AnyStore {
 
     /// The store behind a [`CachedStore`] over `cache` (a `MemoryCache` for one process, a
     /// `RedisCache` shared by several), with the lookup TTLs of `config`
-    /// (`CLERK_CACHE_TIMEOUT`, `CLERK_ORG_CACHE_TIMEOUT`), as [`DynStore`]. Webhooks applied
+    /// (`CLERK_CACHE_TIMEOUT`, `CLERK_ORG_CACHE_TIMEOUT`), as [`Store`]. Webhooks applied
     /// through the returned store invalidate the cache; a failing cache is bypassed.
     #[must_use]
     pub fn into_cached_dyn<C: Cache + 'static>(
         self,
         cache: C,
         config: &ClerkConfig,
-    ) -> Arc<dyn DynStore> {
+    ) -> Arc<dyn Store> {
         match self {
             #[cfg(feature = "sqlite")]
             AnyStore::Sqlite(store) => Arc::new(CachedStore::new(store, cache).with_config(config)),
@@ -132,7 +132,7 @@ impl AnyStore {
 ///
 /// # Errors
 /// As [`AnyStore::connect`] and [`AnyStore::migrate`].
-pub async fn open_database_url(database_url: &str) -> Result<Arc<dyn DynStore>, StoreError> {
+pub async fn open_database_url(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     let store = AnyStore::connect(database_url).await?;
     store.migrate().await?;
     Ok(store.into_dyn())

@@ -278,6 +278,7 @@ impl PostgresStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl UserStore for PostgresStore {
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         user_where(&mut *self.conn().await?, BY_ID, Key::Int(id.0), Lock::No).await
@@ -337,6 +338,7 @@ impl UserStore for PostgresStore {
 
 // Text keys are ordered bytewise (`COLLATE "C"`), whatever the database's collation, so pages
 // follow the same order as the other backends.
+#[clerk_core::store::async_trait]
 impl OrganizationStore for PostgresStore {
     async fn organization(&self, clerk_id: &str) -> Result<Option<Organization>, StoreError> {
         organization_row(&mut *self.conn().await?, clerk_id, Lock::No).await
@@ -413,6 +415,7 @@ impl OrganizationStore for PostgresStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl LedgerStore for PostgresStore {
     async fn webhook_event(&self, svix_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
         webhook_event_row(&mut *self.conn().await?, svix_id).await
@@ -437,6 +440,7 @@ impl LedgerStore for PostgresStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl StoreWriter for PostgresStore {
     async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
         let mut attempt = 1;

@@ -196,6 +196,7 @@ impl SqliteStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl UserStore for SqliteStore {
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         user_where(&mut *self.conn().await?, BY_ID, Key::Int(id.0)).await
@@ -241,6 +242,7 @@ impl UserStore for SqliteStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl OrganizationStore for SqliteStore {
     async fn organization(&self, clerk_id: &str) -> Result<Option<Organization>, StoreError> {
         organization_row(&mut *self.conn().await?, clerk_id).await
@@ -317,6 +319,7 @@ impl OrganizationStore for SqliteStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl LedgerStore for SqliteStore {
     async fn webhook_event(&self, svix_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
         webhook_event_row(&mut *self.conn().await?, svix_id).await
@@ -341,6 +344,7 @@ impl LedgerStore for SqliteStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl StoreWriter for SqliteStore {
     async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
         // IMMEDIATE: take the write lock up front (waiting up to the busy timeout) so the
