@@ -1,4 +1,4 @@
-//! The webhook route: `POST` for the [`WebhookProcessor`]
+//! The webhook route: `POST` for the [`WebhookProcessor`](clerk_webhooks::WebhookProcessor)
 //! the fairing builds, with the status codes of [design §6](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#6-webhooks) and `clerk-axum`'s bodies.
 //!
 //! ```no_run

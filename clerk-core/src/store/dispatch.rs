@@ -17,6 +17,210 @@
 //!
 //! The enums here are deliberately exhaustive: a backend matches them completely, and a new
 //! variant is a new primitive every backend must implement.
+//!
+//! # Implementing the primitives
+//!
+//! A complete (if naive) in-memory target: rows in vectors and maps, no locks (the caller
+//! would hold one mutex for the whole batch), the receipt kept aside until the batch
+//! succeeds. [`apply_batch`] does all the deciding.
+//!
+//! ```
+//! use std::collections::HashMap;
+//!
+//! use clerk_core::model::{
+//!     same_email, ClerkUserData, Invitation, Membership, Organization, RevokedSession, User,
+//!     UserId, WebhookEvent,
+//! };
+//! use clerk_core::store::dispatch::{apply_batch, ChangeTarget, SessionField, UserKey};
+//! use clerk_core::store::{BatchOutcome, Change, Effect, LinkPolicy, StoreError, WriteBatch};
+//! use clerk_core::time::UnixTime;
+//!
+//! #[derive(Default)]
+//! struct Rows {
+//!     users: Vec<User>,
+//!     organizations: HashMap<String, Organization>,
+//!     memberships: HashMap<String, Membership>,
+//!     invitations: HashMap<String, Invitation>,
+//!     receipts: HashMap<String, WebhookEvent>,
+//!     revoked: HashMap<String, RevokedSession>,
+//!     pending_receipt: Option<WebhookEvent>,
+//! }
+//!
+//! impl Rows {
+//!     fn row(&mut self, id: UserId) -> Result<&mut User, StoreError> {
+//!         self.users
+//!             .iter_mut()
+//!             .find(|u| u.id == id)
+//!             .ok_or_else(|| StoreError::backend("no such row"))
+//!     }
+//! }
+//!
+//! impl ChangeTarget for Rows {
+//!     async fn record_receipt(
+//!         &mut self,
+//!         receipt: &WebhookEvent,
+//!     ) -> Result<Option<WebhookEvent>, StoreError> {
+//!         if let Some(stored) = self.receipts.get(&receipt.svix_id) {
+//!             return Ok(Some(stored.clone()));
+//!         }
+//!         self.pending_receipt = Some(receipt.clone());
+//!         Ok(None)
+//!     }
+//!
+//!     async fn user(&mut self, key: UserKey<'_>) -> Result<Option<User>, StoreError> {
+//!         let live = |u: &&User| !u.is_deleted();
+//!         Ok(match key {
+//!             UserKey::Id(id) => self.users.iter().find(|u| u.id == id),
+//!             UserKey::ClerkId(c) => self.users.iter().find(|u| u.clerk_id.as_deref() == Some(c)),
+//!             UserKey::LiveEmail(e) => self
+//!                 .users
+//!                 .iter()
+//!                 .filter(live)
+//!                 .find(|u| u.email.as_deref().is_some_and(|m| same_email(m, e))),
+//!             UserKey::LocalUsername(n) => self
+//!                 .users
+//!                 .iter()
+//!                 .filter(live)
+//!                 .find(|u| u.is_local() && u.username.as_deref() == Some(n)),
+//!         }
+//!         .cloned())
+//!     }
+//!
+//!     async fn insert_user(&mut self, user: &User) -> Result<UserId, StoreError> {
+//!         let id = UserId(self.users.len() as i64 + 1);
+//!         self.users.push(User { id, ..user.clone() });
+//!         Ok(id)
+//!     }
+//!
+//!     async fn write_clerk_fields(
+//!         &mut self,
+//!         id: UserId,
+//!         data: &ClerkUserData,
+//!         link: bool,
+//!         now: UnixTime,
+//!     ) -> Result<(), StoreError> {
+//!         let row = self.row(id)?;
+//!         if link {
+//!             row.clerk_id = Some(data.clerk_id.clone());
+//!         }
+//!         row.apply_clerk(data, now);
+//!         Ok(())
+//!     }
+//!
+//!     async fn tombstone_user(
+//!         &mut self,
+//!         id: UserId,
+//!         at: UnixTime,
+//!         now: UnixTime,
+//!     ) -> Result<(), StoreError> {
+//!         self.row(id)?.mark_deleted(at, now);
+//!         Ok(())
+//!     }
+//!
+//!     async fn write_session(
+//!         &mut self,
+//!         id: UserId,
+//!         field: SessionField,
+//!         at: UnixTime,
+//!         now: UnixTime,
+//!     ) -> Result<(), StoreError> {
+//!         let row = self.row(id)?;
+//!         match field {
+//!             SessionField::Login => row.last_login = Some(at),
+//!             SessionField::Logout => row.last_logout = Some(at),
+//!         }
+//!         row.updated_at = now;
+//!         Ok(())
+//!     }
+//!
+//!     async fn write_local_fields(&mut self, user: &User) -> Result<(), StoreError> {
+//!         let row = self.row(user.id)?;
+//!         row.is_active = user.is_active;
+//!         row.is_staff = user.is_staff;
+//!         row.is_superuser = user.is_superuser;
+//!         row.password_hash.clone_from(&user.password_hash);
+//!         row.updated_at = user.updated_at;
+//!         Ok(())
+//!     }
+//!
+//!     async fn insert_revoked_session(
+//!         &mut self,
+//!         session: &RevokedSession,
+//!     ) -> Result<bool, StoreError> {
+//!         if self.revoked.contains_key(&session.session_id) {
+//!             return Ok(false);
+//!         }
+//!         self.revoked.insert(session.session_id.clone(), session.clone());
+//!         Ok(true)
+//!     }
+//!
+//!     async fn organization(
+//!         &mut self,
+//!         clerk_id: &str,
+//!         _for_update: bool,
+//!     ) -> Result<Option<Organization>, StoreError> {
+//!         Ok(self.organizations.get(clerk_id).cloned())
+//!     }
+//!
+//!     async fn put_organization(&mut self, org: &Organization) -> Result<(), StoreError> {
+//!         self.organizations.insert(org.clerk_id.clone(), org.clone());
+//!         Ok(())
+//!     }
+//!
+//!     async fn end_memberships(
+//!         &mut self,
+//!         organization_clerk_id: &str,
+//!         at: UnixTime,
+//!         now: UnixTime,
+//!     ) -> Result<(), StoreError> {
+//!         for m in self.memberships.values_mut() {
+//!             if m.organization_clerk_id == organization_clerk_id && !m.is_deleted() {
+//!                 m.mark_deleted(at, now);
+//!             }
+//!         }
+//!         Ok(())
+//!     }
+//!
+//!     async fn membership(&mut self, clerk_id: &str) -> Result<Option<Membership>, StoreError> {
+//!         Ok(self.memberships.get(clerk_id).cloned())
+//!     }
+//!
+//!     async fn put_membership(&mut self, m: &Membership) -> Result<(), StoreError> {
+//!         self.memberships.insert(m.clerk_id.clone(), m.clone());
+//!         Ok(())
+//!     }
+//!
+//!     async fn invitation(&mut self, clerk_id: &str) -> Result<Option<Invitation>, StoreError> {
+//!         Ok(self.invitations.get(clerk_id).cloned())
+//!     }
+//!
+//!     async fn put_invitation(&mut self, i: &Invitation) -> Result<(), StoreError> {
+//!         self.invitations.insert(i.clerk_id.clone(), i.clone());
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), StoreError> {
+//! let now = UnixTime::from_secs(1_700_000_000);
+//! let data = ClerkUserData::new("user_1", now, now).with_email("ada@example.com", true);
+//! let batch = WriteBatch::single(now, Change::UpsertUser { data, link: LinkPolicy::Never })
+//!     .with_receipt("msg_1", "user.created");
+//!
+//! let mut rows = Rows::default();
+//! let outcome = apply_batch(&mut rows, batch.clone()).await?;
+//! assert_eq!(outcome.applied()[0].effect, Effect::Created);
+//! // "Commit": keep the receipt the batch recorded.
+//! let receipt = rows.pending_receipt.take().expect("recorded");
+//! rows.receipts.insert(receipt.svix_id.clone(), receipt);
+//!
+//! // The same delivery again changes nothing.
+//! let again = apply_batch(&mut rows, batch).await?;
+//! assert!(matches!(again, BatchOutcome::AlreadyProcessed(_)));
+//! assert_eq!(rows.users.len(), 1);
+//! # Ok(())
+//! # }
+//! ```
 
 use std::future::Future;
 

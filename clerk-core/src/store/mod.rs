@@ -13,7 +13,11 @@
 //!
 //! and [`Store`], implemented automatically for anything that implements all four.
 //!
-//! The traits are object-safe [`async_trait`]s: write the implementation's methods as
+//! A backend does not write the change logic itself: it implements the storage primitives of
+//! [`dispatch::ChangeTarget`] on its transaction (that module's docs carry a complete
+//! in-memory implementation) and calls [`dispatch::apply_batch`] from its `apply`.
+//!
+//! The traits are object-safe [`async_trait`](macro@async_trait)s: write the implementation's methods as
 //! `async fn` in an impl block marked `#[clerk_core::store::async_trait]` (re-exported here).
 //! Code that holds a store can be generic over `S: Store`, or hold `Arc<dyn Store>` (what the
 //! adapters do): `Arc<S>` is a `Store` whenever `S` is, `dyn Store` included.
