@@ -7,6 +7,7 @@
 //! | `MemoryStore` | `memory` (default) | complete, passes the conformance suite |
 //! | `SqliteStore` (sqlx, embedded migrations) | `sqlite` | complete, passes the conformance suite |
 //! | `PostgresStore` (sqlx, embedded migrations) | `postgres` | complete, passes the conformance suite |
+//! | `MySqlStore` (sqlx, embedded migrations; MySQL 8 / MariaDB 10.5+) | `mysql` | complete, passes the conformance suite |
 //! | `MemoryCache` / `RedisCache` for `clerk_core::cache::CachedStore` | — / `redis` | complete, pass the cache conformance cases ([`cache`]) |
 //!
 //! [`sync`] mirrors Clerk's users, organizations and memberships into any store from the
@@ -96,6 +97,8 @@ pub mod cache;
 #[cfg(feature = "memory")]
 mod memory;
 
+#[cfg(feature = "mysql")]
+mod mysql;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod open;
 #[cfg(feature = "postgres")]
@@ -109,6 +112,8 @@ pub use cache::MemoryCache;
 pub use cache::{RedisCache, RedisCacheBuilder};
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+#[cfg(feature = "mysql")]
+pub use mysql::MySqlStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use open::{is_postgres_url, open_database_url, AnyStore, DEFAULT_DATABASE_URL};
 #[cfg(feature = "postgres")]
@@ -117,7 +122,7 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 /// The sqlx version this crate was built with (features `sqlite`, `postgres`), so applications
 /// can match it.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use sqlx;
 
 pub use clerk_core::store::{
