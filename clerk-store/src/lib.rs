@@ -99,7 +99,7 @@ mod memory;
 
 #[cfg(feature = "mysql")]
 mod mysql;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod open;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -114,8 +114,8 @@ pub use cache::{RedisCache, RedisCacheBuilder};
 pub use memory::MemoryStore;
 #[cfg(feature = "mysql")]
 pub use mysql::MySqlStore;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use open::{is_postgres_url, open_database_url, AnyStore, DEFAULT_DATABASE_URL};
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use open::{is_mysql_url, is_postgres_url, open_database_url, AnyStore, DEFAULT_DATABASE_URL};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]

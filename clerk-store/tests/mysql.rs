@@ -116,3 +116,30 @@ async fn migrate_is_idempotent() {
     fixture.store().migrate().await.unwrap();
     fixture.close().await;
 }
+
+/// `DATABASE_URL=mysql://…` (and `mariadb://…`) opens this backend wherever the other URLs work.
+#[tokio::test]
+async fn any_store_opens_mysql_urls() {
+    use clerk_core::store::conformance::Fixture as _;
+    let Some(fixture) = gated("any_store_opens_mysql_urls").await else {
+        return;
+    };
+    let base = fixture.server.rsplit_once('/').map_or("", |(base, _)| base);
+    let url = format!("{base}/{}", fixture.database);
+    assert!(clerk_store::is_mysql_url(&url));
+    let store = clerk_store::AnyStore::connect(&url).await.unwrap();
+    assert_eq!(store.backend_name(), "MySQL");
+    store.migrate().await.unwrap();
+    store.close().await;
+    let dyn_store = clerk_store::open_database_url(&url.replacen("mysql://", "mariadb://", 1))
+        .await
+        .unwrap();
+    assert!(
+        clerk_core::store::UserStore::user_by_clerk_id(&*dyn_store, "user_none")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(dyn_store);
+    fixture.close().await;
+}
