@@ -21,7 +21,8 @@ use clerk_core::model::{
 use clerk_core::password::hash_password;
 use clerk_core::session::RevalidationPolicy;
 use clerk_core::store::{
-    BatchOutcome, Change, DynStore, StoreError, StoreWriter, UserStore, WriteBatch,
+    BatchOutcome, Change, LedgerStore, OrganizationStore, Store, StoreError, StoreWriter,
+    UserStore, WriteBatch,
 };
 use clerk_core::time::Clock;
 use clerk_core::{Authenticator, ClerkConfig, HttpClient, HttpError};
@@ -60,94 +61,84 @@ impl Switchable {
 }
 
 macro_rules! forward {
-    ($self:ident, $method:ident($($arg:expr),*)) => {
-        Box::pin(async move {
-            $self.check()?;
-            $self.inner.$method($($arg),*).await
-        })
-    };
+    ($self:ident, $method:ident($($arg:expr),*)) => {{
+        $self.check()?;
+        $self.inner.$method($($arg),*).await
+    }};
 }
 
-impl DynStore for Switchable {
-    fn dyn_user(&self, id: UserId) -> BoxFuture<'_, Result<Option<User>, StoreError>> {
-        forward!(self, dyn_user(id))
+#[clerk_core::store::async_trait]
+impl UserStore for Switchable {
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        forward!(self, user(id))
     }
-    fn dyn_user_by_clerk_id<'a>(
-        &'a self,
-        clerk_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
-        forward!(self, dyn_user_by_clerk_id(clerk_id))
+    async fn user_by_clerk_id(&self, clerk_id: &str) -> Result<Option<User>, StoreError> {
+        forward!(self, user_by_clerk_id(clerk_id))
     }
-    fn dyn_user_by_email<'a>(
-        &'a self,
-        email: &'a str,
-    ) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
-        forward!(self, dyn_user_by_email(email))
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        forward!(self, user_by_email(email))
     }
-    fn dyn_local_user_by_username<'a>(
-        &'a self,
-        username: &'a str,
-    ) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
-        forward!(self, dyn_local_user_by_username(username))
+    async fn local_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        forward!(self, local_user_by_username(username))
     }
-    fn dyn_list_users(
+    async fn list_users(
         &self,
         after: Option<UserId>,
         limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<User>, StoreError>> {
-        forward!(self, dyn_list_users(after, limit))
+    ) -> Result<Vec<User>, StoreError> {
+        forward!(self, list_users(after, limit))
     }
-    fn dyn_organization<'a>(
-        &'a self,
-        clerk_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Organization>, StoreError>> {
-        forward!(self, dyn_organization(clerk_id))
+}
+
+#[clerk_core::store::async_trait]
+impl OrganizationStore for Switchable {
+    async fn organization(&self, clerk_id: &str) -> Result<Option<Organization>, StoreError> {
+        forward!(self, organization(clerk_id))
     }
-    fn dyn_list_organizations<'a>(
-        &'a self,
-        after: Option<&'a str>,
+    async fn list_organizations(
+        &self,
+        after: Option<&str>,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<Organization>, StoreError>> {
-        forward!(self, dyn_list_organizations(after, limit))
+    ) -> Result<Vec<Organization>, StoreError> {
+        forward!(self, list_organizations(after, limit))
     }
-    fn dyn_membership<'a>(
-        &'a self,
-        clerk_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Membership>, StoreError>> {
-        forward!(self, dyn_membership(clerk_id))
+    async fn membership(&self, clerk_id: &str) -> Result<Option<Membership>, StoreError> {
+        forward!(self, membership(clerk_id))
     }
-    fn dyn_memberships_of_user<'a>(
-        &'a self,
-        user_clerk_id: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<Membership>, StoreError>> {
-        forward!(self, dyn_memberships_of_user(user_clerk_id))
+    async fn memberships_of_user(
+        &self,
+        user_clerk_id: &str,
+    ) -> Result<Vec<Membership>, StoreError> {
+        forward!(self, memberships_of_user(user_clerk_id))
     }
-    fn dyn_memberships_of_organization<'a>(
-        &'a self,
-        organization_clerk_id: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<Membership>, StoreError>> {
-        forward!(self, dyn_memberships_of_organization(organization_clerk_id))
+    async fn memberships_of_organization(
+        &self,
+        organization_clerk_id: &str,
+    ) -> Result<Vec<Membership>, StoreError> {
+        forward!(self, memberships_of_organization(organization_clerk_id))
     }
-    fn dyn_invitation<'a>(
-        &'a self,
-        clerk_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Invitation>, StoreError>> {
-        forward!(self, dyn_invitation(clerk_id))
+    async fn invitation(&self, clerk_id: &str) -> Result<Option<Invitation>, StoreError> {
+        forward!(self, invitation(clerk_id))
     }
-    fn dyn_webhook_event<'a>(
-        &'a self,
-        svix_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<WebhookEvent>, StoreError>> {
-        forward!(self, dyn_webhook_event(svix_id))
+}
+
+#[clerk_core::store::async_trait]
+impl LedgerStore for Switchable {
+    async fn webhook_event(&self, svix_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
+        forward!(self, webhook_event(svix_id))
     }
-    fn dyn_revoked_session<'a>(
-        &'a self,
-        session_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<RevokedSession>, StoreError>> {
-        forward!(self, dyn_revoked_session(session_id))
+    async fn revoked_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<RevokedSession>, StoreError> {
+        forward!(self, revoked_session(session_id))
     }
-    fn dyn_apply(&self, batch: WriteBatch) -> BoxFuture<'_, Result<BatchOutcome, StoreError>> {
-        forward!(self, dyn_apply(batch))
+}
+
+#[clerk_core::store::async_trait]
+impl StoreWriter for Switchable {
+    async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
+        forward!(self, apply(batch))
     }
 }
 
@@ -270,7 +261,7 @@ fn harness() -> Harness {
         .unwrap();
     let store = MemoryStore::new();
     let users_down = Arc::new(AtomicBool::new(false));
-    let switchable: Arc<dyn DynStore> = Arc::new(Switchable {
+    let switchable: Arc<dyn Store> = Arc::new(Switchable {
         inner: store.clone(),
         down: Arc::clone(&users_down),
     });
@@ -869,7 +860,7 @@ async fn without_a_session_manager_extractors_answer_500() {
         .http_client(offline::jwks_client(&[&key]))
         .build()
         .unwrap();
-    let store: Arc<dyn DynStore> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let app = Router::new()
         .route("/me", get(me))
         .route("/staff", get(staff))
@@ -930,7 +921,7 @@ async fn the_revalidation_check_needs_no_key_fetch_while_serving() {
         .clock(clock.clone())
         .build()
         .unwrap();
-    let store: Arc<dyn DynStore> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let app = Router::new()
         .route("/me", get(me))
         .layer(
@@ -1000,7 +991,7 @@ async fn with_establish_from_header_off_only_the_session_cookie_starts_sessions(
         .clock(clock.clone())
         .build()
         .unwrap();
-    let store: Arc<dyn DynStore> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let mode =
         SessionMode::new(store, RevalidationPolicy::new(WINDOW)).establish_from_header(false);
     let app = Router::new()

@@ -169,6 +169,7 @@ struct FlakyStore {
     down: Arc<AtomicBool>,
 }
 
+#[clerk_core::store::async_trait]
 impl UserStore for FlakyStore {
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.inner.user(id).await
@@ -191,6 +192,7 @@ impl UserStore for FlakyStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl OrganizationStore for FlakyStore {
     async fn organization(&self, clerk_id: &str) -> Result<Option<Organization>, StoreError> {
         self.inner.organization(clerk_id).await
@@ -219,6 +221,7 @@ impl OrganizationStore for FlakyStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl LedgerStore for FlakyStore {
     async fn webhook_event(&self, svix_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
         self.inner.webhook_event(svix_id).await
@@ -228,6 +231,7 @@ impl LedgerStore for FlakyStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl StoreWriter for FlakyStore {
     async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
         if self.down.load(Ordering::SeqCst) {

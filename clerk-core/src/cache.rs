@@ -648,6 +648,7 @@ fn always<T>(_: &T) -> bool {
     true
 }
 
+#[crate::store::async_trait]
 impl<S: Store, C: Cache> UserStore for CachedStore<S, C> {
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.read_through(user_id_key(id), self.user_ttl, no_password_hash, || {
@@ -666,29 +667,24 @@ impl<S: Store, C: Cache> UserStore for CachedStore<S, C> {
         .await
     }
 
-    fn user_by_email(
-        &self,
-        email: &str,
-    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
-        self.store.user_by_email(email)
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        self.store.user_by_email(email).await
     }
 
-    fn local_user_by_username(
-        &self,
-        username: &str,
-    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
-        self.store.local_user_by_username(username)
+    async fn local_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        self.store.local_user_by_username(username).await
     }
 
-    fn list_users(
+    async fn list_users(
         &self,
         after: Option<UserId>,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send {
-        self.store.list_users(after, limit)
+    ) -> Result<Vec<User>, StoreError> {
+        self.store.list_users(after, limit).await
     }
 }
 
+#[crate::store::async_trait]
 impl<S: Store, C: Cache> OrganizationStore for CachedStore<S, C> {
     async fn organization(&self, clerk_id: &str) -> Result<Option<Organization>, StoreError> {
         self.read_through(org_key(clerk_id), self.org_ttl, always, || {
@@ -697,60 +693,54 @@ impl<S: Store, C: Cache> OrganizationStore for CachedStore<S, C> {
         .await
     }
 
-    fn list_organizations(
+    async fn list_organizations(
         &self,
         after: Option<&str>,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<Organization>, StoreError>> + Send {
-        self.store.list_organizations(after, limit)
+    ) -> Result<Vec<Organization>, StoreError> {
+        self.store.list_organizations(after, limit).await
     }
 
-    fn membership(
-        &self,
-        clerk_id: &str,
-    ) -> impl Future<Output = Result<Option<Membership>, StoreError>> + Send {
-        self.store.membership(clerk_id)
+    async fn membership(&self, clerk_id: &str) -> Result<Option<Membership>, StoreError> {
+        self.store.membership(clerk_id).await
     }
 
-    fn memberships_of_user(
+    async fn memberships_of_user(
         &self,
         user_clerk_id: &str,
-    ) -> impl Future<Output = Result<Vec<Membership>, StoreError>> + Send {
-        self.store.memberships_of_user(user_clerk_id)
+    ) -> Result<Vec<Membership>, StoreError> {
+        self.store.memberships_of_user(user_clerk_id).await
     }
 
-    fn memberships_of_organization(
+    async fn memberships_of_organization(
         &self,
         organization_clerk_id: &str,
-    ) -> impl Future<Output = Result<Vec<Membership>, StoreError>> + Send {
+    ) -> Result<Vec<Membership>, StoreError> {
         self.store
             .memberships_of_organization(organization_clerk_id)
+            .await
     }
 
-    fn invitation(
-        &self,
-        clerk_id: &str,
-    ) -> impl Future<Output = Result<Option<Invitation>, StoreError>> + Send {
-        self.store.invitation(clerk_id)
+    async fn invitation(&self, clerk_id: &str) -> Result<Option<Invitation>, StoreError> {
+        self.store.invitation(clerk_id).await
     }
 }
 
+#[crate::store::async_trait]
 impl<S: Store, C: Cache> LedgerStore for CachedStore<S, C> {
-    fn webhook_event(
-        &self,
-        svix_id: &str,
-    ) -> impl Future<Output = Result<Option<WebhookEvent>, StoreError>> + Send {
-        self.store.webhook_event(svix_id)
+    async fn webhook_event(&self, svix_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
+        self.store.webhook_event(svix_id).await
     }
 
-    fn revoked_session(
+    async fn revoked_session(
         &self,
         session_id: &str,
-    ) -> impl Future<Output = Result<Option<RevokedSession>, StoreError>> + Send {
-        self.store.revoked_session(session_id)
+    ) -> Result<Option<RevokedSession>, StoreError> {
+        self.store.revoked_session(session_id).await
     }
 }
 
+#[crate::store::async_trait]
 impl<S: Store, C: Cache> StoreWriter for CachedStore<S, C> {
     async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
         let _write = WriteGuard::begin(&self.shared);

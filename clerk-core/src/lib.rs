@@ -116,7 +116,7 @@ pub use model::{
     InvitationStatus, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
 };
 pub use store::{
-    BatchOutcome, Change, DynStore, Effect, LedgerStore, OrganizationStore, Store, StoreError,
-    StoreWriter, UserStore, WriteBatch,
+    BatchOutcome, Change, Effect, LedgerStore, OrganizationStore, Store, StoreError, StoreWriter,
+    UserStore, WriteBatch,
 };
 pub use verify::{Reason, TokenError};

@@ -363,46 +363,34 @@ mod tests {
     use super::*;
     use crate::model::{NewLocalUser, UserId};
     use crate::time::UnixTime;
-    use std::future::{ready, Future};
+    use std::future::Future;
 
     /// Five local users by username; the only read `authenticate_local` makes.
     struct Users(Vec<User>);
 
+    #[crate::store::async_trait]
     impl UserStore for Users {
-        fn user(&self, _: UserId) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
-            ready(Ok(None))
+        async fn user(&self, _: UserId) -> Result<Option<User>, StoreError> {
+            Ok(None)
         }
-        fn user_by_clerk_id(
-            &self,
-            _: &str,
-        ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
-            ready(Ok(None))
+        async fn user_by_clerk_id(&self, _: &str) -> Result<Option<User>, StoreError> {
+            Ok(None)
         }
-        fn user_by_email(
-            &self,
-            _: &str,
-        ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
-            ready(Ok(None))
+        async fn user_by_email(&self, _: &str) -> Result<Option<User>, StoreError> {
+            Ok(None)
         }
-        fn local_user_by_username(
-            &self,
-            username: &str,
-        ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
+        async fn local_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
             if username == "down" {
-                return ready(Err(StoreError::unavailable("the database is down")));
+                return Err(StoreError::unavailable("the database is down"));
             }
-            ready(Ok(self
+            Ok(self
                 .0
                 .iter()
                 .find(|u| u.username.as_deref() == Some(username))
-                .cloned()))
+                .cloned())
         }
-        fn list_users(
-            &self,
-            _: Option<UserId>,
-            _: usize,
-        ) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send {
-            ready(Ok(self.0.clone()))
+        async fn list_users(&self, _: Option<UserId>, _: usize) -> Result<Vec<User>, StoreError> {
+            Ok(self.0.clone())
         }
     }
 

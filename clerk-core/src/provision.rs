@@ -47,7 +47,7 @@ use futures_util::future::{BoxFuture, FutureExt, Shared};
 use crate::backend_api::{ApiError, BackendApi, CallBudget};
 use crate::model::{ClerkUserData, User};
 use crate::store::{
-    Change, Conflict, DynStore, LinkPolicy, Store, StoreError, StoreWriter, UserStore, WriteBatch,
+    Change, Conflict, LinkPolicy, Store, StoreError, StoreWriter, UserStore, WriteBatch,
 };
 use crate::time::{Clock, SystemClock};
 
@@ -125,7 +125,7 @@ type Provisioning = Shared<BoxFuture<'static, Result<User, ProvisionError>>>;
 /// provisioning. Cheap to clone (everything is shared).
 #[derive(Clone)]
 pub struct UserProvisioning {
-    store: Arc<dyn DynStore>,
+    store: Arc<dyn Store>,
     api: Option<Arc<BackendApi>>,
     clock: Arc<dyn Clock>,
     link: LinkPolicy,
@@ -154,7 +154,7 @@ impl UserProvisioning {
 
     /// Lookups in a type-erased store (shared with a webhook processor, say).
     #[must_use]
-    pub fn from_dyn(store: Arc<dyn DynStore>) -> Self {
+    pub fn from_dyn(store: Arc<dyn Store>) -> Self {
         UserProvisioning {
             store,
             api: None,
@@ -199,7 +199,7 @@ impl UserProvisioning {
 
     /// The store.
     #[must_use]
-    pub fn store(&self) -> &Arc<dyn DynStore> {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 

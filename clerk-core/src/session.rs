@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Auth;
 use crate::config::ClerkConfig;
 use crate::model::User;
-use crate::store::{DynStore, StoreError};
+use crate::store::{Store, StoreError};
 use crate::time::UnixTime;
 use crate::verify::TokenError;
 
@@ -214,15 +214,15 @@ impl Standing {
     ///
     /// The store's error; the adapters answer it with 503, never "signed in" or "signed out".
     pub async fn of_record(
-        store: &dyn DynStore,
+        store: &dyn Store,
         record: &SessionRecord,
     ) -> Result<Standing, StoreError> {
         if let Some(sid) = &record.session_id {
-            if store.dyn_revoked_session(sid).await?.is_some() {
+            if store.revoked_session(sid).await?.is_some() {
                 return Ok(Standing::SessionRevoked);
             }
         }
-        let user = store.dyn_user_by_clerk_id(&record.user_id).await?;
+        let user = store.user_by_clerk_id(&record.user_id).await?;
         Ok(Standing::from_store(false, user.as_ref()))
     }
 }

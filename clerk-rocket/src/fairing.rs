@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use clerk_core::provision::UserProvisioning;
-use clerk_core::store::DynStore;
+use clerk_core::store::Store;
 use clerk_core::time::Clock;
 use clerk_core::{Authenticator, ClerkConfig, HttpClient};
 use clerk_webhooks::{Webhook, WebhookProcessor};
@@ -18,7 +18,7 @@ use crate::settings::{self, Environment, SettingsError};
 use clerk_core::session::RevalidationPolicy;
 
 /// The webhook processor the fairing builds (over the type-erased store).
-pub type Processor = WebhookProcessor<Arc<dyn DynStore>>;
+pub type Processor = WebhookProcessor<Arc<dyn Store>>;
 
 /// What [`ClerkFairing`] manages: the guards and the webhook route read it with
 /// `request.rocket().state::<ClerkState>()`. Cheap to clone.
@@ -59,7 +59,7 @@ impl ClerkState {
 
     /// The store of the local mirror, when the fairing was given one.
     #[must_use]
-    pub fn store(&self) -> Option<&Arc<dyn DynStore>> {
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
         self.users.as_ref().map(UserProvisioning::store)
     }
 
@@ -102,7 +102,7 @@ pub enum FairingError {
 ///   `CLERK_WEBHOOK_SIGNING_KEY` is set, the processor behind [`webhook::routes`](crate::webhook::routes).
 #[derive(Clone)]
 pub struct ClerkFairing {
-    store: Option<Arc<dyn DynStore>>,
+    store: Option<Arc<dyn Store>>,
     http: Option<Arc<dyn HttpClient>>,
     clock: Option<Arc<dyn Clock>>,
     sessions: Option<Arc<dyn SessionStore>>,
@@ -146,7 +146,7 @@ impl ClerkFairing {
     /// The store of the local mirror (shared, type-erased): enables [`ClerkUser`](crate::ClerkUser)
     /// and the webhook processor.
     #[must_use]
-    pub fn store(mut self, store: Arc<dyn DynStore>) -> Self {
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
         self
     }

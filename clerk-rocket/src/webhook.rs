@@ -1,9 +1,9 @@
-//! The webhook route: `POST` for the [`WebhookProcessor`]
+//! The webhook route: `POST` for the [`WebhookProcessor`](clerk_webhooks::WebhookProcessor)
 //! the fairing builds, with the status codes of [design §6](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#6-webhooks) and `clerk-axum`'s bodies.
 //!
 //! ```no_run
 //! # use std::sync::Arc;
-//! # fn store() -> Arc<dyn clerk_core::store::DynStore> { unimplemented!() }
+//! # fn store() -> Arc<dyn clerk_core::store::Store> { unimplemented!() }
 //! use clerk_rocket::ClerkFairing;
 //!
 //! let rocket = rocket::build()
@@ -28,10 +28,7 @@
 //! route set includes `GET`, `PUT`, `PATCH`, `DELETE` and `OPTIONS` handlers that answer it
 //! (`HEAD` follows `GET`).
 
-use std::sync::Arc;
-
-use clerk_core::store::Store;
-use clerk_webhooks::{ProcessOutcome, WebhookProcessor, MAX_BODY_BYTES};
+use clerk_webhooks::{ProcessOutcome, MAX_BODY_BYTES};
 use rocket::data::{Data, ToByteUnit};
 use rocket::http::{Header, Method, Status};
 use rocket::request::Request;
@@ -42,8 +39,6 @@ use serde_json::{json, Value};
 use crate::guard::all_headers;
 use crate::rejection::json_response;
 use crate::{ClerkRejection, ClerkState};
-
-type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// The webhook routes, to mount at the path configured in the Clerk dashboard:
 /// `rocket.mount("/webhooks/clerk", clerk_rocket::webhook::routes())`.
@@ -85,17 +80,6 @@ fn too_large() -> Response<'static> {
     )
 }
 
-/// The processor's future, boxed over owned values. Generic on purpose: `Send` is proven from
-/// the `Store` bounds; for the concrete `Arc<dyn DynStore>` rustc fails to prove it inside the
-/// handler ("implementation of `StoreWriter` is not general enough").
-fn process<S: Store + 'static>(
-    processor: Arc<WebhookProcessor<S>>,
-    headers: http::HeaderMap,
-    body: Vec<u8>,
-) -> BoxFuture<'static, ProcessOutcome> {
-    Box::pin(async move { processor.process(&headers, &body).await })
-}
-
 #[derive(Clone)]
 struct WebhookHandler;
 
@@ -126,7 +110,7 @@ impl route::Handler for WebhookHandler {
                 return route::Outcome::Success(json_response(Status::BadRequest, &body, None));
             }
         };
-        let outcome = process(Arc::clone(processor), all_headers(request), body).await;
+        let outcome = processor.process(&all_headers(request), &body).await;
         route::Outcome::Success(outcome_response(&outcome))
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clerk_core::model::{ClerkUserData, NewLocalUser, RevokedSession};
-use clerk_core::store::{Change, DynStore, LinkPolicy, WriteBatch};
+use clerk_core::store::{Change, LinkPolicy, Store, WriteBatch};
 use clerk_core::time::Clock;
 use clerk_rocket::session::staff::{LocalStaff, StaffSession};
 use clerk_rocket::session::{
@@ -111,14 +111,14 @@ struct Harness {
     client: Client,
     clock: ManualClock,
     key: TestKeyPair,
-    store: Arc<dyn DynStore>,
+    store: Arc<dyn Store>,
     sessions: Arc<Sessions>,
 }
 
 async fn harness_with(from_header: bool) -> Harness {
     let key = TestKeyPair::fixed(0);
     let clock = ManualClock::at_system_now();
-    let store: Arc<dyn DynStore> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let sessions = Arc::new(Sessions::default());
     let figment = rocket::Config::figment()
         .merge(("log_level", "off"))
@@ -209,7 +209,7 @@ impl Harness {
     async fn apply(&self, change: Change) {
         let _ = self
             .store
-            .dyn_apply(WriteBatch::single(self.clock.now(), change))
+            .apply(WriteBatch::single(self.clock.now(), change))
             .await
             .unwrap();
     }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use clerk_core::model::ClerkUserData;
-use clerk_core::store::{DynStore, UserStore};
+use clerk_core::store::{Store, UserStore};
 use clerk_core::time::UnixTime;
 use clerk_rocket::{ClerkAuth, ClerkFairing, ClerkUser};
 use clerk_store::MemoryStore;
@@ -48,12 +48,12 @@ fn figment(clerk: &MockClerk, signing_key: bool) -> Figment {
 struct Harness {
     clerk: MockClerk,
     client: Client,
-    store: Arc<dyn DynStore>,
+    store: Arc<dyn Store>,
 }
 
 async fn harness(signing_key: bool) -> Harness {
     let clerk = MockClerk::builder().start().await;
-    let store: Arc<dyn DynStore> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let rocket = rocket::custom(figment(&clerk, signing_key))
         .attach(
             ClerkFairing::new()

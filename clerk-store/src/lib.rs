@@ -7,6 +7,7 @@
 //! | `MemoryStore` | `memory` (default) | complete, passes the conformance suite |
 //! | `SqliteStore` (sqlx, embedded migrations) | `sqlite` | complete, passes the conformance suite |
 //! | `PostgresStore` (sqlx, embedded migrations) | `postgres` | complete, passes the conformance suite |
+//! | `MySqlStore` (sqlx, embedded migrations; MySQL 8 / MariaDB 10.5+) | `mysql` | complete, passes the conformance suite |
 //! | `MemoryCache` / `RedisCache` for `clerk_core::cache::CachedStore` | — / `redis` | complete, pass the cache conformance cases ([`cache`]) |
 //!
 //! [`sync`] mirrors Clerk's users, organizations and memberships into any store from the
@@ -97,7 +98,9 @@ pub mod cache;
 #[cfg(feature = "memory")]
 mod memory;
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod open;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -110,18 +113,20 @@ pub use cache::MemoryCache;
 pub use cache::{RedisCache, RedisCacheBuilder};
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use open::{is_postgres_url, open_database_url, AnyStore, DEFAULT_DATABASE_URL};
+#[cfg(feature = "mysql")]
+pub use mysql::MySqlStore;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use open::{is_mysql_url, is_postgres_url, open_database_url, AnyStore, DEFAULT_DATABASE_URL};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 /// The sqlx version this crate was built with (features `sqlite`, `postgres`), so applications
 /// can match it.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use sqlx;
 
 pub use clerk_core::store::{
-    BatchOutcome, Change, DynStore, Effect, LedgerStore, OrganizationStore, Store, StoreError,
-    StoreWriter, UserStore, WriteBatch,
+    BatchOutcome, Change, Effect, LedgerStore, OrganizationStore, Store, StoreError, StoreWriter,
+    UserStore, WriteBatch,
 };

@@ -1,16 +1,17 @@
 //! [`MemoryStore`]: the whole store contract in process memory.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use clerk_core::model::{
-    same_email, Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
+    same_email, ClerkUserData, Invitation, Membership, Organization, RevokedSession, User, UserId,
+    WebhookEvent,
 };
-use clerk_core::store::rules::{self, Upsert, UserUpsert};
+use clerk_core::store::dispatch::{self, ChangeTarget, SessionField, UserKey};
 use clerk_core::store::{
-    Applied, BatchOutcome, Change, Effect, LedgerStore, OrganizationStore, StoreError, StoreWriter,
-    UserRef, UserStore, WriteBatch,
+    BatchOutcome, LedgerStore, OrganizationStore, StoreError, StoreWriter, UserStore, WriteBatch,
 };
 use clerk_core::time::UnixTime;
 
@@ -139,257 +140,167 @@ impl State {
             .and_then(|id| self.users.get(id))
             .filter(|u| u.is_local() && !u.is_deleted() && u.username.as_deref() == Some(username))
     }
+}
 
-    fn resolve(&self, user: &UserRef) -> Option<UserId> {
-        match user {
-            UserRef::Id(id) => self.users.contains_key(id).then_some(*id),
-            UserRef::ClerkId(clerk_id) => self.user_by_clerk_id.get(clerk_id).copied(),
-        }
-    }
+/// The memory store's [`ChangeTarget`]: the state a batch runs on (the store's own, or a
+/// copy), and the receipt to record once every change succeeded.
+struct Tx<'a> {
+    state: &'a mut State,
+    receipt: Option<WebhookEvent>,
+}
 
-    /// Applies one change. Returns an error only before writing anything.
-    fn apply(&mut self, change: Change, now: UnixTime) -> Result<Applied, StoreError> {
-        match change {
-            Change::UpsertUser { data, link } => {
-                let existing = self.by_clerk_id(&data.clerk_id);
-                let holder = data
-                    .email
-                    .as_deref()
-                    .and_then(|e| self.live_email_holder(e));
-                match rules::user_upsert(existing, holder, &data, link)? {
-                    UserUpsert::Insert => {
-                        let id = self.next_user_id();
-                        self.insert_user(User::from_clerk(id, &data, now));
-                        Ok(Applied::user(Effect::Created, id))
-                    }
-                    UserUpsert::Update(id) => {
-                        self.update_user(id, |user| user.apply_clerk(&data, now))?;
-                        Ok(Applied::user(Effect::Updated, id))
-                    }
-                    UserUpsert::Link(id) => {
-                        self.update_user(id, |user| {
-                            user.clerk_id = Some(data.clerk_id.clone());
-                            user.apply_clerk(&data, now);
-                        })?;
-                        Ok(Applied::user(Effect::Linked, id))
-                    }
-                    UserUpsert::Unchanged(id) => Ok(Applied::user(Effect::Unchanged, id)),
-                    UserUpsert::Gone(id) => Ok(Applied::user(Effect::Gone, id)),
-                }
-            }
-            Change::DeleteUser { clerk_id, at } => {
-                rules::require_id("clerk user id", &clerk_id)?;
-                match self.user_by_clerk_id.get(&clerk_id).copied() {
-                    Some(id) => {
-                        let effect = self.update_user(id, |user| {
-                            if user.is_deleted() {
-                                return Effect::Gone;
-                            }
-                            user.mark_deleted(at, now);
-                            Effect::Deleted
-                        })?;
-                        Ok(Applied::user(effect, id))
-                    }
-                    None => {
-                        let id = self.next_user_id();
-                        self.insert_user(User::tombstone(id, &clerk_id, at, now));
-                        Ok(Applied::user(Effect::Deleted, id))
-                    }
-                }
-            }
-            Change::RecordLogin { user, at } => self.record_session(&user, at, now, true),
-            Change::RecordLogout { user, at } => self.record_session(&user, at, now, false),
-            Change::RevokeSession(session) => {
-                rules::require_id("session id", &session.session_id)?;
-                if self.revoked_sessions.contains_key(&session.session_id) {
-                    return Ok(Applied::new(Effect::Unchanged));
-                }
-                self.revoked_sessions
-                    .insert(session.session_id.clone(), session);
-                Ok(Applied::new(Effect::Created))
-            }
-            Change::UpsertOrganization(data) => {
-                rules::require_id("clerk organization id", &data.clerk_id)?;
-                let existing = self
-                    .organizations
-                    .get(&data.clerk_id)
-                    .map(|o| (o.is_deleted(), o.clerk_updated_at));
-                let effect = match rules::ordered_upsert(existing, data.updated_at) {
-                    Upsert::Insert => {
-                        let org = Organization::from_clerk(&data, now);
-                        self.organizations.insert(data.clerk_id, org);
-                        Effect::Created
-                    }
-                    Upsert::Update => {
-                        if let Some(org) = self.organizations.get_mut(&data.clerk_id) {
-                            org.apply_clerk(&data, now);
-                        }
-                        Effect::Updated
-                    }
-                    Upsert::Unchanged => Effect::Unchanged,
-                    Upsert::Gone => Effect::Gone,
-                };
-                Ok(Applied::new(effect))
-            }
-            Change::DeleteOrganization { clerk_id, at } => {
-                rules::require_id("clerk organization id", &clerk_id)?;
-                match self.organizations.get_mut(&clerk_id) {
-                    Some(org) if org.is_deleted() => return Ok(Applied::new(Effect::Gone)),
-                    Some(org) => org.mark_deleted(at, now),
-                    None => {
-                        let org = Organization::tombstone(&clerk_id, at, now);
-                        self.organizations.insert(clerk_id.clone(), org);
-                    }
-                }
-                for m in self.memberships.values_mut() {
-                    if m.organization_clerk_id == clerk_id && !m.is_deleted() {
-                        m.mark_deleted(at, now);
-                    }
-                }
-                Ok(Applied::new(Effect::Deleted))
-            }
-            Change::UpsertMembership(data) => {
-                rules::require_id("clerk membership id", &data.clerk_id)?;
-                rules::require_id("clerk organization id", &data.organization_clerk_id)?;
-                rules::require_id("clerk user id", &data.user_clerk_id)?;
-                let org_deleted = self
-                    .organizations
-                    .get(&data.organization_clerk_id)
-                    .is_some_and(Organization::is_deleted);
-                if org_deleted {
-                    return Ok(Applied::new(Effect::Gone));
-                }
-                let existing = self
-                    .memberships
-                    .get(&data.clerk_id)
-                    .map(|m| (m.is_deleted(), m.clerk_updated_at));
-                let effect = match rules::ordered_upsert(existing, data.updated_at) {
-                    Upsert::Insert => {
-                        let m = Membership::from_clerk(&data, now);
-                        self.memberships.insert(data.clerk_id, m);
-                        Effect::Created
-                    }
-                    Upsert::Update => {
-                        if let Some(m) = self.memberships.get_mut(&data.clerk_id) {
-                            m.apply_clerk(&data, now);
-                        }
-                        Effect::Updated
-                    }
-                    Upsert::Unchanged => Effect::Unchanged,
-                    Upsert::Gone => Effect::Gone,
-                };
-                Ok(Applied::new(effect))
-            }
-            Change::DeleteMembership {
-                clerk_id,
-                organization_clerk_id,
-                user_clerk_id,
-                at,
-            } => {
-                rules::require_id("clerk membership id", &clerk_id)?;
-                match self.memberships.get_mut(&clerk_id) {
-                    Some(m) if m.is_deleted() => Ok(Applied::new(Effect::Gone)),
-                    Some(m) => {
-                        m.mark_deleted(at, now);
-                        Ok(Applied::new(Effect::Deleted))
-                    }
-                    None => {
-                        let tombstone = Membership::tombstone(
-                            &clerk_id,
-                            &organization_clerk_id,
-                            &user_clerk_id,
-                            at,
-                            now,
-                        );
-                        self.memberships.insert(clerk_id, tombstone);
-                        Ok(Applied::new(Effect::Deleted))
-                    }
-                }
-            }
-            Change::UpsertInvitation(data) => {
-                rules::require_id("clerk invitation id", &data.clerk_id)?;
-                let existing = self
-                    .invitations
-                    .get(&data.clerk_id)
-                    .map(|i| (false, i.clerk_updated_at));
-                let effect = match rules::ordered_upsert(existing, data.updated_at) {
-                    Upsert::Insert => {
-                        let inv = Invitation::from_clerk(&data, now);
-                        self.invitations.insert(data.clerk_id, inv);
-                        Effect::Created
-                    }
-                    Upsert::Update => {
-                        if let Some(inv) = self.invitations.get_mut(&data.clerk_id) {
-                            inv.apply_clerk(&data, now);
-                        }
-                        Effect::Updated
-                    }
-                    Upsert::Unchanged => Effect::Unchanged,
-                    Upsert::Gone => Effect::Gone,
-                };
-                Ok(Applied::new(effect))
-            }
-            Change::CreateLocalUser(new) => {
-                let email_holder = new.email.as_deref().and_then(|e| self.live_email_holder(e));
-                let username_holder = self.live_local_username_holder(&new.username);
-                rules::local_user_create(&new.username, email_holder, username_holder)?;
-                let id = self.next_user_id();
-                self.insert_user(User::from_local(id, &new, now));
-                Ok(Applied::user(Effect::Created, id))
-            }
-            Change::UpdateLocalFields { id, patch } => {
-                if !self.users.contains_key(&id) {
-                    return Ok(Applied::new(Effect::NotFound));
-                }
-                let effect = self.update_user(id, |user| {
-                    if user.is_deleted() {
-                        Effect::Gone
-                    } else if patch.apply_to(user, now) {
-                        Effect::Updated
-                    } else {
-                        Effect::Unchanged
-                    }
-                })?;
-                Ok(Applied::user(effect, id))
-            }
-            other => Err(StoreError::Invalid(format!(
-                "change not supported by the memory store: {other:?}"
-            ))),
-        }
-    }
-
-    fn record_session(
-        &mut self,
-        user: &UserRef,
-        at: UnixTime,
-        now: UnixTime,
-        login: bool,
-    ) -> Result<Applied, StoreError> {
-        let Some(id) = self.resolve(user) else {
-            return Ok(Applied::new(Effect::NotFound));
-        };
-        let effect = self.update_user(id, |row| {
-            if row.is_deleted() {
-                return Effect::Gone;
-            }
-            let field = if login {
-                &mut row.last_login
-            } else {
-                &mut row.last_logout
-            };
-            match rules::later(*field, at) {
-                Some(at) => {
-                    *field = Some(at);
-                    row.updated_at = now;
-                    Effect::Updated
-                }
-                None => Effect::Unchanged,
-            }
-        })?;
-        Ok(Applied::user(effect, id))
+impl Tx<'_> {
+    /// Runs `change` on row `id` (which the dispatcher has just read).
+    fn update(&mut self, id: UserId, change: impl FnOnce(&mut User)) -> Result<(), StoreError> {
+        self.state.update_user(id, change)
     }
 }
 
+// Every primitive checks before it writes (or cannot fail), so a change that fails has
+// written nothing: a single-change batch can run on the store's own state.
+impl ChangeTarget for Tx<'_> {
+    async fn record_receipt(
+        &mut self,
+        receipt: &WebhookEvent,
+    ) -> Result<Option<WebhookEvent>, StoreError> {
+        if let Some(done) = self.state.webhook_events.get(&receipt.svix_id) {
+            return Ok(Some(done.clone()));
+        }
+        self.receipt = Some(receipt.clone());
+        Ok(None)
+    }
+
+    async fn user(&mut self, key: UserKey<'_>) -> Result<Option<User>, StoreError> {
+        let state = &*self.state;
+        Ok(match key {
+            UserKey::Id(id) => state.users.get(&id),
+            UserKey::ClerkId(clerk_id) => state.by_clerk_id(clerk_id),
+            UserKey::LiveEmail(email) => state.live_email_holder(email),
+            UserKey::LocalUsername(username) => state.live_local_username_holder(username),
+        }
+        .cloned())
+    }
+
+    async fn insert_user(&mut self, user: &User) -> Result<UserId, StoreError> {
+        let id = self.state.next_user_id();
+        let mut user = user.clone();
+        user.id = id;
+        self.state.insert_user(user);
+        Ok(id)
+    }
+
+    async fn write_clerk_fields(
+        &mut self,
+        id: UserId,
+        data: &ClerkUserData,
+        link: bool,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.update(id, |user| {
+            if link {
+                user.clerk_id = Some(data.clerk_id.clone());
+            }
+            user.apply_clerk(data, now);
+        })
+    }
+
+    async fn tombstone_user(
+        &mut self,
+        id: UserId,
+        at: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.update(id, |user| user.mark_deleted(at, now))
+    }
+
+    async fn write_session(
+        &mut self,
+        id: UserId,
+        field: SessionField,
+        at: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.update(id, |user| {
+            match field {
+                SessionField::Logout => user.last_logout = Some(at),
+                SessionField::Login => user.last_login = Some(at),
+            }
+            user.updated_at = now;
+        })
+    }
+
+    async fn write_local_fields(&mut self, user: &User) -> Result<(), StoreError> {
+        self.update(user.id, |row| {
+            row.is_active = user.is_active;
+            row.is_staff = user.is_staff;
+            row.is_superuser = user.is_superuser;
+            row.password_hash.clone_from(&user.password_hash);
+            row.updated_at = user.updated_at;
+        })
+    }
+
+    async fn insert_revoked_session(
+        &mut self,
+        session: &RevokedSession,
+    ) -> Result<bool, StoreError> {
+        let sessions = &mut self.state.revoked_sessions;
+        if sessions.contains_key(&session.session_id) {
+            return Ok(false);
+        }
+        sessions.insert(session.session_id.clone(), session.clone());
+        Ok(true)
+    }
+
+    async fn organization(
+        &mut self,
+        clerk_id: &str,
+        _for_update: bool,
+    ) -> Result<Option<Organization>, StoreError> {
+        Ok(self.state.organizations.get(clerk_id).cloned())
+    }
+
+    async fn put_organization(&mut self, org: &Organization) -> Result<(), StoreError> {
+        let orgs = &mut self.state.organizations;
+        orgs.insert(org.clerk_id.clone(), org.clone());
+        Ok(())
+    }
+
+    async fn end_memberships(
+        &mut self,
+        organization_clerk_id: &str,
+        at: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        for m in self.state.memberships.values_mut() {
+            if m.organization_clerk_id == organization_clerk_id && !m.is_deleted() {
+                m.mark_deleted(at, now);
+            }
+        }
+        Ok(())
+    }
+
+    async fn membership(&mut self, clerk_id: &str) -> Result<Option<Membership>, StoreError> {
+        Ok(self.state.memberships.get(clerk_id).cloned())
+    }
+
+    async fn put_membership(&mut self, membership: &Membership) -> Result<(), StoreError> {
+        let memberships = &mut self.state.memberships;
+        memberships.insert(membership.clerk_id.clone(), membership.clone());
+        Ok(())
+    }
+
+    async fn invitation(&mut self, clerk_id: &str) -> Result<Option<Invitation>, StoreError> {
+        Ok(self.state.invitations.get(clerk_id).cloned())
+    }
+
+    async fn put_invitation(&mut self, invitation: &Invitation) -> Result<(), StoreError> {
+        let invitations = &mut self.state.invitations;
+        invitations.insert(invitation.clerk_id.clone(), invitation.clone());
+        Ok(())
+    }
+}
+
+#[clerk_core::store::async_trait]
 impl UserStore for MemoryStore {
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         Ok(self.lock().users.get(&id).cloned())
@@ -423,6 +334,7 @@ impl UserStore for MemoryStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl OrganizationStore for MemoryStore {
     async fn organization(&self, clerk_id: &str) -> Result<Option<Organization>, StoreError> {
         Ok(self.lock().organizations.get(clerk_id).cloned())
@@ -483,6 +395,7 @@ impl OrganizationStore for MemoryStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl LedgerStore for MemoryStore {
     async fn webhook_event(&self, svix_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
         Ok(self.lock().webhook_events.get(svix_id).cloned())
@@ -496,32 +409,22 @@ impl LedgerStore for MemoryStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl StoreWriter for MemoryStore {
     async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
-        let WriteBatch {
-            now,
-            receipt,
-            changes,
-            ..
-        } = batch;
         let mut guard = self.lock();
-        if let Some(receipt) = &receipt {
-            rules::require_id("svix id", &receipt.svix_id)?;
-            if let Some(done) = guard.webhook_events.get(&receipt.svix_id) {
-                return Ok(BatchOutcome::AlreadyProcessed(done.clone()));
-            }
-        }
-        let mut applied = Vec::with_capacity(changes.len());
-        if changes.len() <= 1 {
-            // One change checks before it writes: no copy needed.
-            for change in changes {
-                applied.push(guard.apply(change, now)?);
-            }
-        } else {
-            let mut work = guard.clone();
-            for change in changes {
-                applied.push(work.apply(change, now)?);
-            }
+        // One change checks before it writes: no copy needed.
+        let in_place = batch.changes.len() <= 1;
+        let mut copy = (!in_place).then(|| guard.clone());
+        let mut tx = Tx {
+            state: copy.as_mut().unwrap_or(&mut *guard),
+            receipt: None,
+        };
+        // The state is behind a std mutex held across this `.await`: nothing in the
+        // memory target awaits anything, so the future never yields while holding it.
+        let outcome = apply_now(&mut tx, batch)?;
+        let receipt = tx.receipt.take();
+        if let Some(work) = copy {
             *guard = work;
         }
         if let Some(receipt) = receipt {
@@ -529,6 +432,19 @@ impl StoreWriter for MemoryStore {
                 .webhook_events
                 .insert(receipt.svix_id.clone(), receipt);
         }
-        Ok(BatchOutcome::Applied(applied))
+        Ok(outcome)
+    }
+}
+
+/// Drives [`dispatch::apply_batch`] on the memory target to completion without an executor:
+/// its primitives never wait, so the future is ready on the first poll.
+fn apply_now(tx: &mut Tx<'_>, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
+    let mut future = std::pin::pin!(dispatch::apply_batch(tx, batch));
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(outcome) => outcome,
+        std::task::Poll::Pending => Err(StoreError::backend(
+            "memory store primitives are expected never to wait",
+        )),
     }
 }

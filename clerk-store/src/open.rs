@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use clerk_core::cache::{Cache, CachedStore};
 use clerk_core::config::ClerkConfig;
-use clerk_core::store::{DynStore, StoreError};
+use clerk_core::store::{Store, StoreError};
 
+#[cfg(feature = "mysql")]
+use crate::MySqlStore;
 #[cfg(feature = "postgres")]
 use crate::PostgresStore;
 #[cfg(feature = "sqlite")]
@@ -24,7 +26,14 @@ pub fn is_postgres_url(database_url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-/// A store picked by URL (features `sqlite` / `postgres`: a URL for a backend not built in is
+/// Whether `database_url` names MySQL or MariaDB (`mysql://` or `mariadb://`).
+#[must_use]
+pub fn is_mysql_url(database_url: &str) -> bool {
+    let url = database_url.trim_start();
+    url.starts_with("mysql://") || url.starts_with("mariadb://")
+}
+
+/// A store picked by URL (features `sqlite` / `postgres` / `mysql`: a URL for a backend not built in is
 /// a [`StoreError::Invalid`] naming the feature).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -35,6 +44,9 @@ pub enum AnyStore {
     /// `postgres://…` / `postgresql://…`.
     #[cfg(feature = "postgres")]
     Postgres(PostgresStore),
+    /// `mysql://…` / `mariadb://…`.
+    #[cfg(feature = "mysql")]
+    MySql(MySqlStore),
 }
 
 impl AnyStore {
@@ -51,6 +63,16 @@ impl AnyStore {
             #[cfg(not(feature = "postgres"))]
             return Err(StoreError::Invalid(
                 "a postgres:// URL needs clerk-store's `postgres` feature".into(),
+            ));
+        }
+        if is_mysql_url(url) {
+            #[cfg(feature = "mysql")]
+            return Ok(AnyStore::MySql(
+                MySqlStore::connect(&url.replacen("mariadb://", "mysql://", 1)).await?,
+            ));
+            #[cfg(not(feature = "mysql"))]
+            return Err(StoreError::Invalid(
+                "a mysql:// URL needs clerk-store's `mysql` feature".into(),
             ));
         }
         #[cfg(feature = "sqlite")]
@@ -71,10 +93,12 @@ impl AnyStore {
             AnyStore::Sqlite(store) => store.migrate().await,
             #[cfg(feature = "postgres")]
             AnyStore::Postgres(store) => store.migrate().await,
+            #[cfg(feature = "mysql")]
+            AnyStore::MySql(store) => store.migrate().await,
         }
     }
 
-    /// `"SQLite"` or `"PostgreSQL"`, for messages.
+    /// `"SQLite"`, `"PostgreSQL"` or `"MySQL"`, for messages.
     #[must_use]
     pub fn backend_name(&self) -> &'static str {
         match self {
@@ -82,6 +106,8 @@ impl AnyStore {
             AnyStore::Sqlite(_) => "SQLite",
             #[cfg(feature = "postgres")]
             AnyStore::Postgres(_) => "PostgreSQL",
+            #[cfg(feature = "mysql")]
+            AnyStore::MySql(_) => "MySQL",
         }
     }
 
@@ -92,30 +118,34 @@ impl AnyStore {
             AnyStore::Sqlite(store) => store.pool().close().await,
             #[cfg(feature = "postgres")]
             AnyStore::Postgres(store) => store.pool().close().await,
+            #[cfg(feature = "mysql")]
+            AnyStore::MySql(store) => store.pool().close().await,
         }
     }
 
-    /// The store behind the object-safe [`DynStore`] (what adapters hold).
+    /// The store as an `Arc<dyn Store>` (what adapters hold).
     #[must_use]
-    pub fn into_dyn(self) -> Arc<dyn DynStore> {
+    pub fn into_dyn(self) -> Arc<dyn Store> {
         match self {
             #[cfg(feature = "sqlite")]
             AnyStore::Sqlite(store) => Arc::new(store),
             #[cfg(feature = "postgres")]
             AnyStore::Postgres(store) => Arc::new(store),
+            #[cfg(feature = "mysql")]
+            AnyStore::MySql(store) => Arc::new(store),
         }
     }
 
     /// The store behind a [`CachedStore`] over `cache` (a `MemoryCache` for one process, a
     /// `RedisCache` shared by several), with the lookup TTLs of `config`
-    /// (`CLERK_CACHE_TIMEOUT`, `CLERK_ORG_CACHE_TIMEOUT`), as [`DynStore`]. Webhooks applied
+    /// (`CLERK_CACHE_TIMEOUT`, `CLERK_ORG_CACHE_TIMEOUT`), as [`Store`]. Webhooks applied
     /// through the returned store invalidate the cache; a failing cache is bypassed.
     #[must_use]
     pub fn into_cached_dyn<C: Cache + 'static>(
         self,
         cache: C,
         config: &ClerkConfig,
-    ) -> Arc<dyn DynStore> {
+    ) -> Arc<dyn Store> {
         match self {
             #[cfg(feature = "sqlite")]
             AnyStore::Sqlite(store) => Arc::new(CachedStore::new(store, cache).with_config(config)),
@@ -123,6 +153,8 @@ impl AnyStore {
             AnyStore::Postgres(store) => {
                 Arc::new(CachedStore::new(store, cache).with_config(config))
             }
+            #[cfg(feature = "mysql")]
+            AnyStore::MySql(store) => Arc::new(CachedStore::new(store, cache).with_config(config)),
         }
     }
 }
@@ -132,7 +164,7 @@ impl AnyStore {
 ///
 /// # Errors
 /// As [`AnyStore::connect`] and [`AnyStore::migrate`].
-pub async fn open_database_url(database_url: &str) -> Result<Arc<dyn DynStore>, StoreError> {
+pub async fn open_database_url(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     let store = AnyStore::connect(database_url).await?;
     store.migrate().await?;
     Ok(store.into_dyn())

@@ -9,15 +9,17 @@ use std::str::FromStr;
 use clerk_core::model::{
     Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
 };
+use clerk_core::store::dispatch;
 use clerk_core::store::{
-    BatchOutcome, Change, Conflict, LedgerStore, OrganizationStore, StoreError, StoreWriter,
-    UserStore, WriteBatch,
+    BatchOutcome, Conflict, LedgerStore, OrganizationStore, StoreError, StoreWriter, UserStore,
+    WriteBatch,
 };
-use clerk_core::time::UnixTime;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Connection;
+
+use change::PgTx;
 
 mod bulk;
 mod change;
@@ -254,68 +256,29 @@ impl PostgresStore {
     }
 
     /// One attempt at a batch: one transaction, receipt first.
-    async fn apply_once(
-        &self,
-        now: UnixTime,
-        receipt: Option<&WebhookEvent>,
-        changes: Vec<Change>,
-    ) -> Result<BatchOutcome, StoreError> {
+    async fn apply_once(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
         let mut tx = self.pool.begin().await.map_err(classify)?;
-        if let Some(receipt) = receipt {
-            // A concurrent transaction inserting the same svix id makes this wait until it
-            // ends: committed → 0 rows here; rolled back → inserted here.
-            let inserted = sqlx::query(
-                "INSERT INTO clerk_webhook_events (svix_id, event_type, processed_at) \
-                 VALUES ($1, $2, $3) ON CONFLICT (svix_id) DO NOTHING",
-            )
-            .bind(&receipt.svix_id)
-            .bind(&receipt.event_type)
-            .bind(receipt.processed_at.as_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?
-            .rows_affected();
-            if inserted == 0 {
-                let existing = webhook_event_row(&mut tx, &receipt.svix_id).await?;
-                tx.rollback().await.map_err(classify)?;
-                return match existing {
-                    Some(event) => Ok(BatchOutcome::AlreadyProcessed(event)),
-                    None => Err(StoreError::backend(
-                        "webhook receipt neither inserted nor found",
-                    )),
-                };
-            }
-        }
-        // A sync page (user upserts only): a few statements for the whole page.
-        match bulk::apply_user_upserts(&mut tx, &changes, now).await {
-            Ok(Some(applied)) => {
+        match dispatch::apply_batch(&mut PgTx { conn: &mut tx }, batch).await {
+            Ok(outcome @ BatchOutcome::Applied(_)) => {
                 tx.commit().await.map_err(classify)?;
-                return Ok(BatchOutcome::Applied(applied));
+                Ok(outcome)
             }
-            Ok(None) => {}
+            Ok(outcome) => {
+                tx.rollback().await.map_err(classify)?;
+                Ok(outcome)
+            }
             Err(e) => {
+                // Everything goes, the receipt included. Rolled back now rather than when the
+                // pool next touches the connection, so no lock outlives the error (if the
+                // connection is gone, so is the transaction).
                 let _ = tx.rollback().await;
-                return Err(e);
+                Err(e)
             }
         }
-        let mut applied = Vec::with_capacity(changes.len());
-        for change in changes {
-            match change::apply_change(&mut tx, change, now).await {
-                Ok(one) => applied.push(one),
-                Err(e) => {
-                    // Everything goes, the receipt included. Rolled back now rather than when
-                    // the pool next touches the connection, so no lock outlives the error (if
-                    // the connection is gone, so is the transaction).
-                    let _ = tx.rollback().await;
-                    return Err(e);
-                }
-            }
-        }
-        tx.commit().await.map_err(classify)?;
-        Ok(BatchOutcome::Applied(applied))
     }
 }
 
+#[clerk_core::store::async_trait]
 impl UserStore for PostgresStore {
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         user_where(&mut *self.conn().await?, BY_ID, Key::Int(id.0), Lock::No).await
@@ -375,6 +338,7 @@ impl UserStore for PostgresStore {
 
 // Text keys are ordered bytewise (`COLLATE "C"`), whatever the database's collation, so pages
 // follow the same order as the other backends.
+#[clerk_core::store::async_trait]
 impl OrganizationStore for PostgresStore {
     async fn organization(&self, clerk_id: &str) -> Result<Option<Organization>, StoreError> {
         organization_row(&mut *self.conn().await?, clerk_id, Lock::No).await
@@ -451,6 +415,7 @@ impl OrganizationStore for PostgresStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl LedgerStore for PostgresStore {
     async fn webhook_event(&self, svix_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
         webhook_event_row(&mut *self.conn().await?, svix_id).await
@@ -475,23 +440,12 @@ impl LedgerStore for PostgresStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl StoreWriter for PostgresStore {
     async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
-        let WriteBatch {
-            now,
-            receipt,
-            changes,
-            ..
-        } = batch;
-        if let Some(receipt) = &receipt {
-            clerk_core::store::rules::require_id("svix id", &receipt.svix_id)?;
-        }
         let mut attempt = 1;
         loop {
-            match self
-                .apply_once(now, receipt.as_ref(), changes.clone())
-                .await
-            {
+            match self.apply_once(batch.clone()).await {
                 Err(e) if attempt < ATTEMPTS && must_rerun(&e) => attempt += 1,
                 other => return other,
             }

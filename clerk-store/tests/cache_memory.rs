@@ -76,6 +76,7 @@ impl CountingStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl UserStore for CountingStore {
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.count();
@@ -107,6 +108,7 @@ impl UserStore for CountingStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl OrganizationStore for CountingStore {
     async fn organization(&self, clerk_id: &str) -> Result<Option<Organization>, StoreError> {
         self.count();
@@ -138,6 +140,7 @@ impl OrganizationStore for CountingStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl LedgerStore for CountingStore {
     async fn webhook_event(&self, svix_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
         self.count();
@@ -149,6 +152,7 @@ impl LedgerStore for CountingStore {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl StoreWriter for CountingStore {
     async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
         self.inner.apply(batch).await

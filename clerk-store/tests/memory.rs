@@ -39,14 +39,14 @@ async fn clones_share_state() {
     assert!(b.user_by_clerk_id("user_1").await.unwrap().is_some());
 }
 
-/// The suite through a type-erased `Arc<dyn DynStore>`.
+/// The suite through a type-erased `Arc<dyn Store>`.
 mod dyn_store {
     use std::sync::Arc;
 
-    use clerk_core::store::DynStore;
+    use clerk_core::store::Store;
     use clerk_store::MemoryStore;
 
-    async fn fresh_store() -> Arc<dyn DynStore> {
+    async fn fresh_store() -> Arc<dyn Store> {
         Arc::new(MemoryStore::new())
     }
 

@@ -48,7 +48,7 @@
 //! use clerk_axum::session::{cookie_layer, SessionMode};
 //! use clerk_axum::{ClerkAuth, ClerkLayer};
 //! use clerk_core::session::RevalidationPolicy;
-//! use clerk_core::store::DynStore;
+//! use clerk_core::store::Store;
 //! use clerk_core::{Authenticator, ClerkConfig};
 //! use tower_sessions::MemoryStore;
 //!
@@ -66,7 +66,7 @@
 //! #     .build()?;
 //! # let authenticator = Authenticator::builder(config).http_client(offline::jwks_client(&[&key])).build()?;
 //! // The local mirror (webhooks keep it current): where revocations and bans are looked up.
-//! let store: Arc<dyn DynStore> = Arc::new(clerk_store::MemoryStore::new());
+//! let store: Arc<dyn Store> = Arc::new(clerk_store::MemoryStore::new());
 //! let policy = RevalidationPolicy::new(Duration::from_secs(300));
 //! let app: Router = Router::new()
 //!     .route("/api/me", get(me))
@@ -91,7 +91,7 @@ use clerk_core::session::{
     AfterRevalidation, EndReason, RevalidationPolicy, SessionDecision, SessionRecord, Standing,
     TokenIdentity, SESSION_KEY,
 };
-use clerk_core::store::DynStore;
+use clerk_core::store::Store;
 use clerk_core::time::{Clock, UnixTime};
 use clerk_core::{AuthDecision, Authenticator};
 use serde::{Deserialize, Serialize};
@@ -116,7 +116,7 @@ pub const COOKIE_NAME: &str = "app_session";
 /// revalidation policy. Given to [`ClerkLayer::with_sessions`](crate::ClerkLayer::with_sessions).
 #[derive(Clone)]
 pub struct SessionMode {
-    store: Arc<dyn DynStore>,
+    store: Arc<dyn Store>,
     policy: RevalidationPolicy,
     cookie_auth: bool,
     from_header: bool,
@@ -141,7 +141,7 @@ impl SessionMode {
     /// header, else the `__session` cookie; turn the cookie off with
     /// [`SessionMode::cookie_auth`] when `CLERK_COOKIE_AUTH` is off.
     #[must_use]
-    pub fn new(store: Arc<dyn DynStore>, policy: RevalidationPolicy) -> Self {
+    pub fn new(store: Arc<dyn Store>, policy: RevalidationPolicy) -> Self {
         SessionMode {
             store,
             policy,
@@ -188,7 +188,7 @@ impl SessionMode {
 
     /// The store standing and staff users are read from.
     #[must_use]
-    pub fn store(&self) -> &Arc<dyn DynStore> {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
@@ -304,7 +304,7 @@ async fn local_staff(
     let Some(login) = login else {
         return Ok(None);
     };
-    let user = mode.store.dyn_user(login.user_id).await.map_err(|error| {
+    let user = mode.store.user(login.user_id).await.map_err(|error| {
         tracing::warn!(%error, "user store failed: request refused with 503");
         SessionDependency::UserStore
     })?;

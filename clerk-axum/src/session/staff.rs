@@ -153,8 +153,7 @@ impl StaffSession {
         use clerk_core::store::{Change, UserRef, WriteBatch};
 
         let store = self.mode.store();
-        let users = Users(Arc::clone(store));
-        let checked = match PendingLogin::staff(&users, username).await {
+        let checked = match PendingLogin::staff(&**store, username).await {
             Ok(pending) => {
                 let password = password.to_owned();
                 tokio::task::spawn_blocking(move || pending.check(&password)).await
@@ -184,7 +183,7 @@ impl StaffSession {
         // Effect::NotFound/Gone would mean the row vanished since the check: still logged in,
         // the next request reads the user again and decides.
         let _recorded = store
-            .dyn_apply(WriteBatch::single(
+            .apply(WriteBatch::single(
                 now,
                 Change::RecordLogin {
                     user: UserRef::Id(user.id),
@@ -241,64 +240,11 @@ impl StaffSession {
                     at: now,
                 },
             );
-            if let Err(error) = self.mode.store().dyn_apply(batch).await {
+            if let Err(error) = self.mode.store().apply(batch).await {
                 tracing::warn!(%error, user_id = %login.user_id, "could not record a staff logout");
             }
             tracing::info!(user_id = %login.user_id, "staff logout");
         }
         Ok(())
-    }
-}
-
-/// The store's user reads through its boxed futures. Called through `dyn DynStore` directly,
-/// the trait object's lifetime makes a handler's future not `Send` for every lifetime (a
-/// limit of higher-ranked inference); a named type without lifetimes avoids it.
-#[cfg(feature = "hybrid")]
-struct Users(Arc<dyn clerk_core::store::DynStore>);
-
-#[cfg(feature = "hybrid")]
-impl clerk_core::store::UserStore for Users {
-    fn user(
-        &self,
-        id: clerk_core::model::UserId,
-    ) -> impl std::future::Future<Output = Result<Option<User>, clerk_core::store::StoreError>> + Send
-    {
-        self.0.dyn_user(id)
-    }
-
-    fn user_by_clerk_id(
-        &self,
-        clerk_id: &str,
-    ) -> impl std::future::Future<Output = Result<Option<User>, clerk_core::store::StoreError>> + Send
-    {
-        let (store, clerk_id) = (Arc::clone(&self.0), clerk_id.to_owned());
-        async move { store.dyn_user_by_clerk_id(&clerk_id).await }
-    }
-
-    fn user_by_email(
-        &self,
-        email: &str,
-    ) -> impl std::future::Future<Output = Result<Option<User>, clerk_core::store::StoreError>> + Send
-    {
-        let (store, email) = (Arc::clone(&self.0), email.to_owned());
-        async move { store.dyn_user_by_email(&email).await }
-    }
-
-    fn local_user_by_username(
-        &self,
-        username: &str,
-    ) -> impl std::future::Future<Output = Result<Option<User>, clerk_core::store::StoreError>> + Send
-    {
-        let (store, username) = (Arc::clone(&self.0), username.to_owned());
-        async move { store.dyn_local_user_by_username(&username).await }
-    }
-
-    fn list_users(
-        &self,
-        after: Option<clerk_core::model::UserId>,
-        limit: usize,
-    ) -> impl std::future::Future<Output = Result<Vec<User>, clerk_core::store::StoreError>> + Send
-    {
-        self.0.dyn_list_users(after, limit)
     }
 }

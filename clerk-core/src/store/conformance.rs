@@ -1476,62 +1476,13 @@ pub async fn list_users_pages<S: Store>(store: &S) {
     );
 }
 
-/// The names of all cases, in the order [`run_all`] runs them.
-pub const CASES: &[&str] = &[
-    "user_round_trip",
-    "local_user_round_trip",
-    "organization_round_trip",
-    "ledger_round_trip",
-    "clerk_id_is_unique",
-    "email_and_username_are_unique",
-    "ordering_by_updated_at",
-    "soft_delete_and_resignup",
-    "out_of_order_update_before_create",
-    "out_of_order_delete_before_update",
-    "idempotent_repeated_upserts",
-    "batch_is_atomic",
-    "linking_by_email_is_opt_in",
-    "app_owned_fields_survive_upserts",
-    "organization_deletion_ends_memberships",
-    "concurrent_updates_converge",
-    "concurrent_duplicate_delivery_applies_once",
-    "list_users_pages",
-];
-
-/// Runs every case, each against a fresh store from `make`.
-pub async fn run_all<S, F, Fut>(mut make: F)
-where
-    S: Store,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = S>,
-{
-    user_round_trip(&make().await).await;
-    local_user_round_trip(&make().await).await;
-    organization_round_trip(&make().await).await;
-    ledger_round_trip(&make().await).await;
-    clerk_id_is_unique(&make().await).await;
-    email_and_username_are_unique(&make().await).await;
-    ordering_by_updated_at(&make().await).await;
-    soft_delete_and_resignup(&make().await).await;
-    out_of_order_update_before_create(&make().await).await;
-    out_of_order_delete_before_update(&make().await).await;
-    idempotent_repeated_upserts(&make().await).await;
-    batch_is_atomic(&make().await).await;
-    linking_by_email_is_opt_in(&make().await).await;
-    app_owned_fields_survive_upserts(&make().await).await;
-    organization_deletion_ends_memberships(&make().await).await;
-    concurrent_updates_converge(&make().await).await;
-    concurrent_duplicate_delivery_applies_once(&make().await).await;
-    list_users_pages(&make().await).await;
-}
-
-/// Generates one `#[tokio::test]` per conformance case, each against a fresh store from
-/// `$make` (a path to an `async fn() -> impl Store`). The calling crate needs `tokio` with
-/// the `macros` and `rt` features as a dev-dependency.
+/// The case list, written once: calls `$callback!($($args)*; case, case, …)`. Used by
+/// [`CASES`], [`run_all`] and [`store_conformance_tests!`](crate::store_conformance_tests).
+#[doc(hidden)]
 #[macro_export]
-macro_rules! store_conformance_tests {
-    ($make:path) => {
-        $crate::store_conformance_tests!(@cases $make;
+macro_rules! __store_conformance_cases {
+    ($callback:path; $($args:tt)*) => {
+        $callback!($($args)*;
             user_round_trip,
             local_user_round_trip,
             organization_round_trip,
@@ -1549,10 +1500,61 @@ macro_rules! store_conformance_tests {
             organization_deletion_ends_memberships,
             concurrent_updates_converge,
             concurrent_duplicate_delivery_applies_once,
-            list_users_pages,
+            list_users_pages
         );
     };
-    (@cases $make:path; $($case:ident),* $(,)?) => {
+}
+
+macro_rules! define_suite {
+    (; $($case:ident),* $(,)?) => {
+        /// The names of every case, in the order [`run_all`] runs them.
+        pub const CASES: &[&str] = &[$(stringify!($case)),*];
+
+        /// Runs every case, each against a fresh store from `make`.
+        pub async fn run_all<S, F, Fut>(mut make: F)
+        where
+            S: Store,
+            F: FnMut() -> Fut,
+            Fut: Future<Output = S>,
+        {
+            $($case(&make().await).await;)*
+        }
+    };
+}
+
+crate::__store_conformance_cases!(define_suite;);
+
+/// A store under test with whatever must be torn down after a case (a database, a schema),
+/// for [`store_conformance_tests!`](crate::store_conformance_tests)'s `gated` form.
+pub trait Fixture: Send {
+    /// The store the cases run against.
+    type Store: Store;
+
+    /// The store.
+    fn store(&self) -> &Self::Store;
+
+    /// Tears down after a case that passed (the default just drops `self`).
+    fn close(self) -> impl Future<Output = ()> + Send
+    where
+        Self: Sized,
+    {
+        async {}
+    }
+}
+
+/// Generates one `#[tokio::test]` per conformance case. The calling crate needs `tokio` with
+/// the `macros` and `rt` features as a dev-dependency.
+///
+/// - `store_conformance_tests!(fresh_store)`: each case against a fresh store from
+///   `fresh_store` (a path to an `async fn() -> impl Store`).
+/// - `store_conformance_tests!(gated fixture)`: for a backend that needs a service the
+///   environment may not provide. `fixture` is a path to an
+///   `async fn(case: &'static str) -> Option<impl Fixture>`; `None` skips the case (print
+///   why), otherwise the case runs against [`Fixture::store`] and then [`Fixture::close`]
+///   tears it down.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    (@plain $make:path; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $case() {
@@ -1560,5 +1562,26 @@ macro_rules! store_conformance_tests {
                 $crate::store::conformance::$case(&store).await;
             }
         )*
+    };
+    (@gated $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let Some(fixture) = $make(stringify!($case)).await else {
+                    return;
+                };
+                $crate::store::conformance::$case(
+                    $crate::store::conformance::Fixture::store(&fixture),
+                )
+                .await;
+                $crate::store::conformance::Fixture::close(fixture).await;
+            }
+        )*
+    };
+    (gated $make:path) => {
+        $crate::__store_conformance_cases!($crate::store_conformance_tests; @gated $make);
+    };
+    ($make:path) => {
+        $crate::__store_conformance_cases!($crate::store_conformance_tests; @plain $make);
     };
 }

@@ -13,11 +13,14 @@
 //!
 //! and [`Store`], implemented automatically for anything that implements all four.
 //!
-//! Methods return `impl Future + Send` (no boxing, no `async-trait`); implement them with
-//! plain `async fn`. The traits are therefore not object-safe: code that stores a store is
-//! generic over `S: Store` (wrap it in an `Arc`, stores are shared). Where a type-erased
-//! store is handier (an adapter's state), use `Arc<dyn DynStore>`: every `Store` is a
-//! [`DynStore`], and `Arc<dyn DynStore>` is a `Store` again (one boxed future per call).
+//! A backend does not write the change logic itself: it implements the storage primitives of
+//! [`dispatch::ChangeTarget`] on its transaction (that module's docs carry a complete
+//! in-memory implementation) and calls [`dispatch::apply_batch`] from its `apply`.
+//!
+//! The traits are object-safe [`async_trait`](macro@async_trait)s: write the implementation's methods as
+//! `async fn` in an impl block marked `#[clerk_core::store::async_trait]` (re-exported here).
+//! Code that holds a store can be generic over `S: Store`, or hold `Arc<dyn Store>` (what the
+//! adapters do): `Arc<S>` is a `Store` whenever `S` is, `dyn Store` included.
 //!
 //! # Why all writes go through one `apply`
 //!
@@ -36,7 +39,9 @@
 //!    to two processes at once apply exactly once);
 //! 3. apply each change in order, following the rules on [`Change`]'s variants (the pure
 //!    functions in [`rules`] decide; a backend only reads the rows they need and writes the
-//!    result);
+//!    result). Steps 2–4 are written once, in [`dispatch::apply_batch`]: a backend
+//!    implements the storage primitives of [`dispatch::ChangeTarget`] on its open
+//!    transaction and commits or rolls back on the outcome;
 //! 4. insert the receipt, commit, and return one [`Applied`] per change.
 //!
 //! Any error rolls everything back: **a batch is all or nothing**. The processor can compute
@@ -69,8 +74,6 @@
 //! - **Clerk data never overwrites application-owned fields**: the inputs
 //!   ([`ClerkUserData`] …) do not carry them.
 
-use std::future::Future;
-
 use crate::model::{
     ClerkInvitationData, ClerkMembershipData, ClerkOrganizationData, ClerkUserData, Invitation,
     LocalUserPatch, Membership, NewLocalUser, Organization, RevokedSession, User, UserId,
@@ -80,10 +83,12 @@ use crate::time::UnixTime;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
-mod dyn_store;
+pub mod dispatch;
 pub mod rules;
 
-pub use dyn_store::DynStore;
+/// The attribute every implementation of the store traits carries (re-exported from
+/// `async-trait`, so implementing a store needs no extra dependency).
+pub use async_trait::async_trait;
 
 /// A boxed error from a backend's driver.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -393,205 +398,164 @@ impl BatchOutcome {
 }
 
 /// User reads.
+#[async_trait]
 pub trait UserStore: Send + Sync {
     /// The user with local id `id`.
-    fn user(&self, id: UserId) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
 
     /// The user with Clerk id `clerk_id`, deleted ones (and tombstones) included.
-    fn user_by_clerk_id(
-        &self,
-        clerk_id: &str,
-    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    async fn user_by_clerk_id(&self, clerk_id: &str) -> Result<Option<User>, StoreError>;
 
     /// The user that is not deleted holding `email` (ASCII case-insensitive).
-    fn user_by_email(
-        &self,
-        email: &str,
-    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
 
     /// The local user (no Clerk id) that is not deleted with login name `username` (exact).
-    fn local_user_by_username(
-        &self,
-        username: &str,
-    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    async fn local_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
 
     /// Up to `limit` users with ids greater than `after` (all when `None`), ascending by id,
     /// deleted ones included. Pages are stable under concurrent inserts.
-    fn list_users(
+    async fn list_users(
         &self,
         after: Option<UserId>,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
+    ) -> Result<Vec<User>, StoreError>;
 }
 
 /// Organization, membership and invitation reads.
+#[async_trait]
 pub trait OrganizationStore: Send + Sync {
     /// The organization with Clerk id `clerk_id`, deleted ones included.
-    fn organization(
-        &self,
-        clerk_id: &str,
-    ) -> impl Future<Output = Result<Option<Organization>, StoreError>> + Send;
+    async fn organization(&self, clerk_id: &str) -> Result<Option<Organization>, StoreError>;
 
     /// Up to `limit` organizations with Clerk ids greater than `after`, ascending by Clerk id,
     /// deleted ones included.
-    fn list_organizations(
+    async fn list_organizations(
         &self,
         after: Option<&str>,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<Organization>, StoreError>> + Send;
+    ) -> Result<Vec<Organization>, StoreError>;
 
     /// The membership with Clerk id `clerk_id`, ended ones included.
-    fn membership(
-        &self,
-        clerk_id: &str,
-    ) -> impl Future<Output = Result<Option<Membership>, StoreError>> + Send;
+    async fn membership(&self, clerk_id: &str) -> Result<Option<Membership>, StoreError>;
 
     /// The live memberships of a user, ascending by organization Clerk id, then membership
     /// Clerk id.
-    fn memberships_of_user(
-        &self,
-        user_clerk_id: &str,
-    ) -> impl Future<Output = Result<Vec<Membership>, StoreError>> + Send;
+    async fn memberships_of_user(&self, user_clerk_id: &str)
+        -> Result<Vec<Membership>, StoreError>;
 
     /// The live memberships of an organization, ascending by user Clerk id, then membership
     /// Clerk id.
-    fn memberships_of_organization(
+    async fn memberships_of_organization(
         &self,
         organization_clerk_id: &str,
-    ) -> impl Future<Output = Result<Vec<Membership>, StoreError>> + Send;
+    ) -> Result<Vec<Membership>, StoreError>;
 
     /// The invitation with Clerk id `clerk_id`.
-    fn invitation(
-        &self,
-        clerk_id: &str,
-    ) -> impl Future<Output = Result<Option<Invitation>, StoreError>> + Send;
+    async fn invitation(&self, clerk_id: &str) -> Result<Option<Invitation>, StoreError>;
 }
 
 /// The processed-webhook ledger and the revoked-session set.
+#[async_trait]
 pub trait LedgerStore: Send + Sync {
     /// The ledger entry for `svix_id`, if that delivery was applied.
-    fn webhook_event(
-        &self,
-        svix_id: &str,
-    ) -> impl Future<Output = Result<Option<WebhookEvent>, StoreError>> + Send;
+    async fn webhook_event(&self, svix_id: &str) -> Result<Option<WebhookEvent>, StoreError>;
 
     /// The revoked-session entry for `session_id`.
-    fn revoked_session(
-        &self,
-        session_id: &str,
-    ) -> impl Future<Output = Result<Option<RevokedSession>, StoreError>> + Send;
+    async fn revoked_session(&self, session_id: &str)
+        -> Result<Option<RevokedSession>, StoreError>;
 }
 
 /// The one write method. See the [module docs](self) for the contract.
+#[async_trait]
 pub trait StoreWriter: Send + Sync {
     /// Applies `batch` atomically: all its changes and its receipt, or nothing.
     ///
     /// Returns [`BatchOutcome::AlreadyProcessed`] (and writes nothing) when the receipt's
     /// svix id is already in the ledger, even when the other delivery is being committed
     /// concurrently by another process. On `Err`, nothing was written.
-    fn apply(
-        &self,
-        batch: WriteBatch,
-    ) -> impl Future<Output = Result<BatchOutcome, StoreError>> + Send;
+    async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError>;
 }
 
 /// A complete store: implemented for every type that implements the four traits.
 pub trait Store: UserStore + OrganizationStore + LedgerStore + StoreWriter {}
 
+#[async_trait]
 impl<T: UserStore + OrganizationStore + LedgerStore + StoreWriter> Store for T {}
 
 // Shared stores: an `Arc<S>` is a store when `S` is.
+#[async_trait]
 impl<T: UserStore + ?Sized> UserStore for std::sync::Arc<T> {
-    fn user(&self, id: UserId) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
-        (**self).user(id)
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        (**self).user(id).await
     }
-    fn user_by_clerk_id(
-        &self,
-        clerk_id: &str,
-    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
-        (**self).user_by_clerk_id(clerk_id)
+    async fn user_by_clerk_id(&self, clerk_id: &str) -> Result<Option<User>, StoreError> {
+        (**self).user_by_clerk_id(clerk_id).await
     }
-    fn user_by_email(
-        &self,
-        email: &str,
-    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
-        (**self).user_by_email(email)
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        (**self).user_by_email(email).await
     }
-    fn local_user_by_username(
-        &self,
-        username: &str,
-    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
-        (**self).local_user_by_username(username)
+    async fn local_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        (**self).local_user_by_username(username).await
     }
-    fn list_users(
+    async fn list_users(
         &self,
         after: Option<UserId>,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send {
-        (**self).list_users(after, limit)
+    ) -> Result<Vec<User>, StoreError> {
+        (**self).list_users(after, limit).await
     }
 }
 
+#[async_trait]
 impl<T: OrganizationStore + ?Sized> OrganizationStore for std::sync::Arc<T> {
-    fn organization(
-        &self,
-        clerk_id: &str,
-    ) -> impl Future<Output = Result<Option<Organization>, StoreError>> + Send {
-        (**self).organization(clerk_id)
+    async fn organization(&self, clerk_id: &str) -> Result<Option<Organization>, StoreError> {
+        (**self).organization(clerk_id).await
     }
-    fn list_organizations(
+    async fn list_organizations(
         &self,
         after: Option<&str>,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<Organization>, StoreError>> + Send {
-        (**self).list_organizations(after, limit)
+    ) -> Result<Vec<Organization>, StoreError> {
+        (**self).list_organizations(after, limit).await
     }
-    fn membership(
-        &self,
-        clerk_id: &str,
-    ) -> impl Future<Output = Result<Option<Membership>, StoreError>> + Send {
-        (**self).membership(clerk_id)
+    async fn membership(&self, clerk_id: &str) -> Result<Option<Membership>, StoreError> {
+        (**self).membership(clerk_id).await
     }
-    fn memberships_of_user(
+    async fn memberships_of_user(
         &self,
         user_clerk_id: &str,
-    ) -> impl Future<Output = Result<Vec<Membership>, StoreError>> + Send {
-        (**self).memberships_of_user(user_clerk_id)
+    ) -> Result<Vec<Membership>, StoreError> {
+        (**self).memberships_of_user(user_clerk_id).await
     }
-    fn memberships_of_organization(
+    async fn memberships_of_organization(
         &self,
         organization_clerk_id: &str,
-    ) -> impl Future<Output = Result<Vec<Membership>, StoreError>> + Send {
-        (**self).memberships_of_organization(organization_clerk_id)
+    ) -> Result<Vec<Membership>, StoreError> {
+        (**self)
+            .memberships_of_organization(organization_clerk_id)
+            .await
     }
-    fn invitation(
-        &self,
-        clerk_id: &str,
-    ) -> impl Future<Output = Result<Option<Invitation>, StoreError>> + Send {
-        (**self).invitation(clerk_id)
+    async fn invitation(&self, clerk_id: &str) -> Result<Option<Invitation>, StoreError> {
+        (**self).invitation(clerk_id).await
     }
 }
 
+#[async_trait]
 impl<T: LedgerStore + ?Sized> LedgerStore for std::sync::Arc<T> {
-    fn webhook_event(
-        &self,
-        svix_id: &str,
-    ) -> impl Future<Output = Result<Option<WebhookEvent>, StoreError>> + Send {
-        (**self).webhook_event(svix_id)
+    async fn webhook_event(&self, svix_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
+        (**self).webhook_event(svix_id).await
     }
-    fn revoked_session(
+    async fn revoked_session(
         &self,
         session_id: &str,
-    ) -> impl Future<Output = Result<Option<RevokedSession>, StoreError>> + Send {
-        (**self).revoked_session(session_id)
+    ) -> Result<Option<RevokedSession>, StoreError> {
+        (**self).revoked_session(session_id).await
     }
 }
 
+#[async_trait]
 impl<T: StoreWriter + ?Sized> StoreWriter for std::sync::Arc<T> {
-    fn apply(
-        &self,
-        batch: WriteBatch,
-    ) -> impl Future<Output = Result<BatchOutcome, StoreError>> + Send {
-        (**self).apply(batch)
+    async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
+        (**self).apply(batch).await
     }
 }

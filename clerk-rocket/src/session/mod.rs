@@ -39,7 +39,7 @@ use clerk_core::session::{
     cookie_secure_for_host, AfterRevalidation, EndReason, RevalidationPolicy, SessionDecision,
     SessionRecord, Standing, TokenIdentity,
 };
-use clerk_core::store::DynStore;
+use clerk_core::store::Store;
 use clerk_core::time::UnixTime;
 use clerk_core::{Auth, AuthDecision, Authenticator};
 use futures_util::future::BoxFuture;
@@ -172,7 +172,7 @@ pub use clerk_core::rejection::SessionDependency;
 /// policy. Cheap to clone.
 #[derive(Clone)]
 pub struct SessionMode {
-    pub(crate) store: Arc<dyn DynStore>,
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) policy: RevalidationPolicy,
     pub(crate) from_header: bool,
@@ -192,7 +192,7 @@ impl SessionMode {
     /// ([`RevalidationPolicy::from_config`] for `CLERK_SESSION_REVALIDATION_SECONDS`).
     #[must_use]
     pub fn new(
-        store: Arc<dyn DynStore>,
+        store: Arc<dyn Store>,
         sessions: Arc<dyn SessionStore>,
         policy: RevalidationPolicy,
     ) -> Self {

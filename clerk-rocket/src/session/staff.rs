@@ -15,7 +15,6 @@ use clerk_core::model::{User, UserId};
 use clerk_core::password::{LocalLoginError, PendingLogin};
 use clerk_core::store::{Change, UserRef, UserStore, WriteBatch};
 use clerk_core::time::{Clock, SystemClock};
-use futures_util::future::BoxFuture;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 
@@ -79,14 +78,10 @@ async fn staff(request: &Request<'_>) -> Result<Arc<User>, ClerkRejection> {
     let Some(user_id) = data.and_then(|d| d.local_user) else {
         return Err(ClerkRejection::StaffLoginRequired);
     };
-    let user = mode
-        .store
-        .dyn_user(UserId(user_id))
-        .await
-        .map_err(|error| {
-            tracing::warn!(%error, "user store failed: request refused with 503");
-            ClerkRejection::SessionUnavailable(SessionDependency::UserStore)
-        })?;
+    let user = mode.store.user(UserId(user_id)).await.map_err(|error| {
+        tracing::warn!(%error, "user store failed: request refused with 503");
+        ClerkRejection::SessionUnavailable(SessionDependency::UserStore)
+    })?;
     match user {
         Some(user)
             if user.is_staff
@@ -185,16 +180,6 @@ fn shorten<'r>(request: &'r Request<'_>) -> &'r Request<'r> {
     request
 }
 
-/// [`PendingLogin::staff`] boxed in a generic function: `Send` is proven from the trait
-/// bounds; for `dyn DynStore` itself rustc fails to prove it inside a Rocket handler
-/// ("implementation of `UserStore` is not general enough").
-fn look_up<'a, S: UserStore + Sync + ?Sized>(
-    store: &'a S,
-    username: &'a str,
-) -> BoxFuture<'a, Result<PendingLogin, LocalLoginError>> {
-    Box::pin(PendingLogin::staff(store, username))
-}
-
 /// The staff login's store lookup, then its password check (argon2, tens of milliseconds of
 /// CPU) on tokio's blocking pool, so a login never stalls the requests sharing its worker.
 async fn check<S: UserStore + Sync + ?Sized>(
@@ -202,7 +187,7 @@ async fn check<S: UserStore + Sync + ?Sized>(
     username: &str,
     password: &str,
 ) -> Result<Result<User, LocalLoginError>, rocket::tokio::task::JoinError> {
-    match look_up(store, username).await {
+    match PendingLogin::staff(store, username).await {
         Ok(pending) => {
             let password = password.to_owned();
             rocket::tokio::task::spawn_blocking(move || pending.check(&password)).await
@@ -268,12 +253,7 @@ impl StaffSession<'_> {
             user: UserRef::Id(user.id),
             at: now,
         };
-        if let Err(error) = self
-            .mode
-            .store
-            .dyn_apply(WriteBatch::single(now, change))
-            .await
-        {
+        if let Err(error) = self.mode.store.apply(WriteBatch::single(now, change)).await {
             tracing::warn!(%error, "staff login: recording the login failed");
             return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
         }
@@ -323,12 +303,7 @@ impl StaffSession<'_> {
                 at: now,
             };
             // The session is over either way; a missed last_logout is only bookkeeping.
-            if let Err(error) = self
-                .mode
-                .store
-                .dyn_apply(WriteBatch::single(now, change))
-                .await
-            {
+            if let Err(error) = self.mode.store.apply(WriteBatch::single(now, change)).await {
                 tracing::warn!(%error, "staff logout: recording the logout failed");
             }
             tracing::info!(user_id, "staff logged out");

@@ -1,7 +1,7 @@
-//! One [`Change`] inside the batch's transaction: lock, read, decide with
-//! [`clerk_core::store::rules`], write.
+//! The PostgreSQL storage primitives ([`ChangeTarget`]) inside a batch's transaction; the
+//! decisions are [`clerk_core::store::dispatch`]'s.
 //!
-//! Locking: every change first takes a transaction-scoped advisory lock on the Clerk id it
+//! Locking: every change first takes (through [`ChangeTarget::lock`]) a transaction-scoped advisory lock on the Clerk id it
 //! decides on (`pg_advisory_xact_lock(kind, hashtext(clerk_id))`), which serializes two
 //! transactions racing on the same object even when its row does not exist yet (two inserts
 //! would otherwise both decide "insert", and the loser would see a unique violation instead
@@ -9,18 +9,20 @@
 //! `FOR UPDATE`. A deadlock between batches that touch several objects in different orders
 //! is detected by PostgreSQL and retried by `apply`.
 
-use clerk_core::model::{ClerkUserData, Invitation, Membership, Organization, User, UserId};
-use clerk_core::store::rules::{self, Upsert, UserUpsert};
-use clerk_core::store::{Applied, Change, Effect, StoreError, UserRef};
+use clerk_core::model::{
+    ClerkUserData, Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
+};
+use clerk_core::store::dispatch::{ChangeTarget, LockKind, LockMode, SessionField, UserKey};
+use clerk_core::store::{Applied, Change, StoreError};
 use clerk_core::time::UnixTime;
 use sqlx::postgres::PgConnection;
 use sqlx::types::Json;
 
-use super::classify;
 use super::rows::{
-    invitation_row, membership_row, ms, organization_row, user_where, Key, Lock, BY_CLERK_ID,
-    BY_ID, BY_LIVE_EMAIL, BY_LOCAL_USERNAME,
+    invitation_row, membership_row, ms, organization_row, user_where, webhook_event_row, Key, Lock,
+    BY_CLERK_ID, BY_ID, BY_LIVE_EMAIL, BY_LOCAL_USERNAME,
 };
+use super::{bulk, classify};
 
 /// Advisory-lock namespaces (the first half of the two-key form).
 #[derive(Clone, Copy)]
@@ -220,336 +222,217 @@ async fn upsert_invitation_row(conn: &mut PgConnection, i: &Invitation) -> Resul
     Ok(())
 }
 
-async fn resolve_user(conn: &mut PgConnection, user: &UserRef) -> Result<Option<User>, StoreError> {
-    match user {
-        UserRef::Id(id) => user_where(conn, BY_ID, Key::Int(id.0), Lock::ForUpdate).await,
-        UserRef::ClerkId(clerk_id) => {
-            user_where(conn, BY_CLERK_ID, Key::Text(clerk_id), Lock::ForUpdate).await
-        }
-    }
+/// The open transaction of one batch.
+pub(super) struct PgTx<'c> {
+    pub(super) conn: &'c mut PgConnection,
 }
 
-async fn record_session(
-    conn: &mut PgConnection,
-    user: &UserRef,
-    at: UnixTime,
-    now: UnixTime,
-    login: bool,
-) -> Result<Applied, StoreError> {
-    let Some(row) = resolve_user(conn, user).await? else {
-        return Ok(Applied::new(Effect::NotFound));
-    };
-    if row.is_deleted() {
-        return Ok(Applied::user(Effect::Gone, row.id));
+impl ChangeTarget for PgTx<'_> {
+    async fn lock(&mut self, kind: LockKind, key: &str, mode: LockMode) -> Result<(), StoreError> {
+        let kind = match kind {
+            LockKind::User => Kind::User,
+            LockKind::Organization => Kind::Organization,
+            LockKind::Membership => Kind::Membership,
+            LockKind::Invitation => Kind::Invitation,
+        };
+        lock_key(self.conn, kind, key, mode == LockMode::Shared).await
     }
-    let (stored, sql) = if login {
-        (
-            row.last_login,
-            "UPDATE clerk_users SET last_login = $1, updated_at = $2 WHERE id = $3",
+
+    async fn record_receipt(
+        &mut self,
+        receipt: &WebhookEvent,
+    ) -> Result<Option<WebhookEvent>, StoreError> {
+        // A concurrent transaction inserting the same svix id makes this wait until it
+        // ends: committed → 0 rows here; rolled back → inserted here.
+        let inserted = sqlx::query(
+            "INSERT INTO clerk_webhook_events (svix_id, event_type, processed_at) \
+             VALUES ($1, $2, $3) ON CONFLICT (svix_id) DO NOTHING",
         )
-    } else {
-        (
-            row.last_logout,
-            "UPDATE clerk_users SET last_logout = $1, updated_at = $2 WHERE id = $3",
+        .bind(&receipt.svix_id)
+        .bind(&receipt.event_type)
+        .bind(receipt.processed_at.as_millis())
+        .execute(&mut *self.conn)
+        .await
+        .map_err(classify)?
+        .rows_affected();
+        if inserted > 0 {
+            return Ok(None);
+        }
+        match webhook_event_row(self.conn, &receipt.svix_id).await? {
+            Some(event) => Ok(Some(event)),
+            None => Err(StoreError::backend(
+                "webhook receipt neither inserted nor found",
+            )),
+        }
+    }
+
+    async fn apply_bulk(
+        &mut self,
+        changes: &[Change],
+        now: UnixTime,
+    ) -> Result<Option<Vec<Applied>>, StoreError> {
+        bulk::apply_user_upserts(self.conn, changes, now).await
+    }
+
+    async fn user(&mut self, key: UserKey<'_>) -> Result<Option<User>, StoreError> {
+        let (condition, key) = match key {
+            UserKey::Id(id) => (BY_ID, Key::Int(id.0)),
+            UserKey::ClerkId(clerk_id) => (BY_CLERK_ID, Key::Text(clerk_id)),
+            UserKey::LiveEmail(email) => (BY_LIVE_EMAIL, Key::Text(email)),
+            UserKey::LocalUsername(name) => (BY_LOCAL_USERNAME, Key::Text(name)),
+        };
+        user_where(self.conn, condition, key, Lock::ForUpdate).await
+    }
+
+    async fn insert_user(&mut self, user: &User) -> Result<UserId, StoreError> {
+        insert_user(self.conn, user).await
+    }
+
+    async fn write_clerk_fields(
+        &mut self,
+        id: UserId,
+        data: &ClerkUserData,
+        link: bool,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        update_clerk_fields(self.conn, id, data, link, now).await
+    }
+
+    async fn tombstone_user(
+        &mut self,
+        id: UserId,
+        at: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE clerk_users SET email = NULL, email_verified = FALSE, username = NULL, \
+             first_name = NULL, last_name = NULL, image_url = NULL, \
+             public_metadata = '{}'::jsonb, external_id = NULL, banned = FALSE, locked = FALSE, \
+             clerk_created_at = NULL, clerk_updated_at = NULL, last_sign_in_at = NULL, \
+             is_active = FALSE, deleted_at = $1, updated_at = $2 WHERE id = $3",
         )
-    };
-    let Some(at) = rules::later(stored, at) else {
-        return Ok(Applied::user(Effect::Unchanged, row.id));
-    };
-    sqlx::query(sql)
         .bind(at.as_millis())
         .bind(now.as_millis())
-        .bind(row.id.0)
-        .execute(&mut *conn)
+        .bind(id.0)
+        .execute(&mut *self.conn)
         .await
         .map_err(classify)?;
-    Ok(Applied::user(Effect::Updated, row.id))
-}
-
-fn effect_of(decision: Upsert) -> Effect {
-    match decision {
-        Upsert::Insert => Effect::Created,
-        Upsert::Update => Effect::Updated,
-        Upsert::Unchanged => Effect::Unchanged,
-        Upsert::Gone => Effect::Gone,
+        Ok(())
     }
-}
 
-/// Applies one change inside the batch's transaction (an error rolls the whole batch back).
-pub(super) async fn apply_change(
-    conn: &mut PgConnection,
-    change: Change,
-    now: UnixTime,
-) -> Result<Applied, StoreError> {
-    match change {
-        Change::UpsertUser { data, link } => {
-            rules::require_id("clerk user id", &data.clerk_id)?;
-            lock_key(conn, Kind::User, &data.clerk_id, false).await?;
-            let existing = user_where(
-                conn,
-                BY_CLERK_ID,
-                Key::Text(&data.clerk_id),
-                Lock::ForUpdate,
-            )
-            .await?;
-            let holder = match data.email.as_deref() {
-                Some(email) => {
-                    user_where(conn, BY_LIVE_EMAIL, Key::Text(email), Lock::ForUpdate).await?
-                }
-                None => None,
-            };
-            match rules::user_upsert(existing.as_ref(), holder.as_ref(), &data, link)? {
-                UserUpsert::Insert => {
-                    let id = insert_user(conn, &User::from_clerk(UserId(0), &data, now)).await?;
-                    Ok(Applied::user(Effect::Created, id))
-                }
-                UserUpsert::Update(id) => {
-                    update_clerk_fields(conn, id, &data, false, now).await?;
-                    Ok(Applied::user(Effect::Updated, id))
-                }
-                UserUpsert::Link(id) => {
-                    update_clerk_fields(conn, id, &data, true, now).await?;
-                    Ok(Applied::user(Effect::Linked, id))
-                }
-                UserUpsert::Unchanged(id) => Ok(Applied::user(Effect::Unchanged, id)),
-                UserUpsert::Gone(id) => Ok(Applied::user(Effect::Gone, id)),
+    async fn write_session(
+        &mut self,
+        id: UserId,
+        field: SessionField,
+        at: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        let sql = match field {
+            SessionField::Login => {
+                "UPDATE clerk_users SET last_login = $1, updated_at = $2 WHERE id = $3"
             }
-        }
-        Change::DeleteUser { clerk_id, at } => {
-            rules::require_id("clerk user id", &clerk_id)?;
-            lock_key(conn, Kind::User, &clerk_id, false).await?;
-            match user_where(conn, BY_CLERK_ID, Key::Text(&clerk_id), Lock::ForUpdate).await? {
-                Some(row) if row.is_deleted() => Ok(Applied::user(Effect::Gone, row.id)),
-                Some(row) => {
-                    sqlx::query(
-                        "UPDATE clerk_users SET email = NULL, email_verified = FALSE, \
-                         username = NULL, first_name = NULL, last_name = NULL, image_url = NULL, \
-                         public_metadata = '{}'::jsonb, external_id = NULL, banned = FALSE, \
-                         locked = FALSE, clerk_created_at = NULL, clerk_updated_at = NULL, \
-                         last_sign_in_at = NULL, is_active = FALSE, deleted_at = $1, \
-                         updated_at = $2 WHERE id = $3",
-                    )
-                    .bind(at.as_millis())
-                    .bind(now.as_millis())
-                    .bind(row.id.0)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(classify)?;
-                    Ok(Applied::user(Effect::Deleted, row.id))
-                }
-                None => {
-                    let tomb = User::tombstone(UserId(0), &clerk_id, at, now);
-                    let id = insert_user(conn, &tomb).await?;
-                    Ok(Applied::user(Effect::Deleted, id))
-                }
+            SessionField::Logout => {
+                "UPDATE clerk_users SET last_logout = $1, updated_at = $2 WHERE id = $3"
             }
-        }
-        Change::RecordLogin { user, at } => record_session(conn, &user, at, now, true).await,
-        Change::RecordLogout { user, at } => record_session(conn, &user, at, now, false).await,
-        Change::RevokeSession(session) => {
-            rules::require_id("session id", &session.session_id)?;
-            // Two transactions inserting one session id serialize on its primary key.
-            let inserted = sqlx::query(
-                "INSERT INTO clerk_revoked_sessions (session_id, user_clerk_id, status, \
-                 revoked_at) VALUES ($1, $2, $3, $4) ON CONFLICT (session_id) DO NOTHING",
-            )
-            .bind(&session.session_id)
-            .bind(&session.user_clerk_id)
-            .bind(&session.status)
-            .bind(session.revoked_at.as_millis())
-            .execute(&mut *conn)
-            .await
-            .map_err(classify)?
-            .rows_affected();
-            Ok(Applied::new(if inserted == 0 {
-                Effect::Unchanged
-            } else {
-                Effect::Created
-            }))
-        }
-        Change::UpsertOrganization(data) => {
-            rules::require_id("clerk organization id", &data.clerk_id)?;
-            lock_key(conn, Kind::Organization, &data.clerk_id, false).await?;
-            let existing = organization_row(conn, &data.clerk_id, Lock::ForUpdate).await?;
-            let decision = rules::ordered_upsert(
-                existing
-                    .as_ref()
-                    .map(|o| (o.is_deleted(), o.clerk_updated_at)),
-                data.updated_at,
-            );
-            let row = match (decision, existing) {
-                (Upsert::Insert, _) => Some(Organization::from_clerk(&data, now)),
-                (Upsert::Update, Some(mut org)) => {
-                    org.apply_clerk(&data, now);
-                    Some(org)
-                }
-                _ => None,
-            };
-            if let Some(row) = row {
-                upsert_organization_row(conn, &row).await?;
-            }
-            Ok(Applied::new(effect_of(decision)))
-        }
-        Change::DeleteOrganization { clerk_id, at } => {
-            rules::require_id("clerk organization id", &clerk_id)?;
-            // Exclusive: waits for membership upserts of this organization in flight (they
-            // hold the shared lock), so none of them adds a live membership after this ends
-            // the live ones.
-            lock_key(conn, Kind::Organization, &clerk_id, false).await?;
-            let row = match organization_row(conn, &clerk_id, Lock::ForUpdate).await? {
-                Some(org) if org.is_deleted() => return Ok(Applied::new(Effect::Gone)),
-                Some(mut org) => {
-                    org.mark_deleted(at, now);
-                    org
-                }
-                None => Organization::tombstone(&clerk_id, at, now),
-            };
-            upsert_organization_row(conn, &row).await?;
-            sqlx::query(
-                "UPDATE clerk_organization_memberships SET role = '', \
-                 permissions = '[]'::jsonb, clerk_created_at = NULL, clerk_updated_at = NULL, \
-                 deleted_at = $1, updated_at = $2 \
-                 WHERE organization_clerk_id = $3 AND deleted_at IS NULL",
-            )
+        };
+        sqlx::query(sql)
             .bind(at.as_millis())
             .bind(now.as_millis())
-            .bind(&clerk_id)
-            .execute(&mut *conn)
-            .await
-            .map_err(classify)?;
-            Ok(Applied::new(Effect::Deleted))
-        }
-        Change::UpsertMembership(data) => {
-            rules::require_id("clerk membership id", &data.clerk_id)?;
-            rules::require_id("clerk organization id", &data.organization_clerk_id)?;
-            rules::require_id("clerk user id", &data.user_clerk_id)?;
-            lock_key(conn, Kind::Organization, &data.organization_clerk_id, true).await?;
-            lock_key(conn, Kind::Membership, &data.clerk_id, false).await?;
-            let org_deleted = organization_row(conn, &data.organization_clerk_id, Lock::No)
-                .await?
-                .is_some_and(|o| o.is_deleted());
-            if org_deleted {
-                return Ok(Applied::new(Effect::Gone));
-            }
-            let existing = membership_row(conn, &data.clerk_id, Lock::ForUpdate).await?;
-            let decision = rules::ordered_upsert(
-                existing
-                    .as_ref()
-                    .map(|m| (m.is_deleted(), m.clerk_updated_at)),
-                data.updated_at,
-            );
-            let row = match (decision, existing) {
-                (Upsert::Insert, _) => Some(Membership::from_clerk(&data, now)),
-                (Upsert::Update, Some(mut m)) => {
-                    m.apply_clerk(&data, now);
-                    Some(m)
-                }
-                _ => None,
-            };
-            if let Some(row) = row {
-                upsert_membership_row(conn, &row).await?;
-            }
-            Ok(Applied::new(effect_of(decision)))
-        }
-        Change::DeleteMembership {
-            clerk_id,
-            organization_clerk_id,
-            user_clerk_id,
-            at,
-        } => {
-            rules::require_id("clerk membership id", &clerk_id)?;
-            lock_key(conn, Kind::Membership, &clerk_id, false).await?;
-            let row = match membership_row(conn, &clerk_id, Lock::ForUpdate).await? {
-                Some(m) if m.is_deleted() => return Ok(Applied::new(Effect::Gone)),
-                Some(mut m) => {
-                    m.mark_deleted(at, now);
-                    m
-                }
-                None => Membership::tombstone(
-                    &clerk_id,
-                    &organization_clerk_id,
-                    &user_clerk_id,
-                    at,
-                    now,
-                ),
-            };
-            upsert_membership_row(conn, &row).await?;
-            Ok(Applied::new(Effect::Deleted))
-        }
-        Change::UpsertInvitation(data) => {
-            rules::require_id("clerk invitation id", &data.clerk_id)?;
-            lock_key(conn, Kind::Invitation, &data.clerk_id, false).await?;
-            let existing = invitation_row(conn, &data.clerk_id, Lock::ForUpdate).await?;
-            let decision = rules::ordered_upsert(
-                existing.as_ref().map(|i| (false, i.clerk_updated_at)),
-                data.updated_at,
-            );
-            let row = match (decision, existing) {
-                (Upsert::Insert, _) => Some(Invitation::from_clerk(&data, now)),
-                (Upsert::Update, Some(mut i)) => {
-                    i.apply_clerk(&data, now);
-                    Some(i)
-                }
-                _ => None,
-            };
-            if let Some(row) = row {
-                upsert_invitation_row(conn, &row).await?;
-            }
-            Ok(Applied::new(effect_of(decision)))
-        }
-        Change::CreateLocalUser(new) => {
-            // No row to lock when the name is free: two creations racing on one username
-            // (or email) meet on the partial unique index, which the loser reports as the
-            // same `Conflict` the rules give sequentially.
-            let email_holder = match new.email.as_deref() {
-                Some(email) => {
-                    user_where(conn, BY_LIVE_EMAIL, Key::Text(email), Lock::ForUpdate).await?
-                }
-                None => None,
-            };
-            let username_holder = user_where(
-                conn,
-                BY_LOCAL_USERNAME,
-                Key::Text(&new.username),
-                Lock::ForUpdate,
-            )
-            .await?;
-            rules::local_user_create(
-                &new.username,
-                email_holder.as_ref(),
-                username_holder.as_ref(),
-            )?;
-            let id = insert_user(conn, &User::from_local(UserId(0), &new, now)).await?;
-            Ok(Applied::user(Effect::Created, id))
-        }
-        Change::UpdateLocalFields { id, patch } => {
-            let Some(mut user) = user_where(conn, BY_ID, Key::Int(id.0), Lock::ForUpdate).await?
-            else {
-                return Ok(Applied::new(Effect::NotFound));
-            };
-            if user.is_deleted() {
-                return Ok(Applied::user(Effect::Gone, id));
-            }
-            if !patch.apply_to(&mut user, now) {
-                return Ok(Applied::user(Effect::Unchanged, id));
-            }
-            sqlx::query(
-                "UPDATE clerk_users SET is_active = $1, is_staff = $2, is_superuser = $3, \
-                 password_hash = $4, updated_at = $5 WHERE id = $6",
-            )
-            .bind(user.is_active)
-            .bind(user.is_staff)
-            .bind(user.is_superuser)
-            .bind(&user.password_hash)
-            .bind(user.updated_at.as_millis())
             .bind(id.0)
-            .execute(&mut *conn)
+            .execute(&mut *self.conn)
             .await
             .map_err(classify)?;
-            Ok(Applied::user(Effect::Updated, id))
-        }
-        other => Err(StoreError::Invalid(format!(
-            "change not supported by the PostgreSQL store: {other:?}"
-        ))),
+        Ok(())
+    }
+
+    async fn write_local_fields(&mut self, user: &User) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE clerk_users SET is_active = $1, is_staff = $2, is_superuser = $3, \
+             password_hash = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(user.is_active)
+        .bind(user.is_staff)
+        .bind(user.is_superuser)
+        .bind(&user.password_hash)
+        .bind(user.updated_at.as_millis())
+        .bind(user.id.0)
+        .execute(&mut *self.conn)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn insert_revoked_session(
+        &mut self,
+        session: &RevokedSession,
+    ) -> Result<bool, StoreError> {
+        // Two transactions inserting one session id serialize on its primary key.
+        let inserted = sqlx::query(
+            "INSERT INTO clerk_revoked_sessions (session_id, user_clerk_id, status, \
+             revoked_at) VALUES ($1, $2, $3, $4) ON CONFLICT (session_id) DO NOTHING",
+        )
+        .bind(&session.session_id)
+        .bind(&session.user_clerk_id)
+        .bind(&session.status)
+        .bind(session.revoked_at.as_millis())
+        .execute(&mut *self.conn)
+        .await
+        .map_err(classify)?
+        .rows_affected();
+        Ok(inserted > 0)
+    }
+
+    async fn organization(
+        &mut self,
+        clerk_id: &str,
+        for_update: bool,
+    ) -> Result<Option<Organization>, StoreError> {
+        let lock = if for_update {
+            Lock::ForUpdate
+        } else {
+            Lock::No
+        };
+        organization_row(self.conn, clerk_id, lock).await
+    }
+
+    async fn put_organization(&mut self, org: &Organization) -> Result<(), StoreError> {
+        upsert_organization_row(self.conn, org).await
+    }
+
+    async fn end_memberships(
+        &mut self,
+        organization_clerk_id: &str,
+        at: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE clerk_organization_memberships SET role = '', \
+             permissions = '[]'::jsonb, clerk_created_at = NULL, clerk_updated_at = NULL, \
+             deleted_at = $1, updated_at = $2 \
+             WHERE organization_clerk_id = $3 AND deleted_at IS NULL",
+        )
+        .bind(at.as_millis())
+        .bind(now.as_millis())
+        .bind(organization_clerk_id)
+        .execute(&mut *self.conn)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn membership(&mut self, clerk_id: &str) -> Result<Option<Membership>, StoreError> {
+        membership_row(self.conn, clerk_id, Lock::ForUpdate).await
+    }
+
+    async fn put_membership(&mut self, membership: &Membership) -> Result<(), StoreError> {
+        upsert_membership_row(self.conn, membership).await
+    }
+
+    async fn invitation(&mut self, clerk_id: &str) -> Result<Option<Invitation>, StoreError> {
+        invitation_row(self.conn, clerk_id, Lock::ForUpdate).await
+    }
+
+    async fn put_invitation(&mut self, invitation: &Invitation) -> Result<(), StoreError> {
+        upsert_invitation_row(self.conn, invitation).await
     }
 }

@@ -12,7 +12,9 @@ use clerk_core::time::UnixTime;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
-use super::{classify, ms, update_clerk_fields, user_from_row, value_json, USER_COLUMNS};
+use super::change::update_clerk_fields;
+use super::classify;
+use super::rows::{ms, user_from_row, value_json, USER_COLUMNS};
 use crate::bulk::{index_rows, UserBatch};
 
 /// Rows per multi-row insert: 23 parameters each stays far under SQLite's 32,766.

@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use clerk_core::model::NewLocalUser;
-use clerk_core::store::{Change, DynStore, WriteBatch};
+use clerk_core::store::{Change, Store, WriteBatch};
 use clerk_core::time::{Clock, SystemClock};
 use clerk_store::{PostgresStore, SqliteStore};
 
@@ -60,7 +60,7 @@ impl Staff {
 /// The database could not be opened, migrated or written, or hashing failed.
 pub async fn seed(database_url: &str, staff: &Staff) -> CheckResult {
     let fail = |what: &str, e: &dyn std::fmt::Display| Failure::new(format!("seed: {what}: {e}"));
-    let store: Arc<dyn DynStore> =
+    let store: Arc<dyn Store> =
         if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
             let store = PostgresStore::connect(database_url)
                 .await
@@ -84,11 +84,11 @@ pub async fn seed(database_url: &str, staff: &Staff) -> CheckResult {
         user.is_staff = is_staff;
         let batch = WriteBatch::single(SystemClock.now(), Change::CreateLocalUser(user));
         let _ = store
-            .dyn_apply(batch)
+            .apply(batch)
             .await
             .map_err(|e| fail("create local user", &e))?;
         let stored = store
-            .dyn_local_user_by_username(username)
+            .local_user_by_username(username)
             .await
             .map_err(|e| fail("read back", &e))?;
         ensure!(

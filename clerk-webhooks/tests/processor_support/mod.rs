@@ -91,6 +91,7 @@ impl<S> FlakyStore<S> {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl<S: StoreWriter> StoreWriter for FlakyStore<S> {
     async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
         if self.failing.load(Ordering::SeqCst) {
@@ -100,6 +101,7 @@ impl<S: StoreWriter> StoreWriter for FlakyStore<S> {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl<S: UserStore> UserStore for FlakyStore<S> {
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.inner.user(id).await
@@ -122,6 +124,7 @@ impl<S: UserStore> UserStore for FlakyStore<S> {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl<S: OrganizationStore> OrganizationStore for FlakyStore<S> {
     async fn organization(&self, clerk_id: &str) -> Result<Option<Organization>, StoreError> {
         self.inner.organization(clerk_id).await
@@ -155,6 +158,7 @@ impl<S: OrganizationStore> OrganizationStore for FlakyStore<S> {
     }
 }
 
+#[clerk_core::store::async_trait]
 impl<S: LedgerStore> LedgerStore for FlakyStore<S> {
     async fn webhook_event(&self, svix_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
         self.inner.webhook_event(svix_id).await

@@ -52,7 +52,7 @@ pub use html::{admin_page, escape, login_page};
 pub use origin::{RequestOrigin, CROSS_SITE_REFUSED};
 
 use clerk_core::model::{Organization, User};
-use clerk_core::store::{DynStore, StoreError};
+use clerk_core::store::{Store, StoreError};
 
 /// The message of a refused login, whatever the reason (unknown user, wrong password, not
 /// staff, inactive): the page never tells which.
@@ -114,11 +114,11 @@ impl AdminData {
     ///
     /// # Errors
     /// The store's error (the app answers 503).
-    pub async fn load(store: &dyn DynStore) -> Result<AdminData, StoreError> {
+    pub async fn load(store: &dyn Store) -> Result<AdminData, StoreError> {
         let mut data = AdminData::default();
         let mut after = None;
         'users: loop {
-            let page = store.dyn_list_users(after, PAGE_LIMIT).await?;
+            let page = store.list_users(after, PAGE_LIMIT).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id);
             for user in page {
@@ -135,7 +135,7 @@ impl AdminData {
         let mut after: Option<String> = None;
         'orgs: loop {
             let page = store
-                .dyn_list_organizations(after.as_deref(), PAGE_LIMIT)
+                .list_organizations(after.as_deref(), PAGE_LIMIT)
                 .await?;
             let Some(last) = page.last() else { break };
             after = Some(last.clerk_id.clone());
@@ -150,7 +150,7 @@ impl AdminData {
                 let members = match organization.members_count {
                     Some(count) => u64::try_from(count).unwrap_or(0),
                     None => store
-                        .dyn_memberships_of_organization(&organization.clerk_id)
+                        .memberships_of_organization(&organization.clerk_id)
                         .await?
                         .len() as u64,
                 };

@@ -15,10 +15,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use clerk_axum::session::{LocalStaff, StaffLoginError, StaffSession};
-use clerk_core::store::DynStore;
+use clerk_core::store::Store;
 
 /// The `/admin` routes. They need the app's session mode (a `ClerkLayer` with sessions inside
-/// a session manager) and the store as an `Extension<Arc<dyn DynStore>>`.
+/// a session manager) and the store as an `Extension<Arc<dyn Store>>`.
 pub(crate) fn routes() -> Router {
     Router::new()
         .route(ADMIN_PATH, get(admin))
@@ -50,10 +50,7 @@ fn unavailable() -> Response {
 
 /// `Option<LocalStaff>`: no staff login → the login page; a store down (503) or session mode
 /// missing (500) is the extractor's JSON answer.
-async fn admin(
-    staff: Option<LocalStaff>,
-    Extension(store): Extension<Arc<dyn DynStore>>,
-) -> Response {
+async fn admin(staff: Option<LocalStaff>, Extension(store): Extension<Arc<dyn Store>>) -> Response {
     let Some(staff) = staff else {
         return Redirect::to(LOGIN_PATH).into_response();
     };

@@ -54,7 +54,7 @@ use clerk_axum::{
 use clerk_core::backend_api::{BackendApi, TokioSleeper};
 use clerk_core::reqwest_client::ReqwestClient;
 use clerk_core::session::RevalidationPolicy;
-use clerk_core::store::{DynStore, StoreError};
+use clerk_core::store::{Store, StoreError};
 use clerk_core::{ActiveOrganization, Authenticator, ClerkConfig};
 use clerk_store::{AnyStore, MemoryCache, RedisCache};
 use clerk_webhooks::{Webhook, WebhookProcessor};
@@ -170,7 +170,7 @@ pub enum AppError {
 }
 
 /// The webhook processor of this application (over the type-erased store).
-pub type Processor = WebhookProcessor<Arc<dyn DynStore>>;
+pub type Processor = WebhookProcessor<Arc<dyn Store>>;
 
 /// Everything the routes need; cheap to clone.
 #[derive(Clone, Debug)]
@@ -250,7 +250,7 @@ impl AppState {
 
     /// The store of the local mirror.
     #[must_use]
-    pub fn store(&self) -> &Arc<dyn DynStore> {
+    pub fn store(&self) -> &Arc<dyn Store> {
         self.users.store()
     }
 }
@@ -260,7 +260,7 @@ impl AppState {
 ///
 /// # Errors
 /// The store's error (unreachable database, invalid URL, failed migration).
-pub async fn open_store(database_url: &str) -> Result<Arc<dyn DynStore>, StoreError> {
+pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     // The same rule as the `clerk` command: one place reads DATABASE_URL.
     clerk_store::open_database_url(database_url).await
 }
@@ -271,7 +271,7 @@ pub async fn open_store(database_url: &str) -> Result<Arc<dyn DynStore>, StoreEr
 ///
 /// # Errors
 /// [`AppError::Store`] for the database, [`AppError::Cache`] for an unusable `REDIS_URL`.
-pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn DynStore>, AppError> {
+pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn Store>, AppError> {
     let redis = config
         .redis_url
         .as_deref()

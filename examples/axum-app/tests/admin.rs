@@ -11,7 +11,7 @@ use axum::Router;
 use axum_app::{app, AppConfig, AppState};
 use clerk_core::model::NewLocalUser;
 use clerk_core::password::hash_password;
-use clerk_core::store::{Change, DynStore, WriteBatch};
+use clerk_core::store::{Change, WriteBatch};
 use clerk_core::time::{Clock, SystemClock};
 use clerk_testkit::mint::DEFAULT_AUTHORIZED_PARTY;
 use clerk_testkit::webhooks::bodies::{self, UserBody};
@@ -103,7 +103,7 @@ impl Harness {
         user.password_hash = Some(hash_password(PASSWORD, &[3; 16]).unwrap());
         user.is_staff = is_staff;
         let batch = WriteBatch::single(SystemClock.now(), Change::CreateLocalUser(user));
-        let _ = self.state.store().dyn_apply(batch).await.unwrap();
+        let _ = self.state.store().apply(batch).await.unwrap();
     }
 
     async fn send(&self, request: Request<Body>) -> Page {

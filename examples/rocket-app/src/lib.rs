@@ -44,7 +44,7 @@ mod admin;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use clerk_core::store::{DynStore, StoreError};
+use clerk_core::store::{Store, StoreError};
 use clerk_core::{ActiveOrganization, ClerkConfig};
 use clerk_rocket::session::MemorySessionStore;
 use clerk_rocket::{
@@ -187,7 +187,7 @@ pub enum AppError {
 ///
 /// # Errors
 /// The store's error (unreachable database, invalid URL, failed migration).
-pub async fn open_store(database_url: &str) -> Result<Arc<dyn DynStore>, StoreError> {
+pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     clerk_store::open_database_url(database_url).await
 }
 
@@ -197,7 +197,7 @@ pub async fn open_store(database_url: &str) -> Result<Arc<dyn DynStore>, StoreEr
 ///
 /// # Errors
 /// [`AppError::Store`] for the database, [`AppError::Cache`] for an unusable `REDIS_URL`.
-pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn DynStore>, AppError> {
+pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn Store>, AppError> {
     let redis = config
         .redis_url
         .as_deref()
@@ -214,7 +214,7 @@ pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn DynStore>, 
 /// The Rocket of [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications) over `store`, configured by `config` (the fairing reads the
 /// `CLERK_*` settings from the figment only, not from the process environment).
 #[must_use]
-pub fn rocket(config: &AppConfig, store: Arc<dyn DynStore>) -> Rocket<Build> {
+pub fn rocket(config: &AppConfig, store: Arc<dyn Store>) -> Rocket<Build> {
     let fairing = ClerkFairing::new()
         .store(store)
         .sessions(Arc::new(MemorySessionStore::new()))

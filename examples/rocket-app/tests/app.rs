@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use clerk_core::model::ClerkUserData;
-use clerk_core::store::{DynStore, UserStore};
+use clerk_core::store::{Store, UserStore};
 use clerk_core::time::UnixTime;
 use clerk_testkit::mint::DEFAULT_AUTHORIZED_PARTY;
 use clerk_testkit::webhooks::{bodies, Signature, WebhookSender, TEST_SECRET};
@@ -54,7 +54,7 @@ impl Drop for TempDb {
 struct Harness {
     clerk: MockClerk,
     client: Client,
-    store: Arc<dyn DynStore>,
+    store: Arc<dyn Store>,
     _db: TempDb,
 }
 
