@@ -123,9 +123,15 @@ pub(crate) fn normalize(payload: Vec<u8>) -> Result<Auth, TokenError> {
     // too, by position) and JSON text is UTF-8 (RFC 8259 §8.1; serde_json does not check the
     // members it skips). `Auth::claims` parses the whole payload, so check both once here.
     let malformed = TokenError::Malformed("payload is not a JSON object of claims");
-    let text = std::str::from_utf8(&payload).map_err(|_| malformed.clone())?;
+    let text = std::str::from_utf8(&payload).map_err(|_| malformed)?;
     if !text.trim_start().starts_with('{') {
-        return Err(malformed);
+        // JSON that is not an object (an array, a string) Clerk's SDK reads as claims without
+        // `sub`: `token-verification-failed`; text that is not JSON at all is `token-invalid`
+        // (both from the oracle corpus).
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => TokenError::InvalidClaim("sub"),
+            Err(_) => malformed,
+        });
     }
     let parsed: Payload<'_> = serde_json::from_str(text).map_err(|_| diagnose(&payload))?;
     let user_id = match parsed.sub.as_deref() {
@@ -585,7 +591,7 @@ mod tests {
         ] {
             assert_eq!(
                 normalize(payload.to_vec()).unwrap_err(),
-                TokenError::Malformed("payload is not a JSON object of claims"),
+                TokenError::InvalidClaim("sub"),
                 "{}",
                 String::from_utf8_lossy(payload)
             );
