@@ -123,7 +123,7 @@ pub(crate) fn normalize(payload: Vec<u8>) -> Result<Auth, TokenError> {
     // too, by position) and JSON text is UTF-8 (RFC 8259 §8.1; serde_json does not check the
     // members it skips). `Auth::claims` parses the whole payload, so check both once here.
     let malformed = TokenError::Malformed("payload is not a JSON object of claims");
-    let text = std::str::from_utf8(&payload).map_err(|_| malformed)?;
+    let text = std::str::from_utf8(&payload).map_err(|_| malformed.clone())?;
     if !text.trim_start().starts_with('{') {
         // JSON that is not an object (an array, a string) Clerk's SDK reads as claims without
         // `sub`: `token-verification-failed`; text that is not JSON at all is `token-invalid`
