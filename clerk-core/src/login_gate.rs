@@ -33,6 +33,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::model::User;
+use crate::password::{LocalLoginError, PendingLogin};
+use crate::store::UserStore;
+
 /// How long a refused client is told to wait (`Retry-After`): a few checks' worth.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -101,6 +105,16 @@ impl LoginGate {
         Self::new(concurrency, concurrency.get().saturating_mul(2))
     }
 
+    /// The gate for `CLERK_STAFF_LOGIN_CONCURRENCY` ([`ClerkConfig::staff_login_concurrency`](crate::ClerkConfig::staff_login_concurrency)):
+    /// `checks` at once, or the number of CPUs when `None`, with the default queue.
+    #[must_use]
+    pub fn from_setting(checks: Option<NonZeroUsize>) -> Self {
+        let checks = checks
+            .or_else(|| std::thread::available_parallelism().ok())
+            .unwrap_or(NonZeroUsize::MIN);
+        Self::with_default_queue(checks)
+    }
+
     /// How many checks may run at once.
     #[must_use]
     pub fn concurrency(&self) -> usize {
@@ -156,6 +170,58 @@ impl LoginGate {
                 retry_after: RETRY_AFTER,
             }),
         }
+    }
+}
+
+/// Why a [`gated_staff_login`] did not return a user.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatedLoginError {
+    /// The gate is full: answer 503 with `Retry-After`.
+    #[error(transparent)]
+    Busy(#[from] GateFull),
+    /// The lookup or the check refused or failed (see [`LocalLoginError`]).
+    #[error(transparent)]
+    Login(#[from] LocalLoginError),
+    /// The blocking task did not complete (it panicked, or the runtime is shutting down).
+    #[error("the password check did not complete")]
+    NotCompleted,
+}
+
+/// A password check to run off the async executor: what [`gated_staff_login`] hands to its
+/// `run_blocking` argument.
+pub type BlockingCheck = Box<dyn FnOnce() -> Result<User, LocalLoginError> + Send>;
+
+/// A staff login through `gate`: admission first (a full gate refuses at once, before any
+/// store or argon2 work), then the store lookup ([`PendingLogin::staff`]), then the argon2
+/// check handed to `run_blocking` (the adapters pass tokio's `spawn_blocking`; `None` when the
+/// task did not complete). The permit lives inside the blocking job, so a client that hangs up
+/// does not free its slot while argon2 still runs.
+///
+/// # Errors
+/// [`GatedLoginError`].
+pub async fn gated_staff_login<S, F, Fut>(
+    gate: &LoginGate,
+    store: &S,
+    username: &str,
+    password: &str,
+    run_blocking: F,
+) -> Result<User, GatedLoginError>
+where
+    S: UserStore + ?Sized,
+    F: FnOnce(BlockingCheck) -> Fut,
+    Fut: std::future::Future<Output = Option<Result<User, LocalLoginError>>>,
+{
+    let permit = gate.enter().await?;
+    let pending = PendingLogin::staff(store, username).await?;
+    let password = password.to_owned();
+    let job: BlockingCheck = Box::new(move || {
+        let _permit = permit;
+        pending.check(&password)
+    });
+    match run_blocking(job).await {
+        Some(checked) => Ok(checked?),
+        None => Err(GatedLoginError::NotCompleted),
     }
 }
 

@@ -257,14 +257,17 @@ impl ClerkFairing {
             (None, _) => None,
         };
         let sessions = match (&self.sessions, &self.store) {
-            (Some(sessions), Some(store)) => Some(
-                SessionMode::new(
+            (Some(sessions), Some(store)) => {
+                let mode = SessionMode::new(
                     Arc::clone(store),
                     Arc::clone(sessions),
                     RevalidationPolicy::from_config(&config),
                 )
-                .establish_from_header(self.sessions_from_header),
-            ),
+                .establish_from_header(self.sessions_from_header);
+                #[cfg(feature = "hybrid")]
+                let mode = mode.staff_login_concurrency(config.staff_login_concurrency);
+                Some(mode)
+            }
             (Some(_), None) => return Err(FairingError::SessionsWithoutStore),
             (None, _) => None,
         };

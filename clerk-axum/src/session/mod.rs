@@ -121,6 +121,8 @@ pub struct SessionMode {
     cookie_auth: bool,
     from_header: bool,
     clock: Option<Arc<dyn Clock>>,
+    #[cfg(feature = "hybrid")]
+    login_gate: clerk_core::login_gate::LoginGate,
 }
 
 impl fmt::Debug for SessionMode {
@@ -148,7 +150,27 @@ impl SessionMode {
             cookie_auth: true,
             from_header: true,
             clock: None,
+            #[cfg(feature = "hybrid")]
+            login_gate: clerk_core::login_gate::LoginGate::from_setting(None),
         }
+    }
+
+    /// How many staff password checks may run at once (`CLERK_STAFF_LOGIN_CONCURRENCY`;
+    /// `None`: the number of CPUs), with a queue of twice that; beyond it a login answers
+    /// [`StaffLoginError::Busy`](staff::StaffLoginError::Busy) (503 with `Retry-After`) at
+    /// once, so a flood of logins cannot exhaust memory (each argon2 check takes ~19 MiB).
+    #[cfg(feature = "hybrid")]
+    #[must_use]
+    pub fn staff_login_concurrency(mut self, checks: Option<std::num::NonZeroUsize>) -> Self {
+        self.login_gate = clerk_core::login_gate::LoginGate::from_setting(checks);
+        self
+    }
+
+    /// The bound on concurrent staff password checks.
+    #[cfg(feature = "hybrid")]
+    #[must_use]
+    pub fn login_gate(&self) -> &clerk_core::login_gate::LoginGate {
+        &self.login_gate
     }
 
     /// Whether a token in the `Authorization` header establishes a session (default: on).

@@ -120,12 +120,24 @@ pub enum StaffLoginError {
     /// The session store or the user store failed: answer 503.
     #[error("unavailable: {}", .0.reason())]
     Unavailable(SessionDependency),
+    /// Too many password checks at once ([`SessionMode::staff_login_concurrency`](super::SessionMode::staff_login_concurrency)):
+    /// answer 503 with `Retry-After`; nothing was checked.
+    #[cfg(feature = "hybrid")]
+    #[error("too many logins at once; retry after {retry_after:?}")]
+    Busy {
+        /// The `Retry-After` to answer with.
+        retry_after: std::time::Duration,
+    },
 }
 
 impl StaffLoginError {
     /// Whether this is an infrastructure failure (503) rather than refused credentials.
     #[must_use]
     pub fn is_unavailable(&self) -> bool {
+        #[cfg(feature = "hybrid")]
+        if matches!(self, StaffLoginError::Busy { .. }) {
+            return true;
+        }
         matches!(self, StaffLoginError::Unavailable(_))
     }
 }
@@ -149,34 +161,46 @@ impl StaffSession {
         username: &str,
         password: &str,
     ) -> Result<Arc<User>, StaffLoginError> {
-        use clerk_core::password::{LocalLoginError, PendingLogin};
+        use clerk_core::login_gate::{gated_staff_login, GatedLoginError};
+        use clerk_core::password::LocalLoginError;
         use clerk_core::store::{Change, UserRef, WriteBatch};
 
         let store = self.mode.store();
-        let checked = match PendingLogin::staff(&**store, username).await {
-            Ok(pending) => {
-                let password = password.to_owned();
-                tokio::task::spawn_blocking(move || pending.check(&password)).await
-            }
-            Err(error) => Ok(Err(error)),
-        };
-        let Ok(checked) = checked else {
-            // The blocking task panicked or the runtime is shutting down.
-            tracing::error!("the staff password check did not complete: 503");
-            return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
-        };
+        let checked = gated_staff_login(
+            self.mode.login_gate(),
+            &**store,
+            username,
+            password,
+            |job| async move { tokio::task::spawn_blocking(job).await.ok() },
+        )
+        .await;
         let user = match checked {
             Ok(user) => user,
-            Err(LocalLoginError::Store(error)) => {
+            Err(GatedLoginError::Busy(full)) => {
+                tracing::warn!("staff login refused: too many password checks at once (503)");
+                return Err(StaffLoginError::Busy {
+                    retry_after: full.retry_after,
+                });
+            }
+            Err(GatedLoginError::NotCompleted) => {
+                // The blocking task panicked or the runtime is shutting down.
+                tracing::error!("the staff password check did not complete: 503");
+                return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
+            }
+            Err(GatedLoginError::Login(LocalLoginError::Store(error))) => {
                 tracing::warn!(%error, "user store failed during a staff login: 503");
                 return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
             }
-            Err(refused) => {
+            Err(GatedLoginError::Login(refused)) => {
                 if let LocalLoginError::Password(error) = &refused {
                     tracing::error!(%error, "a local user's stored password hash is unusable");
                 }
                 tracing::info!(reason = %refused, "staff login refused");
                 return Err(StaffLoginError::Refused(refused));
+            }
+            Err(other) => {
+                tracing::error!(error = %other, "staff login failed: 503");
+                return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
             }
         };
         let now = self.mode.now();

@@ -176,6 +176,8 @@ pub struct SessionMode {
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) policy: RevalidationPolicy,
     pub(crate) from_header: bool,
+    #[cfg(feature = "hybrid")]
+    pub(crate) login_gate: clerk_core::login_gate::LoginGate,
 }
 
 impl fmt::Debug for SessionMode {
@@ -201,7 +203,21 @@ impl SessionMode {
             sessions,
             policy,
             from_header: true,
+            #[cfg(feature = "hybrid")]
+            login_gate: clerk_core::login_gate::LoginGate::from_setting(None),
         }
+    }
+
+    /// How many staff password checks may run at once (`CLERK_STAFF_LOGIN_CONCURRENCY`;
+    /// `None`: the number of CPUs), with a queue of twice that; beyond it a login answers
+    /// [`StaffLoginError::Busy`](staff::StaffLoginError::Busy) (503 with `Retry-After`) at
+    /// once, so a flood of logins cannot exhaust memory (each argon2 check takes ~19 MiB). The
+    /// fairing sets it from the settings.
+    #[cfg(feature = "hybrid")]
+    #[must_use]
+    pub fn staff_login_concurrency(mut self, checks: Option<std::num::NonZeroUsize>) -> Self {
+        self.login_gate = clerk_core::login_gate::LoginGate::from_setting(checks);
+        self
     }
 
     /// Whether a verified `Authorization: Bearer` token establishes a session (default: yes).

@@ -11,9 +11,10 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use clerk_core::login_gate::{gated_staff_login, GatedLoginError};
 use clerk_core::model::{User, UserId};
-use clerk_core::password::{LocalLoginError, PendingLogin};
-use clerk_core::store::{Change, UserRef, UserStore, WriteBatch};
+use clerk_core::password::LocalLoginError;
+use clerk_core::store::{Change, UserRef, WriteBatch};
 use clerk_core::time::{Clock, SystemClock};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
@@ -180,22 +181,6 @@ fn shorten<'r>(request: &'r Request<'_>) -> &'r Request<'r> {
     request
 }
 
-/// The staff login's store lookup, then its password check (argon2, tens of milliseconds of
-/// CPU) on tokio's blocking pool, so a login never stalls the requests sharing its worker.
-async fn check<S: UserStore + Sync + ?Sized>(
-    store: &S,
-    username: &str,
-    password: &str,
-) -> Result<Result<User, LocalLoginError>, rocket::tokio::task::JoinError> {
-    match PendingLogin::staff(store, username).await {
-        Ok(pending) => {
-            let password = password.to_owned();
-            rocket::tokio::task::spawn_blocking(move || pending.check(&password)).await
-        }
-        Err(error) => Ok(Err(error)),
-    }
-}
-
 /// A staff login failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -207,13 +192,23 @@ pub enum StaffLoginError {
     /// The session store or the user store failed: answer 503.
     #[error("unavailable: {}", .0.reason())]
     Unavailable(SessionDependency),
+    /// Too many password checks at once ([`SessionMode::staff_login_concurrency`](super::SessionMode::staff_login_concurrency)):
+    /// answer 503 with `Retry-After`; nothing was checked.
+    #[error("too many logins at once; retry after {retry_after:?}")]
+    Busy {
+        /// The `Retry-After` to answer with.
+        retry_after: std::time::Duration,
+    },
 }
 
 impl StaffLoginError {
     /// Whether this is an infrastructure failure (503) rather than refused credentials.
     #[must_use]
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StaffLoginError::Unavailable(_))
+        matches!(
+            self,
+            StaffLoginError::Unavailable(_) | StaffLoginError::Busy { .. }
+        )
     }
 }
 
@@ -232,20 +227,34 @@ impl StaffSession<'_> {
         username: &str,
         password: &str,
     ) -> Result<Arc<User>, StaffLoginError> {
-        let Ok(checked) = check(self.mode.store.as_ref(), username, password).await else {
-            // The blocking task panicked or the runtime is shutting down.
-            tracing::error!("staff login: the password check did not complete");
-            return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
-        };
+        let checked = gated_staff_login(
+            &self.mode.login_gate,
+            self.mode.store.as_ref(),
+            username,
+            password,
+            |job| async move { rocket::tokio::task::spawn_blocking(job).await.ok() },
+        )
+        .await;
         let user = match checked {
             Ok(user) => user,
-            Err(LocalLoginError::Store(error)) => {
+            Err(GatedLoginError::Busy(full)) => {
+                tracing::warn!("staff login refused: too many password checks at once (503)");
+                return Err(StaffLoginError::Busy {
+                    retry_after: full.retry_after,
+                });
+            }
+            Err(GatedLoginError::Login(LocalLoginError::Store(error))) => {
                 tracing::warn!(%error, "staff login: user store failed");
                 return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
             }
-            Err(error) => {
+            Err(GatedLoginError::Login(error)) => {
                 tracing::info!(%error, "staff login refused");
                 return Err(StaffLoginError::Refused(error));
+            }
+            Err(other) => {
+                // The blocking task panicked or the runtime is shutting down.
+                tracing::error!(error = %other, "staff login: the password check did not complete");
+                return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
             }
         };
         let now = self.clock.now();

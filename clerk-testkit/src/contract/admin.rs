@@ -9,6 +9,7 @@
 //! | `POST /admin/login` (form) with staff credentials | 303, `Location: /admin`, a session cookie (`HttpOnly`, `SameSite=Lax`) |
 //! | `POST /admin/login` otherwise (wrong password, unknown or non-staff user) | 401 HTML with the form |
 //! | `POST /admin/logout` | 303, `Location: /admin/login`; the session is over |
+//! | more `POST /admin/login` at once than the app checks passwords concurrently (`CLERK_STAFF_LOGIN_CONCURRENCY`) plus its queue | 503 HTML with `Retry-After`, no cookie; nothing was checked |
 //! | either `POST` from a browser on another site (`Sec-Fetch-Site` other than `same-origin`/`none`, else an `Origin` that is not the app's) | 403 HTML; nothing changes |
 //!
 //! Staff are written into the database before the app starts ([`seed`]), through clerk-store
@@ -373,4 +374,79 @@ pub async fn security_headers(app: &RunningApp, staff: &Staff) -> CheckResult {
         );
     }
     Ok(())
+}
+
+/// The staff-login concurrency the admin suite starts the app with
+/// (`CLERK_STAFF_LOGIN_CONCURRENCY`): one check at a time, two waiting.
+pub const FLOOD_CONCURRENCY: usize = 1;
+
+/// How many logins [`login_flood`] posts at once.
+pub const FLOOD_LOGINS: usize = 48;
+
+/// Ceiling on the app's peak resident memory after [`login_flood`]: each argon2 check holds
+/// ~19 MiB, so the flood run unbounded would need ~900 MiB; gated at [`FLOOD_CONCURRENCY`]
+/// plus its queue it stays near the app's own footprint.
+const FLOOD_PEAK_RSS_KIB: u64 = 300 * 1024;
+
+/// [`FLOOD_LOGINS`] correct staff logins at once, against an app started with
+/// `CLERK_STAFF_LOGIN_CONCURRENCY` = [`FLOOD_CONCURRENCY`]: each answer is a 303 into a
+/// session or a 503 with `Retry-After` and no session cookie; some are each; the app's peak
+/// memory stays under ~300 MiB (Linux); and once the flood is over a login succeeds again.
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn login_flood(app: &RunningApp, staff: &Staff) -> CheckResult {
+    let answers = futures_util::future::join_all(
+        (0..FLOOD_LOGINS).map(|_| login(app, &staff.username, &staff.password)),
+    )
+    .await;
+    let (mut admitted, mut refused) = (0, 0);
+    for answer in answers {
+        let answer = answer?;
+        match answer.status {
+            303 => {
+                redirect(&answer, "/admin")?;
+                admitted += 1;
+            }
+            503 => {
+                let retry_after = answer.header("retry-after").unwrap_or("");
+                ensure!(
+                    retry_after.parse::<u64>().is_ok_and(|s| s >= 1),
+                    "{}: 503 without a Retry-After of whole seconds: {retry_after:?}",
+                    answer.request
+                );
+                ensure!(
+                    answer.set_cookies().is_empty(),
+                    "{}: a refused login set a cookie: {:?}",
+                    answer.request,
+                    answer.set_cookies()
+                );
+                refused += 1;
+            }
+            status => {
+                return Err(Failure::new(format!(
+                    "{}: expected 303 or 503, got {status}: {}",
+                    answer.request, answer.text
+                )))
+            }
+        }
+    }
+    ensure!(
+        admitted >= 1 && refused >= 1,
+        "{FLOOD_LOGINS} logins at once with CLERK_STAFF_LOGIN_CONCURRENCY={FLOOD_CONCURRENCY}: \
+         {admitted} admitted, {refused} refused (503); expected some of each"
+    );
+    if let Some(peak) = app.process.peak_rss_kib() {
+        ensure!(
+            peak < FLOOD_PEAK_RSS_KIB,
+            "peak resident memory after {FLOOD_LOGINS} logins at once: {} MiB (ceiling {} MiB): \
+             password checks are not bounded",
+            peak / 1024,
+            FLOOD_PEAK_RSS_KIB / 1024
+        );
+    }
+    redirect(
+        &login(app, &staff.username, &staff.password).await?,
+        "/admin",
+    )
 }

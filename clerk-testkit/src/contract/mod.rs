@@ -466,7 +466,11 @@ pub async fn run_admin_suite(app: &AppUnderTest) -> ContractReport {
         report.record("seed", Err(failure));
         return report;
     }
-    let running = match RunningApp::start(app, MockClerk::start().await).await {
+    let gated = app.clone().env(
+        "CLERK_STAFF_LOGIN_CONCURRENCY",
+        admin::FLOOD_CONCURRENCY.to_string(),
+    );
+    let running = match RunningApp::start(&gated, MockClerk::start().await).await {
         Ok(running) => running,
         Err(failure) => {
             report.record("start", Err(failure));
@@ -489,6 +493,7 @@ pub async fn run_admin_suite(app: &AppUnderTest) -> ContractReport {
         "admin_security_headers",
         admin::security_headers(r, &staff).await,
     );
+    report.record("admin_login_flood", admin::login_flood(r, &staff).await);
     report.stderr = running.process.stderr();
     report
 }

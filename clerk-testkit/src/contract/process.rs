@@ -155,6 +155,17 @@ impl AppProcess {
         self.child.id()
     }
 
+    /// The process's peak resident memory in KiB (`VmHWM` of `/proc/<pid>/status`); `None`
+    /// where there is no `/proc` (not Linux).
+    #[must_use]
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// What the process wrote to stderr so far (lossy UTF-8).
     #[must_use]
     pub fn stderr(&self) -> String {

@@ -9,8 +9,8 @@ use admin_pages::{
     CROSS_SITE_REFUSED, INVALID_CREDENTIALS, LOGIN_PATH, LOGOUT_PATH, SECURITY_HEADERS,
 };
 use axum::body::Bytes;
-use axum::http::header::{CONTENT_TYPE as CONTENT_TYPE_HEADER, HOST, ORIGIN};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{self, CONTENT_TYPE as CONTENT_TYPE_HEADER, HOST, ORIGIN};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -100,6 +100,15 @@ async fn login(staff: StaffSession, headers: HeaderMap, body: Bytes) -> Response
     match staff.login(&form.username, &form.password).await {
         Ok(_) => Redirect::to(ADMIN_PATH).into_response(),
         Err(StaffLoginError::Unavailable(_)) => unavailable(),
+        // Too many password checks at once: nothing was checked; come back shortly.
+        Err(StaffLoginError::Busy { retry_after }) => {
+            let mut response = unavailable();
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after.as_secs().max(1)),
+            );
+            response
+        }
         // Unknown user, wrong password, not staff, inactive: one message for all.
         Err(_) => html(
             StatusCode::UNAUTHORIZED,

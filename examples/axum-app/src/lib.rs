@@ -240,7 +240,8 @@ impl AppState {
             RevalidationPolicy::from_config(&config.clerk),
         )
         .cookie_auth(config.clerk.cookie_auth)
-        .establish_from_header(false);
+        .establish_from_header(false)
+        .staff_login_concurrency(config.clerk.staff_login_concurrency);
         Ok(AppState::new(
             ClerkLayer::new(authenticator).with_sessions(sessions),
             users,

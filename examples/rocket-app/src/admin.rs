@@ -45,6 +45,8 @@ pub(crate) enum Page {
     Html(Status, String),
     SeeOther(&'static str),
     Rejection(ClerkRejection),
+    /// 503 with `Retry-After` (seconds): too many staff logins at once.
+    Busy(u64),
 }
 
 impl<'r> Responder<'r, 'static> for Page {
@@ -60,6 +62,11 @@ impl<'r> Responder<'r, 'static> for Page {
                 .header(Header::new("Location", location))
                 .finalize()),
             Page::Rejection(rejection) => rejection.respond_to(request),
+            Page::Busy(retry_after_secs) => {
+                let mut response = unavailable().respond_to(request)?;
+                response.set_header(Header::new("Retry-After", retry_after_secs.to_string()));
+                Ok(response)
+            }
         }
     }
 }
@@ -144,6 +151,8 @@ async fn login(cross_site: CrossSite, staff: StaffSession<'_>, body: Data<'_>) -
     match staff.login(&form.username, &form.password).await {
         Ok(_) => Page::SeeOther(ADMIN_PATH),
         Err(StaffLoginError::Unavailable(_)) => unavailable(),
+        // Too many password checks at once: nothing was checked; come back shortly.
+        Err(StaffLoginError::Busy { retry_after }) => Page::Busy(retry_after.as_secs().max(1)),
         // Unknown user, wrong password, not staff, inactive: one message for all.
         Err(_) => Page::Html(Status::Unauthorized, login_page(Some(INVALID_CREDENTIALS))),
     }
