@@ -41,6 +41,7 @@ pub const SESSION_LAYER_MISSING_MESSAGE: &str =
 /// | [`UserNotFound`](Self::UserNotFound) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-not-found"}` |
 /// | [`UserDeleted`](Self::UserDeleted) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-deleted"}` |
 /// | [`UserUnavailable`](Self::UserUnavailable) | 503 | | `{"error":"service_unavailable","reason":"user-store-unavailable"}` or `"backend-api-unavailable"` |
+/// | [`UserConflict`](Self::UserConflict) | 409 | | `{"error":"conflict","reason":"user-conflict"}` (the user's email is held by another row that may not be linked) |
 /// | [`ClerkUnavailable`](Self::ClerkUnavailable) | 503 | `Retry-After: <seconds>` | `{"error":"service_unavailable","reason":"clerk-unavailable"}` |
 /// | [`UserProvisioningMissing`](Self::UserProvisioningMissing) | 500 | | `{"error":"internal_error","reason":"user-provisioning-missing","message":…}` |
 /// | [`SessionRevalidationRequired`](Self::SessionRevalidationRequired) | 401 | `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-revalidation-required"}` |
@@ -98,6 +99,10 @@ pub enum ClerkRejection {
     /// The stored user could not be had: the store or the Backend API failed (503).
     #[error("user lookup unavailable: {0:?}")]
     UserUnavailable(UserDependency),
+    /// The token's user could not be stored for good: its email is held by another row that
+    /// may not be linked (409 `user-conflict`).
+    #[error("the token's user conflicts with a stored user")]
+    UserConflict,
     /// The stored user had to be fetched from Clerk, and Clerk is down, throttling or slow
     /// (just-in-time provisioning ran out of its budget): 503 with `Retry-After`.
     #[error("Clerk unavailable; retry after {retry_after_secs} s")]
@@ -147,6 +152,7 @@ impl ClerkRejection {
             },
             ClerkRejection::UserNotFound => Failure::UserNotFound,
             ClerkRejection::UserDeleted => Failure::UserDeleted,
+            ClerkRejection::UserConflict => Failure::UserConflict,
             ClerkRejection::UserUnavailable(which) => Failure::UserUnavailable {
                 reason: which.reason(),
             },

@@ -63,6 +63,7 @@ impl From<ProvisionError> for ClerkRejection {
             ProvisionError::ClerkUnavailable { retry_after_secs } => {
                 ClerkRejection::ClerkUnavailable { retry_after_secs }
             }
+            ProvisionError::Conflict => ClerkRejection::UserConflict,
             // `ProvisionError` is non-exhaustive: anything new is the store's side.
             _ => ClerkRejection::UserUnavailable(UserDependency::Store),
         }

@@ -133,6 +133,21 @@ impl LedgerStore for Switchable {
     ) -> Result<Option<RevokedSession>, StoreError> {
         forward!(self, revoked_session(session_id))
     }
+    async fn held_event(
+        &self,
+        svix_id: &str,
+    ) -> Result<Option<clerk_core::model::HeldEvent>, StoreError> {
+        forward!(self, held_event(svix_id))
+    }
+    async fn held_events(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<clerk_core::model::HeldEvent>, StoreError> {
+        forward!(self, held_events(limit))
+    }
+    async fn count_held_events(&self) -> Result<u64, StoreError> {
+        forward!(self, count_held_events())
+    }
 }
 
 #[clerk_core::store::async_trait]

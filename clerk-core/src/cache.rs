@@ -80,7 +80,7 @@ use serde::Serialize;
 
 use crate::config::ClerkConfig;
 use crate::model::{
-    Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
+    HeldEvent, Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
 };
 use crate::store::{
     Applied, BatchOutcome, BoxError, Change, LedgerStore, OrganizationStore, Store, StoreError,
@@ -622,7 +622,9 @@ impl Target {
     // Exhaustive on purpose: a new `Change` variant must decide what it invalidates.
     fn of(change: &Change) -> Self {
         match change {
-            Change::UpsertUser { data, .. } => Target::UserByClerkId(data.clerk_id.clone()),
+            Change::UpsertUser { data, .. } | Change::ReapplyUser { data, .. } => {
+                Target::UserByClerkId(data.clerk_id.clone())
+            }
             Change::DeleteUser { clerk_id, .. } => Target::UserByClerkId(clerk_id.clone()),
             Change::RecordLogin { user, .. } | Change::RecordLogout { user, .. } => match user {
                 UserRef::ClerkId(clerk_id) => Target::UserByClerkId(clerk_id.clone()),
@@ -633,6 +635,7 @@ impl Target {
             Change::UpsertOrganization(data) => Target::Organization(data.clerk_id.clone()),
             Change::DeleteOrganization { clerk_id, .. } => Target::Organization(clerk_id.clone()),
             Change::RevokeSession(_)
+            | Change::ReleaseHeld { .. }
             | Change::UpsertMembership(_)
             | Change::DeleteMembership { .. }
             | Change::UpsertInvitation(_) => Target::Uncached,
@@ -737,6 +740,18 @@ impl<S: Store, C: Cache> LedgerStore for CachedStore<S, C> {
         session_id: &str,
     ) -> Result<Option<RevokedSession>, StoreError> {
         self.store.revoked_session(session_id).await
+    }
+
+    async fn held_event(&self, svix_id: &str) -> Result<Option<HeldEvent>, StoreError> {
+        self.store.held_event(svix_id).await
+    }
+
+    async fn held_events(&self, limit: usize) -> Result<Vec<HeldEvent>, StoreError> {
+        self.store.held_events(limit).await
+    }
+
+    async fn count_held_events(&self) -> Result<u64, StoreError> {
+        self.store.count_held_events().await
     }
 }
 

@@ -925,6 +925,90 @@ impl ClerkInvitationData {
     }
 }
 
+/// Why a webhook delivery was held instead of applied in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HoldReason {
+    /// The user's email is held by another live row that may not be linked (a local
+    /// account, or a Clerk user whose own update has not arrived): the user was written
+    /// without it.
+    EmailConflict,
+}
+
+impl HoldReason {
+    /// The stable name stored in the ledger and shown by `clerk webhooks failed`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldReason::EmailConflict => "email_conflict",
+        }
+    }
+
+    /// The reason named `name` ([`HoldReason::as_str`]).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "email_conflict" => Some(HoldReason::EmailConflict),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for HoldReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A webhook delivery acknowledged but held for an operator: a row of
+/// `clerk_webhook_held`. It was answered 2xx (so Svix stops retrying), its receipt is in the
+/// ledger, and what could not be applied is kept here until `clerk webhooks retry` re-applies
+/// it ([`Change::ReleaseHeld`](crate::store::Change::ReleaseHeld)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HeldEvent {
+    /// The delivery's svix id (its receipt is in `clerk_webhook_events`).
+    pub svix_id: String,
+    /// The Clerk event type, e.g. `user.created`.
+    pub event_type: String,
+    /// Why it was held.
+    pub reason: HoldReason,
+    /// What Clerk said about the user, in full (the email included): what a retry applies.
+    pub user: ClerkUserData,
+    /// When it was held (the batch's `now`).
+    pub held_at: UnixTime,
+    /// When a retry applied it; `None` while it is held.
+    pub resolved_at: Option<UnixTime>,
+}
+
+impl HeldEvent {
+    /// A held delivery, not yet resolved.
+    #[must_use]
+    pub fn new(
+        svix_id: impl Into<String>,
+        event_type: impl Into<String>,
+        reason: HoldReason,
+        user: ClerkUserData,
+        held_at: UnixTime,
+    ) -> Self {
+        HeldEvent {
+            svix_id: svix_id.into(),
+            event_type: event_type.into(),
+            reason,
+            user,
+            held_at,
+            resolved_at: None,
+        }
+    }
+
+    /// Whether a retry has applied it.
+    #[must_use]
+    pub fn is_resolved(&self) -> bool {
+        self.resolved_at.is_some()
+    }
+}
+
 /// A processed webhook delivery: a row of `clerk_webhook_events`, the dedup ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct WebhookEvent {

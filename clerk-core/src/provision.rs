@@ -12,7 +12,8 @@
 //! |-----------|--------------------|-----------------|
 //! | Clerk answers 404 for the user (or no Backend API is configured and the row is missing) | [`NotFound`](ProvisionError::NotFound) | 401 `user-not-found` |
 //! | the stored user was deleted in Clerk (a tombstone) | [`Deleted`](ProvisionError::Deleted) | 401 `user-deleted` |
-//! | the store fails, or refuses the provisioned user (its email is still held by another row) | [`StoreUnavailable`](ProvisionError::StoreUnavailable) | 503 `user-store-unavailable` |
+//! | the store fails | [`StoreUnavailable`](ProvisionError::StoreUnavailable) | 503 `user-store-unavailable` |
+//! | the store refuses the fetched user for good (its email is held by another row that may not be linked) | [`Conflict`](ProvisionError::Conflict) | 409 `user-conflict` |
 //! | Clerk is down, throttling or slow: a 5xx, a 429, no response, or the budget ran out | [`ClerkUnavailable`](ProvisionError::ClerkUnavailable) | 503 `clerk-unavailable` with `Retry-After` |
 //! | the Backend API refuses the call (the secret key, a malformed answer) or answers with another user | [`BackendApiUnavailable`](ProvisionError::BackendApiUnavailable) | 503 `backend-api-unavailable` |
 //!
@@ -76,11 +77,18 @@ pub enum ProvisionError {
     /// Clerk's Backend API failed (after its retries): 503.
     #[error("the Backend API is unavailable")]
     BackendApiUnavailable,
+    /// The store refused the fetched user for good: its email is held by another row that
+    /// may not be linked (a local account, or a Clerk user whose own update has not arrived).
+    /// 409 `user-conflict`: retrying changes nothing until an operator or Clerk's next
+    /// webhook resolves it.
+    #[error("the token's user conflicts with a stored user")]
+    Conflict,
 }
 
 impl ProvisionError {
     /// The `reason` adapters put in the answer's body (`user-not-found`, `user-deleted`,
-    /// `user-store-unavailable`, `backend-api-unavailable`).
+    /// `user-store-unavailable`, `backend-api-unavailable`, `clerk-unavailable`,
+    /// `user-conflict`).
     #[must_use]
     pub fn reason(self) -> &'static str {
         match self {
@@ -89,6 +97,7 @@ impl ProvisionError {
             ProvisionError::StoreUnavailable => "user-store-unavailable",
             ProvisionError::BackendApiUnavailable => "backend-api-unavailable",
             ProvisionError::ClerkUnavailable { .. } => "clerk-unavailable",
+            ProvisionError::Conflict => "user-conflict",
         }
     }
 
@@ -302,6 +311,14 @@ impl UserProvisioning {
             }
             // A concurrent request (or webhook) stored it first: read what it stored.
             Err(StoreError::Conflict(Conflict::ClerkId)) => {}
+            Err(StoreError::Conflict(conflict)) => {
+                tracing::warn!(
+                    clerk_id,
+                    %conflict,
+                    "just-in-time provisioning: the store refused the user for good (409)"
+                );
+                return Err(ProvisionError::Conflict);
+            }
             Err(error) => {
                 tracing::warn!(
                     clerk_id,

@@ -157,6 +157,9 @@ pub enum Failure {
     UserNotFound,
     /// The token's user was deleted: 401, like a bad token.
     UserDeleted,
+    /// The token's user could not be stored for good (its email is held by another row that
+    /// may not be linked): 409 `user-conflict`.
+    UserConflict,
     /// The stored user could not be had: 503 with this `reason`.
     UserUnavailable {
         /// The `reason` of the body ([`UserDependency::reason`] or the provisioning error's).
@@ -201,6 +204,7 @@ impl Failure {
             | Failure::MissingPlan { .. }
             | Failure::Impersonated
             | Failure::ReverificationRequired(_) => 403,
+            Failure::UserConflict => 409,
             Failure::Misconfigured { .. } => 500,
             Failure::KeysUnavailable
             | Failure::UserUnavailable { .. }
@@ -225,6 +229,7 @@ impl Failure {
             Failure::ReverificationRequired(_) => REVERIFICATION_REASON,
             Failure::UserNotFound => "user-not-found",
             Failure::UserDeleted => "user-deleted",
+            Failure::UserConflict => "user-conflict",
             Failure::ClerkUnavailable { .. } => "clerk-unavailable",
             Failure::UserUnavailable { reason } | Failure::Misconfigured { reason, .. } => reason,
             Failure::SessionRevalidationRequired => REVALIDATION_REQUIRED,
@@ -276,6 +281,7 @@ impl Failure {
                 json!({ "error": "service_unavailable", "reason": reason })
             }
             Failure::NoActiveOrganization => json!({ "error": "no_active_organization" }),
+            Failure::UserConflict => json!({ "error": "conflict", "reason": reason }),
             Failure::ReverificationRequired(required) => reverification_error_body(*required),
             Failure::MissingRole { required }
             | Failure::MissingPermission { required }
@@ -300,6 +306,7 @@ impl From<crate::provision::ProvisionError> for Failure {
         match error {
             ProvisionError::NotFound => Failure::UserNotFound,
             ProvisionError::Deleted => Failure::UserDeleted,
+            ProvisionError::Conflict => Failure::UserConflict,
             ProvisionError::ClerkUnavailable { retry_after_secs } => {
                 Failure::ClerkUnavailable { retry_after_secs }
             }
@@ -316,7 +323,7 @@ mod tests {
 
     #[test]
     fn every_failure_answers_the_design_contract() {
-        let cases: [(Failure, u16, Option<&str>, Value); 17] = [
+        let cases: [(Failure, u16, Option<&str>, Value); 18] = [
             (
                 Failure::MissingFeature {
                     required: "o:dashboard",
@@ -388,6 +395,12 @@ mod tests {
                 401,
                 Some(r#"Bearer error="invalid_token""#),
                 json!({"error": "unauthenticated", "reason": "user-deleted"}),
+            ),
+            (
+                Failure::UserConflict,
+                409,
+                None,
+                json!({"error": "conflict", "reason": "user-conflict"}),
             ),
             (
                 Failure::UserUnavailable {

@@ -48,6 +48,7 @@ pub const SESSION_MODE_MISSING_MESSAGE: &str =
 /// | [`UserNotFound`](Self::UserNotFound) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-not-found"}` |
 /// | [`UserDeleted`](Self::UserDeleted) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-deleted"}` |
 /// | [`UserUnavailable`](Self::UserUnavailable) | 503 | `Retry-After` for `clerk-unavailable` | `{"error":"service_unavailable","reason":"user-store-unavailable"}`, `"backend-api-unavailable"` or `"clerk-unavailable"` (Clerk down, throttling or slow) |
+/// | [`UserUnavailable`](Self::UserUnavailable) with [`ProvisionError::Conflict`] | 409 | | `{"error":"conflict","reason":"user-conflict"}` (the user's email is held by another row that may not be linked) |
 /// | [`FairingMissing`](Self::FairingMissing) | 500 | | `{"error":"internal_error","reason":"clerk-fairing-missing","message":…}` |
 /// | [`StoreMissing`](Self::StoreMissing) | 500 | | `{"error":"internal_error","reason":"user-provisioning-missing","message":…}` |
 /// | [`SessionRevalidationRequired`](Self::SessionRevalidationRequired) | 401 | `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-revalidation-required"}` |
@@ -93,8 +94,10 @@ pub enum ClerkRejection {
     /// The token's user was deleted in Clerk (a tombstone in the store): 401.
     #[error("the token's user was deleted")]
     UserDeleted,
-    /// The stored user could not be had: the store or the Backend API failed (503).
-    #[error("user lookup unavailable: {0}")]
+    /// The stored user could not be had (503: the store or the Backend API failed), or the
+    /// store refused it for good ([`ProvisionError::Conflict`]: 409 `user-conflict`); the
+    /// status is [`Failure::from`] the error.
+    #[error("user lookup failed: {0}")]
     UserUnavailable(ProvisionError),
     /// A guard ran without [`ClerkFairing`](crate::ClerkFairing): a programming error (500).
     #[error("ClerkFairing is not attached")]

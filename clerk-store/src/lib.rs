@@ -95,6 +95,8 @@
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod bulk;
 pub mod cache;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod held;
 #[cfg(feature = "memory")]
 mod memory;
 

@@ -6,10 +6,10 @@ use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use clerk_core::model::{
-    same_email, ClerkUserData, Invitation, Membership, Organization, RevokedSession, User, UserId,
-    WebhookEvent,
+    same_email, ClerkUserData, HeldEvent, Invitation, Membership, Organization, RevokedSession,
+    User, UserId, WebhookEvent,
 };
-use clerk_core::store::dispatch::{self, ChangeTarget, SessionField, UserKey};
+use clerk_core::store::dispatch::{self, ChangeTarget, Release, SessionField, UserKey};
 use clerk_core::store::{
     BatchOutcome, LedgerStore, OrganizationStore, StoreError, StoreWriter, UserStore, WriteBatch,
 };
@@ -44,6 +44,7 @@ struct State {
     memberships: BTreeMap<String, Membership>,
     invitations: BTreeMap<String, Invitation>,
     webhook_events: HashMap<String, WebhookEvent>,
+    held_events: BTreeMap<String, HeldEvent>,
     revoked_sessions: HashMap<String, RevokedSession>,
 }
 
@@ -147,6 +148,7 @@ impl State {
 struct Tx<'a> {
     state: &'a mut State,
     receipt: Option<WebhookEvent>,
+    held: Option<HeldEvent>,
 }
 
 impl Tx<'_> {
@@ -168,6 +170,23 @@ impl ChangeTarget for Tx<'_> {
         }
         self.receipt = Some(receipt.clone());
         Ok(None)
+    }
+
+    async fn hold_event(&mut self, held: &HeldEvent) -> Result<(), StoreError> {
+        // Kept aside like the receipt, and written only once the batch succeeded.
+        self.held = Some(held.clone());
+        Ok(())
+    }
+
+    async fn release_held(&mut self, svix_id: &str, at: UnixTime) -> Result<Release, StoreError> {
+        Ok(match self.state.held_events.get_mut(svix_id) {
+            None => Release::NotHeld,
+            Some(held) if held.is_resolved() => Release::AlreadyResolved,
+            Some(held) => {
+                held.resolved_at = Some(at);
+                Release::Released
+            }
+        })
     }
 
     async fn user(&mut self, key: UserKey<'_>) -> Result<Option<User>, StoreError> {
@@ -407,6 +426,32 @@ impl LedgerStore for MemoryStore {
     ) -> Result<Option<RevokedSession>, StoreError> {
         Ok(self.lock().revoked_sessions.get(session_id).cloned())
     }
+
+    async fn held_event(&self, svix_id: &str) -> Result<Option<HeldEvent>, StoreError> {
+        Ok(self.lock().held_events.get(svix_id).cloned())
+    }
+
+    async fn held_events(&self, limit: usize) -> Result<Vec<HeldEvent>, StoreError> {
+        let mut held: Vec<HeldEvent> = self
+            .lock()
+            .held_events
+            .values()
+            .filter(|h| !h.is_resolved())
+            .cloned()
+            .collect();
+        held.sort_by(|a, b| (a.held_at, &a.svix_id).cmp(&(b.held_at, &b.svix_id)));
+        held.truncate(limit);
+        Ok(held)
+    }
+
+    async fn count_held_events(&self) -> Result<u64, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .held_events
+            .values()
+            .filter(|h| !h.is_resolved())
+            .count() as u64)
+    }
 }
 
 #[clerk_core::store::async_trait]
@@ -419,11 +464,13 @@ impl StoreWriter for MemoryStore {
         let mut tx = Tx {
             state: copy.as_mut().unwrap_or(&mut *guard),
             receipt: None,
+            held: None,
         };
         // The state is behind a std mutex held across this `.await`: nothing in the
         // memory target awaits anything, so the future never yields while holding it.
         let outcome = apply_now(&mut tx, batch)?;
         let receipt = tx.receipt.take();
+        let held = tx.held.take();
         if let Some(work) = copy {
             *guard = work;
         }
@@ -431,6 +478,9 @@ impl StoreWriter for MemoryStore {
             guard
                 .webhook_events
                 .insert(receipt.svix_id.clone(), receipt);
+        }
+        if let Some(held) = held {
+            guard.held_events.insert(held.svix_id.clone(), held);
         }
         Ok(outcome)
     }

@@ -7,9 +7,11 @@ use std::pin::Pin;
 use std::str::FromStr;
 
 use clerk_core::model::{
-    Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
+    HeldEvent, Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
 };
 use clerk_core::store::dispatch;
+
+use crate::held::{held_from_row, HELD_COLUMNS};
 use clerk_core::store::{
     BatchOutcome, Conflict, LedgerStore, OrganizationStore, StoreError, StoreWriter, UserStore,
     WriteBatch,
@@ -32,11 +34,18 @@ use rows::{
 };
 
 /// The embedded migrations, in order (`migrations/postgres/*.sql` of this crate).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "clerk mirror",
-    include_str!("../migrations/postgres/0001_clerk_mirror.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "clerk mirror",
+        include_str!("../migrations/postgres/0001_clerk_mirror.sql"),
+    ),
+    (
+        2,
+        "webhook held",
+        include_str!("../migrations/postgres/0002_webhook_held.sql"),
+    ),
+];
 
 /// How many times `apply` runs a batch that PostgreSQL aborted for a deadlock or a
 /// serialization failure before reporting [`StoreError::Unavailable`].
@@ -437,6 +446,44 @@ impl LedgerStore for PostgresStore {
             .map(revoked_from_row)
             .transpose()
             .map_err(classify)
+    }
+
+    async fn held_event(&self, svix_id: &str) -> Result<Option<HeldEvent>, StoreError> {
+        let sql = format!("SELECT {HELD_COLUMNS} FROM clerk_webhook_held WHERE svix_id = $1");
+        let row = sqlx::query(&sql)
+            .bind(svix_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref()
+            .map(held_from_row)
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn held_events(&self, limit: usize) -> Result<Vec<HeldEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {HELD_COLUMNS} FROM clerk_webhook_held WHERE resolved_at IS NULL \
+             ORDER BY held_at, svix_id LIMIT $1"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        rows.iter()
+            .map(held_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(classify)
+    }
+
+    async fn count_held_events(&self) -> Result<u64, StoreError> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM clerk_webhook_held WHERE resolved_at IS NULL")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(classify)?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 }
 

@@ -150,6 +150,21 @@ impl LedgerStore for CountingStore {
         self.count();
         self.inner.revoked_session(id).await
     }
+    async fn held_event(
+        &self,
+        svix_id: &str,
+    ) -> Result<Option<clerk_core::model::HeldEvent>, StoreError> {
+        self.inner.held_event(svix_id).await
+    }
+    async fn held_events(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<clerk_core::model::HeldEvent>, StoreError> {
+        self.inner.held_events(limit).await
+    }
+    async fn count_held_events(&self) -> Result<u64, StoreError> {
+        self.inner.count_held_events().await
+    }
 }
 
 #[clerk_core::store::async_trait]

@@ -20,9 +20,9 @@ use std::future::Future;
 use futures_util::future::join_all;
 
 use crate::model::{
-    ClerkInvitationData, ClerkMembershipData, ClerkOrganizationData, ClerkUserData, Invitation,
-    InvitationStatus, LocalUserPatch, Membership, NewLocalUser, Organization, RevokedSession, User,
-    UserId,
+    ClerkInvitationData, ClerkMembershipData, ClerkOrganizationData, ClerkUserData, HoldReason,
+    Invitation, InvitationStatus, LocalUserPatch, Membership, NewLocalUser, Organization,
+    RevokedSession, User, UserId,
 };
 use crate::store::{
     Applied, BatchOutcome, Change, Conflict, Effect, LinkPolicy, Store, StoreError, UserRef,
@@ -126,6 +126,215 @@ fn assert_mirrors(user: &User, data: &ClerkUserData) {
     assert_eq!(user.clerk_updated_at, Some(data.updated_at));
 }
 
+/// A delivery held for an operator is kept with its receipt, in the batch's transaction: a
+/// failed batch keeps neither, a duplicate writes no second hold, and the held list is oldest
+/// first, bounded, and counts only what is still held.
+pub async fn held_delivery_is_kept_with_its_receipt<S: Store>(store: &S) {
+    let full = full_user("user_held", "held@example.com", 2);
+    let mut withheld = full.clone();
+    withheld.email = None;
+    withheld.email_verified = false;
+
+    // A batch that fails holds nothing and records no receipt.
+    let mut taken = NewLocalUser::new("taken");
+    taken.email = Some("taken@example.com".into());
+    apply1(store, t(0), Change::CreateLocalUser(taken)).await;
+    let err = apply_err(
+        store,
+        WriteBatch::new(t(1))
+            .with_receipt("msg_failed", "user.created")
+            .with_hold(HoldReason::EmailConflict, full.clone())
+            .with(upsert(
+                ClerkUserData::new("user_x", t(0), t(1)).with_email("taken@example.com", true),
+            )),
+    )
+    .await;
+    assert!(
+        matches!(err, StoreError::Conflict(Conflict::Email)),
+        "{err:?}"
+    );
+    assert!(store
+        .webhook_event("msg_failed")
+        .await
+        .expect("store read")
+        .is_none());
+    assert!(store
+        .held_event("msg_failed")
+        .await
+        .expect("store read")
+        .is_none());
+    assert_eq!(store.count_held_events().await.expect("store read"), 0);
+
+    // Held with its receipt; the user written without the email.
+    let applied = apply(
+        store,
+        WriteBatch::new(t(10))
+            .with_receipt("msg_held_2", "user.created")
+            .with_hold(HoldReason::EmailConflict, full.clone())
+            .with(upsert(withheld.clone())),
+    )
+    .await;
+    assert_eq!(applied[0].effect, Effect::Created);
+    assert_eq!(by_clerk(store, "user_held").await.email, None);
+    let receipt = store
+        .webhook_event("msg_held_2")
+        .await
+        .expect("store read")
+        .expect("receipt");
+    assert_eq!(receipt.event_type, "user.created");
+    let held = store
+        .held_event("msg_held_2")
+        .await
+        .expect("store read")
+        .expect("held");
+    assert_eq!(held.svix_id, "msg_held_2");
+    assert_eq!(held.event_type, "user.created");
+    assert_eq!(held.reason, HoldReason::EmailConflict);
+    assert_eq!(
+        held.user, full,
+        "the held user keeps every field, the email included"
+    );
+    assert_eq!(held.held_at, t(10));
+    assert_eq!(held.resolved_at, None);
+
+    // The same delivery again: already processed, no second hold, nothing changed.
+    let again = store
+        .apply(
+            WriteBatch::new(t(20))
+                .with_receipt("msg_held_2", "user.created")
+                .with_hold(HoldReason::EmailConflict, full.clone())
+                .with(upsert(withheld.clone())),
+        )
+        .await
+        .expect("store read");
+    assert!(
+        matches!(again, BatchOutcome::AlreadyProcessed(_)),
+        "{again:?}"
+    );
+    assert_eq!(
+        store
+            .held_event("msg_held_2")
+            .await
+            .expect("store read")
+            .expect("held")
+            .held_at,
+        t(10)
+    );
+
+    // An earlier hold lists first; the limit bounds the list; the count is of all.
+    apply(
+        store,
+        WriteBatch::new(t(5))
+            .with_receipt("msg_held_1", "user.updated")
+            .with_hold(
+                HoldReason::EmailConflict,
+                full_user("user_other", "o@example.com", 1),
+            ),
+    )
+    .await;
+    let listed: Vec<String> = store
+        .held_events(10)
+        .await
+        .expect("store read")
+        .into_iter()
+        .map(|h| h.svix_id)
+        .collect();
+    assert_eq!(listed, ["msg_held_1", "msg_held_2"]);
+    assert_eq!(store.held_events(1).await.expect("store read").len(), 1);
+    assert_eq!(store.count_held_events().await.expect("store read"), 2);
+}
+
+/// [`Change::ReleaseHeld`] resolves a held delivery once: it leaves the held list and the
+/// count, keeps its row with `resolved_at`, and a second release or an unknown id changes
+/// nothing.
+pub async fn held_delivery_is_released_once<S: Store>(store: &S) {
+    let full = full_user("user_rel", "rel@example.com", 1);
+    apply(
+        store,
+        WriteBatch::new(t(1))
+            .with_receipt("msg_rel", "user.created")
+            .with_hold(HoldReason::EmailConflict, full),
+    )
+    .await;
+    let release = |svix_id: &str| Change::ReleaseHeld {
+        svix_id: svix_id.into(),
+    };
+    assert_eq!(
+        apply1(store, t(2), release("msg_rel")).await.effect,
+        Effect::Updated
+    );
+    assert_eq!(
+        apply1(store, t(3), release("msg_rel")).await.effect,
+        Effect::Unchanged
+    );
+    assert_eq!(
+        apply1(store, t(3), release("msg_unknown")).await.effect,
+        Effect::NotFound
+    );
+    let held = store
+        .held_event("msg_rel")
+        .await
+        .expect("store read")
+        .expect("kept");
+    assert_eq!(held.resolved_at, Some(t(2)));
+    assert!(held.is_resolved());
+    assert!(store.held_events(10).await.expect("store read").is_empty());
+    assert_eq!(store.count_held_events().await.expect("store read"), 0);
+}
+
+/// [`Change::ReapplyUser`] writes data stamped equal to the stored row (the held delivery
+/// wrote that stamp without its email) and still refuses a held email and older data.
+pub async fn reapply_writes_an_equal_stamp<S: Store>(store: &S) {
+    let full = full_user("user_re", "re@example.com", 4);
+    let mut withheld = full.clone();
+    withheld.email = None;
+    withheld.email_verified = false;
+    apply1(store, t(0), upsert(withheld)).await;
+    let reapply = |data: ClerkUserData| Change::ReapplyUser {
+        data,
+        link: LinkPolicy::Never,
+    };
+
+    // The email held by another Clerk user whose own update has not arrived: still a
+    // conflict, nothing written.
+    apply1(
+        store,
+        t(1),
+        upsert(full_user("user_holder", "re@example.com", 1)),
+    )
+    .await;
+    let err = apply_err(store, WriteBatch::single(t(2), reapply(full.clone()))).await;
+    assert!(
+        matches!(err, StoreError::Conflict(Conflict::Email)),
+        "{err:?}"
+    );
+    assert_eq!(by_clerk(store, "user_re").await.email, None);
+
+    // The holder's update arrives and frees it: the equal stamp is written, the email with it.
+    apply1(
+        store,
+        t(3),
+        upsert(full_user("user_holder", "moved@example.com", 2)),
+    )
+    .await;
+    assert_eq!(
+        apply1(store, t(4), reapply(full.clone())).await.effect,
+        Effect::Updated
+    );
+    assert_mirrors(&by_clerk(store, "user_re").await, &full);
+
+    // Older data than stored: unchanged.
+    let older = full_user("user_re", "older@example.com", 3);
+    assert_eq!(
+        apply1(store, t(5), reapply(older)).await.effect,
+        Effect::Unchanged
+    );
+    assert_eq!(
+        by_clerk(store, "user_re").await.email.as_deref(),
+        Some("re@example.com")
+    );
+}
+
 /// The SQL tables and columns [design §5](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#5-data-model-and-storage) makes a public contract (applications query them):
 /// every SQL backend's tests check that each of these columns exists. Backends may add columns.
 pub const CONTRACT_COLUMNS: &[(&str, &[&str])] = &[
@@ -188,6 +397,17 @@ pub const CONTRACT_COLUMNS: &[(&str, &[&str])] = &[
     (
         "clerk_webhook_events",
         &["svix_id", "event_type", "processed_at"],
+    ),
+    (
+        "clerk_webhook_held",
+        &[
+            "svix_id",
+            "event_type",
+            "reason",
+            "payload",
+            "held_at",
+            "resolved_at",
+        ],
     ),
     ("clerk_revoked_sessions", &["session_id"]),
 ];
@@ -1500,7 +1720,10 @@ macro_rules! __store_conformance_cases {
             organization_deletion_ends_memberships,
             concurrent_updates_converge,
             concurrent_duplicate_delivery_applies_once,
-            list_users_pages
+            list_users_pages,
+            held_delivery_is_kept_with_its_receipt,
+            held_delivery_is_released_once,
+            reapply_writes_an_equal_stamp
         );
     };
 }

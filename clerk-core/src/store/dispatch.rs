@@ -28,10 +28,10 @@
 //! use std::collections::HashMap;
 //!
 //! use clerk_core::model::{
-//!     same_email, ClerkUserData, Invitation, Membership, Organization, RevokedSession, User,
-//!     UserId, WebhookEvent,
+//!     same_email, ClerkUserData, HeldEvent, Invitation, Membership, Organization, RevokedSession,
+//!     User, UserId, WebhookEvent,
 //! };
-//! use clerk_core::store::dispatch::{apply_batch, ChangeTarget, SessionField, UserKey};
+//! use clerk_core::store::dispatch::{apply_batch, ChangeTarget, Release, SessionField, UserKey};
 //! use clerk_core::store::{BatchOutcome, Change, Effect, LinkPolicy, StoreError, WriteBatch};
 //! use clerk_core::time::UnixTime;
 //!
@@ -43,6 +43,7 @@
 //!     invitations: HashMap<String, Invitation>,
 //!     receipts: HashMap<String, WebhookEvent>,
 //!     revoked: HashMap<String, RevokedSession>,
+//!     held: HashMap<String, HeldEvent>,
 //!     pending_receipt: Option<WebhookEvent>,
 //! }
 //!
@@ -65,6 +66,22 @@
 //!         }
 //!         self.pending_receipt = Some(receipt.clone());
 //!         Ok(None)
+//!     }
+//!
+//!     async fn hold_event(&mut self, held: &HeldEvent) -> Result<(), StoreError> {
+//!         self.held.insert(held.svix_id.clone(), held.clone());
+//!         Ok(())
+//!     }
+//!
+//!     async fn release_held(&mut self, svix_id: &str, at: UnixTime) -> Result<Release, StoreError> {
+//!         Ok(match self.held.get_mut(svix_id) {
+//!             None => Release::NotHeld,
+//!             Some(held) if held.is_resolved() => Release::AlreadyResolved,
+//!             Some(held) => {
+//!                 held.resolved_at = Some(at);
+//!                 Release::Released
+//!             }
+//!         })
 //!     }
 //!
 //!     async fn user(&mut self, key: UserKey<'_>) -> Result<Option<User>, StoreError> {
@@ -225,10 +242,13 @@
 use std::future::Future;
 
 use crate::model::{
-    ClerkUserData, Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
+    ClerkUserData, HeldEvent, Invitation, Membership, Organization, RevokedSession, User, UserId,
+    WebhookEvent,
 };
 use crate::store::rules::{self, Upsert, UserUpsert};
-use crate::store::{Applied, BatchOutcome, Change, Effect, StoreError, UserRef, WriteBatch};
+use crate::store::{
+    Applied, BatchOutcome, Change, Effect, LinkPolicy, StoreError, UserRef, WriteBatch,
+};
 use crate::time::UnixTime;
 
 /// Which namespace a [`ChangeTarget::lock`] key belongs to.
@@ -276,6 +296,17 @@ pub enum SessionField {
     Logout,
 }
 
+/// What [`ChangeTarget::release_held`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// The delivery was held; it is resolved now.
+    Released,
+    /// The delivery was held and already resolved (nothing written).
+    AlreadyResolved,
+    /// No delivery is held under that svix id.
+    NotHeld,
+}
+
 /// The storage primitives of one backend, inside one open transaction.
 ///
 /// Every method reads or writes exactly what it says; none decides anything. Reads are made
@@ -305,6 +336,20 @@ pub trait ChangeTarget: Send {
         &mut self,
         receipt: &WebhookEvent,
     ) -> impl Future<Output = Result<Option<WebhookEvent>, StoreError>> + Send;
+
+    /// Keeps `held` (a delivery acknowledged but applied only in part) beside the receipt
+    /// just recorded; `held.svix_id` is that receipt's.
+    fn hold_event(
+        &mut self,
+        held: &HeldEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Marks the held delivery `svix_id` resolved at `at` (what it was, see [`Release`]).
+    fn release_held(
+        &mut self,
+        svix_id: &str,
+        at: UnixTime,
+    ) -> impl Future<Output = Result<Release, StoreError>> + Send;
 
     /// A faster path for the whole list of changes (a sync page of user upserts), or
     /// `Ok(None)` to apply them one by one. Must decide exactly as the one-by-one path would.
@@ -431,12 +476,21 @@ pub async fn apply_batch<T: ChangeTarget>(
         now,
         receipt,
         changes,
+        hold,
     } = batch;
     if let Some(receipt) = &receipt {
         rules::require_id("svix id", &receipt.svix_id)?;
         if let Some(stored) = target.record_receipt(receipt).await? {
             return Ok(BatchOutcome::AlreadyProcessed(stored));
         }
+    }
+    if let Some(held) = &hold {
+        if receipt.as_ref().map(|r| r.svix_id.as_str()) != Some(held.svix_id.as_str()) {
+            return Err(StoreError::Invalid(
+                "a held delivery needs the batch's receipt".into(),
+            ));
+        }
+        target.hold_event(held).await?;
     }
     if let Some(applied) = target.apply_bulk(&changes, now).await? {
         return Ok(BatchOutcome::Applied(applied));
@@ -469,35 +523,20 @@ pub async fn apply_change<T: ChangeTarget>(
 ) -> Result<Applied, StoreError> {
     match change {
         Change::UpsertUser { data, link } => {
-            rules::require_id("clerk user id", &data.clerk_id)?;
-            target
-                .lock(LockKind::User, &data.clerk_id, LockMode::Exclusive)
-                .await?;
-            let existing = target.user(UserKey::ClerkId(&data.clerk_id)).await?;
-            let holder = match data.email.as_deref() {
-                Some(email) => target.user(UserKey::LiveEmail(email)).await?,
-                None => None,
-            };
-            Ok(
-                match rules::user_upsert(existing.as_ref(), holder.as_ref(), &data, link)? {
-                    UserUpsert::Insert => {
-                        let id = target
-                            .insert_user(&User::from_clerk(UserId(0), &data, now))
-                            .await?;
-                        Applied::user(Effect::Created, id)
-                    }
-                    UserUpsert::Update(id) => {
-                        target.write_clerk_fields(id, &data, false, now).await?;
-                        Applied::user(Effect::Updated, id)
-                    }
-                    UserUpsert::Link(id) => {
-                        target.write_clerk_fields(id, &data, true, now).await?;
-                        Applied::user(Effect::Linked, id)
-                    }
-                    UserUpsert::Unchanged(id) => Applied::user(Effect::Unchanged, id),
-                    UserUpsert::Gone(id) => Applied::user(Effect::Gone, id),
+            upsert_user(target, &data, link, rules::user_upsert, now).await
+        }
+        Change::ReapplyUser { data, link } => {
+            upsert_user(target, &data, link, rules::user_reapply, now).await
+        }
+        Change::ReleaseHeld { svix_id } => {
+            rules::require_id("svix id", &svix_id)?;
+            Ok(Applied::new(
+                match target.release_held(&svix_id, now).await? {
+                    Release::Released => Effect::Updated,
+                    Release::AlreadyResolved => Effect::Unchanged,
+                    Release::NotHeld => Effect::NotFound,
                 },
-            )
+            ))
         }
         Change::DeleteUser { clerk_id, at } => {
             rules::require_id("clerk user id", &clerk_id)?;
@@ -699,6 +738,48 @@ pub async fn apply_change<T: ChangeTarget>(
             Ok(Applied::user(Effect::Updated, id))
         }
     }
+}
+
+/// The decision [`Change::UpsertUser`] or [`Change::ReapplyUser`] takes.
+type UserDecision =
+    fn(Option<&User>, Option<&User>, &ClerkUserData, LinkPolicy) -> Result<UserUpsert, StoreError>;
+
+async fn upsert_user<T: ChangeTarget>(
+    target: &mut T,
+    data: &ClerkUserData,
+    link: LinkPolicy,
+    decide: UserDecision,
+    now: UnixTime,
+) -> Result<Applied, StoreError> {
+    rules::require_id("clerk user id", &data.clerk_id)?;
+    target
+        .lock(LockKind::User, &data.clerk_id, LockMode::Exclusive)
+        .await?;
+    let existing = target.user(UserKey::ClerkId(&data.clerk_id)).await?;
+    let holder = match data.email.as_deref() {
+        Some(email) => target.user(UserKey::LiveEmail(email)).await?,
+        None => None,
+    };
+    Ok(
+        match decide(existing.as_ref(), holder.as_ref(), data, link)? {
+            UserUpsert::Insert => {
+                let id = target
+                    .insert_user(&User::from_clerk(UserId(0), data, now))
+                    .await?;
+                Applied::user(Effect::Created, id)
+            }
+            UserUpsert::Update(id) => {
+                target.write_clerk_fields(id, data, false, now).await?;
+                Applied::user(Effect::Updated, id)
+            }
+            UserUpsert::Link(id) => {
+                target.write_clerk_fields(id, data, true, now).await?;
+                Applied::user(Effect::Linked, id)
+            }
+            UserUpsert::Unchanged(id) => Applied::user(Effect::Unchanged, id),
+            UserUpsert::Gone(id) => Applied::user(Effect::Gone, id),
+        },
+    )
 }
 
 async fn record_session<T: ChangeTarget>(

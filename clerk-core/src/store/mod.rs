@@ -75,9 +75,9 @@
 //!   ([`ClerkUserData`] …) do not carry them.
 
 use crate::model::{
-    ClerkInvitationData, ClerkMembershipData, ClerkOrganizationData, ClerkUserData, Invitation,
-    LocalUserPatch, Membership, NewLocalUser, Organization, RevokedSession, User, UserId,
-    WebhookEvent,
+    ClerkInvitationData, ClerkMembershipData, ClerkOrganizationData, ClerkUserData, HeldEvent,
+    HoldReason, Invitation, LocalUserPatch, Membership, NewLocalUser, Organization, RevokedSession,
+    User, UserId, WebhookEvent,
 };
 use crate::time::UnixTime;
 
@@ -103,9 +103,9 @@ pub enum StoreError {
     /// processor answers 503 so Svix delivers again.
     #[error("store unavailable")]
     Unavailable(#[source] BoxError),
-    /// A uniqueness rule refused the change. Not retryable as is; for webhooks it may resolve
-    /// once other events arrive (the user who held the email is deleted or changes address),
-    /// so the processor answers non-2xx and lets Svix retry.
+    /// A uniqueness rule refused the change. Not retryable as is: the webhook processor
+    /// acknowledges such a delivery, writes the user without the conflicting email and holds
+    /// the delivery for an operator ([`HeldEvent`]); just-in-time provisioning answers 409.
     #[error("conflict: {0}")]
     Conflict(Conflict),
     /// The input breaks a precondition (an empty Clerk id, …). Not retryable.
@@ -259,6 +259,22 @@ pub enum Change {
         /// What to change.
         patch: LocalUserPatch,
     },
+    /// An operator's retry of a held delivery ([`HeldEvent`]): as [`Change::UpsertUser`],
+    /// except that data stamped *equal* to the stored row is written too — the held delivery
+    /// already wrote that stamp without its email, so only a strictly older stamp is
+    /// [`Effect::Unchanged`] (a newer delivery superseded the held one).
+    ReapplyUser {
+        /// What Clerk said (the held [`HeldEvent::user`]).
+        data: ClerkUserData,
+        /// Linking by email (off by default).
+        link: LinkPolicy,
+    },
+    /// Marks the held delivery `svix_id` resolved at the batch's `now` → [`Effect::Updated`];
+    /// already resolved → [`Effect::Unchanged`]; not held → [`Effect::NotFound`].
+    ReleaseHeld {
+        /// The held delivery's svix id.
+        svix_id: String,
+    },
 }
 
 /// What a [`Change`] did.
@@ -332,6 +348,9 @@ pub struct WriteBatch {
     pub receipt: Option<WebhookEvent>,
     /// The changes, applied in order.
     pub changes: Vec<Change>,
+    /// Kept with the receipt when the delivery could only be applied in part
+    /// ([`WriteBatch::with_hold`]).
+    pub hold: Option<HeldEvent>,
 }
 
 impl WriteBatch {
@@ -342,6 +361,7 @@ impl WriteBatch {
             now,
             receipt: None,
             changes: Vec::new(),
+            hold: None,
         }
     }
 
@@ -360,6 +380,29 @@ impl WriteBatch {
         event_type: impl Into<String>,
     ) -> Self {
         self.receipt = Some(WebhookEvent::new(svix_id, event_type, self.now));
+        self
+    }
+
+    /// Holds the delivery of the receipt ([`WriteBatch::with_receipt`], which must come
+    /// first) for an operator: `user` is what Clerk said in full, `reason` why the batch's
+    /// changes could not apply it as is. Written in the batch's transaction, so a held
+    /// delivery is acknowledged and kept, or neither.
+    ///
+    /// # Panics
+    /// Without a receipt (a programming error: only a webhook delivery is held).
+    #[must_use]
+    pub fn with_hold(mut self, reason: HoldReason, user: ClerkUserData) -> Self {
+        let receipt = self
+            .receipt
+            .as_ref()
+            .expect("WriteBatch::with_hold needs with_receipt first");
+        self.hold = Some(HeldEvent::new(
+            receipt.svix_id.clone(),
+            receipt.event_type.clone(),
+            reason,
+            user,
+            self.now,
+        ));
         self
     }
 
@@ -463,6 +506,15 @@ pub trait LedgerStore: Send + Sync {
     /// The revoked-session entry for `session_id`.
     async fn revoked_session(&self, session_id: &str)
         -> Result<Option<RevokedSession>, StoreError>;
+
+    /// The held delivery `svix_id` ([`HeldEvent`]), resolved or not.
+    async fn held_event(&self, svix_id: &str) -> Result<Option<HeldEvent>, StoreError>;
+
+    /// Up to `limit` deliveries still held, oldest first.
+    async fn held_events(&self, limit: usize) -> Result<Vec<HeldEvent>, StoreError>;
+
+    /// How many deliveries are still held.
+    async fn count_held_events(&self) -> Result<u64, StoreError>;
 }
 
 /// The one write method. See the [module docs](self) for the contract.
@@ -550,6 +602,15 @@ impl<T: LedgerStore + ?Sized> LedgerStore for std::sync::Arc<T> {
         session_id: &str,
     ) -> Result<Option<RevokedSession>, StoreError> {
         (**self).revoked_session(session_id).await
+    }
+    async fn held_event(&self, svix_id: &str) -> Result<Option<HeldEvent>, StoreError> {
+        (**self).held_event(svix_id).await
+    }
+    async fn held_events(&self, limit: usize) -> Result<Vec<HeldEvent>, StoreError> {
+        (**self).held_events(limit).await
+    }
+    async fn count_held_events(&self) -> Result<u64, StoreError> {
+        (**self).count_held_events().await
     }
 }
 

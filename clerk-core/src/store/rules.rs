@@ -53,6 +53,34 @@ pub fn user_upsert(
     data: &ClerkUserData,
     link: LinkPolicy,
 ) -> Result<UserUpsert, StoreError> {
+    decide_user(existing, email_holder, data, link, is_newer)
+}
+
+/// Decides [`Change::ReapplyUser`](super::Change::ReapplyUser), an operator's retry of a
+/// held delivery: as [`user_upsert`], except that data stamped equal to the stored row is
+/// written (the held delivery wrote that stamp without its email); strictly older data is
+/// [`UserUpsert::Unchanged`] (a newer delivery superseded the held one).
+///
+/// # Errors
+/// As [`user_upsert`].
+pub fn user_reapply(
+    existing: Option<&User>,
+    email_holder: Option<&User>,
+    data: &ClerkUserData,
+    link: LinkPolicy,
+) -> Result<UserUpsert, StoreError> {
+    decide_user(existing, email_holder, data, link, |incoming, stored| {
+        stored.is_none_or(|s| incoming >= s)
+    })
+}
+
+fn decide_user(
+    existing: Option<&User>,
+    email_holder: Option<&User>,
+    data: &ClerkUserData,
+    link: LinkPolicy,
+    supersedes: impl Fn(UnixTime, Option<UnixTime>) -> bool,
+) -> Result<UserUpsert, StoreError> {
     if data.clerk_id.is_empty() {
         return Err(StoreError::Invalid("empty clerk id".into()));
     }
@@ -60,7 +88,7 @@ pub fn user_upsert(
         if row.is_deleted() {
             return Ok(UserUpsert::Gone(row.id));
         }
-        if !is_newer(data.updated_at, row.clerk_updated_at) {
+        if !supersedes(data.updated_at, row.clerk_updated_at) {
             return Ok(UserUpsert::Unchanged(row.id));
         }
         return match email_holder {
@@ -203,6 +231,32 @@ mod tests {
             user_upsert(Some(&row), Some(&other), &newer, LinkPolicy::Never),
             Err(StoreError::Conflict(Conflict::Email))
         ));
+    }
+
+    #[test]
+    fn a_reapply_writes_an_equal_stamp_but_never_an_older_one() {
+        let row = clerk_user(1, "user_1", 10);
+        let equal = ClerkUserData::new("user_1", t(1), t(10));
+        assert_eq!(
+            user_reapply(Some(&row), Some(&row), &equal, LinkPolicy::Never).ok(),
+            Some(UserUpsert::Update(UserId(1)))
+        );
+        let older = ClerkUserData::new("user_1", t(1), t(9));
+        assert_eq!(
+            user_reapply(Some(&row), Some(&row), &older, LinkPolicy::Never).ok(),
+            Some(UserUpsert::Unchanged(UserId(1)))
+        );
+        // The email still held by another row: still a conflict.
+        let other = clerk_user(2, "user_2", 1);
+        assert!(matches!(
+            user_reapply(Some(&row), Some(&other), &equal, LinkPolicy::Never),
+            Err(StoreError::Conflict(Conflict::Email))
+        ));
+        // The ordinary upsert of the same equal stamp changes nothing.
+        assert_eq!(
+            user_upsert(Some(&row), Some(&row), &equal, LinkPolicy::Never).ok(),
+            Some(UserUpsert::Unchanged(UserId(1)))
+        );
     }
 
     #[test]

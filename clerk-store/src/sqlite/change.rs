@@ -2,9 +2,10 @@
 //! transaction: the write lock is held for the whole batch, so no further locking is needed.
 
 use clerk_core::model::{
-    ClerkUserData, Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
+    ClerkUserData, HeldEvent, Invitation, Membership, Organization, RevokedSession, User, UserId,
+    WebhookEvent,
 };
-use clerk_core::store::dispatch::{ChangeTarget, SessionField, UserKey};
+use clerk_core::store::dispatch::{ChangeTarget, Release, SessionField, UserKey};
 use clerk_core::store::{Applied, Change, StoreError};
 use clerk_core::time::UnixTime;
 use sqlx::sqlite::SqliteConnection;
@@ -45,6 +46,49 @@ impl ChangeTarget for SqliteTx<'_> {
                 "webhook receipt neither inserted nor found",
             )),
         }
+    }
+
+    async fn hold_event(&mut self, held: &HeldEvent) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO clerk_webhook_held \
+             (svix_id, event_type, reason, payload, held_at, resolved_at) \
+             VALUES (?, ?, ?, ?, ?, NULL)",
+        )
+        .bind(&held.svix_id)
+        .bind(&held.event_type)
+        .bind(held.reason.as_str())
+        .bind(crate::held::payload(held)?)
+        .bind(held.held_at.as_millis())
+        .execute(&mut *self.conn)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn release_held(&mut self, svix_id: &str, at: UnixTime) -> Result<Release, StoreError> {
+        let released = sqlx::query(
+            "UPDATE clerk_webhook_held SET resolved_at = ? \
+             WHERE svix_id = ? AND resolved_at IS NULL",
+        )
+        .bind(at.as_millis())
+        .bind(svix_id)
+        .execute(&mut *self.conn)
+        .await
+        .map_err(classify)?
+        .rows_affected();
+        if released > 0 {
+            return Ok(Release::Released);
+        }
+        let held = sqlx::query("SELECT 1 FROM clerk_webhook_held WHERE svix_id = ?")
+            .bind(svix_id)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(classify)?;
+        Ok(if held.is_some() {
+            Release::AlreadyResolved
+        } else {
+            Release::NotHeld
+        })
     }
 
     async fn apply_bulk(

@@ -11,9 +11,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clerk_core::model::{
-    Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
+    HeldEvent, Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
 };
 use clerk_core::store::dispatch;
+
+use crate::held::{held_from_row, HELD_COLUMNS};
 use clerk_core::store::{
     BatchOutcome, Conflict, LedgerStore, OrganizationStore, StoreError, StoreWriter, UserStore,
     WriteBatch,
@@ -30,11 +32,18 @@ use rows::{
 };
 
 /// The embedded migrations, in order (`migrations/sqlite/*.sql` of this crate).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "clerk mirror",
-    include_str!("../../migrations/sqlite/0001_clerk_mirror.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "clerk mirror",
+        include_str!("../../migrations/sqlite/0001_clerk_mirror.sql"),
+    ),
+    (
+        2,
+        "webhook held",
+        include_str!("../../migrations/sqlite/0002_webhook_held.sql"),
+    ),
+];
 
 /// The embedded migrations as a sqlx [`MigrationSource`], for [`SqliteStore::migrator`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -341,6 +350,44 @@ impl LedgerStore for SqliteStore {
             .map(revoked_from_row)
             .transpose()
             .map_err(classify)
+    }
+
+    async fn held_event(&self, svix_id: &str) -> Result<Option<HeldEvent>, StoreError> {
+        let sql = format!("SELECT {HELD_COLUMNS} FROM clerk_webhook_held WHERE svix_id = ?");
+        let row = sqlx::query(&sql)
+            .bind(svix_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref()
+            .map(held_from_row)
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn held_events(&self, limit: usize) -> Result<Vec<HeldEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {HELD_COLUMNS} FROM clerk_webhook_held WHERE resolved_at IS NULL \
+             ORDER BY held_at, svix_id LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        rows.iter()
+            .map(held_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(classify)
+    }
+
+    async fn count_held_events(&self) -> Result<u64, StoreError> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM clerk_webhook_held WHERE resolved_at IS NULL")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(classify)?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 }
 
