@@ -7,8 +7,9 @@ mod processor_support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use clerk_core::model::{InvitationStatus, NewLocalUser};
-use clerk_core::store::{Change, Conflict, Effect, Store, StoreError, WriteBatch};
+use clerk_core::model::{HoldReason, InvitationStatus, NewLocalUser};
+use clerk_core::store::held::RetryError;
+use clerk_core::store::{Change, Conflict, Effect, Store, WriteBatch};
 use clerk_core::time::UnixTime;
 use clerk_testkit::webhooks::bodies::{self, MembershipBody, UserBody, BASE_TIME_MS};
 use clerk_testkit::webhooks::Signature;
@@ -530,33 +531,186 @@ on_both_stores!(
     re_sign_up_creates_a_fresh_user
 );
 
-/// An address still held by another live user: 503 (Svix retries), nothing recorded; once
-/// the holder's deletion arrives, the redelivery applies.
-async fn email_conflict_is_retried<S: Store>(store: S) {
+/// An address still held by another live user: acknowledged (200, outcome `conflict`), the
+/// user written without that email, the whole user kept with the receipt; a redelivery is
+/// already processed; once the holder's deletion arrives, an operator's retry applies the
+/// email and releases the hold, and a second retry says so.
+async fn email_conflict_is_held_then_retried<S: Store>(store: S) {
     let clock = clock();
     let sender = sender(&clock);
     let p = processor(store, &clock);
     let (_, h, b) = signed(&sender, &bodies::user_created("user_c1", "c@example.com"));
     assert!(p.process(&h, &b).await.is_success());
-    let (id, h2, b2) = signed(&sender, &bodies::user_created("user_c2", "c@example.com"));
+    let (id, h2, b2) = signed(
+        &sender,
+        &UserBody::new("user_c2", "c@example.com")
+            .first_name("Cleo")
+            .event("user.created"),
+    );
     let outcome = p.process(&h2, &b2).await;
     assert!(
         matches!(
             &outcome,
-            ProcessOutcome::Retry(StoreError::Conflict(Conflict::Email))
+            ProcessOutcome::Held {
+                reason: HoldReason::EmailConflict,
+                ..
+            }
         ),
         "{outcome:?}"
     );
-    assert_eq!(outcome.status_code(), 503);
-    assert!(p.store().webhook_event(&id).await.unwrap().is_none());
-    let (_, h, b) = signed(&sender, &bodies::user_deleted("user_c1"));
-    assert!(p.process(&h, &b).await.is_success());
+    assert_eq!(outcome.status_code(), 200);
+    assert_eq!(
+        outcome.response_body(),
+        serde_json::json!({"ok": true, "outcome": "conflict", "reason": "email_conflict"})
+    );
+    assert_eq!(outcome.effects().collect::<Vec<_>>(), vec![Effect::Created]);
+    let s = p.store();
+    assert!(
+        s.webhook_event(&id).await.unwrap().is_some(),
+        "the receipt is kept"
+    );
+    let held_user = s.user_by_clerk_id("user_c2").await.unwrap().unwrap();
+    assert_eq!(
+        held_user.email, None,
+        "written without the conflicting email"
+    );
+    assert_eq!(
+        held_user.first_name.as_deref(),
+        Some("Cleo"),
+        "every other field is current"
+    );
+    let held = s.held_event(&id).await.unwrap().expect("held");
+    assert_eq!(held.event_type, "user.created");
+    assert_eq!(held.user.email.as_deref(), Some("c@example.com"));
+    assert_eq!(s.count_held_events().await.unwrap(), 1);
+
+    // Svix redelivers (say the 2xx was lost): already processed, nothing changes.
     assert!(matches!(
         p.process(&h2, &b2).await,
-        ProcessOutcome::Applied { .. }
+        ProcessOutcome::AlreadyProcessed { .. }
+    ));
+    assert_eq!(s.count_held_events().await.unwrap(), 1);
+
+    // Retried before the conflict is resolved: refused, nothing changed.
+    let early = p.retry_held(&id).await.unwrap_err();
+    assert!(
+        matches!(early, RetryError::StillConflicts(Conflict::Email)),
+        "{early:?}"
+    );
+    assert_eq!(s.count_held_events().await.unwrap(), 1);
+
+    // The holder is deleted; the retry applies the email and releases the hold.
+    let (_, h, b) = signed(&sender, &bodies::user_deleted("user_c1"));
+    assert!(p.process(&h, &b).await.is_success());
+    let retried = p.retry_held(&id).await.unwrap();
+    assert_eq!(retried.user.effect, Effect::Updated);
+    let user = s.user_by_clerk_id("user_c2").await.unwrap().unwrap();
+    assert_eq!(user.email.as_deref(), Some("c@example.com"));
+    assert_eq!(s.count_held_events().await.unwrap(), 0);
+    assert!(s.held_event(&id).await.unwrap().unwrap().is_resolved());
+    assert!(matches!(
+        p.retry_held(&id).await,
+        Err(RetryError::AlreadyResolved { .. })
+    ));
+    assert!(matches!(
+        p.retry_held("msg_never_held").await,
+        Err(RetryError::NotHeld { .. })
     ));
 }
-on_both_stores!(email_conflict_is_retried_, email_conflict_is_retried);
+on_both_stores!(
+    email_conflict_is_held_then_retried_,
+    email_conflict_is_held_then_retried
+);
+
+/// Two Clerk users swap addresses and the first update arrives while the other still holds
+/// its new address: that user is held without an email, which frees its old address, so the
+/// second update applies in full; one retry then completes the swap.
+async fn an_email_swap_converges_with_one_retry<S: Store>(store: S) {
+    let clock = clock();
+    let sender = sender(&clock);
+    let p = processor(store, &clock);
+    for (id, email) in [("user_a", "a@example.com"), ("user_b", "b@example.com")] {
+        let (_, h, b) = signed(&sender, &bodies::user_created(id, email));
+        assert!(matches!(
+            p.process(&h, &b).await,
+            ProcessOutcome::Applied { .. }
+        ));
+    }
+    let later = BASE_TIME_MS + 60_000;
+    let (a_id, h, b) = signed(
+        &sender,
+        &bodies::user_updated("user_a", "b@example.com", later),
+    );
+    assert!(matches!(
+        p.process(&h, &b).await,
+        ProcessOutcome::Held { .. }
+    ));
+    let (_, h, b) = signed(
+        &sender,
+        &bodies::user_updated("user_b", "a@example.com", later),
+    );
+    assert!(matches!(
+        p.process(&h, &b).await,
+        ProcessOutcome::Applied { .. }
+    ));
+    let s = p.store();
+    let email = |u: Option<clerk_core::model::User>| u.unwrap().email;
+    assert_eq!(email(s.user_by_clerk_id("user_a").await.unwrap()), None);
+    assert_eq!(
+        email(s.user_by_clerk_id("user_b").await.unwrap()).as_deref(),
+        Some("a@example.com")
+    );
+    assert_eq!(
+        p.retry_held(&a_id).await.unwrap().user.effect,
+        Effect::Updated
+    );
+    assert_eq!(
+        email(s.user_by_clerk_id("user_a").await.unwrap()).as_deref(),
+        Some("b@example.com")
+    );
+    assert_eq!(s.count_held_events().await.unwrap(), 0);
+}
+on_both_stores!(
+    an_email_swap_converges_with_one_retry_,
+    an_email_swap_converges_with_one_retry
+);
+
+/// A held delivery superseded by a newer one for the same user: the retry changes nothing
+/// (the newer data stays) and releases the hold.
+async fn a_superseded_hold_is_released_without_writing<S: Store>(store: S) {
+    let clock = clock();
+    let sender = sender(&clock);
+    let p = processor(store, &clock);
+    let (_, h, b) = signed(&sender, &bodies::user_created("user_h1", "h@example.com"));
+    assert!(p.process(&h, &b).await.is_success());
+    let (held_id, h, b) = signed(&sender, &bodies::user_created("user_h2", "h@example.com"));
+    assert!(matches!(
+        p.process(&h, &b).await,
+        ProcessOutcome::Held { .. }
+    ));
+    let newer = bodies::user_updated("user_h2", "h2@example.com", BASE_TIME_MS + 50_000);
+    let (_, h, b) = signed(&sender, &newer);
+    assert!(matches!(
+        p.process(&h, &b).await,
+        ProcessOutcome::Applied { .. }
+    ));
+    assert_eq!(
+        p.retry_held(&held_id).await.unwrap().user.effect,
+        Effect::Unchanged
+    );
+    let user = p
+        .store()
+        .user_by_clerk_id("user_h2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.email.as_deref(), Some("h2@example.com"));
+    assert_eq!(p.store().count_held_events().await.unwrap(), 0);
+}
+on_both_stores!(
+    a_superseded_hold_is_released_without_writing_,
+    a_superseded_hold_is_released_without_writing
+);
 
 /// Sessions: login on `session.created`, logout and the revoked set on end/remove/revoke.
 async fn sessions_record_login_logout_and_revocation<S: Store>(store: S) {
@@ -655,39 +809,59 @@ on_both_stores!(
     organizations_memberships_invitations
 );
 
-/// Account linking by email is off by default and wired through the options when on.
+/// Account linking by email is off by default (the Clerk user is held, written without the
+/// local account's email) and wired through the options when on.
 async fn linking_is_opt_in<S: Store + Clone>(store: S) {
     let clock = clock();
     let sender = sender(&clock);
-    let mut local = NewLocalUser::new("lena");
-    local.email = Some("lena@example.com".into());
-    let created = store
-        .apply(WriteBatch::single(
-            base_now(),
-            Change::CreateLocalUser(local),
-        ))
-        .await
-        .unwrap();
-    let local_id = created.applied()[0].user_id.unwrap();
+    let mut local_ids = Vec::new();
+    for name in ["lena", "lina"] {
+        let mut local = NewLocalUser::new(name);
+        local.email = Some(format!("{name}@example.com"));
+        let created = store
+            .apply(WriteBatch::single(
+                base_now(),
+                Change::CreateLocalUser(local),
+            ))
+            .await
+            .unwrap();
+        local_ids.push(created.applied()[0].user_id.unwrap());
+    }
 
-    let body = bodies::user_created("user_lena", "lena@example.com");
     let off = processor(store.clone(), &clock);
-    let (_, h, b) = signed(&sender, &body);
+    let (_, h, b) = signed(
+        &sender,
+        &bodies::user_created("user_lena", "lena@example.com"),
+    );
     let outcome = off.process(&h, &b).await;
     assert!(
-        matches!(
-            outcome,
-            ProcessOutcome::Retry(StoreError::Conflict(Conflict::Email))
-        ),
+        matches!(outcome, ProcessOutcome::Held { .. }),
         "{outcome:?}"
+    );
+    let held = store.user_by_clerk_id("user_lena").await.unwrap().unwrap();
+    assert_ne!(
+        held.id, local_ids[0],
+        "not linked: a new row without the email"
+    );
+    assert_eq!(held.email, None);
+    let local = store.user(local_ids[0]).await.unwrap().unwrap();
+    assert_eq!(local.clerk_id, None);
+    assert_eq!(
+        local.email.as_deref(),
+        Some("lena@example.com"),
+        "the local account keeps it"
     );
 
     let on = processor(store.clone(), &clock)
         .with_options(ProcessorOptions::default().link_by_verified_email(true));
+    let (_, h, b) = signed(
+        &sender,
+        &bodies::user_created("user_lina", "lina@example.com"),
+    );
     let outcome = on.process(&h, &b).await;
     assert_eq!(outcome.effects().collect::<Vec<_>>(), vec![Effect::Linked]);
-    let linked = store.user_by_clerk_id("user_lena").await.unwrap().unwrap();
-    assert_eq!(linked.id, local_id);
+    let linked = store.user_by_clerk_id("user_lina").await.unwrap().unwrap();
+    assert_eq!(linked.id, local_ids[1]);
 }
 on_both_stores!(linking_is_opt_in_, linking_is_opt_in);
 

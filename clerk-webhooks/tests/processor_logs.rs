@@ -46,7 +46,7 @@ async fn logs_carry_ids_not_personal_data() {
     let clock = clock();
     let sender = sender(&clock);
     let p = processor(memory_store().await, &clock).with_listener(Leaky);
-    // Applied (listener fails), email conflict (503), bad signature, unparseable body.
+    // Applied (listener fails), email conflict (held), bad signature, unparseable body.
     let (id_ok, h, b) = signed(
         &sender,
         &bodies::user_created("user_log1", "hidden@example.com"),
@@ -59,7 +59,10 @@ async fn logs_carry_ids_not_personal_data() {
         &sender,
         &bodies::user_created("user_log2", "hidden@example.com"),
     );
-    assert!(matches!(p.process(&h, &b).await, ProcessOutcome::Retry(_)));
+    assert!(matches!(
+        p.process(&h, &b).await,
+        ProcessOutcome::Held { .. }
+    ));
     let forged = sender
         .delivery(bodies::to_bytes(&bodies::user_created(
             "user_log3",

@@ -84,6 +84,7 @@ use crate::time::UnixTime;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod dispatch;
+pub mod held;
 pub mod rules;
 
 /// The attribute every implementation of the store traits carries (re-exported from

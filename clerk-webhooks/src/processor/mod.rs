@@ -9,9 +9,10 @@
 //! | [`Applied`](ProcessOutcome::Applied) | 200 | yes, with the effect, in one transaction |
 //! | [`Ignored`](ProcessOutcome::Ignored) (no store effect) | 200 | yes (so listeners run once) |
 //! | [`AlreadyProcessed`](ProcessOutcome::AlreadyProcessed) (same svix id) | 200 | already |
+//! | [`Held`](ProcessOutcome::Held): a permanent conflict (the email is held by another row) | 200 `conflict` | yes, with the user written without the email and the whole user kept for `clerk webhooks retry` |
 //! | [`Rejected`](ProcessOutcome::Rejected): bad signature, stale timestamp, non-JSON or malformed verified body | 400 | no |
 //! | [`Rejected`](ProcessOutcome::Rejected): body over [`MAX_BODY_BYTES`] | 413 | no |
-//! | [`Retry`](ProcessOutcome::Retry): any store error | 503 | no: Svix redelivers |
+//! | [`Retry`](ProcessOutcome::Retry): any other store error (unavailable, a Clerk-id race, a backend failure) | 503 | no: Svix redelivers |
 //!
 //! # Steps
 //!
@@ -30,12 +31,18 @@
 //!   replay of, say, `email.created` is answered like any replay and listeners see each svix
 //!   id once. The cost is one small write per ignored delivery; a store outage therefore
 //!   answers 503 to ignored types too, and Svix redelivers them.
-//! - **Every store error is [`ProcessOutcome::Retry`] (503)**: `Unavailable` obviously; an
-//!   email [`Conflict`](clerk_core::store::Conflict) because it usually resolves once the
-//!   other user's `user.deleted`/`user.updated` arrives; `Backend` (a schema
-//!   mismatch) because nothing was recorded and an operator can fix it before Svix gives up.
-//!   A body that can never apply (an empty id) is rejected with 400 at the mapping step
-//!   instead, so it does not retry forever.
+//! - **A permanent conflict is acknowledged and held, not retried**
+//!   ([`clerk_core::store::held`]): an email held by another row that may not be linked
+//!   would fail on every Svix retry, for days, and then be dropped. The delivery is answered
+//!   200 with outcome `conflict`; the user is written without that email (every other field
+//!   current), and the whole user is kept beside the receipt in the same transaction until an
+//!   operator retries it. In the email-swap case this frees the held user's old address, so
+//!   the other user's delivery applies in full.
+//! - **Every other store error is [`ProcessOutcome::Retry`] (503)**: `Unavailable` obviously;
+//!   a Clerk-id race ([`Conflict::ClerkId`]: a concurrent insert won, the retry updates);
+//!   `Backend` (a schema mismatch) because nothing was recorded and an operator can fix it
+//!   before Svix gives up. A body that can never apply (an empty id) is rejected with 400 at
+//!   the mapping step instead, so it does not retry forever.
 //! - Older or equal Clerk `updated_at` changes nothing ([`Effect::Unchanged`]) but the delivery
 //!   is still recorded and answered 200: the store already holds newer data.
 //! - Logs and spans carry the svix id, the event type and Clerk object ids — never emails,
@@ -75,7 +82,11 @@ pub mod mapping;
 
 use std::sync::Arc;
 
-use clerk_core::store::{Applied, BatchOutcome, Effect, LinkPolicy, Store, StoreError, WriteBatch};
+use clerk_core::model::HoldReason;
+use clerk_core::store::held::{self, Retried, RetryError};
+use clerk_core::store::{
+    Applied, BatchOutcome, Conflict, Effect, LinkPolicy, Store, StoreError, WriteBatch,
+};
 use clerk_core::time::{Clock, SystemClock, UnixTime};
 use http::{HeaderMap, StatusCode};
 use tracing::Instrument as _;
@@ -158,6 +169,21 @@ pub enum ProcessOutcome {
         /// The event type.
         event_type: String,
     },
+    /// A permanent conflict (the user's email is held by another row that may not be
+    /// linked): acknowledged (200, outcome `conflict`) so Svix stops retrying; the user was
+    /// written without the email, and the delivery is kept with its receipt
+    /// ([`HeldEvent`](clerk_core::model::HeldEvent)) until `clerk webhooks retry` (or
+    /// [`WebhookProcessor::retry_held`]) applies it. Listeners ran.
+    Held {
+        /// The delivery's svix id.
+        svix_id: String,
+        /// The event type.
+        event_type: String,
+        /// Why it was held.
+        reason: HoldReason,
+        /// What the store did with the changes (the user written without its email).
+        applied: Vec<Applied>,
+    },
     /// Refused before the store: nothing recorded, Svix should not retry.
     Rejected(Rejection),
     /// The store failed: nothing was recorded, Svix should deliver again (503).
@@ -166,14 +192,15 @@ pub enum ProcessOutcome {
 
 impl ProcessOutcome {
     /// The HTTP status [design §6](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#6-webhooks) prescribes: 200 for applied, already processed and ignored;
-    /// 400 for a verification or parse failure; 413 for an oversized body; 503 for a store
-    /// failure (including an email conflict, so Svix retries).
+    /// 200 for a held delivery too; 400 for a verification or parse failure; 413 for an
+    /// oversized body; 503 for any other store failure (so Svix retries).
     #[must_use]
     pub fn status_code(&self) -> StatusCode {
         match self {
             ProcessOutcome::Applied { .. }
             | ProcessOutcome::AlreadyProcessed { .. }
-            | ProcessOutcome::Ignored { .. } => StatusCode::OK,
+            | ProcessOutcome::Ignored { .. }
+            | ProcessOutcome::Held { .. } => StatusCode::OK,
             ProcessOutcome::Rejected(Rejection::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
             ProcessOutcome::Rejected(_) => StatusCode::BAD_REQUEST,
             ProcessOutcome::Retry(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -182,6 +209,7 @@ impl ProcessOutcome {
 
     /// The JSON body adapters answer with (the same in `clerk-axum` and `clerk-rocket`):
     /// `{"ok":true,"outcome":"applied"|"already_processed"|"ignored"}`;
+    /// `{"ok":true,"outcome":"conflict","reason":"email_conflict"}` (held);
     /// `{"error":"invalid_webhook","reason":"verification_failed"|"unparseable_body"}` (400);
     /// `{"error":"payload_too_large"}` (413); `{"error":"store_unavailable"}` (503). It never
     /// echoes the request.
@@ -194,6 +222,9 @@ impl ProcessOutcome {
                 json!({ "ok": true, "outcome": "already_processed" })
             }
             ProcessOutcome::Ignored { .. } => json!({ "ok": true, "outcome": "ignored" }),
+            ProcessOutcome::Held { reason, .. } => {
+                json!({ "ok": true, "outcome": "conflict", "reason": reason.as_str() })
+            }
             ProcessOutcome::Rejected(Rejection::TooLarge) => {
                 json!({ "error": "payload_too_large" })
             }
@@ -207,7 +238,8 @@ impl ProcessOutcome {
         }
     }
 
-    /// Whether the delivery is acknowledged (2xx): applied, already processed or ignored.
+    /// Whether the delivery is acknowledged (2xx): applied, already processed, ignored or
+    /// held.
     #[must_use]
     pub fn is_success(&self) -> bool {
         self.status_code().is_success()
@@ -219,7 +251,8 @@ impl ProcessOutcome {
         match self {
             ProcessOutcome::Applied { svix_id, .. }
             | ProcessOutcome::AlreadyProcessed { svix_id, .. }
-            | ProcessOutcome::Ignored { svix_id, .. } => Some(svix_id),
+            | ProcessOutcome::Ignored { svix_id, .. }
+            | ProcessOutcome::Held { svix_id, .. } => Some(svix_id),
             ProcessOutcome::Rejected(_) | ProcessOutcome::Retry(_) => None,
         }
     }
@@ -227,7 +260,9 @@ impl ProcessOutcome {
     /// The effects of an applied delivery (empty otherwise).
     pub fn effects(&self) -> impl Iterator<Item = Effect> + '_ {
         let applied: &[Applied] = match self {
-            ProcessOutcome::Applied { applied, .. } => applied,
+            ProcessOutcome::Applied { applied, .. } | ProcessOutcome::Held { applied, .. } => {
+                applied
+            }
             _ => &[],
         };
         applied.iter().map(|a| a.effect)
@@ -359,6 +394,17 @@ impl<S: Store> WebhookProcessor<S> {
         self.apply_event(svix_id, event, now, fallback).await
     }
 
+    /// Applies the held delivery `svix_id` again, with this processor's linking option, and
+    /// releases it ([`held::retry_held`]): for an operator who resolved its conflict (the
+    /// `clerk webhooks retry` command does the same). Listeners do not run again: they ran
+    /// when the delivery was first committed.
+    ///
+    /// # Errors
+    /// [`RetryError`]: nothing changed.
+    pub async fn retry_held(&self, svix_id: &str) -> Result<Retried, RetryError> {
+        held::retry_held(&self.store, svix_id, self.options.link, self.clock.now()).await
+    }
+
     async fn apply_event(
         &self,
         svix_id: &str,
@@ -379,10 +425,38 @@ impl<S: Store> WebhookProcessor<S> {
             Mapped::Ignored => (Vec::new(), true),
         };
         let mut batch = WriteBatch::new(now).with_receipt(svix_id, event_type);
-        for change in changes {
-            batch.push(change);
+        for change in &changes {
+            batch.push(change.clone());
         }
-        let applied = match self.store.apply(batch).await {
+        let mut held = None;
+        let outcome = match self.store.apply(batch).await {
+            // A permanent conflict: acknowledge, write the user without the email, keep it.
+            Err(StoreError::Conflict(conflict)) if conflict != Conflict::ClerkId => {
+                match held::withhold_email(&changes) {
+                    Some((user, withheld)) => {
+                        tracing::warn!(
+                            svix_id,
+                            event_type,
+                            object_id = event.data.object_id(),
+                            %conflict,
+                            "webhook held: the user was written without its email; \
+                             `clerk webhooks retry` applies it once resolved"
+                        );
+                        held = Some(HoldReason::EmailConflict);
+                        let mut batch = WriteBatch::new(now)
+                            .with_receipt(svix_id, event_type)
+                            .with_hold(HoldReason::EmailConflict, user);
+                        for change in withheld {
+                            batch.push(change);
+                        }
+                        self.store.apply(batch).await
+                    }
+                    None => Err(StoreError::Conflict(conflict)),
+                }
+            }
+            other => other,
+        };
+        let applied = match outcome {
             Ok(BatchOutcome::Applied(applied)) => applied,
             Ok(BatchOutcome::AlreadyProcessed(_)) => {
                 tracing::debug!(svix_id, event_type, "webhook already processed");
@@ -416,6 +490,14 @@ impl<S: Store> WebhookProcessor<S> {
             applied: &applied,
         };
         notify(&self.listeners, &committed).await;
+        if let Some(reason) = held {
+            return ProcessOutcome::Held {
+                svix_id: svix_id.to_owned(),
+                event_type: event_type.to_owned(),
+                reason,
+                applied,
+            };
+        }
         if ignored {
             ProcessOutcome::Ignored {
                 svix_id: svix_id.to_owned(),

@@ -5,13 +5,16 @@
 //! `updated_at`, deletes, a re-sign-up with a deleted user's address, organization and
 //! membership versions and deletions, plus replays of the same svix id) is delivered through
 //! `WebhookProcessor::process` in order to one fresh store and in a permutation to another;
-//! both must end in the same state. A delivery answered 503 (an email still held by a user
-//! whose deletion has not arrived) is redelivered after the others, as Svix does.
+//! both must end in the same state. A delivery answered 503 is redelivered after the others,
+//! as Svix does; a delivery held for an email conflict (an address still held by a user whose
+//! deletion has not arrived) is retried after all deliveries, as an operator would with
+//! `clerk webhooks retry`, until no retry makes progress.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 
 use clerk_core::model::{Membership, Organization, User, UserId};
+use clerk_core::store::held::RetryError;
 use clerk_core::store::Store;
 use clerk_core::time::UnixTime;
 use clerk_testkit::webhooks::bodies::{self, MembershipBody, OrganizationBody, UserBody};
@@ -152,8 +155,9 @@ pub fn sign_all(sender: &WebhookSender, events: &[Value]) -> Vec<Signed> {
 }
 
 /// Delivers through a processor over `store` in the given order; a delivery answered 503
-/// is delivered again after the others (Svix's retry). Panics on anything but 2xx/503, or
-/// when a pass makes no progress. Returns the final state.
+/// is delivered again after the others (Svix's retry), and held deliveries are retried at the
+/// end (the operator's). Panics on anything but 2xx/503, or when a pass makes no progress.
+/// Returns the final state.
 pub async fn deliver<S: Store>(store: S, deliveries: Vec<Signed>) -> View {
     let clock = clock();
     let p = processor(store, &clock);
@@ -166,7 +170,8 @@ pub async fn deliver<S: Store>(store: S, deliveries: Vec<Signed>) -> View {
             match p.process(&d.1, &d.2).await {
                 ProcessOutcome::Applied { .. }
                 | ProcessOutcome::AlreadyProcessed { .. }
-                | ProcessOutcome::Ignored { .. } => {}
+                | ProcessOutcome::Ignored { .. }
+                | ProcessOutcome::Held { .. } => {}
                 ProcessOutcome::Retry(_) => refused.push(d),
                 other => panic!("delivery {}: {other:?}", d.0),
             }
@@ -177,6 +182,25 @@ pub async fn deliver<S: Store>(store: S, deliveries: Vec<Signed>) -> View {
             refused.len()
         );
         pending = refused;
+    }
+    // The operator's retries, oldest hold first, while any makes progress.
+    loop {
+        let held = p.store().held_events(usize::MAX).await.unwrap();
+        let mut progress = false;
+        for h in &held {
+            match p.retry_held(&h.svix_id).await {
+                Ok(_) => progress = true,
+                Err(RetryError::StillConflicts(_)) => {}
+                Err(other) => panic!("retry {}: {other:?}", h.svix_id),
+            }
+        }
+        if !progress {
+            assert!(
+                held.is_empty(),
+                "holds left that no retry resolves: {held:?}"
+            );
+            break;
+        }
     }
     // Every delivery ends up in the ledger exactly once.
     for id in &ids {
