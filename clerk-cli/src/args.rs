@@ -62,6 +62,15 @@ pub enum Command {
     /// emails.
     #[command(name = "createsuperuser", after_help = EXIT_CODES)]
     CreateSuperuser(CreateSuperuser),
+    /// Webhook deliveries held for an operator: acknowledged, but their user could not be
+    /// stored as sent (its email is held by another row that may not be linked), so it was
+    /// written without that email and the delivery kept.
+    #[command(after_help = EXIT_CODES)]
+    Webhooks {
+        /// What to do.
+        #[command(subcommand)]
+        what: WebhooksCommand,
+    },
     /// Run a mock Clerk (JWKS, Backend API, token minting) on loopback for local development,
     /// until Ctrl-C.
     ///
@@ -70,6 +79,34 @@ pub enum Command {
     /// "org_role"?, "org_permissions"?, "ttl_seconds"?}, answered with {"token"}.
     #[command(after_help = EXIT_CODES)]
     Mock(Mock),
+}
+
+/// `clerk webhooks …`.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// List the deliveries still held, oldest first (svix id, event type, reason, Clerk user
+    /// id, when), and how many there are.
+    #[command(after_help = EXIT_CODES)]
+    Failed {
+        /// Where.
+        #[command(flatten)]
+        database: Database,
+        /// At most this many lines.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Apply a held delivery again once its conflict is resolved (for instance the local
+    /// account holding the email changed it): the user is written with its email and the
+    /// delivery is no longer held, in one transaction. Still conflicting, already resolved or
+    /// unknown: nothing changes (exit 3).
+    #[command(after_help = EXIT_CODES)]
+    Retry {
+        /// Where.
+        #[command(flatten)]
+        database: Database,
+        /// The held delivery's svix id (from `clerk webhooks failed`).
+        svix_id: String,
+    },
 }
 
 /// What `clerk sync` mirrors.

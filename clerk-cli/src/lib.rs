@@ -58,6 +58,7 @@ mod error;
 pub mod mock;
 pub mod superuser;
 pub mod sync;
+pub mod webhooks;
 
 pub use args::Cli;
 pub use clerk_store::DEFAULT_DATABASE_URL;
@@ -76,6 +77,7 @@ pub async fn run(cli: Cli, lookup: impl Fn(&str) -> Option<String>) -> Result<()
         Command::Migrate { database } => migrate(&database.database_url).await,
         Command::Sync { what } => sync::run(what, lookup).await,
         Command::CreateSuperuser(args) => superuser::run(args, lookup).await,
+        Command::Webhooks { what } => webhooks::run(what).await,
         #[cfg(feature = "mock")]
         Command::Mock(args) => mock::run(args).await,
         #[cfg(not(feature = "mock"))]

@@ -7,7 +7,7 @@ mod common;
 
 use clerk_testkit::mock::Fault;
 use common::scenarios;
-use common::{clerk, clerk_for, mock_with_users, Db};
+use common::{block_on, clerk, clerk_for, mock_with_users, Db};
 use predicates::prelude::*;
 
 #[test]
@@ -23,6 +23,7 @@ fn help_describes_every_command_and_the_exit_codes() {
         "migrate",
         "sync",
         "createsuperuser",
+        "webhooks",
         "mock",
         "Exit codes:",
         "3  refused",
@@ -316,4 +317,110 @@ fn createsuperuser_without_input_needs_username_and_password() {
         .code(2)
         .stderr(predicate::str::contains("not a terminal"));
     assert_eq!(db.users(), 0);
+}
+
+/// `clerk webhooks failed` lists a held delivery (ids, never the email); `retry` refuses while
+/// the email is still taken (exit 3, nothing changed), applies it once freed, and refuses a
+/// second time.
+#[test]
+fn webhooks_failed_and_retry_on_sqlite() {
+    use clerk_core::model::{ClerkUserData, HoldReason};
+    use clerk_core::store::{Change, LinkPolicy, StoreWriter, UserStore, WriteBatch};
+    use clerk_core::time::UnixTime;
+
+    let db = Db::sqlite("webhooks_retry");
+    clerk()
+        .args(["webhooks", "failed", "--database-url", &db.url()])
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(predicate::str::contains("clerk migrate"));
+    db.migrate();
+    let url = db.url();
+    let run = |args: &[&str]| {
+        clerk()
+            .args(["webhooks"])
+            .args(args)
+            .args(["--database-url", &url])
+            .assert()
+    };
+    run(&["failed"])
+        .success()
+        .stdout(predicate::str::contains("no webhook deliveries are held"));
+
+    let store = db.store().into_dyn();
+    let at = UnixTime::from_secs(1_700_000_000);
+    let upsert = |data: ClerkUserData| Change::UpsertUser {
+        data,
+        link: LinkPolicy::Never,
+    };
+    let holder = ClerkUserData::new("user_holder", at, at).with_email("held@example.com", true);
+    let full = ClerkUserData::new("user_held", at, at).with_email("held@example.com", true);
+    let mut withheld = full.clone();
+    withheld.email = None;
+    block_on(async {
+        let _applied = store
+            .apply(WriteBatch::single(at, upsert(holder)))
+            .await
+            .unwrap();
+        let _applied = store
+            .apply(
+                WriteBatch::new(at)
+                    .with_receipt("msg_cli_held", "user.created")
+                    .with_hold(HoldReason::EmailConflict, full)
+                    .with(upsert(withheld)),
+            )
+            .await
+            .unwrap();
+    });
+
+    let listed = run(&["failed"]).success().get_output().clone();
+    let text = common::stdout_of(&listed);
+    for needle in [
+        "msg_cli_held",
+        "user.created",
+        "email_conflict",
+        "user_held",
+        "1 held",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing:\n{text}");
+    }
+    assert!(!text.contains("@example.com"), "an email leaked:\n{text}");
+
+    run(&["retry", "msg_cli_held"])
+        .failure()
+        .code(3)
+        .stderr(predicate::str::contains("still conflicting"));
+    run(&["retry", "msg_unknown"])
+        .failure()
+        .code(3)
+        .stderr(predicate::str::contains("no held delivery"));
+
+    // The holder is deleted in Clerk: the address is free.
+    block_on(async {
+        let _applied = store
+            .apply(WriteBatch::single(
+                at,
+                Change::DeleteUser {
+                    clerk_id: "user_holder".into(),
+                    at,
+                },
+            ))
+            .await
+            .unwrap();
+    });
+    run(&["retry", "msg_cli_held"])
+        .success()
+        .stdout(predicate::str::contains("no longer held"));
+    let user = block_on(store.user_by_clerk_id("user_held"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.email.as_deref(), Some("held@example.com"));
+    run(&["retry", "msg_cli_held"])
+        .failure()
+        .code(3)
+        .stderr(predicate::str::contains("already resolved"));
+    run(&["failed"])
+        .success()
+        .stdout(predicate::str::contains("no webhook deliveries are held"));
 }

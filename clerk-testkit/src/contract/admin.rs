@@ -450,3 +450,18 @@ pub async fn login_flood(app: &RunningApp, staff: &Staff) -> CheckResult {
         "/admin",
     )
 }
+
+/// A webhook held for an email conflict shows on `/admin` (a count, pointing at
+/// `clerk webhooks failed`).
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn shows_held_webhooks(app: &RunningApp, staff: &Staff) -> CheckResult {
+    super::checks::webhook_conflicts(app).await?;
+    let answer = login(app, &staff.username, &staff.password).await?;
+    redirect(&answer, "/admin")?;
+    let page = get_admin(app, &cookie_header(&answer), "staff session").await?;
+    page.status(200)?
+        .contains(&["webhook deliveries held", "clerk webhooks failed"])?;
+    Ok(())
+}

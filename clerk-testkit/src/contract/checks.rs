@@ -390,6 +390,37 @@ async fn post(delivery: crate::webhooks::Delivery<'_>, what: &str) -> Result<Ans
     }
 }
 
+/// A user whose email another user still holds: 200 `{"ok":true,"outcome":"conflict",
+/// "reason":"email_conflict"}` (held for an operator, not retried for days by Svix); the same
+/// delivery again is already processed.
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn webhook_conflicts(app: &RunningApp) -> CheckResult {
+    let tag = crate::webhooks::random_msg_id().to_ascii_lowercase();
+    let email = format!("taken.{}@example.com", tag.trim_start_matches("msg_"));
+    app.deliver(&RunningApp::full_user(
+        &format!("user_holder_{tag}"),
+        &email,
+        "Holds",
+        "Address",
+    ))
+    .await?;
+    let sender = app.sender();
+    let second = RunningApp::full_user(&format!("user_second_{tag}"), &email, "Wants", "It");
+    let delivery = sender.delivery(bodies::to_bytes(&second));
+    let held = json!({ "ok": true, "outcome": "conflict", "reason": "email_conflict" });
+    post(delivery.clone(), "user.created with a held email")
+        .await?
+        .status(200)?
+        .json_is(&held)?;
+    post(delivery, "the same held delivery again")
+        .await?
+        .status(200)?
+        .json_is(&json!({ "ok": true, "outcome": "already_processed" }))?;
+    Ok(())
+}
+
 /// `POST /webhooks/clerk` ([design §6](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#6-webhooks)): applied → 200; the same svix id again → 200, applied
 /// once; an ignored type → 200; a bad signature → 400 and nothing stored, so the genuine
 /// delivery of that same svix id still applies; a verified but unparseable body → 400.

@@ -448,6 +448,7 @@ pub async fn run_contract_suite(app: &AppUnderTest) -> ContractReport {
     );
     report.record("webhooks", checks::webhooks(r).await);
     report.record("webhook_limits", checks::webhook_limits(r).await);
+    report.record("webhook_conflicts", checks::webhook_conflicts(r).await);
     report.record("unavailable", checks::unavailable(app).await);
     let mut running = running;
     report.record(
@@ -494,6 +495,10 @@ pub async fn run_admin_suite(app: &AppUnderTest) -> ContractReport {
         admin::security_headers(r, &staff).await,
     );
     report.record("admin_login_flood", admin::login_flood(r, &staff).await);
+    report.record(
+        "admin_shows_held_webhooks",
+        admin::shows_held_webhooks(r, &staff).await,
+    );
     report.stderr = running.process.stderr();
     report
 }

@@ -72,6 +72,16 @@ pub fn admin_page(staff: &str, data: &AdminData) -> String {
          <form method=\"post\" action=\"{LOGOUT_PATH}\"><button type=\"submit\" id=\"logout\">Log out</button></form>\n",
         escape(staff)
     );
+    if data.held_webhooks > 0 {
+        let _ = writeln!(
+            body,
+            "<p id=\"held-webhooks\"><strong>{} webhook deliveries held</strong> for a conflict \
+             (a user's email is taken by another account): list them with \
+             <code>clerk webhooks failed</code>, then <code>clerk webhooks retry &lt;svix id&gt;</code> \
+             once resolved.</p>",
+            data.held_webhooks
+        );
+    }
     let _ = write!(
         body,
         "<h2>Users</h2>\n<table id=\"users\">\n<thead><tr><th>Email</th><th>Clerk id</th><th>Name</th><th>Active</th></tr></thead>\n<tbody>\n"
@@ -169,6 +179,7 @@ mod tests {
                 members: 3,
             }],
             more_organizations: true,
+            held_webhooks: 2,
         };
         let html = admin_page("staff<1>", &page_data);
         for needle in [
@@ -181,6 +192,7 @@ mod tests {
             "staff&lt;1&gt;",
             "Only the first organizations are listed.",
             r#"action="/admin/logout""#,
+            "2 webhook deliveries held",
         ] {
             assert!(html.contains(needle), "{needle} in {html}");
         }

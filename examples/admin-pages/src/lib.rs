@@ -106,6 +106,8 @@ pub struct AdminData {
     pub organizations: Vec<OrganizationRow>,
     /// Whether more organizations exist than are listed.
     pub more_organizations: bool,
+    /// Webhook deliveries held for an operator (`clerk webhooks failed` lists them).
+    pub held_webhooks: u64,
 }
 
 impl AdminData {
@@ -160,6 +162,7 @@ impl AdminData {
                 });
             }
         }
+        data.held_webhooks = store.count_held_events().await?;
         Ok(data)
     }
 }
