@@ -157,7 +157,7 @@ impl SessionMode {
 
     /// How many staff password checks may run at once (`CLERK_STAFF_LOGIN_CONCURRENCY`;
     /// `None`: the number of CPUs), with a queue of twice that; beyond it a login answers
-    /// [`StaffLoginError::Busy`](staff::StaffLoginError::Busy) (503 with `Retry-After`) at
+    /// [`StaffLoginError::Busy`] (503 with `Retry-After`) at
     /// once, so a flood of logins cannot exhaust memory (each argon2 check takes ~19 MiB).
     #[cfg(feature = "hybrid")]
     #[must_use]
