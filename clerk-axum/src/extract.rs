@@ -38,6 +38,9 @@ pub(crate) enum SessionNote {
     /// Session mode is on but tower-sessions' `SessionManagerLayer` does not wrap the route
     /// (500).
     ManagerMissing,
+    /// The token's session was revoked or its user may not be served: nothing established
+    /// (401 with the reason).
+    Ended(clerk_core::session::EndReason),
 }
 
 impl AuthState {
@@ -65,6 +68,7 @@ impl AuthState {
             SessionNote::RevalidationRequired => ClerkRejection::SessionRevalidationRequired,
             SessionNote::Unavailable(which) => ClerkRejection::SessionUnavailable(which),
             SessionNote::ManagerMissing => ClerkRejection::SessionLayerMissing,
+            SessionNote::Ended(reason) => ClerkRejection::SessionEnded(reason),
         })
     }
 

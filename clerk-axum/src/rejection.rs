@@ -41,6 +41,7 @@ pub const SESSION_LAYER_MISSING_MESSAGE: &str =
 /// | [`UserNotFound`](Self::UserNotFound) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-not-found"}` |
 /// | [`UserDeleted`](Self::UserDeleted) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-deleted"}` |
 /// | [`UserUnavailable`](Self::UserUnavailable) | 503 | | `{"error":"service_unavailable","reason":"user-store-unavailable"}` or `"backend-api-unavailable"` |
+/// | [`SessionEnded`](Self::SessionEnded) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"session-revoked"}` or `"user-banned"`, `"user-inactive"`, `"user-deleted"` |
 /// | [`UserConflict`](Self::UserConflict) | 409 | | `{"error":"conflict","reason":"user-conflict"}` (the user's email is held by another row that may not be linked) |
 /// | [`ClerkUnavailable`](Self::ClerkUnavailable) | 503 | `Retry-After: <seconds>` | `{"error":"service_unavailable","reason":"clerk-unavailable"}` |
 /// | [`UserProvisioningMissing`](Self::UserProvisioningMissing) | 500 | | `{"error":"internal_error","reason":"user-provisioning-missing","message":…}` |
@@ -99,6 +100,11 @@ pub enum ClerkRejection {
     /// The stored user could not be had: the store or the Backend API failed (503).
     #[error("user lookup unavailable: {0:?}")]
     UserUnavailable(UserDependency),
+    /// The token's session was revoked, or its user is banned, locked, deactivated or
+    /// deleted: 401 with that reason (`session-revoked`, `user-banned`, …), like a bad token.
+    /// Session mode does not establish a session for it either.
+    #[error("session ended: {0}")]
+    SessionEnded(clerk_core::session::EndReason),
     /// The token's user could not be stored for good: its email is held by another row that
     /// may not be linked (409 `user-conflict`).
     #[error("the token's user conflicts with a stored user")]
@@ -153,6 +159,7 @@ impl ClerkRejection {
             ClerkRejection::UserNotFound => Failure::UserNotFound,
             ClerkRejection::UserDeleted => Failure::UserDeleted,
             ClerkRejection::UserConflict => Failure::UserConflict,
+            ClerkRejection::SessionEnded(reason) => Failure::SessionEnded(*reason),
             ClerkRejection::UserUnavailable(which) => Failure::UserUnavailable {
                 reason: which.reason(),
             },

@@ -64,6 +64,7 @@ impl From<ProvisionError> for ClerkRejection {
                 ClerkRejection::ClerkUnavailable { retry_after_secs }
             }
             ProvisionError::Conflict => ClerkRejection::UserConflict,
+            ProvisionError::Ended(reason) => ClerkRejection::SessionEnded(reason),
             // `ProvisionError` is non-exhaustive: anything new is the store's side.
             _ => ClerkRejection::UserUnavailable(UserDependency::Store),
         }
@@ -101,7 +102,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClerkUser {
             .get::<UserProvisioning>()
             .ok_or(ClerkRejection::UserProvisioningMissing)?
             .clone();
-        let user = users.user(&auth.user_id).await?;
+        let user = users.user_for(&auth).await?;
         Ok(ClerkUser { user, auth })
     }
 }

@@ -13,6 +13,7 @@
 //! | Clerk answers 404 for the user (or no Backend API is configured and the row is missing) | [`NotFound`](ProvisionError::NotFound) | 401 `user-not-found` |
 //! | the stored user was deleted in Clerk (a tombstone) | [`Deleted`](ProvisionError::Deleted) | 401 `user-deleted` |
 //! | the store fails | [`StoreUnavailable`](ProvisionError::StoreUnavailable) | 503 `user-store-unavailable` |
+//! | ([`user_for`](UserProvisioning::user_for)) the token's `sid` was revoked, or its user is banned, locked or deactivated | [`Ended`](ProvisionError::Ended) | 401 `session-revoked`, `user-banned`, `user-inactive` |
 //! | the store refuses the fetched user for good (its email is held by another row that may not be linked) | [`Conflict`](ProvisionError::Conflict) | 409 `user-conflict` |
 //! | Clerk is down, throttling or slow: a 5xx, a 429, no response, or the budget ran out | [`ClerkUnavailable`](ProvisionError::ClerkUnavailable) | 503 `clerk-unavailable` with `Retry-After` |
 //! | the Backend API refuses the call (the secret key, a malformed answer) or answers with another user | [`BackendApiUnavailable`](ProvisionError::BackendApiUnavailable) | 503 `backend-api-unavailable` |
@@ -45,8 +46,10 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 
+use crate::auth::Auth;
 use crate::backend_api::{ApiError, BackendApi, CallBudget};
 use crate::model::{ClerkUserData, User};
+use crate::session::{EndReason, Standing};
 use crate::store::{
     Change, Conflict, LinkPolicy, Store, StoreError, StoreWriter, UserStore, WriteBatch,
 };
@@ -77,6 +80,10 @@ pub enum ProvisionError {
     /// Clerk's Backend API failed (after its retries): 503.
     #[error("the Backend API is unavailable")]
     BackendApiUnavailable,
+    /// The token's session or user may not be served ([`EndReason`]): its `sid` was
+    /// revoked, or its user is banned, locked or deactivated. 401 with that reason.
+    #[error("the token's session or user may not be served: {0}")]
+    Ended(EndReason),
     /// The store refused the fetched user for good: its email is held by another row that
     /// may not be linked (a local account, or a Clerk user whose own update has not arrived).
     /// 409 `user-conflict`: retrying changes nothing until an operator or Clerk's next
@@ -98,6 +105,7 @@ impl ProvisionError {
             ProvisionError::BackendApiUnavailable => "backend-api-unavailable",
             ProvisionError::ClerkUnavailable { .. } => "clerk-unavailable",
             ProvisionError::Conflict => "user-conflict",
+            ProvisionError::Ended(reason) => reason.as_str(),
         }
     }
 
@@ -216,6 +224,35 @@ impl UserProvisioning {
     #[must_use]
     pub fn provisions(&self) -> bool {
         self.api.is_some()
+    }
+
+    /// The stored user of a verified token, provisioned as [`UserProvisioning::user`] does,
+    /// and refused when it may not be served: the token's `sid` revoked, the user banned,
+    /// locked, deactivated or deleted ([`Standing::of_identity`]). What the adapters'
+    /// stored-user extractors call, so a revocation holds on the stateless path too.
+    ///
+    /// # Errors
+    /// [`ProvisionError`]; [`ProvisionError::Ended`] for a revoked session or a user not in
+    /// good standing.
+    pub async fn user_for(&self, auth: &Auth) -> Result<User, ProvisionError> {
+        if let Some(sid) = auth.session_id.as_deref() {
+            let revoked = self.store.revoked_session(sid).await.map_err(|error| {
+                tracing::warn!(%error, "revoked-session lookup failed");
+                ProvisionError::StoreUnavailable
+            })?;
+            if revoked.is_some() {
+                tracing::info!(clerk_id = %auth.user_id, "the token's session was revoked");
+                return Err(ProvisionError::Ended(EndReason::SessionRevoked));
+            }
+        }
+        let user = self.user(&auth.user_id).await?;
+        match Standing::from_store(false, Some(&user)).end_reason() {
+            None => Ok(user),
+            Some(reason) => {
+                tracing::info!(clerk_id = %auth.user_id, %reason, "the token's user may not be served");
+                Err(ProvisionError::Ended(reason))
+            }
+        }
     }
 
     /// The stored user with Clerk id `clerk_id`, fetched from the Backend API and stored when

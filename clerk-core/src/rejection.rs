@@ -157,6 +157,10 @@ pub enum Failure {
     UserNotFound,
     /// The token's user was deleted: 401, like a bad token.
     UserDeleted,
+    /// The token's session was revoked or its user is banned, locked, deactivated or deleted
+    /// ([`EndReason`](crate::session::EndReason)): 401 with the reason, like a bad token. The
+    /// session is not served, and not established again.
+    SessionEnded(crate::session::EndReason),
     /// The token's user could not be stored for good (its email is held by another row that
     /// may not be linked): 409 `user-conflict`.
     UserConflict,
@@ -195,6 +199,7 @@ impl Failure {
             | Failure::InvalidToken(_)
             | Failure::UserNotFound
             | Failure::UserDeleted
+            | Failure::SessionEnded(_)
             | Failure::SessionRevalidationRequired
             | Failure::StaffLoginRequired => 401,
             Failure::NoActiveOrganization
@@ -230,6 +235,7 @@ impl Failure {
             Failure::UserNotFound => "user-not-found",
             Failure::UserDeleted => "user-deleted",
             Failure::UserConflict => "user-conflict",
+            Failure::SessionEnded(reason) => reason.as_str(),
             Failure::ClerkUnavailable { .. } => "clerk-unavailable",
             Failure::UserUnavailable { reason } | Failure::Misconfigured { reason, .. } => reason,
             Failure::SessionRevalidationRequired => REVALIDATION_REQUIRED,
@@ -244,9 +250,10 @@ impl Failure {
     pub fn challenge(&self) -> Option<&'static str> {
         match self {
             Failure::MissingToken | Failure::SessionRevalidationRequired => Some(CHALLENGE),
-            Failure::InvalidToken(_) | Failure::UserNotFound | Failure::UserDeleted => {
-                Some(CHALLENGE_INVALID)
-            }
+            Failure::InvalidToken(_)
+            | Failure::UserNotFound
+            | Failure::UserDeleted
+            | Failure::SessionEnded(_) => Some(CHALLENGE_INVALID),
             _ => None,
         }
     }
@@ -270,6 +277,7 @@ impl Failure {
             | Failure::InvalidToken(_)
             | Failure::UserNotFound
             | Failure::UserDeleted
+            | Failure::SessionEnded(_)
             | Failure::SessionRevalidationRequired
             | Failure::StaffLoginRequired => {
                 json!({ "error": "unauthenticated", "reason": reason })
@@ -307,6 +315,7 @@ impl From<crate::provision::ProvisionError> for Failure {
             ProvisionError::NotFound => Failure::UserNotFound,
             ProvisionError::Deleted => Failure::UserDeleted,
             ProvisionError::Conflict => Failure::UserConflict,
+            ProvisionError::Ended(reason) => Failure::SessionEnded(reason),
             ProvisionError::ClerkUnavailable { retry_after_secs } => {
                 Failure::ClerkUnavailable { retry_after_secs }
             }
@@ -323,7 +332,7 @@ mod tests {
 
     #[test]
     fn every_failure_answers_the_design_contract() {
-        let cases: [(Failure, u16, Option<&str>, Value); 18] = [
+        let cases: [(Failure, u16, Option<&str>, Value); 19] = [
             (
                 Failure::MissingFeature {
                     required: "o:dashboard",
@@ -395,6 +404,12 @@ mod tests {
                 401,
                 Some(r#"Bearer error="invalid_token""#),
                 json!({"error": "unauthenticated", "reason": "user-deleted"}),
+            ),
+            (
+                Failure::SessionEnded(crate::session::EndReason::UserBanned),
+                401,
+                Some(r#"Bearer error="invalid_token""#),
+                json!({"error": "unauthenticated", "reason": "user-banned"}),
             ),
             (
                 Failure::UserConflict,

@@ -24,6 +24,10 @@
 //!   banned or deactivated, ends at its next request — not at the next revalidation. The
 //!   adapter looks these up in the store (through a cache) on every request served from a
 //!   session: that is what makes a `session.revoked` webhook take effect immediately.
+//! - **Revocation is final**: a token whose identity is in such a standing never
+//!   *establishes* a session either ([`Standing::of_identity`]), so the `__session` cookie a
+//!   browser sends with every request (the very request that ended the session, and every
+//!   later one with that `sid`) is answered 401 with the [`EndReason`], not signed in again.
 //! - Sessions without a record under [`SESSION_KEY`] (local password logins in hybrid mode)
 //!   are not Clerk sessions; this policy never touches them.
 //! - Establishing an identity rotates the session id (no fixation); cookies are HttpOnly,
@@ -217,13 +221,57 @@ impl Standing {
         store: &dyn Store,
         record: &SessionRecord,
     ) -> Result<Standing, StoreError> {
-        if let Some(sid) = &record.session_id {
+        Standing::of_identity(store, &record.user_id, record.session_id.as_deref()).await
+    }
+
+    /// The standing of a verified token's identity, read from `store` as
+    /// [`Standing::of_record`] does: what session mode checks before it **establishes** a
+    /// session, so a revoked `sid` or a banned user is not signed in again by the `__session`
+    /// cookie every browser request carries.
+    ///
+    /// # Errors
+    ///
+    /// The store's error (503).
+    pub async fn of_identity(
+        store: &dyn Store,
+        user_id: &str,
+        session_id: Option<&str>,
+    ) -> Result<Standing, StoreError> {
+        if let Some(sid) = session_id {
             if store.revoked_session(sid).await?.is_some() {
                 return Ok(Standing::SessionRevoked);
             }
         }
-        let user = store.user_by_clerk_id(&record.user_id).await?;
+        let user = store.user_by_clerk_id(user_id).await?;
         Ok(Standing::from_store(false, user.as_ref()))
+    }
+
+    /// Why the verified `auth` may not be served or establish a session: the
+    /// [`EndReason`] of [`Standing::of_identity`], `None` when it is in good standing. The
+    /// check session mode makes on every token it verifies.
+    ///
+    /// # Errors
+    ///
+    /// The store's error (503).
+    pub async fn refusal(store: &dyn Store, auth: &Auth) -> Result<Option<EndReason>, StoreError> {
+        Ok(
+            Standing::of_identity(store, &auth.user_id, auth.session_id.as_deref())
+                .await?
+                .end_reason(),
+        )
+    }
+
+    /// Why a session in this standing may not be served or established; `None` when
+    /// [`Standing::Good`].
+    #[must_use]
+    pub fn end_reason(self) -> Option<EndReason> {
+        match self {
+            Standing::Good => None,
+            Standing::SessionRevoked => Some(EndReason::SessionRevoked),
+            Standing::UserDeleted => Some(EndReason::UserDeleted),
+            Standing::UserBanned => Some(EndReason::UserBanned),
+            Standing::UserInactive => Some(EndReason::UserInactive),
+        }
     }
 }
 
@@ -327,14 +375,7 @@ impl RevalidationPolicy {
         standing: Standing,
         now: UnixTime,
     ) -> SessionDecision {
-        let ended = match standing {
-            Standing::Good => None,
-            Standing::SessionRevoked => Some(EndReason::SessionRevoked),
-            Standing::UserDeleted => Some(EndReason::UserDeleted),
-            Standing::UserBanned => Some(EndReason::UserBanned),
-            Standing::UserInactive => Some(EndReason::UserInactive),
-        };
-        if let Some(reason) = ended {
+        if let Some(reason) = standing.end_reason() {
             return SessionDecision::End(reason);
         }
         if let Some(identity) = presented {

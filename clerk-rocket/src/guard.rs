@@ -38,6 +38,9 @@ pub(crate) enum SessionNote {
     RevalidationRequired,
     /// The session store or the mirror failed (503).
     Unavailable(SessionDependency),
+    /// The token's session was revoked or its user may not be served: nothing established
+    /// (401 with the reason).
+    Ended(clerk_core::session::EndReason),
 }
 
 impl AuthState {
@@ -62,6 +65,7 @@ impl AuthState {
         self.session.map(|note| match note {
             SessionNote::RevalidationRequired => ClerkRejection::SessionRevalidationRequired,
             SessionNote::Unavailable(which) => ClerkRejection::SessionUnavailable(which),
+            SessionNote::Ended(reason) => ClerkRejection::SessionEnded(reason),
         })
     }
 

@@ -47,6 +47,7 @@ pub const SESSION_MODE_MISSING_MESSAGE: &str =
 /// | [`Forbidden`](Self::Forbidden) | 403 | | a [`Require`](crate::Require) refusal: `{"error":"forbidden","reason":"missing_feature"|"missing_plan","required":…}`, `{"error":"forbidden","reason":"impersonation_not_allowed"}`, or Clerk's `reverification-error` body |
 /// | [`UserNotFound`](Self::UserNotFound) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-not-found"}` |
 /// | [`UserDeleted`](Self::UserDeleted) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-deleted"}` |
+/// | [`SessionEnded`](Self::SessionEnded) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"session-revoked"}` or `"user-banned"`, `"user-inactive"`, `"user-deleted"` |
 /// | [`UserUnavailable`](Self::UserUnavailable) | 503 | `Retry-After` for `clerk-unavailable` | `{"error":"service_unavailable","reason":"user-store-unavailable"}`, `"backend-api-unavailable"` or `"clerk-unavailable"` (Clerk down, throttling or slow) |
 /// | [`UserUnavailable`](Self::UserUnavailable) with [`ProvisionError::Conflict`] | 409 | | `{"error":"conflict","reason":"user-conflict"}` (the user's email is held by another row that may not be linked) |
 /// | [`FairingMissing`](Self::FairingMissing) | 500 | | `{"error":"internal_error","reason":"clerk-fairing-missing","message":…}` |
@@ -94,6 +95,11 @@ pub enum ClerkRejection {
     /// The token's user was deleted in Clerk (a tombstone in the store): 401.
     #[error("the token's user was deleted")]
     UserDeleted,
+    /// The token's session was revoked, or its user is banned, locked, deactivated or
+    /// deleted: 401 with that reason (`session-revoked`, `user-banned`, …), like a bad token.
+    /// Session mode does not establish a session for it either.
+    #[error("session ended: {0}")]
+    SessionEnded(clerk_core::session::EndReason),
     /// The stored user could not be had (503: the store or the Backend API failed), or the
     /// store refused it for good ([`ProvisionError::Conflict`]: 409 `user-conflict`); the
     /// status is [`Failure::from`] the error.
@@ -127,6 +133,7 @@ impl From<ProvisionError> for ClerkRejection {
         match error {
             ProvisionError::NotFound => ClerkRejection::UserNotFound,
             ProvisionError::Deleted => ClerkRejection::UserDeleted,
+            ProvisionError::Ended(reason) => ClerkRejection::SessionEnded(reason),
             other => ClerkRejection::UserUnavailable(other),
         }
     }
@@ -147,6 +154,7 @@ impl ClerkRejection {
             }
             ClerkRejection::UserNotFound => Failure::UserNotFound,
             ClerkRejection::UserDeleted => Failure::UserDeleted,
+            ClerkRejection::SessionEnded(reason) => Failure::SessionEnded(*reason),
             ClerkRejection::UserUnavailable(error) => Failure::from(*error),
             ClerkRejection::FairingMissing => Failure::Misconfigured {
                 reason: "clerk-fairing-missing",

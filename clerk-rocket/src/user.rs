@@ -55,7 +55,7 @@ async fn lookup(request: &Request<'_>) -> Result<ClerkUser, ClerkRejection> {
         .state::<ClerkState>()
         .and_then(ClerkState::users)
         .ok_or(ClerkRejection::StoreMissing)?;
-    let user = users.user(&auth.user_id).await?;
+    let user = users.user_for(&auth).await?;
     Ok(ClerkUser { user, auth })
 }
 

@@ -448,6 +448,20 @@ async fn establish(
         find_token(headers, mode.cookie_auth),
         Ok(Some(found)) if found.source == TokenSource::AuthorizationHeader
     );
+    if let AuthDecision::SignedIn(auth) = &decision {
+        // Revocation is final: a revoked sid or a banned user is not signed in again by the
+        // `__session` cookie every browser request carries, nor served statelessly.
+        let refusal = Standing::refusal(mode.store.as_ref(), auth)
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "user store failed: request refused with 503");
+                SessionDependency::UserStore
+            })?;
+        if let Some(reason) = refusal {
+            tracing::info!(user_id = %auth.user_id, %reason, "signed-in token refused");
+            return Ok(AuthState::session_failure(SessionNote::Ended(reason)));
+        }
+    }
     let remember = mode.from_header || !from_header;
     if let (AuthDecision::SignedIn(auth), true) = (&decision, remember) {
         session.cycle_id().await.map_err(|e| session_failure(&e))?;

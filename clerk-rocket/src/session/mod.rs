@@ -453,6 +453,21 @@ async fn establish(
     now: UnixTime,
 ) -> AuthState {
     let decision = authenticator.authenticate(headers).await;
+    if let AuthDecision::SignedIn(auth) = &decision {
+        // Revocation is final: a revoked sid or a banned user is not signed in again by the
+        // `__session` cookie every browser request carries, nor served statelessly.
+        match Standing::refusal(mode.store.as_ref(), auth).await {
+            Ok(None) => {}
+            Ok(Some(reason)) => {
+                tracing::info!(user_id = %auth.user_id, %reason, "signed-in token refused");
+                return AuthState::with_note(AuthDecision::NoToken, SessionNote::Ended(reason));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "user store failed: request refused with 503");
+                return unavailable(SessionDependency::UserStore);
+            }
+        }
+    }
     let from_cookie = matches!(
         find_token(headers, true),
         Ok(Some(FoundToken {

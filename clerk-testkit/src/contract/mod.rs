@@ -44,6 +44,7 @@ pub mod e2e;
 mod http;
 mod process;
 pub mod redaction;
+pub mod revocation;
 
 pub use http::Answer;
 pub use process::AppProcess;
@@ -449,6 +450,10 @@ pub async fn run_contract_suite(app: &AppUnderTest) -> ContractReport {
     report.record("webhooks", checks::webhooks(r).await);
     report.record("webhook_limits", checks::webhook_limits(r).await);
     report.record("webhook_conflicts", checks::webhook_conflicts(r).await);
+    report.record(
+        "revocation_is_final",
+        revocation::revocation_is_final(r).await,
+    );
     report.record("unavailable", checks::unavailable(app).await);
     let mut running = running;
     report.record(
