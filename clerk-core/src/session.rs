@@ -18,7 +18,10 @@
 //! - After the revalidation interval (`CLERK_SESSION_REVALIDATION_SECONDS`) a valid token must
 //!   be presented again.
 //! - A presented token whose `sub` or `sid` differs from the record's ends the session: two
-//!   identities never mix. Peeking at an unverified token is safe here because the only thing
+//!   identities never mix. One of the same session whose organization context differs
+//!   ([`session_context`]: organization, role, permissions, features, plan, status) is
+//!   verified and refreshes the record, so served claims never disagree with the request's
+//!   own token. Peeking at an unverified token is safe here because the only thing
 //!   it can cause is the *end* of a session; a new one needs the token to verify.
 //! - A session whose `sid` Clerk reported ended/revoked/removed, or whose user was deleted,
 //!   banned or deactivated, ends at its next request — not at the next revalidation. The
@@ -133,21 +136,51 @@ impl SessionRecord {
     }
 }
 
-/// The identity a token *claims*: `sub` and `sid` read without verifying anything.
+/// The identity a token *claims*: `sub` and `sid` read without verifying anything, and the
+/// organization context it carries.
 ///
-/// Only for comparing with a [`SessionRecord`] (where a mismatch can only end a session);
-/// never for granting access.
+/// Only for comparing with a [`SessionRecord`] (where a mismatch can only end a session, or
+/// make the adapter verify the token); never for granting access.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenIdentity {
     /// `sub`.
     pub user_id: String,
     /// `sid`.
     pub session_id: Option<String>,
+    /// The claims that change within one Clerk session (organization, role, permissions,
+    /// features, plan, status), canonically serialized: see [`session_context`].
+    pub context: String,
+}
+
+/// The claims a Clerk session's tokens may change without changing `sub` or `sid` — the
+/// active organization (`o`, or v1's `org_id`, `org_slug`, `org_role`, `org_permissions`),
+/// features (`fea`), plan (`pla`) and status (`sts`) — as one canonical JSON string, for
+/// comparing a stored record with the request's token. `None` when `claims_json` is not a
+/// JSON object.
+#[must_use]
+pub fn session_context(claims_json: &[u8]) -> Option<String> {
+    const CONTEXT_CLAIMS: [&str; 8] = [
+        "o",
+        "org_id",
+        "org_slug",
+        "org_role",
+        "org_permissions",
+        "fea",
+        "pla",
+        "sts",
+    ];
+    let claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(claims_json).ok()?;
+    let picked: Vec<&serde_json::Value> = CONTEXT_CLAIMS
+        .iter()
+        .map(|name| claims.get(*name).unwrap_or(&serde_json::Value::Null))
+        .collect();
+    serde_json::to_string(&picked).ok()
 }
 
 impl TokenIdentity {
-    /// Reads `sub` and `sid` from a compact JWS's payload; `None` when it is not one or has
-    /// no `sub`.
+    /// Reads `sub`, `sid` and the [`session_context`] from a compact JWS's payload; `None`
+    /// when it is not one or has no `sub`.
     #[must_use]
     pub fn peek(token: &str) -> Option<TokenIdentity> {
         #[derive(Deserialize)]
@@ -165,6 +198,7 @@ impl TokenIdentity {
         Some(TokenIdentity {
             user_id: ids.sub.filter(|s| !s.is_empty())?,
             session_id: ids.sid,
+            context: session_context(&json)?,
         })
     }
 
@@ -174,6 +208,7 @@ impl TokenIdentity {
         TokenIdentity {
             user_id: auth.user_id.clone(),
             session_id: auth.session_id.clone(),
+            context: session_context(auth.raw_claims_json()).unwrap_or_default(),
         }
     }
 }
@@ -365,7 +400,9 @@ impl RevalidationPolicy {
     /// request's token, if any; `standing` the store's view of the session and user.
     ///
     /// Order: standing (revocation and deactivation end the session whatever else holds), then
-    /// identity (a different token ends it), then the interval. A clock that went backwards
+    /// identity (a different token ends it), then the context (a token of the same session
+    /// with another organization context is verified and refreshes the record), then the
+    /// interval. A clock that went backwards
     /// (`now` before the last check) counts as inside the window.
     #[must_use]
     pub fn evaluate(
@@ -381,6 +418,12 @@ impl RevalidationPolicy {
         if let Some(identity) = presented {
             if !record.is_identity(identity) {
                 return SessionDecision::End(EndReason::IdentityChanged);
+            }
+            // Same session, another organization, role, permission set, feature, plan or
+            // status (an org switch keeps the sid): never serve the stale snapshot; verify the
+            // request's token and refresh the record from it.
+            if session_context(record.claims.as_bytes()).as_deref() != Some(&identity.context) {
+                return SessionDecision::Revalidate;
             }
         }
         let elapsed_ms = now

@@ -133,6 +133,78 @@ fn revalidation_refreshes_the_same_identity_and_replaces_another() {
     }
 }
 
+fn in_org(role: &str) -> TokenBuilder {
+    token("user_a", "sess_a").org_v2(OrgV2 {
+        id: "org_1",
+        slug: "acme",
+        role,
+        permissions: vec!["read"],
+        feature_permission_masks: vec!["1"],
+    })
+}
+
+/// An org switch or a demotion keeps `sub` and `sid`: the session must not answer from its
+/// snapshot while the request's token says otherwise. A refreshed token with the same claims
+/// (a new `iat`/`exp`, as Clerk's frontend sends every minute) still serves.
+#[test]
+fn a_token_of_the_same_session_with_another_org_context_is_verified_and_refreshes() {
+    let admin = in_org("admin").sign();
+    let record = SessionRecord::establish(&verified(&admin), at(0));
+    let refreshed = in_org("admin").issued_at(at(-5)).sign();
+    assert_ne!(refreshed, admin);
+    assert_eq!(
+        policy().evaluate(
+            &record,
+            TokenIdentity::peek(&refreshed).as_ref(),
+            Standing::Good,
+            at(31)
+        ),
+        SessionDecision::Serve
+    );
+    let demoted = in_org("member").issued_at(at(-5)).sign();
+    let no_org = token("user_a", "sess_a").issued_at(at(-5)).sign();
+    let other_org = token("user_a", "sess_a")
+        .issued_at(at(-5))
+        .org_v2(OrgV2 {
+            id: "org_2",
+            slug: "other",
+            role: "admin",
+            permissions: vec!["read"],
+            feature_permission_masks: vec!["1"],
+        })
+        .sign();
+    let with_feature = in_org("admin")
+        .issued_at(at(-5))
+        .claim("fea", "o:reports")
+        .sign();
+    for (what, jwt) in [
+        ("demoted", &demoted),
+        ("left the organization", &no_org),
+        ("switched organization", &other_org),
+        ("gained a feature", &with_feature),
+    ] {
+        let presented = TokenIdentity::peek(jwt).unwrap();
+        assert_eq!(
+            policy().evaluate(&record, Some(&presented), Standing::Good, at(31)),
+            SessionDecision::Revalidate,
+            "{what}"
+        );
+    }
+    match policy().after_revalidation(&record, &verified(&demoted), at(31)) {
+        AfterRevalidation::Refresh(fresh) => {
+            let auth = fresh.auth().unwrap();
+            assert!(!auth.has_role("org:admin"));
+            assert!(auth.has_role("org:member"));
+            let same = TokenIdentity::peek(&demoted).unwrap();
+            assert_eq!(
+                policy().evaluate(&fresh, Some(&same), Standing::Good, at(32)),
+                SessionDecision::Serve
+            );
+        }
+        other => panic!("expected a refresh, got {other:?}"),
+    }
+}
+
 #[test]
 fn the_record_round_trips_through_json_and_rebuilds_the_same_auth() {
     let jwt = token("user_a", "sess_a")

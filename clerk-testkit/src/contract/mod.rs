@@ -454,6 +454,10 @@ pub async fn run_contract_suite(app: &AppUnderTest) -> ContractReport {
         "revocation_is_final",
         revocation::revocation_is_final(r).await,
     );
+    report.record(
+        "session_follows_the_token",
+        revocation::session_follows_the_token(r).await,
+    );
     report.record("unavailable", checks::unavailable(app).await);
     let mut running = running;
     report.record(

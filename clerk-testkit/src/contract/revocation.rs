@@ -6,6 +6,10 @@
 //! |---|---|---|---|
 //! | `session.revoked` for the token's `sid` | 401 `session-revoked`, again and again | 401 `session-revoked` | 401 `session-revoked` |
 //! | `user.updated` with `banned: true` | 401 `user-banned` | 401 `user-banned` | 401 `user-banned` |
+//!
+//! And a session never answers from a stale snapshot: when the browser's `__session` token
+//! (same `sub` and `sid`) says another role or organization, the answer follows the token
+//! ([`session_follows_the_token`]).
 
 use std::collections::BTreeMap;
 
@@ -27,6 +31,11 @@ impl CookieJar {
         let mut jar = CookieJar::default();
         jar.cookies.insert("__session".to_owned(), token.to_owned());
         jar
+    }
+
+    /// Sets cookie `name` as a script or another response would.
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.cookies.insert(name.to_owned(), value.to_owned());
     }
 
     /// Takes in the answer's `Set-Cookie` headers.
@@ -134,4 +143,65 @@ pub async fn revocation_is_final(app: &RunningApp) -> CheckResult {
         .updated_at(bodies::BASE_TIME_MS + 60_000)
         .event("user.updated");
     stays_ended(app, &banned, &ban, "user-banned").await
+}
+
+async fn get_with(
+    app: &RunningApp,
+    jar: &mut CookieJar,
+    path: &str,
+    what: &str,
+) -> Result<Answer, Failure> {
+    let request = app
+        .request(reqwest::Method::GET, path)
+        .header("cookie", jar.header());
+    let answer = app.send(format!("GET {path} ({what})"), request).await?;
+    jar.update(&answer);
+    Ok(answer)
+}
+
+/// An admin's browser session on `/api/org/admin` (200); Clerk's frontend then refreshes
+/// `__session` with a token of the same session in which the user is only a member (a
+/// demotion, or an org switch, keeps `sub` and `sid`): the next request is 403, not the
+/// session's stale 200; promoted again, 200.
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn session_follows_the_token(app: &RunningApp) -> CheckResult {
+    let tag = crate::webhooks::random_msg_id()
+        .trim_start_matches("msg_")
+        .to_ascii_lowercase();
+    let user = format!("user_demoted_{tag}");
+    app.deliver(&RunningApp::full_user(
+        &user,
+        &format!("{user}@example.com"),
+        "De",
+        "Moted",
+    ))
+    .await?;
+    let path = "/api/org/admin";
+    let mut browser = CookieJar::with_clerk_session(&app.org_token(&user, "admin", vec!["read"]));
+    get_with(app, &mut browser, path, "admin signs in")
+        .await?
+        .status(200)?;
+    get_with(app, &mut browser, path, "the session serves")
+        .await?
+        .status(200)?;
+    browser.set("__session", &app.org_token(&user, "member", vec!["read"]));
+    get_with(
+        app,
+        &mut browser,
+        path,
+        "demoted: the refreshed __session says member",
+    )
+    .await?
+    .status(403)?;
+    get_with(app, &mut browser, "/api/org", "demoted: the org route")
+        .await?
+        .status(200)?
+        .contains(&["\"org_role\":\"org:member\""])?;
+    browser.set("__session", &app.org_token(&user, "admin", vec!["read"]));
+    get_with(app, &mut browser, path, "promoted again")
+        .await?
+        .status(200)?;
+    Ok(())
 }
