@@ -453,8 +453,8 @@ async fn a_session_is_served_inside_the_window_without_verifying_a_token() {
     assert!(attributes.contains("HttpOnly"), "{attributes}");
     assert!(attributes.contains("SameSite=Lax"), "{attributes}");
     assert!(
-        !attributes.contains("Secure"),
-        "loopback: no Secure: {attributes}"
+        attributes.contains("Secure"),
+        "Secure on loopback too (never decided from Host): {attributes}"
     );
 
     // The token (60 s) has expired; the session (300 s) has not.
@@ -897,7 +897,7 @@ async fn without_a_session_manager_extractors_answer_500() {
 }
 
 #[tokio::test]
-async fn the_cookie_is_secure_outside_localhost() {
+async fn the_cookie_is_secure_whatever_the_host() {
     let h = harness();
     let request = Request::get("/me")
         .header("host", "app.example.com")
@@ -910,9 +910,34 @@ async fn the_cookie_is_secure_outside_localhost() {
     let response = h.app.clone().oneshot(request).await.unwrap();
     let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
     assert!(cookie.starts_with(&format!("{COOKIE_NAME}=")), "{cookie}");
-    for attribute in ["HttpOnly", "SameSite=Lax", "Secure"] {
+    for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
         assert!(cookie.contains(attribute), "{attribute} in {cookie}");
     }
+    assert_eq!(COOKIE_NAME, "__Host-clerk_session");
+}
+
+/// `CLERK_COOKIE_SECURE=false` (a plain-HTTP deployment): no `Secure`, so no `__Host-` prefix.
+#[tokio::test]
+async fn the_secure_attribute_can_be_turned_off() {
+    use tower_sessions::Session;
+    async fn touch(session: Session) -> &'static str {
+        session.insert("k", 1).await.unwrap();
+        "ok"
+    }
+    let app = Router::new()
+        .route("/", get(touch))
+        .layer(clerk_axum::session::cookie_layer_with(
+            tower_sessions::MemoryStore::default(),
+            false,
+        ));
+    let response = app
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("clerk_session="), "{cookie}");
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
 }
 
 #[tokio::test]

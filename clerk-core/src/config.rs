@@ -87,6 +87,12 @@ pub struct ClerkConfig {
     pub provision_budget: crate::backend_api::CallBudget,
     /// Read the `__session` cookie when no `Authorization` header is present.
     pub cookie_auth: bool,
+    /// `CLERK_COOKIE_SECURE` (default on): session cookies are `Secure` and named with the
+    /// `__Host-` prefix ([`session_cookie_name`](crate::session::session_cookie_name)). Never
+    /// decided from the `Host` header: behind a proxy it says nothing about the browser's
+    /// scheme. Browsers accept Secure cookies on `http://localhost`; only a plain-HTTP
+    /// deployment on another host turns it off (the apps log that at start).
+    pub cookie_secure: bool,
     /// `CLERK_STAFF_LOGIN_CONCURRENCY`: how many staff password checks may run at once
     /// (hybrid mode's [`LoginGate`](crate::login_gate)); `None`: the number of CPUs.
     pub staff_login_concurrency: Option<std::num::NonZeroUsize>,
@@ -174,6 +180,7 @@ pub struct ClerkConfigBuilder {
     provision_budget: Option<Duration>,
     provision_tries: Option<u64>,
     cookie_auth: Option<bool>,
+    cookie_secure: Option<bool>,
     staff_login_concurrency: Option<u64>,
 }
 
@@ -203,6 +210,7 @@ impl std::fmt::Debug for ClerkConfigBuilder {
             .field("webhook_dedup_timeout", &self.webhook_dedup_timeout)
             .field("api_timeout", &self.api_timeout)
             .field("cookie_auth", &self.cookie_auth)
+            .field("cookie_secure", &self.cookie_secure)
             .field("staff_login_concurrency", &self.staff_login_concurrency)
             .finish()
     }
@@ -313,6 +321,7 @@ impl ClerkConfigBuilder {
             )?
             .map(Duration::from_millis),
             cookie_auth: boolean("CLERK_COOKIE_AUTH", get("CLERK_COOKIE_AUTH"))?,
+            cookie_secure: boolean("CLERK_COOKIE_SECURE", get("CLERK_COOKIE_SECURE"))?,
             staff_login_concurrency: whole_number(
                 "CLERK_STAFF_LOGIN_CONCURRENCY",
                 get("CLERK_STAFF_LOGIN_CONCURRENCY"),
@@ -405,6 +414,13 @@ impl ClerkConfigBuilder {
     #[must_use]
     pub fn cookie_auth(mut self, enabled: bool) -> Self {
         self.cookie_auth = Some(enabled);
+        self
+    }
+
+    /// `CLERK_COOKIE_SECURE`: `Secure`, `__Host-`-prefixed session cookies (default on).
+    #[must_use]
+    pub fn cookie_secure(mut self, secure: bool) -> Self {
+        self.cookie_secure = Some(secure);
         self
     }
 
@@ -611,6 +627,7 @@ impl ClerkConfigBuilder {
                 },
             },
             cookie_auth: self.cookie_auth.unwrap_or(true),
+            cookie_secure: self.cookie_secure.unwrap_or(true),
             staff_login_concurrency: match self.staff_login_concurrency {
                 None => None,
                 Some(n) => Some(
@@ -844,6 +861,7 @@ mod tests {
             ("CLERK_PROVISION_TRIES", "0"),
             ("CLERK_PROVISION_TRIES", "100"),
             ("CLERK_COOKIE_AUTH", "maybe"),
+            ("CLERK_COOKIE_SECURE", "sometimes"),
         ];
         for (setting, value) in cases {
             let mut pairs = base();

@@ -34,7 +34,8 @@
 //! - Sessions without a record under [`SESSION_KEY`] (local password logins in hybrid mode)
 //!   are not Clerk sessions; this policy never touches them.
 //! - Establishing an identity rotates the session id (no fixation); cookies are HttpOnly,
-//!   SameSite=Lax, Secure outside localhost ([`cookie_secure_for_host`]).
+//!   SameSite=Lax, `Path=/`, and `Secure` with the `__Host-` prefix by default
+//!   ([`session_cookie_name`]), never decided from the `Host` header.
 //!
 //! ```
 //! use std::time::Duration;
@@ -454,19 +455,21 @@ impl RevalidationPolicy {
     }
 }
 
-/// Whether session cookies for requests to `host` (a `Host` header value, port allowed) get
-/// the `Secure` attribute: always, except on loopback (`localhost`, `127.0.0.1`, `[::1]`),
-/// where development runs over plain HTTP.
+/// The session cookie's name with `Secure` on (`CLERK_COOKIE_SECURE`, the default): the
+/// `__Host-` prefix makes browsers refuse it unless it is `Secure`, has `Path=/` and no
+/// `Domain`, so a sibling subdomain cannot plant or shadow it.
+pub const SESSION_COOKIE_SECURE: &str = "__Host-clerk_session";
+
+/// The session cookie's name with `Secure` off (a plain-HTTP deployment).
+pub const SESSION_COOKIE_PLAIN: &str = "clerk_session";
+
+/// The session cookie's name for `secure` ([`ClerkConfig::cookie_secure`]): both adapters
+/// use it, with `HttpOnly`, `SameSite=Lax`, `Path=/`, no `Domain`, and `Secure` when `secure`.
 #[must_use]
-pub fn cookie_secure_for_host(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or(rest)
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SESSION_COOKIE_SECURE
     } else {
-        host.rsplit_once(':').map_or(host, |(name, _)| name)
-    };
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
-    !(name == "localhost"
-        || name.ends_with(".localhost")
-        || name == "::1"
-        || name.starts_with("127."))
+        SESSION_COOKIE_PLAIN
+    }
 }

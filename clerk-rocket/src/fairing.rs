@@ -256,6 +256,11 @@ impl ClerkFairing {
             }
             (None, _) => None,
         };
+        if self.sessions.is_some() && !config.cookie_secure {
+            tracing::warn!(
+                "CLERK_COOKIE_SECURE=false: session cookies are sent over plain HTTP (no Secure, no __Host- prefix)"
+            );
+        }
         let sessions = match (&self.sessions, &self.store) {
             (Some(sessions), Some(store)) => {
                 let mode = SessionMode::new(

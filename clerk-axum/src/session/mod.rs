@@ -35,9 +35,12 @@
 //!
 //! # Cookies
 //!
-//! [`cookie_layer`] sets the session cookie [`COOKIE_NAME`] HttpOnly, SameSite=Lax,
-//! `Path=/`, ending with the browser session, and adds `Secure` unless the request's `Host`
-//! is loopback ([`cookie_secure_for_host`](clerk_core::session::cookie_secure_for_host)), where development runs over plain HTTP.
+//! [`cookie_layer`] sets the session cookie [`COOKIE_NAME`] (`__Host-clerk_session`)
+//! HttpOnly, SameSite=Lax, `Path=/`, `Secure`, ending with the browser session — whatever the
+//! request's `Host` says, which behind a proxy is no evidence of the browser's scheme.
+//! Browsers accept it on `http://localhost`; a plain-HTTP deployment elsewhere turns `Secure`
+//! off with [`cookie_layer_with`] (`CLERK_COOKIE_SECURE=false`; the cookie is then
+//! `clerk_session`).
 //!
 //! # Quick start
 //!
@@ -98,7 +101,7 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::session::Error as SessionError;
 use tower_sessions::Session;
 
-pub use cookie::{cookie_layer, CookieLayer, SecureCookie, SecureCookieLayer};
+pub use cookie::{cookie_layer, cookie_layer_with, CookieLayer};
 pub use staff::{LocalStaff, StaffLoginError, StaffSession};
 
 use crate::extract::SessionNote;
@@ -109,8 +112,9 @@ use crate::AuthState;
 /// holding it has no Clerk marker ([`SESSION_KEY`]).
 pub const LOCAL_USER_KEY: &str = "clerk.local_user";
 
-/// The session cookie's name as [`cookie_layer`] sets it.
-pub const COOKIE_NAME: &str = "app_session";
+/// The session cookie's name as [`cookie_layer`] sets it (`Secure` on):
+/// `__Host-clerk_session`, the same as clerk-rocket's.
+pub const COOKIE_NAME: &str = clerk_core::session::SESSION_COOKIE_SECURE;
 
 /// Session mode's settings: the store where a session's standing is looked up and the
 /// revalidation policy. Given to [`ClerkLayer::with_sessions`](crate::ClerkLayer::with_sessions).

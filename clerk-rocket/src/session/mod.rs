@@ -26,8 +26,10 @@
 //! Why a server-side store rather than Rocket's private cookies: an ended session (a logout,
 //! a `session.revoked` webhook) must not come back when an old cookie is replayed, and a
 //! cookie that only names the session cannot be replayed into anything. The cookie is
-//! HttpOnly, SameSite=Lax, `Path=/`, ends with the browser session, and is `Secure` unless the
-//! request's host is loopback ([`cookie_secure_for_host`]).
+//! HttpOnly, SameSite=Lax, `Path=/`, ends with the browser session, and is `Secure` with the
+//! `__Host-` prefix ([`COOKIE_NAME`]) unless `CLERK_COOKIE_SECURE=false` (then
+//! `clerk_session`) — never decided from the request's `Host`, which behind a proxy says
+//! nothing about the browser's scheme.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -36,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use clerk_core::extract::{find_token, FoundToken, TokenSource};
 use clerk_core::session::{
-    cookie_secure_for_host, AfterRevalidation, EndReason, RevalidationPolicy, SessionDecision,
+    session_cookie_name, AfterRevalidation, EndReason, RevalidationPolicy, SessionDecision,
     SessionRecord, Standing, TokenIdentity,
 };
 use clerk_core::store::Store;
@@ -47,12 +49,14 @@ use rocket::http::{Cookie, SameSite};
 use rocket::Request;
 
 use crate::guard::{credential_headers, AuthState, SessionNote};
+use crate::ClerkState;
 
 #[cfg(feature = "hybrid")]
 pub mod staff;
 
-/// The session cookie's name.
-pub const COOKIE_NAME: &str = "clerk_session";
+/// The session cookie's name with `Secure` on (the default): `__Host-clerk_session`, the same
+/// as clerk-axum's; `clerk_session` with `CLERK_COOKIE_SECURE=false`.
+pub const COOKIE_NAME: &str = clerk_core::session::SESSION_COOKIE_SECURE;
 
 /// What a session holds.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -261,22 +265,22 @@ fn pending<'r>(request: &'r Request<'_>) -> &'r PendingCookie {
 fn apply(request: &Request<'_>, change: &CookieChange) {
     match change {
         CookieChange::Set(id) => {
-            let host = request
-                .host()
-                .map(ToString::to_string)
-                .or_else(|| request.headers().get_one("Host").map(str::to_owned));
-            // Without a host, assume the worst (not loopback).
-            let secure = host.is_none_or(|host| cookie_secure_for_host(&host));
-            let cookie = Cookie::build((COOKIE_NAME, id.clone()))
+            let secure = cookie_secure(request);
+            let cookie = Cookie::build((session_cookie_name(secure), id.clone()))
                 .http_only(true)
                 .same_site(SameSite::Lax)
                 .path("/")
                 .secure(secure);
             request.cookies().add(cookie);
         }
-        CookieChange::Remove => request
-            .cookies()
-            .remove(Cookie::build(COOKIE_NAME).path("/")),
+        CookieChange::Remove => {
+            let secure = cookie_secure(request);
+            request.cookies().remove(
+                Cookie::build(session_cookie_name(secure))
+                    .path("/")
+                    .secure(secure),
+            );
+        }
     }
 }
 
@@ -304,10 +308,19 @@ pub(crate) fn replay_cookie(request: &Request<'_>) {
     }
 }
 
+/// `CLERK_COOKIE_SECURE` of the fairing's settings (on without a fairing: the safe reading),
+/// never the request's `Host`.
+fn cookie_secure(request: &Request<'_>) -> bool {
+    request
+        .rocket()
+        .state::<ClerkState>()
+        .is_none_or(|state| state.config().cookie_secure)
+}
+
 pub(crate) fn cookie_id(request: &Request<'_>) -> Option<String> {
     request
         .cookies()
-        .get(COOKIE_NAME)
+        .get(session_cookie_name(cookie_secure(request)))
         .map(|cookie| cookie.value().to_owned())
         .filter(|id| !id.is_empty())
 }

@@ -6,7 +6,7 @@
 //! | `GET /admin` with a staff session | 200 HTML with the users' emails and the organizations' names |
 //! | `GET /admin` without one (a Clerk bearer token or `__session` cookie included) | 303, `Location: /admin/login` |
 //! | `GET /admin/login` | 200 HTML form: `username`, `password`, `POST /admin/login` |
-//! | `POST /admin/login` (form) with staff credentials | 303, `Location: /admin`, a session cookie (`HttpOnly`, `SameSite=Lax`) |
+//! | `POST /admin/login` (form) with staff credentials | 303, `Location: /admin`, the session cookie `__Host-clerk_session` (`HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure`, no `Domain`; on a loopback `Host` too) |
 //! | `POST /admin/login` otherwise (wrong password, unknown or non-staff user) | 401 HTML with the form |
 //! | `POST /admin/logout` | 303, `Location: /admin/login`; the session is over |
 //! | more `POST /admin/login` at once than the app checks passwords concurrently (`CLERK_STAFF_LOGIN_CONCURRENCY`) plus its queue | 503 HTML with `Retry-After`, no cookie; nothing was checked |
@@ -250,18 +250,7 @@ pub async fn session(app: &RunningApp, staff: &Staff) -> CheckResult {
 
     let answer = login(app, &staff.username, &staff.password).await?;
     redirect(&answer, "/admin")?;
-    let cookies = answer.set_cookies();
-    ensure!(
-        !cookies.is_empty(),
-        "POST /admin/login (staff): no session cookie"
-    );
-    for cookie in &cookies {
-        let attributes = cookie.to_ascii_lowercase();
-        ensure!(
-            attributes.contains("httponly") && attributes.contains("samesite=lax"),
-            "POST /admin/login (staff): cookie without HttpOnly and SameSite=Lax: {cookie}"
-        );
-    }
+    answer.session_cookie_is_hardened()?;
     let cookie = cookie_header(&answer);
 
     get_admin(app, &cookie, "staff session")

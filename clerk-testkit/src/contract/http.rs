@@ -144,6 +144,37 @@ impl Answer {
         }
     }
 
+    /// Every `Set-Cookie` of this answer is the session cookie as [design §4](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#4-sessions-and-revalidation)
+    /// says: `__Host-clerk_session`, `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure`, no
+    /// `Domain` — on a loopback `Host` too (never decided from it) — and there is one.
+    ///
+    /// # Errors
+    /// The first cookie that is not.
+    pub fn session_cookie_is_hardened(&self) -> Result<&Self, Failure> {
+        let cookies = self.set_cookies();
+        if cookies.is_empty() {
+            return Err(self.fail("a session cookie".to_owned()));
+        }
+        for cookie in &cookies {
+            let mut parts = cookie.split(';').map(str::trim);
+            let name = parts.next().and_then(|p| p.split_once('=')).map(|(n, _)| n);
+            let attributes: Vec<String> = parts.map(str::to_ascii_lowercase).collect();
+            let has = |a: &str| attributes.iter().any(|x| x == a);
+            let ok = name == Some("__Host-clerk_session")
+                && has("httponly")
+                && has("samesite=lax")
+                && has("path=/")
+                && has("secure")
+                && !attributes.iter().any(|x| x.starts_with("domain="));
+            if !ok {
+                return Err(self.fail(format!(
+                    "Set-Cookie __Host-clerk_session=…; HttpOnly; SameSite=Lax; Path=/; Secure (no Domain), got {cookie:?}"
+                )));
+            }
+        }
+        Ok(self)
+    }
+
     /// The `name=value` pairs of every `Set-Cookie` header.
     #[must_use]
     pub fn set_cookies(&self) -> Vec<String> {

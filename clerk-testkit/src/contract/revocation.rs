@@ -87,7 +87,10 @@ async fn stays_ended(
 ) -> CheckResult {
     let token = app.token(user);
     let mut browser = CookieJar::with_clerk_session(&token);
-    me(app, &mut browser, "signing in").await?.status(200)?;
+    me(app, &mut browser, "signing in")
+        .await?
+        .status(200)?
+        .session_cookie_is_hardened()?;
     me(app, &mut browser, "the session serves")
         .await?
         .status(200)?;

@@ -47,7 +47,7 @@ use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use clerk_axum::session::{cookie_layer, SessionMode};
+use clerk_axum::session::{cookie_layer_with, SessionMode};
 use clerk_axum::{
     ActiveOrg, ClerkAuth, ClerkLayer, ClerkUser, RequirePermission, RequireRole, UserProvisioning,
 };
@@ -179,6 +179,7 @@ pub struct AppState {
     users: UserProvisioning,
     webhooks: Option<Arc<Processor>>,
     sessions: tower_sessions::MemoryStore,
+    cookie_secure: bool,
 }
 
 impl AppState {
@@ -197,7 +198,15 @@ impl AppState {
             users,
             webhooks,
             sessions: tower_sessions::MemoryStore::default(),
+            cookie_secure: true,
         }
+    }
+
+    /// `Secure`, `__Host-`-prefixed session cookies (`CLERK_COOKIE_SECURE`; default on).
+    #[must_use]
+    pub fn cookie_secure(mut self, secure: bool) -> Self {
+        self.cookie_secure = secure;
+        self
     }
 
     /// Opens and migrates the database of `config` behind its cache ([`open_cached_store`]),
@@ -242,11 +251,17 @@ impl AppState {
         .cookie_auth(config.clerk.cookie_auth)
         .establish_from_header(false)
         .staff_login_concurrency(config.clerk.staff_login_concurrency);
+        if !config.clerk.cookie_secure {
+            tracing::warn!(
+                "CLERK_COOKIE_SECURE=false: session cookies are sent over plain HTTP (no Secure, no __Host- prefix)"
+            );
+        }
         Ok(AppState::new(
             ClerkLayer::new(authenticator).with_sessions(sessions),
             users,
             webhooks,
-        ))
+        )
+        .cookie_secure(config.clerk.cookie_secure))
     }
 
     /// The store of the local mirror.
@@ -305,7 +320,7 @@ pub fn app(state: AppState) -> Router {
         .layer(Extension(state.users))
         .layer(state.layer)
         // Outside the Clerk layer: loads the session before it, saves it after.
-        .layer(cookie_layer(state.sessions))
+        .layer(cookie_layer_with(state.sessions, state.cookie_secure))
 }
 
 /// Serves [`app`] on `listener` until the future is dropped.

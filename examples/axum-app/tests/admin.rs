@@ -61,7 +61,7 @@ impl Page {
             .get_all("set-cookie")
             .iter()
             .map(|v| v.to_str().unwrap())
-            .find(|v| v.starts_with("app_session="))
+            .find(|v| v.starts_with("__Host-clerk_session="))
             .map(str::to_owned)
     }
 }
