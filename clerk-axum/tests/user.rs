@@ -278,6 +278,86 @@ async fn a_deleted_user_is_401_user_deleted_and_clerk_is_not_asked() {
     assert_eq!(h.fetches.load(Ordering::SeqCst), 0);
 }
 
+/// The fetched user's email is held by a local account (which Clerk data never takes over):
+/// a permanent conflict, answered 409 `user-conflict`, not 503 (retrying changes nothing).
+#[tokio::test]
+async fn a_fetched_user_whose_email_a_local_account_holds_is_409() {
+    let h = harness(true);
+    let now = UnixTime::from_secs(1_700_000_000);
+    let mut local = clerk_core::model::NewLocalUser::new("taken");
+    local.email = Some("user_clash@example.com".into());
+    let _ = h
+        .store
+        .apply(WriteBatch::single(now, Change::CreateLocalUser(local)))
+        .await
+        .unwrap();
+    let (status, _, body) = h.get(Some(&h.token("user_clash"))).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        body,
+        json!({"error": "conflict", "reason": "user-conflict"})
+    );
+    assert!(h
+        .store
+        .user_by_clerk_id("user_clash")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// On the stateless path too, a stored user refuses a banned user and a revoked `sid`
+/// (401 with the reason), however valid the token.
+#[tokio::test]
+async fn a_banned_user_or_a_revoked_session_is_401_with_the_reason() {
+    let h = harness(true);
+    let now = UnixTime::from_secs(1_700_000_000);
+    let mut banned = clerk_core::model::ClerkUserData::new("user_banned", now, now);
+    banned.banned = true;
+    let ok = clerk_core::model::ClerkUserData::new("user_ok", now, now);
+    for data in [banned, ok] {
+        let _ = h
+            .store
+            .apply(WriteBatch::single(
+                now,
+                Change::UpsertUser {
+                    data,
+                    link: clerk_core::store::LinkPolicy::Never,
+                },
+            ))
+            .await
+            .unwrap();
+    }
+    let (status, _, body) = h.get(Some(&h.token("user_banned"))).await;
+    assert_eq!(
+        (status.as_u16(), body["reason"].as_str()),
+        (401, Some("user-banned"))
+    );
+
+    let token = h.token("user_ok");
+    assert_eq!(h.get(Some(&token)).await.0, 200);
+    let sid = clerk_core::session::TokenIdentity::peek(&token)
+        .and_then(|identity| identity.session_id)
+        .expect("the token has a sid");
+    let _ = h
+        .store
+        .apply(WriteBatch::single(
+            now,
+            Change::RevokeSession(clerk_core::model::RevokedSession::new(
+                sid,
+                Some("user_ok".into()),
+                "revoked",
+                now,
+            )),
+        ))
+        .await
+        .unwrap();
+    let (status, _, body) = h.get(Some(&token)).await;
+    assert_eq!(
+        (status.as_u16(), body["reason"].as_str()),
+        (401, Some("session-revoked"))
+    );
+}
+
 #[tokio::test]
 async fn without_a_backend_api_a_missing_user_is_401() {
     let h = harness(false);
