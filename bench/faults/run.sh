@@ -37,8 +37,11 @@ for port in "$PG_PORT" "$REDIS_PORT"; do
 done
 
 echo "== building (release): axum-app and the driver" >&2
-(cd "$ROOT" && cargo build --release --quiet -p axum-app)
-APP_BIN="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/axum-app"
+(cd "$ROOT" && unset CARGO_TARGET_DIR && cargo build --release --quiet -p axum-app)
+APP_BIN="$(cd "$ROOT" && unset CARGO_TARGET_DIR && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/axum-app"
+# DRIVER_TARGET_DIR: where the driver is built (its own target/ by default; bench/load/target
+# shares most dependencies with bench/load's build, same profile).
+export CARGO_TARGET_DIR="${DRIVER_TARGET_DIR:-$HERE/target}"
 (cd "$HERE" && cargo build --release --quiet)
 DRIVER="$(cd "$HERE" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/clerk-fault-campaign"
 
