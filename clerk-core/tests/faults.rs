@@ -291,6 +291,7 @@ async fn an_unknown_kid_while_the_jwks_fails_is_unavailable_not_a_bad_token() {
     let clock = ManualClock::at(UnixTime::from_secs(T0));
     let auth = authenticator(client, &clock);
     auth.verify(&token(&old, &clock, "user_warm")).await.unwrap();
+    clock.advance(policy().min_refresh_interval);
 
     // The refresh this kid triggers fails.
     let err = auth.verify(&token(&new, &clock, "user_new")).await.unwrap_err();
