@@ -272,8 +272,13 @@ fn fails_after_first(
             let body = body.clone();
             async move { Ok(http::Response::builder().status(200).body(body).unwrap()) }.boxed()
         } else {
-            async { Ok(http::Response::builder().status(500).body(b"{}".to_vec()).unwrap()) }
-                .boxed()
+            async {
+                Ok(http::Response::builder()
+                    .status(500)
+                    .body(b"{}".to_vec())
+                    .unwrap())
+            }
+            .boxed()
         }
     }))
 }
@@ -290,17 +295,25 @@ async fn an_unknown_kid_while_the_jwks_fails_is_unavailable_not_a_bad_token() {
     let (calls, client) = fails_after_first(&old, [&old, &new], Arc::clone(&healthy));
     let clock = ManualClock::at(UnixTime::from_secs(T0));
     let auth = authenticator(client, &clock);
-    auth.verify(&token(&old, &clock, "user_warm")).await.unwrap();
+    auth.verify(&token(&old, &clock, "user_warm"))
+        .await
+        .unwrap();
     clock.advance(policy().min_refresh_interval);
 
     // The refresh this kid triggers fails.
-    let err = auth.verify(&token(&new, &clock, "user_new")).await.unwrap_err();
+    let err = auth
+        .verify(&token(&new, &clock, "user_new"))
+        .await
+        .unwrap_err();
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     assert!(err.is_unavailable(), "refresh failed: {err:?}");
     assert_eq!(err.reason(), clerk_core::Reason::JwkFailedToLoad);
     // Within the refresh interval (no new fetch), still unavailable, not a kid mismatch.
     clock.advance(Duration::from_secs(1));
-    let err = auth.verify(&token(&new, &clock, "user_new2")).await.unwrap_err();
+    let err = auth
+        .verify(&token(&new, &clock, "user_new2"))
+        .await
+        .unwrap_err();
     assert_eq!(calls.load(Ordering::SeqCst), 2, "rate-limited: no fetch");
     assert!(err.is_unavailable(), "last refresh failed: {err:?}");
     // Known keys keep working meanwhile.
@@ -309,12 +322,18 @@ async fn an_unknown_kid_while_the_jwks_fails_is_unavailable_not_a_bad_token() {
     // Clerk recovers: after the interval the new kid verifies.
     healthy.store(true, Ordering::SeqCst);
     clock.advance(policy().min_refresh_interval);
-    let ok = auth.verify(&token(&new, &clock, "user_new3")).await.unwrap();
+    let ok = auth
+        .verify(&token(&new, &clock, "user_new3"))
+        .await
+        .unwrap();
     assert_eq!(ok.user_id, "user_new3");
     // A kid Clerk's (healthy) key set really lacks is still a mismatch (401).
     clock.advance(policy().min_refresh_interval);
     let stranger = TestKeyPair::fixed(2);
-    let err = auth.verify(&token(&stranger, &clock, "user_x")).await.unwrap_err();
+    let err = auth
+        .verify(&token(&stranger, &clock, "user_x"))
+        .await
+        .unwrap_err();
     assert!(!err.is_unavailable());
     assert_eq!(err.reason(), clerk_core::Reason::JwkKidMismatch);
 }
