@@ -14,8 +14,8 @@
 # psql, redis-server, redis-cli, taskset; run as root it runs PostgreSQL as user `postgres`.
 #
 # Knobs: APP_CPU (0: the app's core), DRIVER_CPU (1: the driver's and mock's core), OUT,
-# JWKS_WARM_S (3) JWKS_FAULT_S (12) JWKS_AFTER_S (14) JWKS_SLOW_S (4), API_USERS (1500),
-# API_STORM_HALF_S (5), WEBHOOK_USERS (1500), PG_DOWN_S (4), REDIS_DOWN_S (6), APP_LOG (warn).
+# JWKS_WARM_S (11: past the 10 s minimum refresh interval after the first fetch) JWKS_FAULT_S (12) JWKS_AFTER_S (14) JWKS_SLOW_S (4), API_USERS (1500),
+# API_STORM_HALF_S (5), WEBHOOK_USERS (3000), PG_DOWN_S (4), REDIS_DOWN_S (6), APP_LOG (warn).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"

@@ -405,7 +405,7 @@ struct Pools {
 }
 
 async fn jwks_scenario(cfg: &Cfg, mock: &MockClerk, pools: &Pools, name: &str, fault: Fault, md: &mut String) {
-    let warm = env_u64("JWKS_WARM_S", 3) as f64;
+    let warm = env_u64("JWKS_WARM_S", 11) as f64;
     let fault_s = env_u64("JWKS_FAULT_S", 12) as f64;
     let after_s = env_u64("JWKS_AFTER_S", 14) as f64;
     mock.clear_faults();
@@ -716,7 +716,7 @@ fn webhook_recovery(stats: &WebhookStats, t_end: f64) -> (Option<f64>, Option<f6
 }
 
 async fn pg_restart(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
-    let n = env_u64("WEBHOOK_USERS", 1500) as usize;
+    let n = env_u64("WEBHOOK_USERS", 3000) as usize;
     create_db(cfg, "pg_restart").await;
     let (mut app, _) = App::start(cfg, mock, "pg-restart", &pg_url(cfg, "pg_restart"), None).await;
     let (deliveries, n_created, n_updated) = user_events("pg", n, 0);
@@ -725,7 +725,7 @@ async fn pg_restart(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs(90);
     let burst = tokio::spawn(deliver_all(deliveries, targets, 16, deadline, t0));
-    tokio::time::sleep(Duration::from_millis(env_u64("PG_STOP_AFTER_MS", 1500))).await;
+    tokio::time::sleep(Duration::from_millis(env_u64("PG_STOP_AFTER_MS", 1000))).await;
     let fault_start = secs(t0);
     ctl(cfg, "pg-stop").await;
     let stopped = secs(t0);
@@ -749,7 +749,7 @@ async fn pg_restart(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
 }
 
 async fn kill_instance(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
-    let n = env_u64("WEBHOOK_USERS", 1500) as usize;
+    let n = env_u64("WEBHOOK_USERS", 3000) as usize;
     create_db(cfg, "kill_instance").await;
     let url = pg_url(cfg, "kill_instance");
     let (mut a, _) = App::start(cfg, mock, "kill-a", &url, None).await;
@@ -761,7 +761,7 @@ async fn kill_instance(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs(90);
     let burst = tokio::spawn(deliver_all(deliveries, targets, 16, deadline, t0));
-    tokio::time::sleep(Duration::from_millis(env_u64("KILL_AFTER_MS", 1500))).await;
+    tokio::time::sleep(Duration::from_millis(env_u64("KILL_AFTER_MS", 1000))).await;
     let fault_start = secs(t0);
     a.kill9().await;
     tokio::time::sleep(Duration::from_secs(1)).await;
