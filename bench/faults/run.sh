@@ -5,7 +5,7 @@
 # instances SIGKILLed mid-burst. One Markdown table per scenario on stdout (RELIABILITY.md,
 # "Fault campaign"); raw samples and the apps' logs in $OUT.
 #
-#   bench/faults/run.sh [--scenarios jwks-hang,jwks-500,jwks-garbage,jwks-slow,api-429,pg-restart,redis,kill-instance]
+#   bench/faults/run.sh [--scenarios jwks-hang,jwks-500,jwks-garbage,jwks-slow,api-429,pg-restart,pg-outage-long,redis,kill-instance]
 #
 # It starts its OWN PostgreSQL (initdb under $OUT, port $PG_PORT, default 55432) and Redis
 # (port $REDIS_PORT, default 56379), restarts and stops only those, and removes them at the end;
@@ -15,7 +15,7 @@
 #
 # Knobs: APP_CPU (0: the app's core), DRIVER_CPU (1: the driver's and mock's core), OUT,
 # JWKS_WARM_S (11: past the 10 s minimum refresh interval after the first fetch) JWKS_FAULT_S (12) JWKS_AFTER_S (14) JWKS_SLOW_S (4), API_USERS (1500),
-# API_STORM_HALF_S (5), WEBHOOK_USERS (3000), PG_DOWN_S (4), REDIS_DOWN_S (6), APP_LOG (warn).
+# API_STORM_HALF_S (5), WEBHOOK_USERS (3000), PG_DOWN_S (4), PG_LONG_DOWN_S (40), REDIS_DOWN_S (6), APP_LOG (warn).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"

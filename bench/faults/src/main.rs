@@ -4,8 +4,8 @@
 //!
 //! usage: clerk-fault-campaign --app <binary> --ctl <ctl.sh> --out <dir> [--scenarios a,b,..]
 //!
-//! Scenarios: jwks-hang, jwks-500, jwks-garbage, jwks-slow, api-429, pg-restart, redis,
-//! kill-instance (default: all, in that order).
+//! Scenarios: jwks-hang, jwks-500, jwks-garbage, jwks-slow, api-429, pg-restart,
+//! pg-outage-long, redis, kill-instance (default: all, in that order).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -33,7 +33,10 @@ struct Cfg {
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 // ---- samples --------------------------------------------------------------------------------
@@ -98,12 +101,19 @@ fn class_table(samples: &[Sample], fault: (f64, f64), md: &mut String) {
         let refused = if refused.is_empty() {
             "none".to_owned()
         } else {
-            refused.iter().map(|(k, v)| format!("{v} × {k}")).collect::<Vec<_>>().join("; ")
+            refused
+                .iter()
+                .map(|(k, v)| format!("{v} × {k}"))
+                .collect::<Vec<_>>()
+                .join("; ")
         };
         let mut all: Vec<f64> = of.iter().map(|s| s.latency_ms).collect();
         let max = all.iter().cloned().fold(0.0, f64::max);
-        let mut during: Vec<f64> =
-            of.iter().filter(|s| s.end >= fault.0 && s.start <= fault.1).map(|s| s.latency_ms).collect();
+        let mut during: Vec<f64> = of
+            .iter()
+            .filter(|s| s.end >= fault.0 && s.start <= fault.1)
+            .map(|s| s.latency_ms)
+            .collect();
         let first_ok = of
             .iter()
             .filter(|s| s.ok && s.start >= fault.1)
@@ -129,18 +139,22 @@ fn class_table(samples: &[Sample], fault: (f64, f64), md: &mut String) {
             fmt_opt(first_ok),
         );
     }
-    let ras: BTreeMap<String, usize> = samples
-        .iter()
-        .filter_map(|s| s.retry_after.clone())
-        .fold(BTreeMap::new(), |mut m, r| {
-            *m.entry(r).or_default() += 1;
-            m
-        });
+    let ras: BTreeMap<String, usize> =
+        samples
+            .iter()
+            .filter_map(|s| s.retry_after.clone())
+            .fold(BTreeMap::new(), |mut m, r| {
+                *m.entry(r).or_default() += 1;
+                m
+            });
     if !ras.is_empty() {
         let _ = writeln!(
             md,
             "\n`Retry-After` on refusals: {}",
-            ras.iter().map(|(k, v)| format!("{v} × {k} s")).collect::<Vec<_>>().join(", ")
+            ras.iter()
+                .map(|(k, v)| format!("{v} × {k} s"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
 }
@@ -165,7 +179,11 @@ fn write_raw(cfg: &Cfg, name: &str, samples: &[Sample]) {
 // ---- processes ------------------------------------------------------------------------------
 
 async fn ctl(cfg: &Cfg, what: &str) {
-    let status = Command::new(&cfg.ctl).arg(what).status().await.expect("ctl.sh");
+    let status = Command::new(&cfg.ctl)
+        .arg(what)
+        .status()
+        .await
+        .expect("ctl.sh");
     assert!(status.success(), "ctl.sh {what} failed");
 }
 
@@ -177,7 +195,11 @@ async fn psql(cfg: &Cfg, db: &str, sql: &str) -> String {
         .output()
         .await
         .expect("psql");
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -199,7 +221,13 @@ struct App {
 static NEXT_PORT: AtomicUsize = AtomicUsize::new(57100);
 
 impl App {
-    async fn start(cfg: &Cfg, mock: &MockClerk, name: &str, db_url: &str, redis: Option<&str>) -> (App, f64) {
+    async fn start(
+        cfg: &Cfg,
+        mock: &MockClerk,
+        name: &str,
+        db_url: &str,
+        redis: Option<&str>,
+    ) -> (App, f64) {
         let port = NEXT_PORT.fetch_add(1, Ordering::SeqCst);
         let addr = format!("127.0.0.1:{port}");
         Self::start_at(cfg, mock, name, db_url, redis, addr).await
@@ -230,7 +258,10 @@ impl App {
             .env("DATABASE_URL", db_url)
             .env("BIND", &addr)
             .env("TOKIO_WORKER_THREADS", "1")
-            .env("RUST_LOG", std::env::var("APP_LOG").unwrap_or_else(|_| "warn".to_owned()))
+            .env(
+                "RUST_LOG",
+                std::env::var("APP_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .kill_on_drop(true);
@@ -240,17 +271,28 @@ impl App {
         }
         let t = Instant::now();
         let child = cmd.spawn().expect("spawn the app");
-        let app = App { child: Some(child), addr, name: name.to_owned() };
+        let app = App {
+            child: Some(child),
+            addr,
+            name: name.to_owned(),
+        };
         let client = client();
         for _ in 0..300 {
-            if let Ok(r) = client.get(format!("http://{}/healthz", app.addr)).send().await {
+            if let Ok(r) = client
+                .get(format!("http://{}/healthz", app.addr))
+                .send()
+                .await
+            {
                 if r.status().is_success() {
                     return (app, t.elapsed().as_secs_f64());
                 }
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("{}: the app did not answer /healthz (see {name}.log)", app.name);
+        panic!(
+            "{}: the app did not answer /healthz (see {name}.log)",
+            app.name
+        );
     }
 
     fn url(&self, path: &str) -> String {
@@ -268,9 +310,16 @@ impl App {
     async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             if let Some(pid) = child.id() {
-                let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(pid.to_string())
+                    .status()
+                    .await;
             }
-            if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .is_err()
+            {
                 let _ = child.start_kill();
                 let _ = child.wait().await;
             }
@@ -293,7 +342,11 @@ async fn get(client: &reqwest::Client, url: &str, token: &str) -> (String, bool,
     match client.get(url).bearer_auth(token).send().await {
         Ok(r) => {
             let status = r.status();
-            let ra = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let ra = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let body = r.bytes().await.unwrap_or_default();
             if status.is_success() {
                 return ("200".to_owned(), true, None);
@@ -301,10 +354,17 @@ async fn get(client: &reqwest::Client, url: &str, token: &str) -> (String, bool,
             let reason = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| {
-                    v.get("reason").or_else(|| v.get("error")).and_then(|r| r.as_str()).map(str::to_owned)
+                    v.get("reason")
+                        .or_else(|| v.get("error"))
+                        .and_then(|r| r.as_str())
+                        .map(str::to_owned)
                 })
                 .unwrap_or_default();
-            (format!("{} {reason}", status.as_u16()).trim().to_owned(), false, ra)
+            (
+                format!("{} {reason}", status.as_u16()).trim().to_owned(),
+                false,
+                ra,
+            )
         }
         Err(e) if e.is_timeout() => ("client timeout (30 s)".to_owned(), false, None),
         Err(e) if e.is_connect() => ("connection refused".to_owned(), false, None),
@@ -332,8 +392,13 @@ fn spawn_workers(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     (0..n)
         .map(|_| {
-            let (class, url, source, stop, log) =
-                (class.to_owned(), url.clone(), source.clone(), stop.clone(), log.clone());
+            let (class, url, source, stop, log) = (
+                class.to_owned(),
+                url.clone(),
+                source.clone(),
+                stop.clone(),
+                log.clone(),
+            );
             tokio::spawn(async move {
                 let client = client();
                 while !stop.load(Ordering::Relaxed) {
@@ -373,7 +438,11 @@ async fn mint(tokens: Vec<TokenBuilder>) -> Arc<Vec<String>> {
     let mut out = Vec::new();
     let handles: Vec<_> = chunks
         .into_iter()
-        .map(|chunk| tokio::task::spawn_blocking(move || chunk.iter().map(TokenBuilder::sign).collect::<Vec<_>>()))
+        .map(|chunk| {
+            tokio::task::spawn_blocking(move || {
+                chunk.iter().map(TokenBuilder::sign).collect::<Vec<_>>()
+            })
+        })
         .collect();
     for h in handles {
         out.extend(h.await.unwrap());
@@ -404,7 +473,14 @@ struct Pools {
     new_kid: Arc<Vec<String>>,
 }
 
-async fn jwks_scenario(cfg: &Cfg, mock: &MockClerk, pools: &Pools, name: &str, fault: Fault, md: &mut String) {
+async fn jwks_scenario(
+    cfg: &Cfg,
+    mock: &MockClerk,
+    pools: &Pools,
+    name: &str,
+    fault: Fault,
+    md: &mut String,
+) {
     let warm = env_u64("JWKS_WARM_S", 11) as f64;
     let fault_s = env_u64("JWKS_FAULT_S", 12) as f64;
     let after_s = env_u64("JWKS_AFTER_S", 14) as f64;
@@ -418,13 +494,31 @@ async fn jwks_scenario(cfg: &Cfg, mock: &MockClerk, pools: &Pools, name: &str, f
     let log = Log::default();
     let stop = Arc::new(AtomicBool::new(false));
     let url = app.url("/api/org");
-    let mut handles = spawn_workers(4, "known kid (key fetched before the fault)", url.clone(), cycle(pools.known.clone()), stop.clone(), log.clone(), t0, Duration::ZERO);
+    let mut handles = spawn_workers(
+        4,
+        "known kid (key fetched before the fault)",
+        url.clone(),
+        cycle(pools.known.clone()),
+        stop.clone(),
+        log.clone(),
+        t0,
+        Duration::ZERO,
+    );
     tokio::time::sleep(Duration::from_secs_f64(warm)).await;
     // The fault, and a key the app has never seen: Clerk rotated keys while failing.
     let fault_start = secs(t0);
     mock.add_key(TestKeyPair::fixed(1));
     mock.set_fault(fault.clone());
-    handles.extend(spawn_workers(4, "new kid (key added as the fault starts)", url, cycle(pools.new_kid.clone()), stop.clone(), log.clone(), t0, Duration::ZERO));
+    handles.extend(spawn_workers(
+        4,
+        "new kid (key added as the fault starts)",
+        url,
+        cycle(pools.new_kid.clone()),
+        stop.clone(),
+        log.clone(),
+        t0,
+        Duration::ZERO,
+    ));
     tokio::time::sleep(Duration::from_secs_f64(fault_s)).await;
     mock.clear_faults();
     let fault_end = secs(t0);
@@ -468,14 +562,30 @@ async fn api_429(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
     let queue: Arc<Mutex<std::collections::VecDeque<String>>> =
         Arc::new(Mutex::new(tokens[50..].iter().cloned().collect()));
     let q = queue.clone();
-    let new_source: TokenSource = Arc::new(move || q.lock().unwrap().pop_front().unwrap_or_default());
+    let new_source: TokenSource =
+        Arc::new(move || q.lock().unwrap().pop_front().unwrap_or_default());
     let t0 = Instant::now();
     let log = Log::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let mut handles = spawn_workers(2, "user already in the mirror", url.clone(), cycle(mirrored), stop.clone(), log.clone(), t0, Duration::ZERO);
+    let mut handles = spawn_workers(
+        2,
+        "user already in the mirror",
+        url.clone(),
+        cycle(mirrored),
+        stop.clone(),
+        log.clone(),
+        t0,
+        Duration::ZERO,
+    );
     // New-user workers: requeue refused tokens.
     for _ in 0..4 {
-        let (url, stop, log, source, queue) = (url.clone(), stop.clone(), log.clone(), new_source.clone(), queue.clone());
+        let (url, stop, log, source, queue) = (
+            url.clone(),
+            stop.clone(),
+            log.clone(),
+            new_source.clone(),
+            queue.clone(),
+        );
         handles.push(tokio::spawn(async move {
             let client = client();
             while !stop.load(Ordering::Relaxed) {
@@ -507,10 +617,14 @@ async fn api_429(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let backend_before = mock.backend_requests().len();
     let fault_start = secs(t0);
-    mock.set_fault(Fault::RateLimited { retry_after_secs: 1 });
+    mock.set_fault(Fault::RateLimited {
+        retry_after_secs: 1,
+    });
     tokio::time::sleep(Duration::from_secs_f64(storm_half)).await;
     let half = secs(t0);
-    mock.set_fault(Fault::RateLimited { retry_after_secs: 7 });
+    mock.set_fault(Fault::RateLimited {
+        retry_after_secs: 7,
+    });
     tokio::time::sleep(Duration::from_secs_f64(storm_half)).await;
     mock.clear_faults();
     let fault_end = secs(t0);
@@ -523,9 +637,15 @@ async fn api_429(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
     app.stop().await;
     let samples = log.take();
     write_raw(cfg, "api-429", &samples);
-    let refused_during = samples.iter().filter(|s| !s.ok && s.class.starts_with("new")).count();
+    let refused_during = samples
+        .iter()
+        .filter(|s| !s.ok && s.class.starts_with("new"))
+        .count();
     let mirrored_rows = psql(cfg, "api_429", "SELECT count(*) FROM clerk_users").await;
-    let ok_new = samples.iter().filter(|s| s.ok && s.class.starts_with("new")).count();
+    let ok_new = samples
+        .iter()
+        .filter(|s| s.ok && s.class.starts_with("new"))
+        .count();
     let _ = writeln!(
         md,
         "\n### api-429: Backend API answers 429 to everything for {:.0} s\n\n3 s of traffic, then every Clerk request answered 429 `Retry-After: 1` for {storm_half:.0} s (t = {fault_start:.1}–{half:.1} s), then `Retry-After: 7` for {storm_half:.0} s, cleared at t = {fault_end:.1} s, 8 s more. `GET /api/me`: 2 clients cycling over 50 users already mirrored, 4 clients each taking the next user not yet mirrored (one request per 40 ms each; a refused user goes back to the queue, as a client retrying later would). Clerk requests the app made during the storm: {backend_storm} for {refused_during} refusals. Mirror rows at the end: {mirrored_rows} (50 warm-up + {ok_new} provisioned during the run); users still waiting in the queue: {}.\n",
@@ -557,7 +677,7 @@ struct WebhookStats {
 }
 
 /// Svix-style delivery: every delivery is retried (with exponential backoff from 100 ms, at
-/// most 2 s) until it is answered 2xx or `deadline` passes; attempt `k` goes to target
+/// most 2 s; an attempt unanswered after 15 s counts as failed, as Svix's) until it is answered 2xx or `deadline` passes; attempt `k` goes to target
 /// `(i + k) % targets`, as a load balancer in front of the instances would spread it.
 async fn deliver_all(
     deliveries: Vec<Delivery>,
@@ -572,29 +692,47 @@ async fn deliver_all(
     for (i, d) in deliveries.into_iter().enumerate() {
         let copies = if d.twice { 2 } else { 1 };
         for copy in 0..copies {
-            let (d, targets, stats, permits) = (d.clone(), targets.clone(), stats.clone(), permits.clone());
+            let (d, targets, stats, permits) =
+                (d.clone(), targets.clone(), stats.clone(), permits.clone());
             let permit = permits.clone().acquire_owned().await.unwrap();
             handles.push(tokio::spawn(async move {
                 let mut attempt = 0u32;
                 loop {
                     let target = &targets[(i + copy + attempt as usize) % targets.len()];
                     let began = Instant::now();
-                    let result = target.delivery(d.body.clone()).msg_id(&d.msg_id).send().await;
+                    let send = target.delivery(d.body.clone()).msg_id(&d.msg_id).send();
+                    // Svix gives up on an attempt after 15 s and counts it as failed.
+                    let result = tokio::time::timeout(Duration::from_secs(15), send).await;
                     let latency = began.elapsed().as_secs_f64() * 1e3;
+                    let result = match result {
+                        Ok(r) => Some(r),
+                        Err(_) => None,
+                    };
                     let (outcome, ok) = match result {
-                        Ok(sent) if sent.status.is_success() => {
-                            let v: serde_json::Value = sent.json().unwrap_or_default();
-                            let o = v.get("outcome").and_then(|o| o.as_str()).unwrap_or("?").to_owned();
-                            (format!("{} {o}", sent.status.as_u16()), true)
-                        }
-                        Ok(sent) => {
-                            let v: serde_json::Value = sent.json().unwrap_or_default();
-                            let e = v.get("error").and_then(|o| o.as_str()).unwrap_or("").to_owned();
-                            (format!("{} {e}", sent.status.as_u16()), false)
-                        }
-                        Err(e) if e.is_connect() => ("connection refused".to_owned(), false),
-                        Err(e) if e.is_timeout() => ("client timeout (30 s)".to_owned(), false),
-                        Err(_) => ("connection error (reset / closed)".to_owned(), false),
+                        None => ("no answer within Svix's 15 s".to_owned(), false),
+                        Some(result) => match result {
+                            Ok(sent) if sent.status.is_success() => {
+                                let v: serde_json::Value = sent.json().unwrap_or_default();
+                                let o = v
+                                    .get("outcome")
+                                    .and_then(|o| o.as_str())
+                                    .unwrap_or("?")
+                                    .to_owned();
+                                (format!("{} {o}", sent.status.as_u16()), true)
+                            }
+                            Ok(sent) => {
+                                let v: serde_json::Value = sent.json().unwrap_or_default();
+                                let e = v
+                                    .get("error")
+                                    .and_then(|o| o.as_str())
+                                    .unwrap_or("")
+                                    .to_owned();
+                                (format!("{} {e}", sent.status.as_u16()), false)
+                            }
+                            Err(e) if e.is_connect() => ("connection refused".to_owned(), false),
+                            Err(e) if e.is_timeout() => ("client timeout (30 s)".to_owned(), false),
+                            Err(_) => ("connection error (reset / closed)".to_owned(), false),
+                        },
                     };
                     {
                         let mut s = stats.lock().unwrap();
@@ -614,7 +752,8 @@ async fn deliver_all(
                         stats.lock().unwrap().undelivered.push(d.msg_id.clone());
                         break;
                     }
-                    let backoff = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(5))).min(Duration::from_secs(2));
+                    let backoff = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(5)))
+                        .min(Duration::from_secs(2));
                     tokio::time::sleep(backoff).await;
                     attempt += 1;
                 }
@@ -636,7 +775,9 @@ fn user_events(tag: &str, n: usize, twice_every: usize) -> (Vec<Delivery>, usize
     for i in 0..n {
         let id = format!("user_{tag}{i:05}");
         let email = format!("{tag}{i}@faults.example");
-        let created = bodies::UserBody::new(&id, &email).first_name("v1").event("user.created");
+        let created = bodies::UserBody::new(&id, &email)
+            .first_name("v1")
+            .event("user.created");
         out.push(Delivery {
             msg_id: format!("msg_{tag}{i:05}c"),
             body: bodies::to_bytes(&created),
@@ -648,7 +789,11 @@ fn user_events(tag: &str, n: usize, twice_every: usize) -> (Vec<Delivery>, usize
                 .first_name("v2")
                 .updated_at(bodies::DEFAULT_UPDATED_AT_MS + 60_000)
                 .event("user.updated");
-            out.push(Delivery { msg_id: format!("msg_{tag}{i:05}u"), body: bodies::to_bytes(&upd), twice: false });
+            out.push(Delivery {
+                msg_id: format!("msg_{tag}{i:05}u"),
+                body: bodies::to_bytes(&upd),
+                twice: false,
+            });
         }
     }
     (out, n, updated)
@@ -662,16 +807,26 @@ async fn webhook_report(
     stats: &WebhookStats,
     n_created: usize,
     n_updated: usize,
-    n_deliveries: usize,
+    n_ids: usize,
+    n_sends: usize,
     md: &mut String,
 ) -> (usize, usize) {
     let live = psql(cfg, db, &format!("SELECT count(*) FROM clerk_users WHERE clerk_id LIKE 'user_{tag}%' AND deleted_at IS NULL")).await;
     let v2 = psql(cfg, db, &format!("SELECT count(*) FROM clerk_users WHERE clerk_id LIKE 'user_{tag}%' AND first_name = 'v2'")).await;
     let rows_per_user = psql(cfg, db, &format!("SELECT coalesce(max(c), 0) FROM (SELECT count(*) c FROM clerk_users WHERE clerk_id LIKE 'user_{tag}%' GROUP BY clerk_id) x")).await;
-    let ledger = psql(cfg, db, &format!("SELECT svix_id FROM clerk_webhook_events WHERE svix_id LIKE 'msg_{tag}%'")).await;
+    let ledger = psql(
+        cfg,
+        db,
+        &format!("SELECT svix_id FROM clerk_webhook_events WHERE svix_id LIKE 'msg_{tag}%'"),
+    )
+    .await;
     let ledger: Vec<&str> = ledger.lines().filter(|l| !l.is_empty()).collect();
     let ledger_set: BTreeSet<&str> = ledger.iter().copied().collect();
-    let answered_not_in_ledger = stats.done.keys().filter(|k| !ledger_set.contains(k.as_str())).count();
+    let answered_not_in_ledger = stats
+        .done
+        .keys()
+        .filter(|k| !ledger_set.contains(k.as_str()))
+        .count();
     let doubled_answers = stats.applied.values().filter(|&&c| c > 1).count();
     let lost = (n_created - live.parse::<usize>().unwrap_or(0).min(n_created))
         + (n_updated - v2.parse::<usize>().unwrap_or(0).min(n_updated))
@@ -686,7 +841,7 @@ async fn webhook_report(
     let max = lat.iter().cloned().fold(0.0, f64::max);
     let _ = writeln!(
         md,
-        "| attempts | answers, by kind | p99 attempt | max attempt | deliveries answered 2xx | not delivered by the deadline | users live / expected | `v2` updates applied / expected | rows per user (max) | ledger rows / distinct svix ids / deliveries | svix ids answered `applied` more than once | **lost** | **applied twice** |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n| {} | {} | {:.1} ms | {:.1} ms | {} / {n_deliveries} | {} | {live} / {n_created} | {v2} / {n_updated} | {rows_per_user} | {} / {} / {n_deliveries} | {doubled_answers} | **{lost}** | **{doubled}** |",
+        "| attempts | answers, by kind | p99 attempt | max attempt | svix ids answered 2xx / sent | not delivered by the deadline | users live / expected | `v2` updates applied / expected | rows per user (max) | ledger rows / distinct ids in it / ids sent (sends, duplicates included) | svix ids answered `applied` more than once | **lost** | **applied twice** |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n| {} | {} | {:.1} ms | {:.1} ms | {} / {n_ids} | {} | {live} / {n_created} | {v2} / {n_updated} | {rows_per_user} | {} / {} / {n_ids} ({n_sends}) | {doubled_answers} | **{lost}** | **{doubled}** |",
         stats.attempts.len(),
         by.iter().map(|(k, v)| format!("{v} × {k}")).collect::<Vec<_>>().join("; "),
         percentile(&mut lat, 99.0),
@@ -700,7 +855,11 @@ async fn webhook_report(
 }
 
 fn senders(apps: &[&App]) -> Arc<Vec<WebhookSender>> {
-    Arc::new(apps.iter().map(|a| WebhookSender::new(a.url("/webhooks/clerk"), TEST_SECRET)).collect())
+    Arc::new(
+        apps.iter()
+            .map(|a| WebhookSender::new(a.url("/webhooks/clerk"), TEST_SECRET))
+            .collect(),
+    )
 }
 
 /// After `t_end` (s), the first 2xx and the time the last delivery was answered 2xx.
@@ -711,15 +870,21 @@ fn webhook_recovery(stats: &WebhookStats, t_end: f64) -> (Option<f64>, Option<f6
         .filter(|a| a.2 >= t_end && a.0.starts_with('2'))
         .map(|a| a.2 - t_end)
         .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))));
-    let last = stats.done.values().map(|t| t - t_end).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let last = stats
+        .done
+        .values()
+        .map(|t| t - t_end)
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
     (first, last)
 }
 
-async fn pg_restart(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
+async fn pg_restart(cfg: &Cfg, mock: &MockClerk, name: &str, down_s: u64, md: &mut String) {
     let n = env_u64("WEBHOOK_USERS", 3000) as usize;
-    create_db(cfg, "pg_restart").await;
-    let (mut app, _) = App::start(cfg, mock, "pg-restart", &pg_url(cfg, "pg_restart"), None).await;
-    let (deliveries, n_created, n_updated) = user_events("pg", n, 0);
+    let db = name.replace('-', "_");
+    let tag = if down_s > 10 { "pgl" } else { "pg" };
+    create_db(cfg, &db).await;
+    let (mut app, _) = App::start(cfg, mock, name, &pg_url(cfg, &db), None).await;
+    let (deliveries, n_created, n_updated) = user_events(tag, n, 0);
     let n_deliveries = deliveries.len();
     let targets = senders(&[&app]);
     let t0 = Instant::now();
@@ -729,23 +894,34 @@ async fn pg_restart(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
     let fault_start = secs(t0);
     ctl(cfg, "pg-stop").await;
     let stopped = secs(t0);
-    tokio::time::sleep(Duration::from_secs(env_u64("PG_DOWN_S", 4))).await;
+    tokio::time::sleep(Duration::from_secs(down_s)).await;
     ctl(cfg, "pg-start").await;
     let fault_end = secs(t0);
     let stats = burst.await.unwrap();
     let end = secs(t0);
     // Reads keep working after the restart too.
-    let token = token_for(mock, &TestKeyPair::fixed(0), "user_pg00000").sign();
+    let token = token_for(mock, &TestKeyPair::fixed(0), &format!("user_{tag}00000")).sign();
     let (me, _, _) = get(&client(), &app.url("/api/me"), &token).await;
     app.stop().await;
     let (first, last) = webhook_recovery(&stats, fault_end);
     let _ = writeln!(
         md,
-        "\n### pg-restart: PostgreSQL stopped (fast shutdown) and started in the middle of a webhook burst\n\n{n_deliveries} deliveries ({n_created} `user.created`, {n_updated} `user.updated` a minute newer, each right after its `created`), 16 in flight, Svix-style redelivery until 2xx (backoff 100 ms doubling to 2 s). PostgreSQL stop began at t = {fault_start:.2} s (down at {stopped:.2} s), start returned at t = {fault_end:.2} s; burst over at t = {end:.2} s. After fault end: first 2xx {}, last delivery answered 2xx {}. `GET /api/me` after the run: {me}.\n",
+        "\n### {name}: PostgreSQL stopped (fast shutdown) for {down_s} s in the middle of a webhook burst\n\n{n_deliveries} deliveries ({n_created} `user.created`, {n_updated} `user.updated` a minute newer, each right after its `created`), 16 in flight, Svix-style redelivery until 2xx (backoff 100 ms doubling to 2 s). PostgreSQL stop began at t = {fault_start:.2} s (down at {stopped:.2} s), start returned at t = {fault_end:.2} s; burst over at t = {end:.2} s. After fault end: first 2xx {}, last delivery answered 2xx {}. `GET /api/me` after the run: {me}.\n",
         fmt_opt(first),
         fmt_opt(last)
     );
-    webhook_report(cfg, "pg_restart", "pg", &stats, n_created, n_updated, n_deliveries, md).await;
+    webhook_report(
+        cfg,
+        &db,
+        &tag,
+        &stats,
+        n_created,
+        n_updated,
+        n_deliveries,
+        n_deliveries,
+        md,
+    )
+    .await;
 }
 
 async fn kill_instance(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
@@ -780,7 +956,18 @@ async fn kill_instance(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
         fmt_opt(first),
         fmt_opt(last)
     );
-    webhook_report(cfg, "kill_instance", "kill", &stats, n_created, n_updated, n_deliveries + n_twice, md).await;
+    webhook_report(
+        cfg,
+        "kill_instance",
+        "kill",
+        &stats,
+        n_created,
+        n_updated,
+        n_deliveries,
+        n_deliveries + n_twice,
+        md,
+    )
+    .await;
 }
 
 // ---- Redis ----------------------------------------------------------------------------------
@@ -796,9 +983,21 @@ async fn redis_scenario(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
     let n = 200;
     let (deliveries, _, _) = user_events("rd", n, 0);
     let t0 = Instant::now();
-    let stats = deliver_all(deliveries, senders(&[&app]), 16, Instant::now() + Duration::from_secs(30), t0).await;
+    let stats = deliver_all(
+        deliveries,
+        senders(&[&app]),
+        16,
+        Instant::now() + Duration::from_secs(30),
+        t0,
+    )
+    .await;
     let key = TestKeyPair::fixed(0);
-    let tokens = mint((0..n).map(|i| token_for(mock, &key, &format!("user_rd{i:05}"))).collect()).await;
+    let tokens = mint(
+        (0..n)
+            .map(|i| token_for(mock, &key, &format!("user_rd{i:05}")))
+            .collect(),
+    )
+    .await;
     let c = client();
     let (down_me, _, _) = get(&c, &app.url("/api/me"), &tokens[0]).await;
     let mut lat = Vec::new();
@@ -813,7 +1012,16 @@ async fn redis_scenario(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
     let log = Log::default();
     let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
-    let handles = spawn_workers(6, "GET /api/me, mirrored users", app.url("/api/me"), cycle(tokens.clone()), stop.clone(), log.clone(), t0, Duration::ZERO);
+    let handles = spawn_workers(
+        6,
+        "GET /api/me, mirrored users",
+        app.url("/api/me"),
+        cycle(tokens.clone()),
+        stop.clone(),
+        log.clone(),
+        t0,
+        Duration::ZERO,
+    );
     tokio::time::sleep(Duration::from_secs(4)).await;
     let fault_start = secs(t0);
     ctl(cfg, "redis-stop").await;
@@ -825,10 +1033,21 @@ async fn redis_scenario(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
                 .first_name("renamed-during-outage")
                 .updated_at(bodies::DEFAULT_UPDATED_AT_MS + 120_000)
                 .event("user.updated");
-            Delivery { msg_id: format!("msg_rdren{i:05}"), body: bodies::to_bytes(&body), twice: false }
+            Delivery {
+                msg_id: format!("msg_rdren{i:05}"),
+                body: bodies::to_bytes(&body),
+                twice: false,
+            }
         })
         .collect();
-    let ren = deliver_all(renames, senders(&[&app]), 8, Instant::now() + Duration::from_secs(30), t0).await;
+    let ren = deliver_all(
+        renames,
+        senders(&[&app]),
+        8,
+        Instant::now() + Duration::from_secs(30),
+        t0,
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(env_u64("REDIS_DOWN_S", 6))).await;
     ctl(cfg, "redis-start").await;
     let fault_end = secs(t0);
@@ -839,7 +1058,8 @@ async fn redis_scenario(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
     let mut stale = 0;
     for t in tokens.iter().take(50) {
         if let Ok(r) = c.get(app.url("/api/me")).bearer_auth(t).send().await {
-            let v: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap_or_default()).unwrap_or_default();
+            let v: serde_json::Value =
+                serde_json::from_slice(&r.bytes().await.unwrap_or_default()).unwrap_or_default();
             if v.get("first_name").and_then(|f| f.as_str()) != Some("renamed-during-outage") {
                 stale += 1;
             }
@@ -851,7 +1071,7 @@ async fn redis_scenario(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
     let ren_ok = ren.done.len();
     let _ = writeln!(
         md,
-        "\n### redis: Redis (the user/organization lookup cache of `REDIS_URL`) stopped and started\n\nStarted with `REDIS_URL` set and Redis down: healthy after {start_s:.2} s; 200 users mirrored by webhook ({} of 200 answered 2xx); `GET /api/me` with Redis down: {down_me}, p99 of 50 sequential requests {down_p99:.1} ms. Then Redis started, 6 closed-loop clients on `GET /api/me` over the 200 users; Redis stopped at t = {fault_start:.1} s, 50 users renamed by webhook while it was down ({ren_ok} of 50 answered 2xx), Redis started at t = {fault_end:.1} s (empty: `--save ''`), 6 s more. Users still showing their old name afterwards (stale cache): **{stale}** of 50.\n",
+        "\n### redis: Redis (the user/organization lookup cache of `REDIS_URL`) stopped and started\n\nStarted with `REDIS_URL` set and Redis down: healthy after {start_s:.2} s; 200 users mirrored by webhook ({} of 267 deliveries answered 2xx); `GET /api/me` with Redis down: {down_me}, p99 of 50 sequential requests {down_p99:.1} ms. Then Redis started, 6 closed-loop clients on `GET /api/me` over the 200 users; Redis stopped at t = {fault_start:.1} s, 50 users renamed by webhook while it was down ({ren_ok} of 50 answered 2xx), Redis started at t = {fault_end:.1} s (empty: `--save ''`), 6 s more. Users still showing their old name afterwards (stale cache): **{stale}** of 50.\n",
         stats.done.len()
     );
     class_table(&samples, (fault_start, fault_end), md);
@@ -881,10 +1101,17 @@ async fn main() {
         redis_port: env_u64("REDIS_PORT", 56379) as u16,
     };
     std::fs::create_dir_all(&cfg.out).unwrap();
-    assert!(Path::new(&cfg.app).exists(), "no app binary at {}", cfg.app.display());
-    let all = "jwks-hang,jwks-500,jwks-garbage,jwks-slow,api-429,pg-restart,redis,kill-instance";
+    assert!(
+        Path::new(&cfg.app).exists(),
+        "no app binary at {}",
+        cfg.app.display()
+    );
+    let all = "jwks-hang,jwks-500,jwks-garbage,jwks-slow,api-429,pg-restart,pg-outage-long,redis,kill-instance";
     let scenarios = scenarios.unwrap_or_else(|| all.to_owned());
-    let mock = MockClerk::builder().keys(vec![TestKeyPair::fixed(0)]).start().await;
+    let mock = MockClerk::builder()
+        .keys(vec![TestKeyPair::fixed(0)])
+        .start()
+        .await;
     let started = Instant::now();
     let mut md = String::new();
     let needs_pools = scenarios.contains("jwks");
@@ -892,8 +1119,18 @@ async fn main() {
         let k0 = TestKeyPair::fixed(0);
         let k1 = TestKeyPair::fixed(1);
         Some(Pools {
-            known: mint((0..400).map(|i| token_for(&mock, &k0, &format!("user_known{i}"))).collect()).await,
-            new_kid: mint((0..400).map(|i| token_for(&mock, &k1, &format!("user_newkid{i}"))).collect()).await,
+            known: mint(
+                (0..400)
+                    .map(|i| token_for(&mock, &k0, &format!("user_known{i}")))
+                    .collect(),
+            )
+            .await,
+            new_kid: mint(
+                (0..400)
+                    .map(|i| token_for(&mock, &k1, &format!("user_newkid{i}")))
+                    .collect(),
+            )
+            .await,
         })
     } else {
         None
@@ -903,17 +1140,64 @@ async fn main() {
         eprintln!("== {s} (t = {:.0} s)", started.elapsed().as_secs_f64());
         let before = md.len();
         match s {
-            "jwks-hang" => jwks_scenario(&cfg, &mock, pools.as_ref().unwrap(), s, Fault::Delay(Duration::from_secs(120)), &mut md).await,
-            "jwks-500" => jwks_scenario(&cfg, &mock, pools.as_ref().unwrap(), s, Fault::Status(500), &mut md).await,
-            "jwks-garbage" => jwks_scenario(&cfg, &mock, pools.as_ref().unwrap(), s, Fault::Garbage, &mut md).await,
-            "jwks-slow" => jwks_scenario(&cfg, &mock, pools.as_ref().unwrap(), s, Fault::Delay(Duration::from_secs(env_u64("JWKS_SLOW_S", 4))), &mut md).await,
+            "jwks-hang" => {
+                jwks_scenario(
+                    &cfg,
+                    &mock,
+                    pools.as_ref().unwrap(),
+                    s,
+                    Fault::Delay(Duration::from_secs(120)),
+                    &mut md,
+                )
+                .await
+            }
+            "jwks-500" => {
+                jwks_scenario(
+                    &cfg,
+                    &mock,
+                    pools.as_ref().unwrap(),
+                    s,
+                    Fault::Status(500),
+                    &mut md,
+                )
+                .await
+            }
+            "jwks-garbage" => {
+                jwks_scenario(
+                    &cfg,
+                    &mock,
+                    pools.as_ref().unwrap(),
+                    s,
+                    Fault::Garbage,
+                    &mut md,
+                )
+                .await
+            }
+            "jwks-slow" => {
+                jwks_scenario(
+                    &cfg,
+                    &mock,
+                    pools.as_ref().unwrap(),
+                    s,
+                    Fault::Delay(Duration::from_secs(env_u64("JWKS_SLOW_S", 4))),
+                    &mut md,
+                )
+                .await
+            }
             "api-429" => api_429(&cfg, &mock, &mut md).await,
-            "pg-restart" => pg_restart(&cfg, &mock, &mut md).await,
+            "pg-restart" => pg_restart(&cfg, &mock, s, env_u64("PG_DOWN_S", 4), &mut md).await,
+            "pg-outage-long" => {
+                pg_restart(&cfg, &mock, s, env_u64("PG_LONG_DOWN_S", 40), &mut md).await
+            }
             "redis" => redis_scenario(&cfg, &mock, &mut md).await,
             "kill-instance" => kill_instance(&cfg, &mock, &mut md).await,
             other => panic!("unknown scenario {other}"),
         }
-        let _ = writeln!(md, "\n(scenario wall time {:.0} s)", t.elapsed().as_secs_f64());
+        let _ = writeln!(
+            md,
+            "\n(scenario wall time {:.0} s)",
+            t.elapsed().as_secs_f64()
+        );
         eprint!("{}", &md[before..]);
         std::fs::write(cfg.out.join("report.md"), &md).unwrap();
     }
