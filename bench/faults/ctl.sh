@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Private PostgreSQL and Redis for the fault campaign (never the machine's shared ones):
-#   ctl.sh pg-init | pg-start | pg-stop | pg-kill | redis-start | redis-stop | cleanup
+#   ctl.sh pg-init | pg-start | pg-stop | pg-kill | redis-start | redis-stop | redis-pause | redis-resume | cleanup
 # State lives under $FAULTS_DIR; ports $PG_PORT (55432) and $REDIS_PORT (56379).
 set -euo pipefail
 : "${FAULTS_DIR:?FAULTS_DIR is not set}"
@@ -50,10 +50,17 @@ CONF
       rm -f "$FAULTS_DIR/redis.pid"
     fi
     ;;
+  redis-pause) # SIGSTOP: Redis hangs (accepts nothing, answers nothing) until redis-resume
+    kill -STOP "$(cat "$FAULTS_DIR/redis.pid")"
+    ;;
+  redis-resume)
+    kill -CONT "$(cat "$FAULTS_DIR/redis.pid")"
+    ;;
   cleanup)
+    [ -f "$FAULTS_DIR/redis.pid" ] && kill -CONT "$(cat "$FAULTS_DIR/redis.pid")" 2>/dev/null || true
     "$0" redis-stop || true
     [ -f "$PGDATA/postmaster.pid" ] && { as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true; }
     rm -rf "$PGDATA"
     ;;
-  *) echo "usage: ctl.sh pg-init|pg-start|pg-stop|pg-kill|redis-start|redis-stop|cleanup" >&2; exit 2 ;;
+  *) echo "usage: ctl.sh pg-init|pg-start|pg-stop|pg-kill|redis-start|redis-stop|redis-pause|redis-resume|cleanup" >&2; exit 2 ;;
 esac

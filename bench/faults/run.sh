@@ -39,9 +39,9 @@ done
 echo "== building (release): axum-app and the driver" >&2
 (cd "$ROOT" && unset CARGO_TARGET_DIR && cargo build --release --quiet -p axum-app)
 APP_BIN="$(cd "$ROOT" && unset CARGO_TARGET_DIR && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/axum-app"
-# DRIVER_TARGET_DIR: where the driver is built (its own target/ by default; bench/load/target
-# shares most dependencies with bench/load's build, same profile).
-export CARGO_TARGET_DIR="${DRIVER_TARGET_DIR:-$HERE/target}"
+# The driver builds into the workspace's target/ (bench/faults/.cargo/config.toml, as bench/load);
+# DRIVER_TARGET_DIR puts it elsewhere.
+if [ -n "${DRIVER_TARGET_DIR:-}" ]; then export CARGO_TARGET_DIR="$DRIVER_TARGET_DIR"; fi
 (cd "$HERE" && cargo build --release --quiet)
 DRIVER="$(cd "$HERE" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/clerk-fault-campaign"
 

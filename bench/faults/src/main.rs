@@ -1065,9 +1065,34 @@ async fn redis_scenario(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
             }
         }
     }
+    // 3. Redis hanging (SIGSTOP): connections open, nothing answered.
+    let log2 = Log::default();
+    let stop2 = Arc::new(AtomicBool::new(false));
+    let t1 = Instant::now();
+    let handles = spawn_workers(
+        6,
+        "GET /api/me, mirrored users",
+        app.url("/api/me"),
+        cycle(tokens.clone()),
+        stop2.clone(),
+        log2.clone(),
+        t1,
+        Duration::ZERO,
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pause_start = secs(t1);
+    ctl(cfg, "redis-pause").await;
+    tokio::time::sleep(Duration::from_secs(env_u64("REDIS_DOWN_S", 6))).await;
+    ctl(cfg, "redis-resume").await;
+    let pause_end = secs(t1);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    stop2.store(true, Ordering::Relaxed);
+    join_all(handles).await;
     app.stop().await;
     let samples = log.take();
     write_raw(cfg, "redis", &samples);
+    let paused = log2.take();
+    write_raw(cfg, "redis-pause", &paused);
     let ren_ok = ren.done.len();
     let _ = writeln!(
         md,
@@ -1075,6 +1100,11 @@ async fn redis_scenario(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
         stats.done.len()
     );
     class_table(&samples, (fault_start, fault_end), md);
+    let _ = writeln!(
+        md,
+        "\nThen Redis hung (SIGSTOP: connections accepted by the kernel, nothing answered) at t = {pause_start:.1} s, resumed (SIGCONT) at t = {pause_end:.1} s, 5 s more, same traffic:\n"
+    );
+    class_table(&paused, (pause_start, pause_end), md);
 }
 
 // ---- main -----------------------------------------------------------------------------------
