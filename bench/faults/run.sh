@@ -13,7 +13,7 @@
 # about 5 minutes). Needs: PostgreSQL 15 binaries ($PG_BIN, default /usr/lib/postgresql/15/bin),
 # psql, redis-server, redis-cli, taskset; run as root it runs PostgreSQL as user `postgres`.
 #
-# Knobs: APP_CPU (0: the app's core), DRIVER_CPU (1: the driver's and mock's core), OUT,
+# Knobs: APP (axum-app | rocket-app), APP_CPU (0: the app's core), DRIVER_CPU (1: the driver's and mock's core), OUT,
 # JWKS_WARM_S (11: past the 10 s minimum refresh interval after the first fetch) JWKS_FAULT_S (12) JWKS_AFTER_S (14) JWKS_SLOW_S (4), API_USERS (1500),
 # API_STORM_HALF_S (5), WEBHOOK_USERS (3000), PG_DOWN_S (4), PG_LONG_DOWN_S (40), REDIS_DOWN_S (6), APP_LOG (warn).
 set -euo pipefail
@@ -36,9 +36,11 @@ for port in "$PG_PORT" "$REDIS_PORT"; do
   fi
 done
 
-echo "== building (release): axum-app and the driver" >&2
-(cd "$ROOT" && unset CARGO_TARGET_DIR && cargo build --release --quiet -p axum-app)
-APP_BIN="$(cd "$ROOT" && unset CARGO_TARGET_DIR && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/axum-app"
+# APP: axum-app (default) or rocket-app; both read the same settings from the environment.
+APP="${APP:-axum-app}"
+echo "== building (release): $APP and the driver" >&2
+(cd "$ROOT" && unset CARGO_TARGET_DIR && cargo build --release --quiet -p "$APP")
+APP_BIN="$(cd "$ROOT" && unset CARGO_TARGET_DIR && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/$APP"
 # The driver builds into the workspace's target/ (bench/faults/.cargo/config.toml, as bench/load);
 # DRIVER_TARGET_DIR puts it elsewhere.
 if [ -n "${DRIVER_TARGET_DIR:-}" ]; then export CARGO_TARGET_DIR="$DRIVER_TARGET_DIR"; fi

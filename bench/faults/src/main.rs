@@ -258,6 +258,7 @@ impl App {
             .env("DATABASE_URL", db_url)
             .env("BIND", &addr)
             .env("TOKIO_WORKER_THREADS", "1")
+            .env("ROCKET_WORKERS", "1")
             .env(
                 "RUST_LOG",
                 std::env::var("APP_LOG").unwrap_or_else(|_| "warn".to_owned()),
@@ -952,7 +953,8 @@ async fn kill_instance(cfg: &Cfg, mock: &MockClerk, md: &mut String) {
     let (first, last) = webhook_recovery(&stats, fault_end);
     let _ = writeln!(
         md,
-        "\n### kill-instance: one of two instances SIGKILLed mid-burst, restarted 1 s later\n\nTwo axum-app instances on one private PostgreSQL database; {n_deliveries} deliveries ({n_created} `user.created`, {n_updated} `user.updated`), {n_twice} of them delivered to both instances at once (Svix sending twice), 16 in flight, attempt k of delivery i to instance (i + k) mod 2, redelivery until 2xx. Instance A SIGKILLed at t = {fault_start:.2} s, restarted (healthy after {restart_s:.2} s) at t = {fault_end:.2} s; burst over at t = {end:.2} s. After restart: first 2xx {}, last delivery answered 2xx {}.\n",
+        "\n### kill-instance: one of two instances SIGKILLed mid-burst, restarted 1 s later\n\nTwo {} instances on one private PostgreSQL database; {n_deliveries} deliveries ({n_created} `user.created`, {n_updated} `user.updated`), {n_twice} of them delivered to both instances at once (Svix sending twice), 16 in flight, attempt k of delivery i to instance (i + k) mod 2, redelivery until 2xx. Instance A SIGKILLed at t = {fault_start:.2} s, restarted (healthy after {restart_s:.2} s) at t = {fault_end:.2} s; burst over at t = {end:.2} s. After restart: first 2xx {}, last delivery answered 2xx {}.\n",
+        cfg.app.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
         fmt_opt(first),
         fmt_opt(last)
     );
@@ -1144,6 +1146,14 @@ async fn main() {
         .await;
     let started = Instant::now();
     let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "App under test: `{}` (release build), one worker thread.",
+        cfg.app
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
     let needs_pools = scenarios.contains("jwks");
     let pools = if needs_pools {
         let k0 = TestKeyPair::fixed(0);
