@@ -255,3 +255,85 @@ async fn the_background_refresh_replaces_the_keys_once_clerk_answers() {
     auth.verify(&token(&new, &clock, "user_c")).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+/// Answers the first JWKS request with `key`, every later one 500 until `healthy` is set,
+/// then `both` keys.
+fn fails_after_first(
+    key: &TestKeyPair,
+    both: [&TestKeyPair; 2],
+    healthy: Arc<std::sync::atomic::AtomicBool>,
+) -> (Arc<AtomicUsize>, impl clerk_core::HttpClient) {
+    let key = key.clone();
+    let body = serde_json::to_vec(&jwks(&both)).unwrap();
+    scripted(Arc::new(move |n| {
+        if n == 0 {
+            jwks_ok(&key)
+        } else if healthy.load(Ordering::SeqCst) {
+            let body = body.clone();
+            async move { Ok(http::Response::builder().status(200).body(body).unwrap()) }.boxed()
+        } else {
+            async {
+                Ok(http::Response::builder()
+                    .status(500)
+                    .body(b"{}".to_vec())
+                    .unwrap())
+            }
+            .boxed()
+        }
+    }))
+}
+
+// Found by the fault campaign (bench/faults, jwks-500): Clerk rotates keys while its JWKS
+// endpoint fails. A token signed with the new key is not a bad token: the key set that would
+// hold its kid could not be loaded. It must be an infrastructure failure (503
+// `jwk-failed-to-load`, retry later), not 401 `jwk-kid-mismatch` (which tells the client its
+// token is invalid), both on the refresh that failed and within the refresh interval after it.
+#[tokio::test]
+async fn an_unknown_kid_while_the_jwks_fails_is_unavailable_not_a_bad_token() {
+    let (old, new) = (TestKeyPair::fixed(0), TestKeyPair::fixed(1));
+    let healthy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (calls, client) = fails_after_first(&old, [&old, &new], Arc::clone(&healthy));
+    let clock = ManualClock::at(UnixTime::from_secs(T0));
+    let auth = authenticator(client, &clock);
+    auth.verify(&token(&old, &clock, "user_warm"))
+        .await
+        .unwrap();
+    clock.advance(policy().min_refresh_interval);
+
+    // The refresh this kid triggers fails.
+    let err = auth
+        .verify(&token(&new, &clock, "user_new"))
+        .await
+        .unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert!(err.is_unavailable(), "refresh failed: {err:?}");
+    assert_eq!(err.reason(), clerk_core::Reason::JwkFailedToLoad);
+    // Within the refresh interval (no new fetch), still unavailable, not a kid mismatch.
+    clock.advance(Duration::from_secs(1));
+    let err = auth
+        .verify(&token(&new, &clock, "user_new2"))
+        .await
+        .unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "rate-limited: no fetch");
+    assert!(err.is_unavailable(), "last refresh failed: {err:?}");
+    // Known keys keep working meanwhile.
+    auth.verify(&token(&old, &clock, "user_old")).await.unwrap();
+
+    // Clerk recovers: after the interval the new kid verifies.
+    healthy.store(true, Ordering::SeqCst);
+    clock.advance(policy().min_refresh_interval);
+    let ok = auth
+        .verify(&token(&new, &clock, "user_new3"))
+        .await
+        .unwrap();
+    assert_eq!(ok.user_id, "user_new3");
+    // A kid Clerk's (healthy) key set really lacks is still a mismatch (401).
+    clock.advance(policy().min_refresh_interval);
+    let stranger = TestKeyPair::fixed(2);
+    let err = auth
+        .verify(&token(&stranger, &clock, "user_x"))
+        .await
+        .unwrap_err();
+    assert!(!err.is_unavailable());
+    assert_eq!(err.reason(), clerk_core::Reason::JwkKidMismatch);
+}

@@ -21,7 +21,9 @@
 //! - Concurrent callers that need a refresh share one in-flight fetch.
 //! - When a refresh fails, keys already held keep working until `ttl + max_stale` after they
 //!   were fetched; past that, or with no keys at all, callers get the fetch error
-//!   (`jwk-failed-to-load`, an infrastructure failure).
+//!   (`jwk-failed-to-load`, an infrastructure failure). So does a `kid` the held keys lack
+//!   while the last refresh failed (on that refresh and until the next one succeeds): Clerk
+//!   may have rotated keys during the outage, so it is not reported as `jwk-kid-mismatch`.
 //! - A fetch that panics (a faulty [`HttpClient`]) is caught: its waiters get
 //!   [`JwksError::FetchPanicked`] and the single-flight slot is freed, so the shared future
 //!   is never left poisoned.
@@ -163,19 +165,30 @@ impl JwksCache {
                 None => Lookup::UnknownKid,
             },
             Some(Err(error)) => self.fallback(kid, now, error),
-            None => match self.snapshot() {
-                Some(s) if self.is_usable(&s, now) => match s.keys.get(kid) {
-                    Some(key) => Lookup::Found(Arc::clone(key)),
-                    None => Lookup::UnknownKid,
-                },
-                _ => {
-                    let state = self
-                        .refresh
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    Lookup::Unavailable(state.last_error.clone().unwrap_or(JwksError::NoSource))
+            None => {
+                if let Some(key) = self
+                    .snapshot()
+                    .filter(|s| self.is_usable(s, now))
+                    .and_then(|s| s.keys.get(kid).cloned())
+                {
+                    return Lookup::Found(key);
                 }
-            },
+                let state = self
+                    .refresh
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                match (
+                    &state.last_error,
+                    self.snapshot().filter(|s| self.is_usable(s, now)),
+                ) {
+                    // The last refresh failed: whether Clerk now serves this kid is unknown,
+                    // so this is an outage (503), not a bad token.
+                    (Some(error), _) => Lookup::Unavailable(error.clone()),
+                    // The last refresh succeeded (within the interval) without this kid.
+                    (None, Some(_)) => Lookup::UnknownKid,
+                    (None, None) => Lookup::Unavailable(JwksError::NoSource),
+                }
+            }
         }
     }
 
@@ -195,15 +208,17 @@ impl JwksCache {
     }
 
     /// After a failed refresh: serve held keys within the stale bound, else report the failure.
+    /// A `kid` the held keys lack is a failure too (503), not a mismatch (401): the key set
+    /// that may hold it could not be loaded.
     fn fallback(&self, kid: &str, now: UnixTime, error: JwksError) -> Lookup {
         match self.snapshot() {
-            Some(s) if self.is_usable(&s, now) => {
-                tracing::warn!(%error, "JWKS refresh failed; serving held keys within the stale bound");
-                match s.keys.get(kid) {
-                    Some(key) => Lookup::Found(Arc::clone(key)),
-                    None => Lookup::UnknownKid,
+            Some(s) if self.is_usable(&s, now) => match s.keys.get(kid) {
+                Some(key) => {
+                    tracing::warn!(%error, "JWKS refresh failed; serving held keys within the stale bound");
+                    Lookup::Found(Arc::clone(key))
                 }
-            }
+                None => Lookup::Unavailable(error),
+            },
             _ => Lookup::Unavailable(error),
         }
     }
