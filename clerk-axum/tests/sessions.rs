@@ -708,6 +708,51 @@ async fn the_password_check_leaves_the_runtime_free_for_other_requests() {
     );
 }
 
+/// A staff session ends after an hour without a request, and after twelve hours in all
+/// however busy ([design §4]'s defaults): the next request needs a new login.
+#[tokio::test]
+async fn staff_sessions_end_idle_and_at_their_absolute_limit() {
+    let h = harness();
+    h.staff_user("admin", true).await;
+    let mut jar = Jar::default();
+    assert_eq!(
+        h.staff_login(&mut jar, "admin", STAFF_PASSWORD)
+            .await
+            .status,
+        204
+    );
+    h.clock.advance(Duration::from_secs(3599));
+    assert_eq!(
+        h.get(&mut jar, "/staff", None).await.status,
+        200,
+        "inside the idle limit"
+    );
+    h.clock.advance(Duration::from_secs(3600));
+    assert_eq!(
+        h.get(&mut jar, "/staff", None).await.status,
+        401,
+        "idle for an hour"
+    );
+
+    let mut jar = Jar::default();
+    assert_eq!(
+        h.staff_login(&mut jar, "admin", STAFF_PASSWORD)
+            .await
+            .status,
+        204
+    );
+    for _ in 0..23 {
+        h.clock.advance(Duration::from_secs(30 * 60));
+        assert_eq!(h.get(&mut jar, "/staff", None).await.status, 200, "busy");
+    }
+    h.clock.advance(Duration::from_secs(30 * 60));
+    assert_eq!(
+        h.get(&mut jar, "/staff", None).await.status,
+        401,
+        "twelve hours after the login"
+    );
+}
+
 #[tokio::test]
 async fn staff_login_rotates_the_id_and_replaces_a_clerk_session() {
     let h = harness();

@@ -73,6 +73,9 @@ pub struct ClerkConfig {
     verify: VerifyOptions,
     /// `CLERK_SESSION_REVALIDATION_SECONDS`.
     pub session_revalidation: Duration,
+    /// `CLERK_STAFF_SESSION_IDLE_SECONDS` (3600) and `CLERK_STAFF_SESSION_MAX_SECONDS`
+    /// (43200): how long a local staff session lasts without a request, and in all.
+    pub staff_session: crate::session::StaffLifetime,
     /// `CLERK_CACHE_TIMEOUT`: user lookups.
     pub cache_timeout: Duration,
     /// `CLERK_ORG_CACHE_TIMEOUT`: organization lookups.
@@ -173,6 +176,8 @@ pub struct ClerkConfigBuilder {
     accept_pending: bool,
     clock_skew: Option<Duration>,
     session_revalidation: Option<Duration>,
+    staff_session_idle: Option<Duration>,
+    staff_session_max: Option<Duration>,
     cache_timeout: Option<Duration>,
     org_cache_timeout: Option<Duration>,
     webhook_dedup_timeout: Option<Duration>,
@@ -205,6 +210,8 @@ impl std::fmt::Debug for ClerkConfigBuilder {
             .field("accept_pending", &self.accept_pending)
             .field("clock_skew", &self.clock_skew)
             .field("session_revalidation", &self.session_revalidation)
+            .field("staff_session_idle", &self.staff_session_idle)
+            .field("staff_session_max", &self.staff_session_max)
             .field("cache_timeout", &self.cache_timeout)
             .field("org_cache_timeout", &self.org_cache_timeout)
             .field("webhook_dedup_timeout", &self.webhook_dedup_timeout)
@@ -290,6 +297,14 @@ impl ClerkConfigBuilder {
             session_revalidation: seconds(
                 "CLERK_SESSION_REVALIDATION_SECONDS",
                 get("CLERK_SESSION_REVALIDATION_SECONDS"),
+            )?,
+            staff_session_idle: seconds(
+                "CLERK_STAFF_SESSION_IDLE_SECONDS",
+                get("CLERK_STAFF_SESSION_IDLE_SECONDS"),
+            )?,
+            staff_session_max: seconds(
+                "CLERK_STAFF_SESSION_MAX_SECONDS",
+                get("CLERK_STAFF_SESSION_MAX_SECONDS"),
             )?,
             cache_timeout: seconds("CLERK_CACHE_TIMEOUT", get("CLERK_CACHE_TIMEOUT"))?,
             org_cache_timeout: seconds("CLERK_ORG_CACHE_TIMEOUT", get("CLERK_ORG_CACHE_TIMEOUT"))?,
@@ -589,6 +604,18 @@ impl ClerkConfigBuilder {
                 self.session_revalidation,
                 Duration::from_secs(300),
             )?,
+            staff_session: crate::session::StaffLifetime {
+                idle: positive(
+                    "CLERK_STAFF_SESSION_IDLE_SECONDS",
+                    self.staff_session_idle,
+                    crate::session::StaffLifetime::DEFAULT.idle,
+                )?,
+                max: positive(
+                    "CLERK_STAFF_SESSION_MAX_SECONDS",
+                    self.staff_session_max,
+                    crate::session::StaffLifetime::DEFAULT.max,
+                )?,
+            },
             cache_timeout: positive(
                 "CLERK_CACHE_TIMEOUT",
                 self.cache_timeout,
@@ -862,6 +889,8 @@ mod tests {
             ("CLERK_PROVISION_TRIES", "100"),
             ("CLERK_COOKIE_AUTH", "maybe"),
             ("CLERK_COOKIE_SECURE", "sometimes"),
+            ("CLERK_STAFF_SESSION_IDLE_SECONDS", "0"),
+            ("CLERK_STAFF_SESSION_MAX_SECONDS", "1h"),
         ];
         for (setting, value) in cases {
             let mut pairs = base();

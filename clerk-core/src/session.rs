@@ -455,6 +455,86 @@ impl RevalidationPolicy {
     }
 }
 
+/// How long a local staff session (hybrid mode) lasts ([design §4](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#4-sessions-and-revalidation)):
+/// `idle` without a request (`CLERK_STAFF_SESSION_IDLE_SECONDS`, 3600) and `max` since the
+/// login whatever happens (`CLERK_STAFF_SESSION_MAX_SECONDS`, 43200).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaffLifetime {
+    /// The longest time between two requests of the session.
+    pub idle: Duration,
+    /// The longest time since the login.
+    pub max: Duration,
+}
+
+/// What [`StaffLifetime::decide`] says about a staff session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StaffDecision {
+    /// Serve it; the stored last-seen time is recent enough.
+    Serve,
+    /// Serve it and store `now` as its last-seen time (done at most every
+    /// [`StaffLifetime::TOUCH_EVERY`], so a busy session is not rewritten on every request).
+    ServeAndTouch,
+    /// It is over: end it (the staff member logs in again).
+    Expired,
+}
+
+impl StaffLifetime {
+    /// The design's defaults: an hour idle, twelve hours in all.
+    pub const DEFAULT: StaffLifetime = StaffLifetime {
+        idle: Duration::from_secs(3600),
+        max: Duration::from_secs(43_200),
+    };
+
+    /// How stale the stored last-seen time may get before a request rewrites it: the idle
+    /// limit is kept to within this.
+    pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+    /// The lifetimes of `config`.
+    #[must_use]
+    pub fn from_config(config: &ClerkConfig) -> StaffLifetime {
+        config.staff_session
+    }
+
+    /// Decides a staff session logged in at `logged_in_at` and last seen at `last_seen`
+    /// (`None`: a session stored before lifetimes were recorded, which is ended). A clock
+    /// that went backwards counts as no time passed.
+    #[must_use]
+    pub fn decide(
+        &self,
+        logged_in_at: Option<UnixTime>,
+        last_seen: Option<UnixTime>,
+        now: UnixTime,
+    ) -> StaffDecision {
+        let Some(logged_in_at) = logged_in_at else {
+            return StaffDecision::Expired;
+        };
+        let last_seen = last_seen.unwrap_or(logged_in_at);
+        let since = |at: UnixTime| now.duration_since(at);
+        if since(logged_in_at) >= self.max || since(last_seen) >= self.idle {
+            StaffDecision::Expired
+        } else if since(last_seen) >= Self::TOUCH_EVERY {
+            StaffDecision::ServeAndTouch
+        } else {
+            StaffDecision::Serve
+        }
+    }
+}
+
+impl Default for StaffLifetime {
+    fn default() -> Self {
+        StaffLifetime::DEFAULT
+    }
+}
+
+/// Whether `user` may hold a staff session now: staff, active, not locked, banned or
+/// deleted. Both adapters read the user again on every request of a staff session and end
+/// it when this turns false.
+#[must_use]
+pub fn may_hold_staff_session(user: &User) -> bool {
+    user.is_staff && user.is_active && !user.locked && !user.banned && user.deleted_at.is_none()
+}
+
 /// The session cookie's name with `Secure` on (`CLERK_COOKIE_SECURE`, the default): the
 /// `__Host-` prefix makes browsers refuse it unless it is `Secure`, has `Path=/` and no
 /// `Domain`, so a sibling subdomain cannot plant or shadow it.

@@ -295,3 +295,42 @@ fn the_secure_cookie_carries_the_host_prefix() {
     assert_eq!(session_cookie_name(true), "__Host-clerk_session");
     assert_eq!(session_cookie_name(false), "clerk_session");
 }
+
+#[test]
+fn staff_sessions_end_after_their_idle_and_absolute_lifetimes() {
+    use clerk_core::session::{StaffDecision, StaffLifetime};
+    let life = StaffLifetime::DEFAULT;
+    assert_eq!(
+        (life.idle, life.max),
+        (Duration::from_secs(3600), Duration::from_secs(43_200))
+    );
+    let login = Some(at(0));
+    assert_eq!(life.decide(login, None, at(59)), StaffDecision::Serve);
+    assert_eq!(
+        life.decide(login, None, at(60)),
+        StaffDecision::ServeAndTouch
+    );
+    assert_eq!(
+        life.decide(login, None, at(3599)),
+        StaffDecision::ServeAndTouch
+    );
+    assert_eq!(
+        life.decide(login, None, at(3600)),
+        StaffDecision::Expired,
+        "idle"
+    );
+    // Kept busy, it still ends at the absolute limit.
+    let busy = Some(at(43_199));
+    assert_eq!(life.decide(login, busy, at(43_199)), StaffDecision::Serve);
+    assert_eq!(
+        life.decide(login, busy, at(43_200)),
+        StaffDecision::Expired,
+        "max"
+    );
+    // A session without a recorded login time is ended; a clock going back serves.
+    assert_eq!(life.decide(None, None, at(1)), StaffDecision::Expired);
+    assert_eq!(
+        life.decide(Some(at(100)), None, at(50)),
+        StaffDecision::Serve
+    );
+}

@@ -268,7 +268,8 @@ impl ClerkFairing {
                     Arc::clone(sessions),
                     RevalidationPolicy::from_config(&config),
                 )
-                .establish_from_header(self.sessions_from_header);
+                .establish_from_header(self.sessions_from_header)
+                .staff_session_lifetime(config.staff_session);
                 #[cfg(feature = "hybrid")]
                 let mode = mode.staff_login_concurrency(config.staff_login_concurrency);
                 Some(mode)

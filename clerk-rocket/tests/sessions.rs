@@ -464,6 +464,35 @@ async fn staff_login_rotates_the_id_and_a_local_session_ignores_clerk_tokens() {
     );
 }
 
+/// A staff session ends after an hour without a request, and twelve hours after the login
+/// however busy (the defaults of `CLERK_STAFF_SESSION_IDLE_SECONDS` / `_MAX_SECONDS`).
+#[tokio::test]
+async fn staff_sessions_end_idle_and_at_their_absolute_limit() {
+    let h = harness().await;
+    h.staff_user("ada", true).await;
+    assert_eq!(h.login("ada", PASSWORD).await.status, Status::NoContent);
+    h.clock.advance(Duration::from_secs(3599));
+    assert_eq!(h.get("/staff", None).await.status, Status::Ok);
+    h.clock.advance(Duration::from_secs(3600));
+    assert_eq!(
+        h.get("/staff", None).await.status,
+        Status::Unauthorized,
+        "idle"
+    );
+
+    assert_eq!(h.login("ada", PASSWORD).await.status, Status::NoContent);
+    for _ in 0..23 {
+        h.clock.advance(Duration::from_secs(30 * 60));
+        assert_eq!(h.get("/staff", None).await.status, Status::Ok, "busy");
+    }
+    h.clock.advance(Duration::from_secs(30 * 60));
+    assert_eq!(
+        h.get("/staff", None).await.status,
+        Status::Unauthorized,
+        "max"
+    );
+}
+
 // `#[tokio::test]` runs one thread: an argon2 check on it would stop every other task.
 #[tokio::test]
 async fn the_password_check_leaves_the_runtime_free_for_other_requests() {

@@ -91,8 +91,8 @@ use axum::http::{HeaderMap, Request};
 use clerk_core::extract::{find_token, TokenSource};
 use clerk_core::model::{User, UserId};
 use clerk_core::session::{
-    AfterRevalidation, EndReason, RevalidationPolicy, SessionDecision, SessionRecord, Standing,
-    TokenIdentity, SESSION_KEY,
+    may_hold_staff_session, AfterRevalidation, EndReason, RevalidationPolicy, SessionDecision,
+    SessionRecord, StaffDecision, StaffLifetime, Standing, TokenIdentity, SESSION_KEY,
 };
 use clerk_core::store::Store;
 use clerk_core::time::{Clock, UnixTime};
@@ -125,6 +125,7 @@ pub struct SessionMode {
     cookie_auth: bool,
     from_header: bool,
     clock: Option<Arc<dyn Clock>>,
+    staff_lifetime: StaffLifetime,
     #[cfg(feature = "hybrid")]
     login_gate: clerk_core::login_gate::LoginGate,
 }
@@ -154,9 +155,19 @@ impl SessionMode {
             cookie_auth: true,
             from_header: true,
             clock: None,
+            staff_lifetime: StaffLifetime::DEFAULT,
             #[cfg(feature = "hybrid")]
             login_gate: clerk_core::login_gate::LoginGate::from_setting(None),
         }
+    }
+
+    /// How long a local staff session lasts: idle and in all (`CLERK_STAFF_SESSION_IDLE_SECONDS`,
+    /// `CLERK_STAFF_SESSION_MAX_SECONDS`; [`StaffLifetime::from_config`]). Default: an hour
+    /// idle, twelve hours in all.
+    #[must_use]
+    pub fn staff_session_lifetime(mut self, lifetime: StaffLifetime) -> Self {
+        self.staff_lifetime = lifetime;
+        self
     }
 
     /// How many staff password checks may run at once (`CLERK_STAFF_LOGIN_CONCURRENCY`;
@@ -239,6 +250,10 @@ pub struct LocalLogin {
     pub user_id: UserId,
     /// When they logged in.
     pub at: UnixTime,
+    /// When the session last served a request (rewritten at most every
+    /// [`StaffLifetime::TOUCH_EVERY`]); `None` until then.
+    #[serde(default)]
+    pub last_seen: Option<UnixTime>,
 }
 
 /// The local-session side of a request, put into its extensions by the layer.
@@ -250,11 +265,6 @@ pub(crate) enum LocalState {
     Staff(Arc<User>),
     /// The session store or user store failed.
     Unavailable(SessionDependency),
-}
-
-/// Whether `user` may hold a staff session now.
-fn may_staff(user: &User) -> bool {
-    user.is_staff && user.is_active && !user.locked && !user.banned && user.deleted_at.is_none()
 }
 
 pub(crate) fn session_failure(error: &SessionError) -> SessionDependency {
@@ -330,12 +340,33 @@ async fn local_staff(
     let Some(login) = login else {
         return Ok(None);
     };
+    let now = mode.now();
+    let decision = mode
+        .staff_lifetime
+        .decide(Some(login.at), login.last_seen, now);
+    if decision == StaffDecision::Expired {
+        tracing::info!(user_id = %login.user_id, "staff session expired: ended");
+        session.flush().await.map_err(|e| session_failure(&e))?;
+        return Ok(None);
+    }
     let user = mode.store.user(login.user_id).await.map_err(|error| {
         tracing::warn!(%error, "user store failed: request refused with 503");
         SessionDependency::UserStore
     })?;
     match user {
-        Some(user) if may_staff(&user) => Ok(Some(Arc::new(user))),
+        Some(user) if may_hold_staff_session(&user) => {
+            if decision == StaffDecision::ServeAndTouch {
+                let touched = LocalLogin {
+                    last_seen: Some(now),
+                    ..login
+                };
+                session
+                    .insert(LOCAL_USER_KEY, touched)
+                    .await
+                    .map_err(|e| session_failure(&e))?;
+            }
+            Ok(Some(Arc::new(user)))
+        }
         _ => {
             tracing::info!(user_id = %login.user_id, "local login no longer staff: session ended");
             session.flush().await.map_err(|e| session_failure(&e))?;

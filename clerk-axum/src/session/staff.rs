@@ -230,6 +230,7 @@ impl StaffSession {
                 super::LocalLogin {
                     user_id: user.id,
                     at: now,
+                    last_seen: None,
                 },
             )
             .await

@@ -65,6 +65,11 @@ pub struct SessionData {
     pub clerk: Option<SessionRecord>,
     /// A local (password) login of hybrid mode: `clerk_users.id`.
     pub local_user: Option<i64>,
+    /// When the local login happened.
+    pub local_login_at: Option<UnixTime>,
+    /// When the local login's session last served a request (rewritten at most every
+    /// [`StaffLifetime::TOUCH_EVERY`](clerk_core::session::StaffLifetime::TOUCH_EVERY)).
+    pub local_last_seen: Option<UnixTime>,
 }
 
 impl fmt::Debug for SessionData {
@@ -72,6 +77,8 @@ impl fmt::Debug for SessionData {
         f.debug_struct("SessionData")
             .field("clerk", &self.clerk)
             .field("local_user", &self.local_user)
+            .field("local_login_at", &self.local_login_at)
+            .field("local_last_seen", &self.local_last_seen)
             .finish()
     }
 }
@@ -180,6 +187,7 @@ pub struct SessionMode {
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) policy: RevalidationPolicy,
     pub(crate) from_header: bool,
+    pub(crate) staff_lifetime: clerk_core::session::StaffLifetime,
     #[cfg(feature = "hybrid")]
     pub(crate) login_gate: clerk_core::login_gate::LoginGate,
 }
@@ -207,9 +215,19 @@ impl SessionMode {
             sessions,
             policy,
             from_header: true,
+            staff_lifetime: clerk_core::session::StaffLifetime::DEFAULT,
             #[cfg(feature = "hybrid")]
             login_gate: clerk_core::login_gate::LoginGate::from_setting(None),
         }
+    }
+
+    /// How long a local staff session lasts: idle and in all (`CLERK_STAFF_SESSION_IDLE_SECONDS`,
+    /// `CLERK_STAFF_SESSION_MAX_SECONDS`); the fairing sets it from the settings. Default: an
+    /// hour idle, twelve hours in all.
+    #[must_use]
+    pub fn staff_session_lifetime(mut self, lifetime: clerk_core::session::StaffLifetime) -> Self {
+        self.staff_lifetime = lifetime;
+        self
     }
 
     /// How many staff password checks may run at once (`CLERK_STAFF_LOGIN_CONCURRENCY`;
@@ -422,7 +440,7 @@ async fn save(
 ) -> Result<(), SessionStoreError> {
     let data = SessionData {
         clerk: Some(record),
-        local_user: None,
+        ..SessionData::default()
     };
     mode.sessions.save(id, data).await
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use clerk_core::login_gate::{gated_staff_login, GatedLoginError};
 use clerk_core::model::{User, UserId};
 use clerk_core::password::LocalLoginError;
+use clerk_core::session::{may_hold_staff_session, StaffDecision};
 use clerk_core::store::{Change, UserRef, WriteBatch};
 use clerk_core::time::{Clock, SystemClock};
 use rocket::request::{FromRequest, Outcome, Request};
@@ -76,32 +77,43 @@ async fn staff(request: &Request<'_>) -> Result<Arc<User>, ClerkRejection> {
         tracing::warn!(%error, "session store failed: request refused with 503");
         ClerkRejection::SessionUnavailable(SessionDependency::SessionStore)
     })?;
-    let Some(user_id) = data.and_then(|d| d.local_user) else {
+    let Some(data) = data.filter(|d| d.local_user.is_some()) else {
         return Err(ClerkRejection::StaffLoginRequired);
     };
+    let user_id = data.local_user.unwrap_or_default();
+    let id = id.as_str();
+    let end = |why: &'static str| async move {
+        tracing::info!(user_id, "{why}: staff session ended");
+        let _ = mode.sessions.delete(id).await;
+        remove_cookie(request);
+        Err(ClerkRejection::StaffLoginRequired)
+    };
+    let now = clock(request).now();
+    let decision = mode
+        .staff_lifetime
+        .decide(data.local_login_at, data.local_last_seen, now);
+    if decision == StaffDecision::Expired {
+        return end("expired").await;
+    }
     let user = mode.store.user(UserId(user_id)).await.map_err(|error| {
         tracing::warn!(%error, "user store failed: request refused with 503");
         ClerkRejection::SessionUnavailable(SessionDependency::UserStore)
     })?;
     match user {
-        Some(user)
-            if user.is_staff
-                && user.is_active
-                && !user.banned
-                && !user.locked
-                && user.deleted_at.is_none() =>
-        {
+        Some(user) if may_hold_staff_session(&user) => {
+            if decision == StaffDecision::ServeAndTouch {
+                let touched = SessionData {
+                    local_last_seen: Some(now),
+                    ..data
+                };
+                mode.sessions.save(id, touched).await.map_err(|error| {
+                    tracing::warn!(%error, "session store failed: request refused with 503");
+                    ClerkRejection::SessionUnavailable(SessionDependency::SessionStore)
+                })?;
+            }
             Ok(Arc::new(user))
         }
-        _ => {
-            tracing::info!(
-                user_id,
-                "staff session of a user who is no longer staff: ended"
-            );
-            let _ = mode.sessions.delete(&id).await;
-            remove_cookie(request);
-            Err(ClerkRejection::StaffLoginRequired)
-        }
+        _ => end("the user is no longer staff").await,
     }
 }
 
@@ -277,6 +289,8 @@ impl StaffSession<'_> {
         let data = SessionData {
             clerk: None,
             local_user: Some(user.id.0),
+            local_login_at: Some(now),
+            local_last_seen: None,
         };
         sessions
             .save(&id, data)

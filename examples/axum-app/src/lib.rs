@@ -250,7 +250,8 @@ impl AppState {
         )
         .cookie_auth(config.clerk.cookie_auth)
         .establish_from_header(false)
-        .staff_login_concurrency(config.clerk.staff_login_concurrency);
+        .staff_login_concurrency(config.clerk.staff_login_concurrency)
+        .staff_session_lifetime(config.clerk.staff_session);
         if !config.clerk.cookie_secure {
             tracing::warn!(
                 "CLERK_COOKIE_SECURE=false: session cookies are sent over plain HTTP (no Secure, no __Host- prefix)"
