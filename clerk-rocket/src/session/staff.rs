@@ -77,10 +77,9 @@ async fn staff(request: &Request<'_>) -> Result<Arc<User>, ClerkRejection> {
         tracing::warn!(%error, "session store failed: request refused with 503");
         ClerkRejection::SessionUnavailable(SessionDependency::SessionStore)
     })?;
-    let Some(data) = data.filter(|d| d.local_user.is_some()) else {
+    let Some((data, user_id)) = data.and_then(|d| d.local_user.map(|user_id| (d, user_id))) else {
         return Err(ClerkRejection::StaffLoginRequired);
     };
-    let user_id = data.local_user.unwrap_or_default();
     let id = id.as_str();
     let end = |why: &'static str| async move {
         tracing::info!(user_id, "{why}: staff session ended");

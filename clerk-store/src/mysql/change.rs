@@ -21,6 +21,7 @@ use super::rows::{
     webhook_event_row, Key, BY_CLERK_ID, BY_ID, BY_LIVE_EMAIL, BY_LOCAL_USERNAME, FOR_UPDATE,
     PLAIN, SHARED,
 };
+use crate::held;
 
 /// The open transaction of one batch.
 pub(super) struct MySqlTx<'c> {
@@ -77,37 +78,21 @@ impl ChangeTarget for MySqlTx<'_> {
     }
 
     async fn hold_event(&mut self, held: &HeldEvent) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO clerk_webhook_held \
-             (svix_id, event_type, reason, payload, held_at, resolved_at) \
-             VALUES (?, ?, ?, ?, ?, NULL)",
-        )
-        .bind(&held.svix_id)
-        .bind(&held.event_type)
-        .bind(held.reason.as_str())
-        .bind(crate::held::payload(held)?)
-        .bind(held.held_at.as_millis())
-        .execute(&mut *self.conn)
-        .await
-        .map_err(classify)?;
-        Ok(())
+        held::hold(&mut *self.conn, &held::QMARK, held, classify).await
     }
 
     async fn release_held(&mut self, svix_id: &str, at: UnixTime) -> Result<Release, StoreError> {
-        let released = sqlx::query(
-            "UPDATE clerk_webhook_held SET resolved_at = ? \
-             WHERE svix_id = ? AND resolved_at IS NULL",
-        )
-        .bind(at.as_millis())
-        .bind(svix_id)
-        .execute(&mut *self.conn)
-        .await
-        .map_err(classify)?
-        .rows_affected();
+        let released = sqlx::query(held::QMARK.release)
+            .bind(at.as_millis())
+            .bind(svix_id)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(classify)?
+            .rows_affected();
         if released > 0 {
             return Ok(Release::Released);
         }
-        let held = sqlx::query("SELECT 1 FROM clerk_webhook_held WHERE svix_id = ?")
+        let held = sqlx::query(held::QMARK.exists)
             .bind(svix_id)
             .fetch_optional(&mut *self.conn)
             .await

@@ -14,7 +14,7 @@ use clerk_core::model::{
 };
 use clerk_core::store::dispatch;
 
-use crate::held::{held_from_row, HELD_COLUMNS};
+use crate::held;
 use clerk_core::store::{
     BatchOutcome, Conflict, LedgerStore, OrganizationStore, StoreError, StoreWriter, UserStore,
     WriteBatch,
@@ -395,41 +395,15 @@ impl LedgerStore for MySqlStore {
     }
 
     async fn held_event(&self, svix_id: &str) -> Result<Option<HeldEvent>, StoreError> {
-        let sql = format!("SELECT {HELD_COLUMNS} FROM clerk_webhook_held WHERE svix_id = ?");
-        let row = sqlx::query(&sql)
-            .bind(svix_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)?;
-        row.as_ref()
-            .map(held_from_row)
-            .transpose()
-            .map_err(classify)
+        held::held_one(&self.pool, &held::QMARK, svix_id, classify).await
     }
 
     async fn held_events(&self, limit: usize) -> Result<Vec<HeldEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {HELD_COLUMNS} FROM clerk_webhook_held WHERE resolved_at IS NULL \
-             ORDER BY held_at, svix_id LIMIT ?"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(classify)?;
-        rows.iter()
-            .map(held_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(classify)
+        held::held_open(&self.pool, &held::QMARK, limit, classify).await
     }
 
     async fn count_held_events(&self) -> Result<u64, StoreError> {
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM clerk_webhook_held WHERE resolved_at IS NULL")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(classify)?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        held::count_open(&self.pool, classify).await
     }
 }
 

@@ -26,6 +26,7 @@ use super::rows::{
     BY_CLERK_ID, BY_ID, BY_LIVE_EMAIL, BY_LOCAL_USERNAME,
 };
 use super::{bulk, classify};
+use crate::held;
 
 /// Advisory-lock namespaces (the first half of the two-key form).
 #[derive(Clone, Copy)]
@@ -270,37 +271,21 @@ impl ChangeTarget for PgTx<'_> {
     }
 
     async fn hold_event(&mut self, held: &HeldEvent) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO clerk_webhook_held \
-             (svix_id, event_type, reason, payload, held_at, resolved_at) \
-             VALUES ($1, $2, $3, $4, $5, NULL)",
-        )
-        .bind(&held.svix_id)
-        .bind(&held.event_type)
-        .bind(held.reason.as_str())
-        .bind(crate::held::payload(held)?)
-        .bind(held.held_at.as_millis())
-        .execute(&mut *self.conn)
-        .await
-        .map_err(classify)?;
-        Ok(())
+        held::hold(&mut *self.conn, &held::DOLLAR, held, classify).await
     }
 
     async fn release_held(&mut self, svix_id: &str, at: UnixTime) -> Result<Release, StoreError> {
-        let released = sqlx::query(
-            "UPDATE clerk_webhook_held SET resolved_at = $1 \
-             WHERE svix_id = $2 AND resolved_at IS NULL",
-        )
-        .bind(at.as_millis())
-        .bind(svix_id)
-        .execute(&mut *self.conn)
-        .await
-        .map_err(classify)?
-        .rows_affected();
+        let released = sqlx::query(held::DOLLAR.release)
+            .bind(at.as_millis())
+            .bind(svix_id)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(classify)?
+            .rows_affected();
         if released > 0 {
             return Ok(Release::Released);
         }
-        let held = sqlx::query("SELECT 1 FROM clerk_webhook_held WHERE svix_id = $1")
+        let held = sqlx::query(held::DOLLAR.exists)
             .bind(svix_id)
             .fetch_optional(&mut *self.conn)
             .await
