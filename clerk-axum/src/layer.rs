@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 use tracing::Instrument;
 
 use axum::http::Request;
+use clerk_core::provision::UserProvisioning;
 use clerk_core::{AuthDecision, Authenticator, BuildError, ClerkConfig};
 use futures_util::future::BoxFuture;
 use tower_layer::Layer;
@@ -27,6 +28,7 @@ use crate::AuthState;
 #[derive(Debug, Clone)]
 pub struct ClerkLayer {
     authenticator: Authenticator,
+    users: Option<UserProvisioning>,
     #[cfg(feature = "sessions")]
     sessions: Option<Arc<crate::session::SessionMode>>,
 }
@@ -37,9 +39,19 @@ impl ClerkLayer {
     pub fn new(authenticator: Authenticator) -> Self {
         ClerkLayer {
             authenticator,
+            users: None,
             #[cfg(feature = "sessions")]
             sessions: None,
         }
+    }
+
+    /// The stored-user lookup [`ClerkUser`](crate::ClerkUser) reads (the mirror, and the
+    /// Backend API for just-in-time provisioning): the layer puts it into every request, so
+    /// no separate `Extension` is needed.
+    #[must_use]
+    pub fn with_users(mut self, users: UserProvisioning) -> Self {
+        self.users = Some(users);
+        self
     }
 
     /// Turns on session mode (feature `sessions`): a verified token is remembered in the
@@ -99,6 +111,7 @@ impl<S> Layer<S> for ClerkLayer {
         ClerkService {
             inner,
             authenticator: self.authenticator.clone(),
+            users: self.users.clone(),
             #[cfg(feature = "sessions")]
             sessions: self.sessions.clone(),
         }
@@ -115,6 +128,7 @@ impl<S> Layer<S> for ClerkLayer {
 pub struct ClerkService<S> {
     inner: S,
     authenticator: Authenticator,
+    users: Option<UserProvisioning>,
     #[cfg(feature = "sessions")]
     sessions: Option<Arc<crate::session::SessionMode>>,
 }
@@ -155,6 +169,11 @@ where
         let authenticator = self.authenticator.clone();
         #[cfg(feature = "sessions")]
         let sessions = self.sessions.clone();
+        if let Some(users) = &self.users {
+            if request.extensions().get::<UserProvisioning>().is_none() {
+                request.extensions_mut().insert(users.clone());
+            }
+        }
         Box::pin(async move {
             #[cfg(feature = "sessions")]
             if let Some(mode) = &sessions {

@@ -182,6 +182,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod builder;
 mod extract;
 mod layer;
 pub mod middleware;
@@ -203,9 +204,10 @@ pub use extract::{
 };
 #[cfg(feature = "reqwest")]
 pub use layer::FromEnvError;
+pub use builder::{Clerk, ClerkBuildError, ClerkBuilder, Processor, DEFAULT_WEBHOOK_PATH};
 pub use layer::{ClerkLayer, ClerkService};
 pub use rejection::{
-    ClerkRejection, SessionDependency, UserDependency, LAYER_MISSING_MESSAGE,
+    ClerkRejection, Refusal, SessionDependency, UserDependency, LAYER_MISSING_MESSAGE,
     SESSION_LAYER_MISSING_MESSAGE, SESSION_TOKEN_MISSING, USER_PROVISIONING_MISSING_MESSAGE,
 };
 pub use user::{ClerkUser, UserProvisioning};

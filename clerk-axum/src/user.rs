@@ -44,38 +44,21 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use clerk_core::flow::Refusal;
 use clerk_core::model::User;
-use clerk_core::provision::ProvisionError;
 pub use clerk_core::provision::UserProvisioning;
 use clerk_core::Auth;
 
-use crate::rejection::UserDependency;
+use crate::rejection::USER_PROVISIONING_MISSING;
 use crate::{AuthState, ClerkRejection};
 
-impl From<ProvisionError> for ClerkRejection {
-    fn from(error: ProvisionError) -> Self {
-        match error {
-            ProvisionError::NotFound => ClerkRejection::UserNotFound,
-            ProvisionError::Deleted => ClerkRejection::UserDeleted,
-            ProvisionError::BackendApiUnavailable => {
-                ClerkRejection::UserUnavailable(UserDependency::BackendApi)
-            }
-            ProvisionError::ClerkUnavailable { retry_after_secs } => {
-                ClerkRejection::ClerkUnavailable { retry_after_secs }
-            }
-            ProvisionError::Conflict => ClerkRejection::UserConflict,
-            ProvisionError::Ended(reason) => ClerkRejection::SessionEnded(reason),
-            // `ProvisionError` is non-exhaustive: anything new is the store's side.
-            _ => ClerkRejection::UserUnavailable(UserDependency::Store),
-        }
-    }
-}
-
 /// The signed-in user's stored row (and the session), provisioned just in time when missing.
-/// See the [module docs](self) for the lookup and its rejections; needs [`ClerkLayer`] and a
+/// See the [module docs](self) for the lookup and its rejections; needs [`ClerkLayer`] with a
+/// store ([`Clerk::builder`](crate::Clerk::builder), [`ClerkLayer::with_users`]) or a
 /// [`UserProvisioning`] extension.
 ///
 /// [`ClerkLayer`]: crate::ClerkLayer
+/// [`ClerkLayer::with_users`]: crate::ClerkLayer::with_users
 #[derive(Debug, Clone)]
 pub struct ClerkUser {
     /// The stored user.
@@ -100,7 +83,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClerkUser {
         let users = parts
             .extensions
             .get::<UserProvisioning>()
-            .ok_or(ClerkRejection::UserProvisioningMissing)?
+            .ok_or(Refusal::Misconfigured(USER_PROVISIONING_MISSING))?
             .clone();
         let user = users.user_for(&auth).await?;
         Ok(ClerkUser { user, auth })

@@ -83,6 +83,7 @@ mod claims;
 pub mod config;
 mod driver;
 pub mod extract;
+pub mod flow;
 pub mod http;
 pub mod jwks;
 pub mod keys;

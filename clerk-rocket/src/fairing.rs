@@ -5,37 +5,59 @@
 use std::fmt;
 use std::sync::Arc;
 
+use clerk_core::flow::session::SessionFlow;
+use clerk_core::flow::wiring::{Wiring, WiringError};
 use clerk_core::provision::UserProvisioning;
 use clerk_core::store::Store;
 use clerk_core::time::Clock;
 use clerk_core::{Authenticator, ClerkConfig, HttpClient};
-use clerk_webhooks::{Webhook, WebhookProcessor};
+use clerk_webhooks::WebhookProcessor;
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::{Build, Rocket};
 
-use crate::session::{SessionMode, SessionStore};
+use crate::session::SessionStore;
 use crate::settings::{self, Environment, SettingsError};
-use clerk_core::session::RevalidationPolicy;
 
 /// The webhook processor the fairing builds (over the type-erased store).
 pub type Processor = WebhookProcessor<Arc<dyn Store>>;
 
 /// What [`ClerkFairing`] manages: the guards and the webhook route read it with
 /// `request.rocket().state::<ClerkState>()`. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClerkState {
     config: ClerkConfig,
     authenticator: Authenticator,
     users: Option<UserProvisioning>,
     webhooks: Option<Arc<Processor>>,
-    sessions: Option<SessionMode>,
+    sessions: Option<(SessionFlow, Arc<dyn SessionStore>)>,
+}
+
+impl fmt::Debug for ClerkState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClerkState")
+            .field("config", &self.config)
+            .field("authenticator", &self.authenticator)
+            .field("users", &self.users)
+            .field("webhooks", &self.webhooks.is_some())
+            .field("sessions", &self.sessions.as_ref().map(|(flow, _)| flow))
+            .finish()
+    }
 }
 
 impl ClerkState {
     /// Session mode, when on.
     #[must_use]
-    pub fn sessions(&self) -> Option<&SessionMode> {
-        self.sessions.as_ref()
+    pub fn sessions(&self) -> Option<&SessionFlow> {
+        self.sessions.as_ref().map(|(flow, _)| flow)
+    }
+
+    /// The session store of session mode; a store that holds nothing when session mode is off.
+    pub(crate) fn session_store(&self) -> &Arc<dyn SessionStore> {
+        static NONE: std::sync::OnceLock<Arc<dyn SessionStore>> = std::sync::OnceLock::new();
+        match &self.sessions {
+            Some((_, store)) => store,
+            None => NONE.get_or_init(|| Arc::new(crate::session::MemorySessionStore::new())),
+        }
     }
 
     /// The validated settings.
@@ -77,12 +99,9 @@ pub enum FairingError {
     /// A setting is missing or invalid (the message names it).
     #[error(transparent)]
     Settings(#[from] SettingsError),
-    /// The authenticator could not be built.
+    /// The authenticator or the HTTP client for Clerk could not be built.
     #[error(transparent)]
-    Authenticator(#[from] clerk_core::BuildError),
-    /// The HTTP client for Clerk could not be built.
-    #[error("HTTP client: {0}")]
-    Http(#[from] clerk_core::HttpError),
+    Wiring(WiringError),
     /// Session mode needs the mirror (for revocations, bans and staff users).
     #[error("session mode needs a store: use ClerkFairing::new().store(..).sessions(..)")]
     SessionsWithoutStore,
@@ -213,107 +232,40 @@ impl ClerkFairing {
             Environment::Process
         };
         let config = settings::read(figment, env)?;
-        let http = match &self.http {
-            Some(http) => Some(Arc::clone(http)),
-            None => default_http(&config)?,
-        };
-        let mut builder = Authenticator::builder(config.clone());
-        if let Some(http) = &http {
-            builder = builder.shared_http_client(Arc::clone(http));
+        let mut wiring = Wiring::new(config)
+            .sessions(self.sessions.is_some())
+            .establish_sessions_from_header(self.sessions_from_header);
+        if let Some(store) = &self.store {
+            wiring = wiring.store(Arc::clone(store));
+        }
+        if let Some(http) = &self.http {
+            wiring = wiring.http_client(Arc::clone(http));
         }
         if let Some(clock) = &self.clock {
-            builder = builder.clock(Arc::clone(clock));
+            wiring = wiring.clock(Arc::clone(clock));
         }
         if let Some(capacity) = self.token_cache_capacity {
-            builder = builder.token_cache_capacity(capacity);
+            wiring = wiring.token_cache_capacity(capacity);
         }
-        let authenticator = builder.build()?;
-        let users = self.store.as_ref().map(|store| {
-            let mut users = UserProvisioning::from_dyn(Arc::clone(store));
-            if let Some(clock) = &self.clock {
-                users = users.with_clock(Arc::clone(clock));
+        let wired = wiring.build().map_err(|error| match error {
+            WiringError::SessionsWithoutStore => FairingError::SessionsWithoutStore,
+            other => FairingError::Wiring(other),
+        })?;
+        let webhooks = match &self.store {
+            Some(store) => {
+                WebhookProcessor::from_config(&wired.config, Arc::clone(store))?.map(Arc::new)
             }
-            match http.as_ref().and_then(|http| backend_api(&config, http)) {
-                Some(api) => users
-                    .with_backend_api(api)
-                    .with_budget(config.provision_budget),
-                None => {
-                    tracing::warn!(
-                        "no CLERK_SECRET_KEY (or no HTTP client): users missing from the store are not fetched from Clerk"
-                    );
-                    users
-                }
-            }
-        });
-        let webhooks = match (&self.store, config.webhook_signing_key()) {
-            (Some(store), Some(key)) => {
-                let webhook = Webhook::from_signing_key(key)?;
-                Some(Arc::new(WebhookProcessor::new(webhook, Arc::clone(store))))
-            }
-            (Some(_), None) => {
-                tracing::warn!("CLERK_WEBHOOK_SIGNING_KEY unset: the webhook route answers 503");
-                None
-            }
-            (None, _) => None,
+            None => None,
         };
-        if self.sessions.is_some() && !config.cookie_secure {
-            tracing::warn!(
-                "CLERK_COOKIE_SECURE=false: session cookies are sent over plain HTTP (no Secure, no __Host- prefix)"
-            );
-        }
-        let sessions = match (&self.sessions, &self.store) {
-            (Some(sessions), Some(store)) => {
-                let mode = SessionMode::new(
-                    Arc::clone(store),
-                    Arc::clone(sessions),
-                    RevalidationPolicy::from_config(&config),
-                )
-                .establish_from_header(self.sessions_from_header)
-                .staff_session_lifetime(config.staff_session);
-                #[cfg(feature = "hybrid")]
-                let mode = mode.staff_login_concurrency(config.staff_login_concurrency);
-                Some(mode)
-            }
-            (Some(_), None) => return Err(FairingError::SessionsWithoutStore),
-            (None, _) => None,
-        };
+        let sessions = wired.sessions.zip(self.sessions.clone());
         Ok(ClerkState {
-            config,
-            authenticator,
-            users,
+            config: wired.config,
+            authenticator: wired.authenticator,
+            users: wired.users,
             webhooks,
             sessions,
         })
     }
-}
-
-#[cfg(feature = "reqwest")]
-fn default_http(config: &ClerkConfig) -> Result<Option<Arc<dyn HttpClient>>, FairingError> {
-    let client = clerk_core::reqwest_client::ReqwestClient::new(config.api_timeout)?;
-    Ok(Some(Arc::new(client)))
-}
-
-#[cfg(not(feature = "reqwest"))]
-fn default_http(_config: &ClerkConfig) -> Result<Option<Arc<dyn HttpClient>>, FairingError> {
-    Ok(None)
-}
-
-#[cfg(feature = "reqwest")]
-fn backend_api(
-    config: &ClerkConfig,
-    http: &Arc<dyn HttpClient>,
-) -> Option<clerk_core::backend_api::BackendApi> {
-    use clerk_core::backend_api::{BackendApi, TokioSleeper};
-    BackendApi::from_config(config, Arc::clone(http), Arc::new(TokioSleeper)).ok()
-}
-
-#[cfg(not(feature = "reqwest"))]
-fn backend_api(
-    _config: &ClerkConfig,
-    _http: &Arc<dyn HttpClient>,
-) -> Option<clerk_core::backend_api::BackendApi> {
-    // Retries need a sleeper, which needs a runtime this build does not name.
-    None
 }
 
 #[rocket::async_trait]

@@ -6,78 +6,50 @@
 //!
 //! [`Authenticator::authenticate`]: clerk_core::Authenticator::authenticate
 
-use std::fmt;
-use std::marker::PhantomData;
-use std::ops::Deref;
 use std::sync::Arc;
 
 use clerk_core::authz::{PermissionName, Requirement, RoleName};
 use clerk_core::extract::{cookie_from, find_token_from, ExtractError, FoundToken, SESSION_COOKIE};
-use clerk_core::{ActiveOrganization, Auth, AuthDecision};
+use clerk_core::flow::session::{FlowOutcome, StaffState};
+use clerk_core::flow::{Refusal, RequestAuth};
+use clerk_core::{Auth, AuthDecision};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 
-use crate::rejection::fail;
-use crate::session::{self, SessionDependency};
+use crate::rejection::{fail, FAIRING_MISSING};
+use crate::session;
 use crate::{ClerkRejection, ClerkState};
 
-/// What the authenticator decided about the request. Cheap to clone.
+/// What the authenticator (and session mode) decided about the request: clerk-core's
+/// [`RequestAuth`]. Cheap to clone.
 ///
 /// As a guard it never fails once [`ClerkFairing`](crate::ClerkFairing) is attached (it is the
 /// raw decision, for handlers that answer each case themselves).
 #[derive(Debug, Clone)]
-pub struct AuthState {
-    decision: Arc<AuthDecision>,
-    session: Option<SessionNote>,
-}
-
-/// What session mode adds to a signed-out decision: why the session could not serve it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SessionNote {
-    /// The revalidation interval passed and no token came with the request (401).
-    RevalidationRequired,
-    /// The session store or the mirror failed (503).
-    Unavailable(SessionDependency),
-    /// The token's session was revoked or its user may not be served: nothing established
-    /// (401 with the reason).
-    Ended(clerk_core::session::EndReason),
-}
+pub struct AuthState(pub RequestAuth);
 
 impl AuthState {
     /// Wraps a decision.
     #[must_use]
     pub fn new(decision: Arc<AuthDecision>) -> Self {
-        AuthState {
-            decision,
-            session: None,
-        }
+        AuthState(RequestAuth::new(decision))
     }
 
-    pub(crate) fn with_note(decision: AuthDecision, note: SessionNote) -> Self {
-        AuthState {
-            decision: Arc::new(decision),
-            session: Some(note),
-        }
-    }
-
-    /// Session mode's rejection, when the session (not the token) decided the request.
-    fn session_rejection(&self) -> Option<ClerkRejection> {
-        self.session.map(|note| match note {
-            SessionNote::RevalidationRequired => ClerkRejection::SessionRevalidationRequired,
-            SessionNote::Unavailable(which) => ClerkRejection::SessionUnavailable(which),
-            SessionNote::Ended(reason) => ClerkRejection::SessionEnded(reason),
-        })
+    /// The core's view of the request.
+    #[must_use]
+    pub fn request_auth(&self) -> &RequestAuth {
+        &self.0
     }
 
     /// The authenticator's decision.
     pub fn decision(&self) -> &AuthDecision {
-        &self.decision
+        self.0.decision()
     }
 
     /// The session, when signed in.
     #[must_use]
     pub fn auth(&self) -> Option<&Arc<Auth>> {
-        self.decision.auth()
+        self.0.auth()
     }
 
     /// The session, or the rejection a route requiring one answers with.
@@ -85,68 +57,63 @@ impl AuthState {
     /// # Errors
     /// 401 without a token or with a bad one, 503 when no signing key can be had.
     pub fn require(&self) -> Result<&Arc<Auth>, ClerkRejection> {
-        if let Some(rejection) = self.session_rejection() {
-            return Err(rejection);
-        }
-        match &*self.decision {
-            AuthDecision::SignedIn(auth) => Ok(auth),
-            AuthDecision::NoToken => Err(ClerkRejection::MissingToken),
-            AuthDecision::Rejected(rejection) => {
-                Err(ClerkRejection::InvalidToken(rejection.clone()))
-            }
-            AuthDecision::Unavailable(error) => Err(ClerkRejection::Unavailable(error.clone())),
-        }
+        self.0.require().map_err(ClerkRejection)
     }
 
     /// The request's state: authenticated on first use, then read from the request's cache.
     ///
     /// # Errors
-    /// [`ClerkRejection::FairingMissing`] without [`ClerkFairing`](crate::ClerkFairing).
+    /// A 500 without [`ClerkFairing`](crate::ClerkFairing).
     pub async fn of<'r>(request: &'r Request<'_>) -> Result<&'r AuthState, ClerkRejection> {
-        let cached: &Cached = request
-            .local_cache_async(async {
-                let cached = match request.rocket().state::<ClerkState>() {
-                    Some(state) => match state.sessions() {
-                        Some(mode) => Cached(Some(
-                            session::authenticate(
-                                request,
-                                state.authenticator(),
-                                state.config().cookie_auth,
-                                mode,
-                            )
-                            .await,
-                        )),
-                        None => {
-                            let found = find_credentials(request, state.config().cookie_auth);
-                            let decision = state.authenticator().decide(found).await;
-                            Cached(Some(AuthState::new(Arc::new(decision))))
-                        }
-                    },
-                    None => Cached(None),
-                };
-                cached.logged()
-            })
-            .await;
-        let state = cached.0.as_ref().ok_or(ClerkRejection::FairingMissing)?;
-        Ok(state)
+        Ok(&outcome(request).await?.0)
     }
 }
 
-/// The per-request cache entry (a private type, so nothing else can fill it).
-struct Cached(Option<AuthState>);
+/// The per-request cache entry (a private type, so nothing else can fill it): the request's
+/// state and, under session mode, its local staff login.
+struct Cached(Option<(AuthState, StaffState)>);
 
 impl Cached {
     /// Rocket 0.5 has no per-request span to run the handler in, so the guard logs the
     /// authenticated ids once per request as a debug event inside clerk-core's `clerk` span
     /// (user, session, org, actor; never the token).
     fn logged(self) -> Self {
-        if let Some(auth) = self.0.as_ref().and_then(|state| state.decision().auth()) {
+        if let Some(auth) = self.0.as_ref().and_then(|(state, _)| state.auth()) {
             let span = clerk_core::auth::request_span();
             auth.record_in(&span);
             span.in_scope(|| tracing::debug!("request authenticated"));
         }
         self
     }
+}
+
+/// The request's flow outcome, decided once per request.
+pub(crate) async fn outcome<'r>(
+    request: &'r Request<'_>,
+) -> Result<&'r (AuthState, StaffState), ClerkRejection> {
+    let cached: &Cached = request
+        .local_cache_async(async {
+            let Some(state) = request.rocket().state::<ClerkState>() else {
+                return Cached(None);
+            };
+            let outcome = match state.sessions() {
+                Some(flow) => session::authenticate(request, state, flow).await,
+                None => {
+                    let found = find_credentials(request, state.config().cookie_auth);
+                    let decision = state.authenticator().decide(found).await;
+                    FlowOutcome {
+                        auth: RequestAuth::new(Arc::new(decision)),
+                        staff: StaffState::None,
+                    }
+                }
+            };
+            Cached(Some((AuthState(outcome.auth), outcome.staff))).logged()
+        })
+        .await;
+    cached
+        .0
+        .as_ref()
+        .ok_or(ClerkRejection(Refusal::Misconfigured(FAIRING_MISSING)))
 }
 
 /// The request's token read straight from Rocket's headers and cookie jar (no copy into an
@@ -238,8 +205,7 @@ macro_rules! sentinel {
     )+};
 }
 
-sentinel!(AuthState, ClerkAuth, OptionalClerkAuth, ActiveOrg);
-sentinel!(RequireRole<R: RoleName>, RequirePermission<P: PermissionName>);
+sentinel!(AuthState);
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for AuthState {
@@ -253,50 +219,30 @@ impl<'r> FromRequest<'r> for AuthState {
     }
 }
 
-async fn required(request: &Request<'_>) -> Result<Arc<Auth>, ClerkRejection> {
-    AuthState::of(request).await?.require().cloned()
+async fn request_auth<'r>(request: &'r Request<'_>) -> Result<&'r RequestAuth, ClerkRejection> {
+    Ok(AuthState::of(request).await?.request_auth())
 }
 
-/// A signed-in session: the verified [`Auth`].
-///
-/// Fails with 401 when the request has no token or a bad one, 503 when no signing key could
-/// be had (see [`ClerkRejection`]).
-///
-/// For routes where signing in is optional use [`OptionalClerkAuth`], not
-/// `Option<ClerkAuth>`: Rocket's `Option<T>` guard turns every failure into `None`, a 503
-/// included, and an outage must never look like a signed-out user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClerkAuth(pub Arc<Auth>);
-
-impl ClerkAuth {
-    /// The session.
-    #[must_use]
-    pub fn auth(&self) -> &Arc<Auth> {
-        &self.0
-    }
-
-    /// The session, by value.
-    #[must_use]
-    pub fn into_inner(self) -> Arc<Auth> {
-        self.0
+/// A guard's outcome from a decision over the request's state (recorded for the catchers).
+fn decided<T>(request: &Request<'_>, decision: Result<T, Refusal>) -> Outcome<T, ClerkRejection> {
+    match decision {
+        Ok(value) => Outcome::Success(value),
+        Err(refusal) => fail(request, ClerkRejection(refusal)),
     }
 }
 
-impl Deref for ClerkAuth {
-    type Target = Auth;
+clerk_core::__session_types!("For routes where signing in is optional use [`OptionalClerkAuth`], not `Option<ClerkAuth>`: Rocket's `Option<T>` guard turns every failure into `None`, a 503 included, and an outage must never look like a signed-out user.");
 
-    fn deref(&self) -> &Auth {
-        &self.0
-    }
-}
+sentinel!(ClerkAuth, OptionalClerkAuth, ActiveOrg);
+sentinel!(RequireRole<R: RoleName>, RequirePermission<P: PermissionName>);
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for ClerkAuth {
     type Error = ClerkRejection;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
-        match required(request).await {
-            Ok(auth) => Outcome::Success(ClerkAuth(auth)),
+        match request_auth(request).await {
+            Ok(state) => decided(request, ClerkAuth::decide(state)),
             Err(rejection) => fail(request, rejection),
         }
     }
@@ -316,7 +262,7 @@ impl OptionalClerkAuth {
     }
 }
 
-impl Deref for OptionalClerkAuth {
+impl std::ops::Deref for OptionalClerkAuth {
     type Target = Option<ClerkAuth>;
 
     fn deref(&self) -> &Option<ClerkAuth> {
@@ -329,58 +275,13 @@ impl<'r> FromRequest<'r> for OptionalClerkAuth {
     type Error = ClerkRejection;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
-        let state = match AuthState::of(request).await {
-            Ok(state) => state,
-            Err(rejection) => return fail(request, rejection),
-        };
-        match state.session_rejection() {
-            // Signed out until a token revalidates the session.
-            Some(ClerkRejection::SessionRevalidationRequired) | None => {}
-            Some(failure) => return fail(request, failure),
+        match request_auth(request).await {
+            Ok(state) => decided(
+                request,
+                ClerkAuth::decide_optional(state).map(OptionalClerkAuth),
+            ),
+            Err(rejection) => fail(request, rejection),
         }
-        match state.decision() {
-            AuthDecision::SignedIn(auth) => {
-                Outcome::Success(OptionalClerkAuth(Some(ClerkAuth(Arc::clone(auth)))))
-            }
-            AuthDecision::NoToken | AuthDecision::Rejected(_) => {
-                Outcome::Success(OptionalClerkAuth(None))
-            }
-            AuthDecision::Unavailable(error) => {
-                fail(request, ClerkRejection::Unavailable(error.clone()))
-            }
-        }
-    }
-}
-
-/// The active organization of a signed-in session.
-///
-/// Fails with 403 `{"error":"no_active_organization"}` when the session has none, and like
-/// [`ClerkAuth`] when not signed in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActiveOrg {
-    org: ActiveOrganization,
-    auth: Arc<Auth>,
-}
-
-impl ActiveOrg {
-    /// The organization (id, slug, `org:`-prefixed role, permissions).
-    #[must_use]
-    pub fn org(&self) -> &ActiveOrganization {
-        &self.org
-    }
-
-    /// The whole session.
-    #[must_use]
-    pub fn auth(&self) -> &Arc<Auth> {
-        &self.auth
-    }
-}
-
-impl Deref for ActiveOrg {
-    type Target = ActiveOrganization;
-
-    fn deref(&self) -> &ActiveOrganization {
-        &self.org
     }
 }
 
@@ -389,114 +290,36 @@ impl<'r> FromRequest<'r> for ActiveOrg {
     type Error = ClerkRejection;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
-        let auth = match required(request).await {
-            Ok(auth) => auth,
-            Err(rejection) => return fail(request, rejection),
-        };
-        match auth.org.clone() {
-            Some(org) => Outcome::Success(ActiveOrg { org, auth }),
-            None => fail(request, ClerkRejection::NoActiveOrganization),
+        match request_auth(request).await {
+            Ok(state) => decided(request, ActiveOrg::decide(state)),
+            Err(rejection) => fail(request, rejection),
         }
     }
 }
 
-/// A signed-in session whose active organization role is `R` (see [`role!`](crate::role!)).
-///
-/// Fails with 403 `{"error":"forbidden","reason":"missing_role","required":R::NAME}` when the
-/// role differs or there is no active organization, and like [`ClerkAuth`] when not signed in.
-pub struct RequireRole<R> {
-    auth: Arc<Auth>,
-    _role: PhantomData<fn() -> R>,
+#[rocket::async_trait]
+impl<'r, R: RoleName> FromRequest<'r> for RequireRole<R> {
+    type Error = ClerkRejection;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
+        match request_auth(request).await {
+            Ok(state) => decided(request, RequireRole::decide(state)),
+            Err(rejection) => fail(request, rejection),
+        }
+    }
 }
 
-/// A signed-in session whose active organization grants permission `P` (see
-/// [`permission!`](crate::permission!)).
-///
-/// Fails with 403 `{"error":"forbidden","reason":"missing_permission","required":P::NAME}`
-/// when the permission is absent or there is no active organization, and like [`ClerkAuth`]
-/// when not signed in.
-pub struct RequirePermission<P> {
-    auth: Arc<Auth>,
-    _permission: PhantomData<fn() -> P>,
+#[rocket::async_trait]
+impl<'r, P: PermissionName> FromRequest<'r> for RequirePermission<P> {
+    type Error = ClerkRejection;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
+        match request_auth(request).await {
+            Ok(state) => decided(request, RequirePermission::decide(state)),
+            Err(rejection) => fail(request, rejection),
+        }
+    }
 }
-
-macro_rules! requirement_common {
-    ($ty:ident, $param:ident, $field:ident, $bound:ident, $check:ident, $rejection:ident) => {
-        impl<$param> $ty<$param> {
-            /// The session.
-            #[must_use]
-            pub fn auth(&self) -> &Arc<Auth> {
-                &self.auth
-            }
-
-            /// The session, by value.
-            #[must_use]
-            pub fn into_inner(self) -> Arc<Auth> {
-                self.auth
-            }
-        }
-
-        impl<$param> Clone for $ty<$param> {
-            fn clone(&self) -> Self {
-                $ty {
-                    auth: Arc::clone(&self.auth),
-                    $field: PhantomData,
-                }
-            }
-        }
-
-        impl<$param: $bound> fmt::Debug for $ty<$param> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($ty))
-                    .field("required", &$param::NAME)
-                    .field("auth", &self.auth)
-                    .finish()
-            }
-        }
-
-        impl<$param> Deref for $ty<$param> {
-            type Target = Auth;
-
-            fn deref(&self) -> &Auth {
-                &self.auth
-            }
-        }
-
-        #[rocket::async_trait]
-        impl<'r, $param: $bound> FromRequest<'r> for $ty<$param> {
-            type Error = ClerkRejection;
-
-            async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
-                let auth = match required(request).await {
-                    Ok(auth) => auth,
-                    Err(rejection) => return fail(request, rejection),
-                };
-                if !auth.$check($param::NAME) {
-                    return fail(
-                        request,
-                        ClerkRejection::$rejection {
-                            required: $param::NAME,
-                        },
-                    );
-                }
-                Outcome::Success($ty {
-                    auth,
-                    $field: PhantomData,
-                })
-            }
-        }
-    };
-}
-
-requirement_common!(RequireRole, R, _role, RoleName, has_role, MissingRole);
-requirement_common!(
-    RequirePermission,
-    P,
-    _permission,
-    PermissionName,
-    has_permission,
-    MissingPermission
-);
 
 clerk_core::__require_type!("Fails with `Q`'s 403 (`missing_feature`, `missing_plan`, Clerk's `reverification-error` body, `impersonation_not_allowed`), and like [`ClerkAuth`] when not signed in.");
 
@@ -511,13 +334,13 @@ impl<'r, Q: Requirement> FromRequest<'r> for Require<Q> {
     type Error = ClerkRejection;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
-        let auth = match required(request).await {
-            Ok(auth) => auth,
+        let auth = match request_auth(request).await {
+            Ok(state) => match state.require() {
+                Ok(auth) => Arc::clone(auth),
+                Err(refusal) => return fail(request, ClerkRejection(refusal)),
+            },
             Err(rejection) => return fail(request, rejection),
         };
-        match Require::decide(auth) {
-            Ok(granted) => Outcome::Success(granted),
-            Err(failure) => fail(request, ClerkRejection::Forbidden(failure)),
-        }
+        decided(request, Require::decide(auth).map_err(Refusal::Forbidden))
     }
 }

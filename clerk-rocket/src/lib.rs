@@ -158,7 +158,7 @@ pub use guard::{
     RequirePermission, RequirePlan, RequireReverification, RequireRole,
 };
 pub use rejection::{
-    catchers, stashed_rejection, ClerkRejection, FAIRING_MISSING_MESSAGE,
+    catchers, stashed_rejection, ClerkRejection, Refusal, FAIRING_MISSING_MESSAGE,
     SESSION_MODE_MISSING_MESSAGE, SESSION_TOKEN_MISSING, STORE_MISSING_MESSAGE,
 };
 pub use user::ClerkUser;

@@ -4,17 +4,14 @@
 use std::io::Cursor;
 use std::sync::Mutex;
 
-use clerk_core::jwks::JwksError;
+use clerk_core::flow::Misconfiguration;
+pub use clerk_core::flow::Refusal;
 use clerk_core::provision::ProvisionError;
-use clerk_core::rejection::Failure;
-use clerk_core::Rejection;
 use rocket::catcher::{self, Catcher};
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use serde_json::{json, Value};
-
-use crate::session::SessionDependency;
 
 pub use clerk_core::rejection::SESSION_TOKEN_MISSING;
 
@@ -32,184 +29,85 @@ pub const STORE_MISSING_MESSAGE: &str =
 pub const SESSION_MODE_MISSING_MESSAGE: &str =
     "session mode is off (turn it on with ClerkFairing::sessions(..))";
 
-/// Why a `clerk-rocket` guard refused a request. Every variant is a [`Responder`]; guards
-/// fail with it and [`catchers`] render it, with the same statuses, headers and JSON bodies
-/// as `clerk-axum`'s `ClerkRejection`:
+pub(crate) const FAIRING_MISSING: Misconfiguration = Misconfiguration {
+    reason: "clerk-fairing-missing",
+    message: FAIRING_MISSING_MESSAGE,
+};
+
+pub(crate) const STORE_MISSING: Misconfiguration = Misconfiguration {
+    reason: "user-provisioning-missing",
+    message: STORE_MISSING_MESSAGE,
+};
+
+#[cfg_attr(not(feature = "hybrid"), allow(dead_code))]
+pub(crate) const SESSION_MODE_MISSING: Misconfiguration = Misconfiguration {
+    reason: "session-mode-missing",
+    message: SESSION_MODE_MISSING_MESSAGE,
+};
+
+/// Why a `clerk-rocket` guard refused a request: clerk-core's one [`Refusal`] type, as a
+/// [`Responder`]. Guards fail with it and [`catchers`] render it, with the same statuses,
+/// headers and JSON bodies as `clerk-axum`'s `ClerkRejection` (the table of [`Refusal`]):
 ///
-/// | variant | status | headers | JSON body |
-/// |---------|--------|---------|-----------|
-/// | [`MissingToken`](Self::MissingToken) | 401 | `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-token-missing"}` |
-/// | [`InvalidToken`](Self::InvalidToken) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":<Clerk's reason>}` |
-/// | [`Unavailable`](Self::Unavailable) | 503 | | `{"error":"service_unavailable","reason":"jwk-failed-to-load"}` |
-/// | [`NoActiveOrganization`](Self::NoActiveOrganization) | 403 | | `{"error":"no_active_organization"}` |
-/// | [`MissingRole`](Self::MissingRole) | 403 | | `{"error":"forbidden","reason":"missing_role","required":<role>}` |
-/// | [`MissingPermission`](Self::MissingPermission) | 403 | | `{"error":"forbidden","reason":"missing_permission","required":<permission>}` |
-/// | [`Forbidden`](Self::Forbidden) | 403 | | a [`Require`](crate::Require) refusal: `{"error":"forbidden","reason":"missing_feature"|"missing_plan","required":…}`, `{"error":"forbidden","reason":"impersonation_not_allowed"}`, or Clerk's `reverification-error` body |
-/// | [`UserNotFound`](Self::UserNotFound) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-not-found"}` |
-/// | [`UserDeleted`](Self::UserDeleted) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"user-deleted"}` |
-/// | [`SessionEnded`](Self::SessionEnded) | 401 | `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":"session-revoked"}` or `"user-banned"`, `"user-inactive"`, `"user-deleted"` |
-/// | [`UserUnavailable`](Self::UserUnavailable) | 503 | `Retry-After` for `clerk-unavailable` | `{"error":"service_unavailable","reason":"user-store-unavailable"}`, `"backend-api-unavailable"` or `"clerk-unavailable"` (Clerk down, throttling or slow) |
-/// | [`UserUnavailable`](Self::UserUnavailable) with [`ProvisionError::Conflict`] | 409 | | `{"error":"conflict","reason":"user-conflict"}` (the user's email is held by another row that may not be linked) |
-/// | [`FairingMissing`](Self::FairingMissing) | 500 | | `{"error":"internal_error","reason":"clerk-fairing-missing","message":…}` |
-/// | [`StoreMissing`](Self::StoreMissing) | 500 | | `{"error":"internal_error","reason":"user-provisioning-missing","message":…}` |
-/// | [`SessionRevalidationRequired`](Self::SessionRevalidationRequired) | 401 | `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-revalidation-required"}` |
-/// | [`SessionUnavailable`](Self::SessionUnavailable) | 503 | | `{"error":"service_unavailable","reason":"session-store-unavailable"}` or `"user-store-unavailable"` |
-/// | [`SessionModeMissing`](Self::SessionModeMissing) | 500 | | `{"error":"internal_error","reason":"session-mode-missing","message":…}` |
-/// | [`StaffLoginRequired`](Self::StaffLoginRequired) | 401 | | `{"error":"unauthenticated","reason":"staff-login-required"}` |
+/// | refusal | status | JSON body |
+/// |---------|--------|-----------|
+/// | no token | 401, `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-token-missing"}` |
+/// | bad token or malformed `Authorization` header | 401, `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":<Clerk's reason>}` |
+/// | no signing key | 503 | `{"error":"service_unavailable","reason":"jwk-failed-to-load"}` |
+/// | no active organization | 403 | `{"error":"no_active_organization"}` |
+/// | wrong role / permission | 403 | `{"error":"forbidden","reason":"missing_role"|"missing_permission","required":…}` |
+/// | session ended (revoked `sid`, banned, inactive or deleted user) | 401 | `{"error":"unauthenticated","reason":"session-revoked"|"user-banned"|…}` |
+/// | user not found / deleted / conflicting | 401 / 401 / 409 | `user-not-found`, `user-deleted`, `user-conflict` |
+/// | a store or Clerk down | 503 (`Retry-After` for `clerk-unavailable`) | `{"error":"service_unavailable","reason":…}` |
+/// | no fairing, no store, session mode off | 500 | `{"error":"internal_error","reason":…,"message":…}` |
 ///
 /// Bodies never contain the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClerkRejection {
-    /// The request carries no session token (no `Authorization` header, no `__session` cookie).
-    #[error("no session token")]
-    MissingToken,
-    /// The request's token (or its `Authorization` header) was rejected.
-    #[error("session token rejected: {0}")]
-    InvalidToken(Rejection),
-    /// No signing key could be had to check the token: an infrastructure failure.
-    #[error("signing keys unavailable: {0}")]
-    Unavailable(JwksError),
-    /// Signed in, but the session has no active organization.
-    #[error("the session has no active organization")]
-    NoActiveOrganization,
-    /// The active organization role is not the one required (or there is none).
-    #[error("the organization role {required:?} is required")]
-    MissingRole {
-        /// The role the route requires.
-        required: &'static str,
-    },
-    /// A [`Require`](crate::Require) requirement (feature, plan, reverification, no
-    /// impersonation) refused the session: clerk-core's 403.
-    #[error("the route's requirement is not met: {0:?}")]
-    Forbidden(Failure),
-    /// The active organization does not grant the permission required (or there is none).
-    #[error("the organization permission {required:?} is required")]
-    MissingPermission {
-        /// The permission the route requires.
-        required: &'static str,
-    },
-    /// The token verified but its user does not exist: 401.
-    #[error("the token's user does not exist")]
-    UserNotFound,
-    /// The token's user was deleted in Clerk (a tombstone in the store): 401.
-    #[error("the token's user was deleted")]
-    UserDeleted,
-    /// The token's session was revoked, or its user is banned, locked, deactivated or
-    /// deleted: 401 with that reason (`session-revoked`, `user-banned`, …), like a bad token.
-    /// Session mode does not establish a session for it either.
-    #[error("session ended: {0}")]
-    SessionEnded(clerk_core::session::EndReason),
-    /// The stored user could not be had (503: the store or the Backend API failed), or the
-    /// store refused it for good ([`ProvisionError::Conflict`]: 409 `user-conflict`); the
-    /// status is [`Failure::from`] the error.
-    #[error("user lookup failed: {0}")]
-    UserUnavailable(ProvisionError),
-    /// A guard ran without [`ClerkFairing`](crate::ClerkFairing): a programming error (500).
-    #[error("ClerkFairing is not attached")]
-    FairingMissing,
-    /// [`ClerkUser`](crate::ClerkUser) ran but the fairing has no store: a programming error
-    /// (500).
-    #[error("ClerkFairing has no store")]
-    StoreMissing,
-    /// Session mode: the revalidation interval passed and the request carries no token to
-    /// revalidate with (401, reason `session-revalidation-required`).
-    #[error("the session must be revalidated with a fresh token")]
-    SessionRevalidationRequired,
-    /// Session mode: the session store or the mirror failed (503).
-    #[error("session unavailable: {}", .0.reason())]
-    SessionUnavailable(SessionDependency),
-    /// A session guard ran but session mode is off: a programming error (500).
-    #[error("session mode is off")]
-    SessionModeMissing,
-    /// Hybrid mode: the route needs a local staff login and the request has none (a Clerk
-    /// token or session never counts): 401.
-    #[error("a local staff login is required")]
-    StaffLoginRequired,
+#[error(transparent)]
+pub struct ClerkRejection(pub Refusal);
+
+impl From<Refusal> for ClerkRejection {
+    fn from(refusal: Refusal) -> Self {
+        ClerkRejection(refusal)
+    }
 }
 
 impl From<ProvisionError> for ClerkRejection {
     fn from(error: ProvisionError) -> Self {
-        match error {
-            ProvisionError::NotFound => ClerkRejection::UserNotFound,
-            ProvisionError::Deleted => ClerkRejection::UserDeleted,
-            ProvisionError::Ended(reason) => ClerkRejection::SessionEnded(reason),
-            other => ClerkRejection::UserUnavailable(other),
-        }
+        ClerkRejection(Refusal::from(error))
     }
 }
 
 impl ClerkRejection {
-    /// The framework-free failure this rejection answers as (status, challenge, body).
-    fn failure(&self) -> Failure {
-        match self {
-            ClerkRejection::MissingToken => Failure::MissingToken,
-            ClerkRejection::InvalidToken(rejection) => Failure::InvalidToken(rejection.reason()),
-            ClerkRejection::Unavailable(_) => Failure::KeysUnavailable,
-            ClerkRejection::NoActiveOrganization => Failure::NoActiveOrganization,
-            ClerkRejection::MissingRole { required } => Failure::MissingRole { required },
-            ClerkRejection::Forbidden(failure) => *failure,
-            ClerkRejection::MissingPermission { required } => {
-                Failure::MissingPermission { required }
-            }
-            ClerkRejection::UserNotFound => Failure::UserNotFound,
-            ClerkRejection::UserDeleted => Failure::UserDeleted,
-            ClerkRejection::SessionEnded(reason) => Failure::SessionEnded(*reason),
-            ClerkRejection::UserUnavailable(error) => Failure::from(*error),
-            ClerkRejection::FairingMissing => Failure::Misconfigured {
-                reason: "clerk-fairing-missing",
-                message: FAIRING_MISSING_MESSAGE,
-            },
-            ClerkRejection::StoreMissing => Failure::Misconfigured {
-                reason: "user-provisioning-missing",
-                message: STORE_MISSING_MESSAGE,
-            },
-            ClerkRejection::SessionRevalidationRequired => Failure::SessionRevalidationRequired,
-            ClerkRejection::SessionUnavailable(which) => Failure::SessionUnavailable(*which),
-            ClerkRejection::SessionModeMissing => Failure::Misconfigured {
-                reason: "session-mode-missing",
-                message: SESSION_MODE_MISSING_MESSAGE,
-            },
-            ClerkRejection::StaffLoginRequired => Failure::StaffLoginRequired,
-        }
+    /// The refusal.
+    #[must_use]
+    pub fn refusal(&self) -> &Refusal {
+        &self.0
     }
 
     /// The HTTP status this rejection answers with.
     #[must_use]
     pub fn status(&self) -> Status {
-        Status::new(self.failure().status())
+        Status::new(self.0.status())
     }
 
     /// The `reason` of the JSON body, if it has one.
     #[must_use]
     pub fn reason(&self) -> Option<&'static str> {
-        self.failure().reason()
+        self.0.reason()
     }
 
     /// The `WWW-Authenticate` challenge (RFC 6750: bare without credentials,
     /// `error="invalid_token"` for rejected ones), for the 401s.
     #[must_use]
     pub fn challenge(&self) -> Option<&'static str> {
-        self.failure().challenge()
+        self.0.failure().challenge()
     }
 
     /// The JSON body.
     #[must_use]
     pub fn body(&self) -> Value {
-        self.failure().body()
-    }
-
-    fn log(&self) {
-        match self {
-            ClerkRejection::Unavailable(error) => {
-                tracing::warn!(%error, "no signing keys: request refused with 503");
-            }
-            ClerkRejection::FairingMissing => tracing::error!(
-                "{FAIRING_MISSING_MESSAGE}: add `.attach(ClerkFairing::new())` to the Rocket"
-            ),
-            ClerkRejection::StoreMissing => tracing::error!("{STORE_MISSING_MESSAGE}"),
-            _ => {}
-        }
+        self.0.failure().body()
     }
 }
 
@@ -233,9 +131,9 @@ pub(crate) fn json_response<'o>(
 
 impl<'r> Responder<'r, 'static> for ClerkRejection {
     fn respond_to(self, _request: &'r Request<'_>) -> response::Result<'static> {
-        self.log();
+        self.0.log();
         let mut response = json_response(self.status(), &self.body(), self.challenge());
-        if let Some(seconds) = self.failure().retry_after() {
+        if let Some(seconds) = self.0.failure().retry_after() {
             response.set_header(Header::new("Retry-After", seconds.to_string()));
         }
         Ok(response)

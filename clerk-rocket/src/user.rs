@@ -54,7 +54,9 @@ async fn lookup(request: &Request<'_>) -> Result<ClerkUser, ClerkRejection> {
         .rocket()
         .state::<ClerkState>()
         .and_then(ClerkState::users)
-        .ok_or(ClerkRejection::StoreMissing)?;
+        .ok_or(ClerkRejection(clerk_core::flow::Refusal::Misconfigured(
+            crate::rejection::STORE_MISSING,
+        )))?;
     let user = users.user_for(&auth).await?;
     Ok(ClerkUser { user, auth })
 }

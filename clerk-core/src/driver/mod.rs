@@ -328,6 +328,12 @@ impl Authenticator {
         &self.inner.clock
     }
 
+    /// Whether Clerk's `__session` cookie counts as a presented token (`CLERK_COOKIE_AUTH`).
+    #[must_use]
+    pub fn cookie_auth(&self) -> bool {
+        self.inner.cookie_auth
+    }
+
     /// Finds the token in `headers` (bearer header, else the `__session` cookie when enabled)
     /// and decides.
     pub async fn authenticate(&self, headers: &http::HeaderMap) -> AuthDecision {

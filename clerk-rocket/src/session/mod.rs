@@ -35,20 +35,16 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use base64::Engine as _;
-use clerk_core::extract::{find_token, FoundToken, TokenSource};
-use clerk_core::session::{
-    session_cookie_name, AfterRevalidation, EndReason, RevalidationPolicy, SessionDecision,
-    SessionRecord, Standing, TokenIdentity,
-};
-use clerk_core::store::Store;
-use clerk_core::time::UnixTime;
-use clerk_core::{Auth, AuthDecision, Authenticator};
+use clerk_core::flow::session::{BackendError, FlowOutcome, SessionBackend};
+pub use clerk_core::flow::session::{LocalLogin, SessionData, SessionFlow};
+use clerk_core::session::session_cookie_name;
 use futures_util::future::BoxFuture;
 use rocket::http::{Cookie, SameSite};
 use rocket::Request;
 
-use crate::guard::{credential_headers, AuthState, SessionNote};
+use crate::guard::credential_headers;
 use crate::ClerkState;
 
 #[cfg(feature = "hybrid")]
@@ -58,30 +54,9 @@ pub mod staff;
 /// as clerk-axum's; `clerk_session` with `CLERK_COOKIE_SECURE=false`.
 pub const COOKIE_NAME: &str = clerk_core::session::SESSION_COOKIE_SECURE;
 
-/// What a session holds.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct SessionData {
-    /// The Clerk session (the "Clerk marker").
-    pub clerk: Option<SessionRecord>,
-    /// A local (password) login of hybrid mode: `clerk_users.id`.
-    pub local_user: Option<i64>,
-    /// When the local login happened.
-    pub local_login_at: Option<UnixTime>,
-    /// When the local login's session last served a request (rewritten at most every
-    /// [`StaffLifetime::TOUCH_EVERY`](clerk_core::session::StaffLifetime::TOUCH_EVERY)).
-    pub local_last_seen: Option<UnixTime>,
-}
-
-impl fmt::Debug for SessionData {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionData")
-            .field("clerk", &self.clerk)
-            .field("local_user", &self.local_user)
-            .field("local_login_at", &self.local_login_at)
-            .field("local_last_seen", &self.local_last_seen)
-            .finish()
-    }
-}
+/// Session mode's settings and flow: clerk-core's [`SessionFlow`]; the fairing builds it from
+/// the settings.
+pub type SessionMode = SessionFlow;
 
 /// The session store failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -179,86 +154,6 @@ impl SessionStore for MemorySessionStore {
 
 pub use clerk_core::rejection::SessionDependency;
 
-/// Session mode's parts: the mirror (standing, staff users), the session store and the
-/// policy. Cheap to clone.
-#[derive(Clone)]
-pub struct SessionMode {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) sessions: Arc<dyn SessionStore>,
-    pub(crate) policy: RevalidationPolicy,
-    pub(crate) from_header: bool,
-    pub(crate) staff_lifetime: clerk_core::session::StaffLifetime,
-    #[cfg(feature = "hybrid")]
-    pub(crate) login_gate: clerk_core::login_gate::LoginGate,
-}
-
-impl fmt::Debug for SessionMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionMode")
-            .field("policy", &self.policy)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SessionMode {
-    /// Session mode over the mirror `store` (where revocations, bans and staff users are
-    /// read), keeping sessions in `sessions`, revalidating per `policy`
-    /// ([`RevalidationPolicy::from_config`] for `CLERK_SESSION_REVALIDATION_SECONDS`).
-    #[must_use]
-    pub fn new(
-        store: Arc<dyn Store>,
-        sessions: Arc<dyn SessionStore>,
-        policy: RevalidationPolicy,
-    ) -> Self {
-        SessionMode {
-            store,
-            sessions,
-            policy,
-            from_header: true,
-            staff_lifetime: clerk_core::session::StaffLifetime::DEFAULT,
-            #[cfg(feature = "hybrid")]
-            login_gate: clerk_core::login_gate::LoginGate::from_setting(None),
-        }
-    }
-
-    /// How long a local staff session lasts: idle and in all (`CLERK_STAFF_SESSION_IDLE_SECONDS`,
-    /// `CLERK_STAFF_SESSION_MAX_SECONDS`); the fairing sets it from the settings. Default: an
-    /// hour idle, twelve hours in all.
-    #[must_use]
-    pub fn staff_session_lifetime(mut self, lifetime: clerk_core::session::StaffLifetime) -> Self {
-        self.staff_lifetime = lifetime;
-        self
-    }
-
-    /// How many staff password checks may run at once (`CLERK_STAFF_LOGIN_CONCURRENCY`;
-    /// `None`: the number of CPUs), with a queue of twice that; beyond it a login answers
-    /// [`StaffLoginError::Busy`](staff::StaffLoginError::Busy) (503 with `Retry-After`) at
-    /// once, so a flood of logins cannot exhaust memory (each argon2 check takes ~19 MiB). The
-    /// fairing sets it from the settings.
-    #[cfg(feature = "hybrid")]
-    #[must_use]
-    pub fn staff_login_concurrency(mut self, checks: Option<std::num::NonZeroUsize>) -> Self {
-        self.login_gate = clerk_core::login_gate::LoginGate::from_setting(checks);
-        self
-    }
-
-    /// Whether a verified `Authorization: Bearer` token establishes a session (default: yes).
-    /// Off, only Clerk's `__session` cookie (browsers) does, and API clients that never return
-    /// the session cookie stay stateless instead of filling the session store; an existing
-    /// session still follows every rule.
-    #[must_use]
-    pub fn establish_from_header(mut self, enabled: bool) -> Self {
-        self.from_header = enabled;
-        self
-    }
-
-    /// The policy.
-    #[must_use]
-    pub fn policy(&self) -> RevalidationPolicy {
-        self.policy
-    }
-}
-
 /// A fresh, unguessable session id (256 random bits, base64url).
 pub(crate) fn new_session_id() -> String {
     let bytes: [u8; 32] = rand::random();
@@ -343,193 +238,90 @@ pub(crate) fn cookie_id(request: &Request<'_>) -> Option<String> {
         .filter(|id| !id.is_empty())
 }
 
-fn unavailable(which: SessionDependency) -> AuthState {
-    AuthState::with_note(AuthDecision::NoToken, SessionNote::Unavailable(which))
+/// The request's session as the core's [`SessionBackend`]: the cookie names a record in the
+/// [`SessionStore`]; a renewed session gets a fresh id and cookie, an ended one loses both.
+pub(crate) struct RocketBackend<'r> {
+    request: &'r Request<'r>,
+    sessions: Arc<dyn SessionStore>,
+    id: Mutex<Option<String>>,
 }
 
-fn store_failed(error: impl fmt::Display) -> AuthState {
-    tracing::warn!(%error, "session store failed: request refused with 503");
-    unavailable(SessionDependency::SessionStore)
+impl<'r> RocketBackend<'r> {
+    pub(crate) fn new(request: &'r Request<'_>, sessions: Arc<dyn SessionStore>) -> Self {
+        RocketBackend {
+            request: shorten(request),
+            id: Mutex::new(cookie_id(request)),
+            sessions,
+        }
+    }
+
+    fn id(&self) -> Option<String> {
+        self.id.lock().ok().and_then(|id| id.clone())
+    }
+
+    fn set_id(&self, id: Option<String>) {
+        if let Ok(mut slot) = self.id.lock() {
+            *slot = id;
+        }
+    }
 }
 
-/// The request's [`AuthState`] under session mode (see the [module docs](self)).
+/// Rocket hands guards `&'r Request<'_>`; the cookie jar lives as long.
+fn shorten<'r>(request: &'r Request<'_>) -> &'r Request<'r> {
+    request
+}
+
+fn failed(error: SessionStoreError) -> BackendError {
+    BackendError::Failed(error.0)
+}
+
+#[async_trait]
+impl SessionBackend for RocketBackend<'_> {
+    async fn load(&self) -> Result<Option<SessionData>, BackendError> {
+        match self.id() {
+            Some(id) => self.sessions.load(&id).await.map_err(failed),
+            None => Ok(None),
+        }
+    }
+
+    async fn save(&self, data: &SessionData) -> Result<(), BackendError> {
+        match self.id() {
+            Some(id) => self.sessions.save(&id, data.clone()).await.map_err(failed),
+            None => self.renew(data).await,
+        }
+    }
+
+    async fn renew(&self, data: &SessionData) -> Result<(), BackendError> {
+        if let Some(old) = self.id() {
+            self.sessions.delete(&old).await.map_err(failed)?;
+        }
+        let id = new_session_id();
+        self.sessions
+            .save(&id, data.clone())
+            .await
+            .map_err(failed)?;
+        set_cookie(self.request, id.clone());
+        self.set_id(Some(id));
+        Ok(())
+    }
+
+    async fn end(&self) -> Result<(), BackendError> {
+        if let Some(id) = self.id() {
+            self.sessions.delete(&id).await.map_err(failed)?;
+            remove_cookie(self.request);
+            self.set_id(None);
+        }
+        Ok(())
+    }
+}
+
+/// The request's flow outcome under session mode (see the [module docs](self)).
 pub(crate) async fn authenticate(
     request: &Request<'_>,
-    authenticator: &Authenticator,
-    cookie_auth: bool,
-    mode: &SessionMode,
-) -> AuthState {
-    let now = authenticator.clock().now();
+    state: &ClerkState,
+    flow: &SessionFlow,
+) -> FlowOutcome {
+    let backend = RocketBackend::new(request, Arc::clone(state.session_store()));
     let headers = credential_headers(request);
-    let id = cookie_id(request);
-    let data = match &id {
-        Some(id) => match mode.sessions.load(id).await {
-            Ok(data) => data,
-            Err(error) => return store_failed(error),
-        },
-        None => None,
-    };
-    if data.as_ref().is_some_and(|d| d.local_user.is_some()) {
-        // A local login's session: Clerk tokens count per request only.
-        return AuthState::new(Arc::new(authenticator.authenticate(&headers).await));
-    }
-    let Some((id, record)) = id.zip(data.and_then(|d| d.clerk)) else {
-        return establish(request, authenticator, mode, &headers, now).await;
-    };
-    let token = find_token(&headers, cookie_auth).ok().flatten();
-    let presented = token.and_then(|found| TokenIdentity::peek(found.token));
-    let standing = match standing(mode, &record).await {
-        Ok(standing) => standing,
-        Err(which) => return unavailable(which),
-    };
-    match mode
-        .policy
-        .evaluate(&record, presented.as_ref(), standing, now)
-    {
-        SessionDecision::Serve => match record.auth() {
-            Ok(auth) => AuthState::new(Arc::new(AuthDecision::SignedIn(Arc::new(auth)))),
-            Err(_) => {
-                end(request, mode, &id, EndReason::Corrupt, &record).await;
-                establish(request, authenticator, mode, &headers, now).await
-            }
-        },
-        SessionDecision::Revalidate => {
-            if token.is_none() {
-                return AuthState::with_note(
-                    AuthDecision::NoToken,
-                    SessionNote::RevalidationRequired,
-                );
-            }
-            let decision = authenticator.authenticate(&headers).await;
-            let AuthDecision::SignedIn(auth) = &decision else {
-                // A rejected token or an outage: the record stays for the next good token.
-                return AuthState::new(Arc::new(decision));
-            };
-            let saved = match mode.policy.after_revalidation(&record, auth, now) {
-                AfterRevalidation::Refresh(fresh) => save(mode, &id, fresh).await.map(|()| {
-                    tracing::debug!(
-                        user_id = %auth.user_id,
-                        "session revalidated"
-                    )
-                }),
-                AfterRevalidation::Replace(fresh) => replace(request, mode, &id, fresh).await,
-                // An outcome this adapter does not know yet: start over under a new id.
-                _ => replace(request, mode, &id, SessionRecord::establish(auth, now)).await,
-            };
-            match saved {
-                Ok(()) => AuthState::new(Arc::new(decision)),
-                Err(error) => store_failed(error),
-            }
-        }
-        SessionDecision::End(reason) => {
-            end(request, mode, &id, reason, &record).await;
-            establish(request, authenticator, mode, &headers, now).await
-        }
-        // A decision this adapter does not know yet: the safe reading is the end.
-        _ => {
-            end(request, mode, &id, EndReason::Corrupt, &record).await;
-            establish(request, authenticator, mode, &headers, now).await
-        }
-    }
-}
-
-async fn save(
-    mode: &SessionMode,
-    id: &str,
-    record: SessionRecord,
-) -> Result<(), SessionStoreError> {
-    let data = SessionData {
-        clerk: Some(record),
-        ..SessionData::default()
-    };
-    mode.sessions.save(id, data).await
-}
-
-/// A new identity: the old session goes, the new one gets a fresh id.
-async fn replace(
-    request: &Request<'_>,
-    mode: &SessionMode,
-    old: &str,
-    record: SessionRecord,
-) -> Result<(), SessionStoreError> {
-    mode.sessions.delete(old).await?;
-    let id = new_session_id();
-    save(mode, &id, record).await?;
-    set_cookie(request, id);
-    Ok(())
-}
-
-async fn end(
-    request: &Request<'_>,
-    mode: &SessionMode,
-    id: &str,
-    reason: EndReason,
-    record: &SessionRecord,
-) {
-    tracing::info!(user_id = %record.user_id, %reason, "session ended");
-    if let Err(error) = mode.sessions.delete(id).await {
-        // The cookie goes anyway; a leftover record is ended again if it is ever presented.
-        tracing::warn!(%error, "session store failed to delete an ended session");
-    }
-    remove_cookie(request);
-}
-
-/// No usable session: verify the token; one that verifies establishes a session under a fresh
-/// id.
-async fn establish(
-    request: &Request<'_>,
-    authenticator: &Authenticator,
-    mode: &SessionMode,
-    headers: &http::HeaderMap,
-    now: UnixTime,
-) -> AuthState {
-    let decision = authenticator.authenticate(headers).await;
-    if let AuthDecision::SignedIn(auth) = &decision {
-        // Revocation is final: a revoked sid or a banned user is not signed in again by the
-        // `__session` cookie every browser request carries, nor served statelessly.
-        match Standing::refusal(mode.store.as_ref(), auth).await {
-            Ok(None) => {}
-            Ok(Some(reason)) => {
-                tracing::info!(user_id = %auth.user_id, %reason, "signed-in token refused");
-                return AuthState::with_note(AuthDecision::NoToken, SessionNote::Ended(reason));
-            }
-            Err(error) => {
-                tracing::warn!(%error, "user store failed: request refused with 503");
-                return unavailable(SessionDependency::UserStore);
-            }
-        }
-    }
-    let from_cookie = matches!(
-        find_token(headers, true),
-        Ok(Some(FoundToken {
-            source: TokenSource::SessionCookie,
-            ..
-        }))
-    );
-    if let (AuthDecision::SignedIn(auth), true) = (&decision, mode.from_header || from_cookie) {
-        let id = new_session_id();
-        if let Err(error) = save(mode, &id, SessionRecord::establish(auth, now)).await {
-            return store_failed(error);
-        }
-        set_cookie(request, id);
-        log_established(auth);
-    }
-    AuthState::new(Arc::new(decision))
-}
-
-fn log_established(auth: &Auth) {
-    tracing::debug!(user_id = %auth.user_id, "session established");
-}
-
-async fn standing(
-    mode: &SessionMode,
-    record: &SessionRecord,
-) -> Result<Standing, SessionDependency> {
-    let failed = |error: clerk_core::store::StoreError| {
-        tracing::warn!(%error, "user store failed: request refused with 503");
-        SessionDependency::UserStore
-    };
-    Standing::of_record(mode.store.as_ref(), record)
-        .await
-        .map_err(failed)
+    flow.run(state.authenticator(), &backend, &headers).await
 }

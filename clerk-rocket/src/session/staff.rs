@@ -8,112 +8,40 @@
 //! deletes the session and records `last_logout`, so the old cookie opens nothing.
 
 use std::fmt;
-use std::ops::Deref;
 use std::sync::Arc;
 
-use clerk_core::login_gate::{gated_staff_login, GatedLoginError};
-use clerk_core::model::{User, UserId};
-use clerk_core::password::LocalLoginError;
-use clerk_core::session::{may_hold_staff_session, StaffDecision};
-use clerk_core::store::{Change, UserRef, WriteBatch};
-use clerk_core::time::{Clock, SystemClock};
+use clerk_core::flow::session::SessionFlow;
+use clerk_core::flow::Refusal;
+use clerk_core::model::User;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 
-use super::{
-    cookie_id, new_session_id, remove_cookie, set_cookie, SessionData, SessionDependency,
-    SessionMode,
-};
-use crate::guard::fairing_missing;
-use crate::rejection::fail;
+pub use clerk_core::flow::staff::StaffLoginError;
+
+use super::RocketBackend;
+use crate::guard::{fairing_missing, outcome};
+use crate::rejection::{fail, FAIRING_MISSING, SESSION_MODE_MISSING};
 use crate::{ClerkRejection, ClerkState};
 
-/// A signed-in local staff user (hybrid mode). Fails with 401 `staff-login-required` when the
-/// request has no staff login, 503 when the session or user store failed, 500 without session
-/// mode. Use `Result<LocalStaff, ClerkRejection>` in routes that redirect to a login page.
-#[derive(Clone)]
-pub struct LocalStaff(pub Arc<User>);
+clerk_core::__staff_type!();
 
-impl fmt::Debug for LocalStaff {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalStaff")
-            .field("user_id", &self.0.id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Deref for LocalStaff {
-    type Target = User;
-
-    fn deref(&self) -> &User {
-        &self.0
-    }
-}
-
-fn mode<'r>(request: &'r Request<'_>) -> Result<&'r SessionMode, ClerkRejection> {
-    request
+fn mode<'r>(request: &'r Request<'_>) -> Result<(&'r ClerkState, &'r SessionFlow), Refusal> {
+    let state = request
         .rocket()
         .state::<ClerkState>()
-        .ok_or(ClerkRejection::FairingMissing)?
+        .ok_or(Refusal::Misconfigured(FAIRING_MISSING))?;
+    let flow = state
         .sessions()
-        .ok_or(ClerkRejection::SessionModeMissing)
+        .ok_or(Refusal::Misconfigured(SESSION_MODE_MISSING))?;
+    Ok((state, flow))
 }
-
-fn clock(request: &Request<'_>) -> Arc<dyn Clock> {
-    match request.rocket().state::<ClerkState>() {
-        Some(state) => Arc::clone(state.authenticator().clock()),
-        None => Arc::new(SystemClock),
-    }
-}
-
-struct CachedStaff(Result<Arc<User>, ClerkRejection>);
 
 async fn staff(request: &Request<'_>) -> Result<Arc<User>, ClerkRejection> {
-    let mode = mode(request)?;
-    let Some(id) = cookie_id(request) else {
-        return Err(ClerkRejection::StaffLoginRequired);
-    };
-    let data = mode.sessions.load(&id).await.map_err(|error| {
-        tracing::warn!(%error, "session store failed: request refused with 503");
-        ClerkRejection::SessionUnavailable(SessionDependency::SessionStore)
-    })?;
-    let Some((data, user_id)) = data.and_then(|d| d.local_user.map(|user_id| (d, user_id))) else {
-        return Err(ClerkRejection::StaffLoginRequired);
-    };
-    let id = id.as_str();
-    let end = |why: &'static str| async move {
-        tracing::info!(user_id, "{why}: staff session ended");
-        let _ = mode.sessions.delete(id).await;
-        remove_cookie(request);
-        Err(ClerkRejection::StaffLoginRequired)
-    };
-    let now = clock(request).now();
-    let decision = mode
-        .staff_lifetime
-        .decide(data.local_login_at, data.local_last_seen, now);
-    if decision == StaffDecision::Expired {
-        return end("expired").await;
-    }
-    let user = mode.store.user(UserId(user_id)).await.map_err(|error| {
-        tracing::warn!(%error, "user store failed: request refused with 503");
-        ClerkRejection::SessionUnavailable(SessionDependency::UserStore)
-    })?;
-    match user {
-        Some(user) if may_hold_staff_session(&user) => {
-            if decision == StaffDecision::ServeAndTouch {
-                let touched = SessionData {
-                    local_last_seen: Some(now),
-                    ..data
-                };
-                mode.sessions.save(id, touched).await.map_err(|error| {
-                    tracing::warn!(%error, "session store failed: request refused with 503");
-                    ClerkRejection::SessionUnavailable(SessionDependency::SessionStore)
-                })?;
-            }
-            Ok(Arc::new(user))
-        }
-        _ => end("the user is no longer staff").await,
-    }
+    mode(request)?;
+    let (_, staff) = outcome(request).await?;
+    staff
+        .staff()?
+        .ok_or(ClerkRejection(Refusal::StaffLoginRequired))
 }
 
 #[rocket::async_trait]
@@ -121,12 +49,9 @@ impl<'r> FromRequest<'r> for LocalStaff {
     type Error = ClerkRejection;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
-        let cached = request
-            .local_cache_async(async { CachedStaff(staff(request).await) })
-            .await;
-        match &cached.0 {
-            Ok(user) => Outcome::Success(LocalStaff(Arc::clone(user))),
-            Err(rejection) => fail(request, rejection.clone()),
+        match staff(request).await {
+            Ok(user) => Outcome::Success(LocalStaff(user)),
+            Err(rejection) => fail(request, rejection),
         }
     }
 }
@@ -158,11 +83,11 @@ fn sessions_missing(rocket: &Rocket<Ignite>, guard: &str) -> bool {
     missing
 }
 
-/// The request's session, for logging local staff in and out.
+/// The request's session, for logging local staff in and out. Take it as a guard in the login
+/// and logout handlers; it needs session mode (500 otherwise).
 pub struct StaffSession<'r> {
-    request: &'r Request<'r>,
-    mode: SessionMode,
-    clock: Arc<dyn Clock>,
+    backend: RocketBackend<'r>,
+    flow: SessionFlow,
 }
 
 impl fmt::Debug for StaffSession<'_> {
@@ -177,159 +102,41 @@ impl<'r> FromRequest<'r> for StaffSession<'r> {
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
         match mode(request) {
-            Ok(mode) => Outcome::Success(StaffSession {
-                // Rocket hands guards `&'r Request<'_>`; the cookie jar lives as long.
-                request: shorten(request),
-                mode: mode.clone(),
-                clock: clock(request),
+            Ok((state, flow)) => Outcome::Success(StaffSession {
+                backend: RocketBackend::new(request, Arc::clone(state.session_store())),
+                flow: flow.clone(),
             }),
-            Err(rejection) => fail(request, rejection),
+            Err(refusal) => fail(request, ClerkRejection(refusal)),
         }
     }
 }
 
-fn shorten<'r>(request: &'r Request<'_>) -> &'r Request<'r> {
-    request
-}
-
-/// A staff login failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StaffLoginError {
-    /// Unknown user, wrong password, not staff, or inactive: show one message for all of
-    /// them; the inner error is for logs and tests.
-    #[error("login refused: {0}")]
-    Refused(LocalLoginError),
-    /// The session store or the user store failed: answer 503.
-    #[error("unavailable: {}", .0.reason())]
-    Unavailable(SessionDependency),
-    /// Too many password checks at once ([`SessionMode::staff_login_concurrency`](super::SessionMode::staff_login_concurrency)):
-    /// answer 503 with `Retry-After`; nothing was checked.
-    #[error("too many logins at once; retry after {retry_after:?}")]
-    Busy {
-        /// The `Retry-After` to answer with.
-        retry_after: std::time::Duration,
-    },
-}
-
-impl StaffLoginError {
-    /// Whether this is an infrastructure failure (503) rather than refused credentials.
-    #[must_use]
-    pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StaffLoginError::Unavailable(_) | StaffLoginError::Busy { .. }
-        )
-    }
-}
-
 impl StaffSession<'_> {
-    /// Checks `username` and `password` against the mirror's local staff users
-    /// ([`clerk_core::password::authenticate_staff`]'s rules, the argon2 check on tokio's
-    /// blocking pool); on success records the login, ends whatever session the
-    /// request had (a Clerk one included) and starts a staff session under a fresh id. On
-    /// failure nothing changes.
+    /// Logs a local staff user in ([`SessionFlow::staff_login`]): the password check runs on
+    /// tokio's blocking pool, at most the login gate's number at once; the session id is
+    /// rotated and whatever the session held ends.
     ///
     /// # Errors
-    /// [`StaffLoginError::Refused`] for bad credentials, [`StaffLoginError::Unavailable`] when
-    /// a store failed.
+    /// [`StaffLoginError::Refused`] for bad credentials, [`StaffLoginError::Busy`] when too
+    /// many checks run, [`StaffLoginError::Unavailable`] when a store failed.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
     ) -> Result<Arc<User>, StaffLoginError> {
-        let checked = gated_staff_login(
-            &self.mode.login_gate,
-            self.mode.store.as_ref(),
-            username,
-            password,
-            |job| async move { rocket::tokio::task::spawn_blocking(job).await.ok() },
-        )
-        .await;
-        let user = match checked {
-            Ok(user) => user,
-            Err(GatedLoginError::Busy(full)) => {
-                tracing::warn!("staff login refused: too many password checks at once (503)");
-                return Err(StaffLoginError::Busy {
-                    retry_after: full.retry_after,
-                });
-            }
-            Err(GatedLoginError::Login(LocalLoginError::Store(error))) => {
-                tracing::warn!(%error, "staff login: user store failed");
-                return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
-            }
-            Err(GatedLoginError::Login(error)) => {
-                tracing::info!(%error, "staff login refused");
-                return Err(StaffLoginError::Refused(error));
-            }
-            Err(other) => {
-                // The blocking task panicked or the runtime is shutting down.
-                tracing::error!(error = %other, "staff login: the password check did not complete");
-                return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
-            }
-        };
-        let now = self.clock.now();
-        let change = Change::RecordLogin {
-            user: UserRef::Id(user.id),
-            at: now,
-        };
-        if let Err(error) = self.mode.store.apply(WriteBatch::single(now, change)).await {
-            tracing::warn!(%error, "staff login: recording the login failed");
-            return Err(StaffLoginError::Unavailable(SessionDependency::UserStore));
-        }
-        let sessions = &self.mode.sessions;
-        if let Some(old) = cookie_id(self.request) {
-            sessions
-                .delete(&old)
-                .await
-                .map_err(|_| StaffLoginError::Unavailable(SessionDependency::SessionStore))?;
-        }
-        let id = new_session_id();
-        let data = SessionData {
-            clerk: None,
-            local_user: Some(user.id.0),
-            local_login_at: Some(now),
-            local_last_seen: None,
-        };
-        sessions
-            .save(&id, data)
+        self.flow
+            .staff_login(&self.backend, username, password, |job| async move {
+                rocket::tokio::task::spawn_blocking(job).await.ok()
+            })
             .await
-            .map_err(|_| StaffLoginError::Unavailable(SessionDependency::SessionStore))?;
-        set_cookie(self.request, id);
-        tracing::info!(user_id = user.id.0, "staff logged in");
-        Ok(Arc::new(user))
     }
 
-    /// Ends the request's session (whatever it held) and records the staff user's logout.
+    /// Ends the session whatever it holds ([`SessionFlow::staff_logout`]): the old cookie
+    /// opens nothing.
     ///
     /// # Errors
     /// [`StaffLoginError::Unavailable`] when the session store failed.
     pub async fn logout(&self) -> Result<(), StaffLoginError> {
-        let Some(id) = cookie_id(self.request) else {
-            return Ok(());
-        };
-        let sessions = &self.mode.sessions;
-        let data = sessions
-            .load(&id)
-            .await
-            .map_err(|_| StaffLoginError::Unavailable(SessionDependency::SessionStore))?;
-        sessions
-            .delete(&id)
-            .await
-            .map_err(|_| StaffLoginError::Unavailable(SessionDependency::SessionStore))?;
-        remove_cookie(self.request);
-        if let Some(user_id) = data.and_then(|d| d.local_user) {
-            let now = self.clock.now();
-            let change = Change::RecordLogout {
-                user: UserRef::Id(UserId(user_id)),
-                at: now,
-            };
-            // The session is over either way; a missed last_logout is only bookkeeping.
-            if let Err(error) = self.mode.store.apply(WriteBatch::single(now, change)).await {
-                tracing::warn!(%error, "staff logout: recording the logout failed");
-            }
-            tracing::info!(user_id, "staff logged out");
-        }
-        Ok(())
+        self.flow.staff_logout(&self.backend).await
     }
 }

@@ -292,6 +292,30 @@ impl<S> std::fmt::Debug for WebhookProcessor<S> {
     }
 }
 
+impl WebhookProcessor<Arc<dyn Store>> {
+    /// The processor the settings ask for: verifying with `CLERK_WEBHOOK_SIGNING_KEY` and
+    /// writing to `store`; `None` without the key (logged: the webhook route then answers
+    /// 503, so Svix retries once the key is set).
+    ///
+    /// # Errors
+    /// The signing key is not a valid `whsec_…` secret.
+    pub fn from_config(
+        config: &clerk_core::ClerkConfig,
+        store: Arc<dyn Store>,
+    ) -> Result<Option<Self>, crate::SecretError> {
+        match config.webhook_signing_key() {
+            Some(key) => Ok(Some(WebhookProcessor::new(
+                Webhook::from_signing_key(key)?,
+                store,
+            ))),
+            None => {
+                tracing::warn!("CLERK_WEBHOOK_SIGNING_KEY unset: the webhook route answers 503");
+                Ok(None)
+            }
+        }
+    }
+}
+
 impl<S: Store> WebhookProcessor<S> {
     /// A processor verifying with `webhook` and writing to `store`, on the system clock, with
     /// no listeners and default options (no account linking).
