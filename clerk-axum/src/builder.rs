@@ -15,6 +15,7 @@
 //! # let config = clerk_core::ClerkConfig::builder()
 //! #     .secret_key("sk_test_builder")
 //! #     .publishable_key(clerk_testkit::mint::publishable_key_for(clerk_testkit::mint::DEFAULT_FRONTEND_HOST, false))
+//! #     .frontend_host(clerk_testkit::mint::DEFAULT_AUTHORIZED_PARTY)
 //! #     .build()?;
 //! let store = Arc::new(clerk_store::MemoryStore::new()); // your database: SqliteStore, PostgresStore, …
 //! let clerk = Clerk::builder(config, store).build()?;

@@ -68,6 +68,12 @@ pub(crate) const SESSION_LAYER_MISSING: Misconfiguration = Misconfiguration {
 pub struct ClerkRejection(pub Refusal);
 
 impl ClerkRejection {
+    /// The 500 of an extractor on a route [`ClerkLayer`](crate::ClerkLayer) does not wrap.
+    pub const LAYER_MISSING: ClerkRejection = ClerkRejection(Refusal::Misconfigured(LAYER_MISSING));
+    /// The 500 of [`ClerkUser`](crate::ClerkUser) on a route whose layer has no store.
+    pub const USER_PROVISIONING_MISSING: ClerkRejection =
+        ClerkRejection(Refusal::Misconfigured(USER_PROVISIONING_MISSING));
+
     /// The refusal.
     #[must_use]
     pub fn refusal(&self) -> &Refusal {

@@ -917,24 +917,28 @@ async fn clerk_service_is_a_plain_tower_service() {
 
 #[test]
 fn rejections_are_errors_with_statuses() {
+    use clerk_axum::Refusal;
     fn assert_error<E: std::error::Error + Send + Sync + 'static>(_: &E) {}
     let cases = [
-        (ClerkRejection::MissingToken, StatusCode::UNAUTHORIZED),
-        (ClerkRejection::NoActiveOrganization, StatusCode::FORBIDDEN),
+        (ClerkRejection(Refusal::MissingToken), StatusCode::UNAUTHORIZED),
         (
-            ClerkRejection::MissingRole {
+            ClerkRejection(Refusal::NoActiveOrganization),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            ClerkRejection(Refusal::MissingRole {
                 required: "org:admin",
-            },
+            }),
             StatusCode::FORBIDDEN,
         ),
         (
-            ClerkRejection::MissingPermission {
+            ClerkRejection(Refusal::MissingPermission {
                 required: "org:reports:read",
-            },
+            }),
             StatusCode::FORBIDDEN,
         ),
         (
-            ClerkRejection::LayerMissing,
+            ClerkRejection::LAYER_MISSING,
             StatusCode::INTERNAL_SERVER_ERROR,
         ),
     ];
@@ -943,7 +947,7 @@ fn rejections_are_errors_with_statuses() {
         assert_eq!(rejection.status(), status);
         assert!(!rejection.to_string().is_empty());
     }
-    assert!(ClerkRejection::LayerMissing
+    assert!(ClerkRejection::LAYER_MISSING
         .to_string()
         .contains("ClerkLayer"));
 }

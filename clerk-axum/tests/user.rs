@@ -389,5 +389,5 @@ async fn without_the_extension_the_extractor_is_a_clear_500() {
     assert!(body["message"]
         .as_str()
         .unwrap()
-        .contains("UserProvisioning is not installed"));
+        .contains("ClerkUser needs a store"));
 }

@@ -39,7 +39,6 @@ pub(crate) const STORE_MISSING: Misconfiguration = Misconfiguration {
     message: STORE_MISSING_MESSAGE,
 };
 
-#[cfg_attr(not(feature = "hybrid"), allow(dead_code))]
 pub(crate) const SESSION_MODE_MISSING: Misconfiguration = Misconfiguration {
     reason: "session-mode-missing",
     message: SESSION_MODE_MISSING_MESSAGE,
@@ -79,6 +78,15 @@ impl From<ProvisionError> for ClerkRejection {
 }
 
 impl ClerkRejection {
+    /// The 500 of a guard that runs without [`ClerkFairing`](crate::ClerkFairing).
+    pub const FAIRING_MISSING: ClerkRejection =
+        ClerkRejection(Refusal::Misconfigured(FAIRING_MISSING));
+    /// The 500 of [`ClerkUser`](crate::ClerkUser) when the fairing has no store.
+    pub const STORE_MISSING: ClerkRejection = ClerkRejection(Refusal::Misconfigured(STORE_MISSING));
+    /// The 500 of a session guard when session mode is off.
+    pub const SESSION_MODE_MISSING: ClerkRejection =
+        ClerkRejection(Refusal::Misconfigured(SESSION_MODE_MISSING));
+
     /// The refusal.
     #[must_use]
     pub fn refusal(&self) -> &Refusal {

@@ -591,19 +591,21 @@ async fn settings_take_any_key_spelling_numbers_and_lists() {
 
 #[test]
 fn rejections_read_like_clerk_axums() {
+    use clerk_core::provision::ProvisionError;
+    use clerk_rocket::Refusal;
     let cases = [
-        (ClerkRejection::MissingToken, 401),
-        (ClerkRejection::NoActiveOrganization, 403),
+        (ClerkRejection(Refusal::MissingToken), 401),
+        (ClerkRejection(Refusal::NoActiveOrganization), 403),
         (
-            ClerkRejection::MissingRole {
+            ClerkRejection(Refusal::MissingRole {
                 required: "org:admin",
-            },
+            }),
             403,
         ),
-        (ClerkRejection::UserNotFound, 401),
-        (ClerkRejection::UserDeleted, 401),
-        (ClerkRejection::FairingMissing, 500),
-        (ClerkRejection::StoreMissing, 500),
+        (ClerkRejection::from(ProvisionError::NotFound), 401),
+        (ClerkRejection::from(ProvisionError::Deleted), 401),
+        (ClerkRejection::FAIRING_MISSING, 500),
+        (ClerkRejection::STORE_MISSING, 500),
     ];
     for (rejection, status) in cases {
         assert_eq!(rejection.status().code, status, "{rejection:?}");

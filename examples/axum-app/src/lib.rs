@@ -45,19 +45,14 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Extension, Json, Router};
-use clerk_axum::session::{cookie_layer_with, SessionMode};
 use clerk_axum::{
-    ActiveOrg, ClerkAuth, ClerkLayer, ClerkUser, RequirePermission, RequireRole, UserProvisioning,
+    ActiveOrg, Clerk, ClerkAuth, ClerkUser, RequirePermission, RequireRole,
 };
-use clerk_core::backend_api::{BackendApi, TokioSleeper};
-use clerk_core::reqwest_client::ReqwestClient;
-use clerk_core::session::RevalidationPolicy;
 use clerk_core::store::{Store, StoreError};
-use clerk_core::{ActiveOrganization, Authenticator, ClerkConfig};
+use clerk_core::{ActiveOrganization, ClerkConfig};
 use clerk_store::{AnyStore, MemoryCache, RedisCache};
-use clerk_webhooks::{Webhook, WebhookProcessor};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
@@ -152,123 +147,56 @@ pub enum AppError {
     /// The database could not be opened or migrated.
     #[error("DATABASE_URL: {0}")]
     Store(#[from] StoreError),
-    /// The authenticator could not be built.
+    /// The Clerk parts could not be built (the authenticator, the HTTP client, the webhook
+    /// secret).
     #[error(transparent)]
-    Authenticator(#[from] clerk_core::BuildError),
-    /// The HTTP client for Clerk could not be built.
-    #[error("HTTP client: {0}")]
-    Http(#[from] clerk_core::HttpError),
+    Clerk(#[from] clerk_axum::ClerkBuildError),
     /// `REDIS_URL` is not a usable Redis URL.
     #[error("REDIS_URL: {0}")]
     Cache(#[from] clerk_core::cache::CacheError),
-    /// `CLERK_WEBHOOK_SIGNING_KEY` is not a usable `whsec_` secret.
-    #[error("CLERK_WEBHOOK_SIGNING_KEY: {0}")]
-    WebhookSecret(#[from] clerk_webhooks::SecretError),
     /// Binding or serving failed.
     #[error(transparent)]
     Io(#[from] io::Error),
 }
 
 /// The webhook processor of this application (over the type-erased store).
-pub type Processor = WebhookProcessor<Arc<dyn Store>>;
+pub type Processor = clerk_axum::Processor;
 
 /// Everything the routes need; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    layer: ClerkLayer,
-    users: UserProvisioning,
-    webhooks: Option<Arc<Processor>>,
-    sessions: tower_sessions::MemoryStore,
-    cookie_secure: bool,
+    clerk: Clerk,
 }
 
 impl AppState {
-    /// The state from its parts: the Clerk layer (token verification; `/admin` needs it
-    /// built `with_sessions`, else its extractors answer 500), the stored-user lookup (with
-    /// or without just-in-time provisioning), and the webhook processor (none:
-    /// `POST /webhooks/clerk` answers 503). Sessions are kept in a new in-memory store.
+    /// The state from the wired Clerk parts ([`Clerk::builder`]).
     #[must_use]
-    pub fn new(
-        layer: ClerkLayer,
-        users: UserProvisioning,
-        webhooks: Option<Arc<Processor>>,
-    ) -> Self {
-        AppState {
-            layer,
-            users,
-            webhooks,
-            sessions: tower_sessions::MemoryStore::default(),
-            cookie_secure: true,
-        }
-    }
-
-    /// `Secure`, `__Host-`-prefixed session cookies (`CLERK_COOKIE_SECURE`; default on).
-    #[must_use]
-    pub fn cookie_secure(mut self, secure: bool) -> Self {
-        self.cookie_secure = secure;
-        self
+    pub fn new(clerk: Clerk) -> Self {
+        AppState { clerk }
     }
 
     /// Opens and migrates the database of `config` behind its cache ([`open_cached_store`]),
-    /// and builds the authenticator in session mode, the Backend API client (reqwest,
-    /// `CLERK_API_TIMEOUT_MS`; only with `CLERK_SECRET_KEY`) and the webhook processor (only
-    /// with `CLERK_WEBHOOK_SIGNING_KEY`; it writes through the same cache, so its changes
+    /// and wires Clerk in one call ([`Clerk::builder`]): the authenticator in session mode
+    /// (sessions in process memory; a bearer header alone does not start one), the Backend
+    /// API client (only with `CLERK_SECRET_KEY`) and the webhook processor (only with
+    /// `CLERK_WEBHOOK_SIGNING_KEY`; it writes through the same cache, so its changes
     /// invalidate what they touch).
     ///
     /// # Errors
     /// [`AppError`] naming what failed.
     pub async fn connect(config: &AppConfig) -> Result<Self, AppError> {
         let store = open_cached_store(config).await?;
-        let http = Arc::new(ReqwestClient::new(config.clerk.api_timeout)?);
-        let authenticator = Authenticator::builder(config.clerk.clone())
-            .http_client(ReqwestClient::clone(&http))
+        let clerk = Clerk::builder(config.clerk.clone(), store)
+            .sessions(tower_sessions::MemoryStore::default())
+            .establish_sessions_from_header(false)
             .build()?;
-        let mut users = UserProvisioning::from_dyn(Arc::clone(&store));
-        match BackendApi::from_config(&config.clerk, http, Arc::new(TokioSleeper)) {
-            Ok(api) => {
-                users = users
-                    .with_backend_api(api)
-                    .with_budget(config.clerk.provision_budget);
-            }
-            Err(_) => tracing::warn!(
-                "CLERK_SECRET_KEY unset: users missing from the store are not fetched from Clerk"
-            ),
-        }
-        let webhooks = match config.clerk.webhook_signing_key() {
-            Some(key) => {
-                let webhook = Webhook::from_signing_key(key)?;
-                Some(Arc::new(WebhookProcessor::new(webhook, Arc::clone(&store))))
-            }
-            None => {
-                tracing::warn!("CLERK_WEBHOOK_SIGNING_KEY unset: POST /webhooks/clerk answers 503");
-                None
-            }
-        };
-        let sessions = SessionMode::new(
-            Arc::clone(&store),
-            RevalidationPolicy::from_config(&config.clerk),
-        )
-        .cookie_auth(config.clerk.cookie_auth)
-        .establish_from_header(false)
-        .staff_login_concurrency(config.clerk.staff_login_concurrency)
-        .staff_session_lifetime(config.clerk.staff_session);
-        if !config.clerk.cookie_secure {
-            tracing::warn!(
-                "CLERK_COOKIE_SECURE=false: session cookies are sent over plain HTTP (no Secure, no __Host- prefix)"
-            );
-        }
-        Ok(AppState::new(
-            ClerkLayer::new(authenticator).with_sessions(sessions),
-            users,
-            webhooks,
-        )
-        .cookie_secure(config.clerk.cookie_secure))
+        Ok(AppState::new(clerk))
     }
 
     /// The store of the local mirror.
     #[must_use]
     pub fn store(&self) -> &Arc<dyn Store> {
-        self.users.store()
+        self.clerk.store()
     }
 }
 
@@ -304,24 +232,17 @@ pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn Store>, App
 
 /// The router of [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications).
 pub fn app(state: AppState) -> Router {
-    let webhook = match state.webhooks {
-        Some(processor) => clerk_axum::webhook::route(processor),
-        None => post(|| async { clerk_axum::webhook::not_configured() }),
-    };
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/api/public", get(public))
         .route("/api/me", get(me))
         .route("/api/org", get(org))
         .route("/api/org/admin", get(org_admin))
         .route("/api/org/reports", get(org_reports))
-        .route("/webhooks/clerk", webhook)
         .merge(admin::routes())
-        .layer(Extension(Arc::clone(state.users.store())))
-        .layer(Extension(state.users))
-        .layer(state.layer)
-        // Outside the Clerk layer: loads the session before it, saves it after.
-        .layer(cookie_layer_with(state.sessions, state.cookie_secure))
+        .layer(Extension(Arc::clone(state.store())));
+    // `POST /webhooks/clerk`, the Clerk layer and the session manager, in one call.
+    state.clerk.install(routes)
 }
 
 /// Serves [`app`] on `listener` until the future is dropped.

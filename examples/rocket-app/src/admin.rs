@@ -10,7 +10,7 @@ use admin_pages::{
     SECURITY_HEADERS,
 };
 use clerk_rocket::session::staff::{LocalStaff, StaffLoginError, StaffSession};
-use clerk_rocket::{ClerkRejection, ClerkState};
+use clerk_rocket::{ClerkRejection, ClerkState, Refusal};
 use rocket::data::{Data, ToByteUnit};
 use rocket::http::{Header, Status};
 use rocket::request::{FromRequest, Outcome};
@@ -85,11 +85,11 @@ fn unavailable() -> Page {
 async fn admin(staff: Result<LocalStaff, ClerkRejection>, state: &State<ClerkState>) -> Page {
     let staff = match staff {
         Ok(staff) => staff,
-        Err(ClerkRejection::StaffLoginRequired) => return Page::SeeOther(LOGIN_PATH),
+        Err(ClerkRejection(Refusal::StaffLoginRequired)) => return Page::SeeOther(LOGIN_PATH),
         Err(other) => return Page::Rejection(other),
     };
     let Some(store) = state.store() else {
-        return Page::Rejection(ClerkRejection::StoreMissing);
+        return Page::Rejection(ClerkRejection::STORE_MISSING);
     };
     match AdminData::load(store.as_ref()).await {
         Ok(data) => {
