@@ -87,6 +87,7 @@ impl fmt::Debug for Clerk {
 
 /// Collects the parts of a [`Clerk`].
 pub struct ClerkBuilder {
+    config: ClerkConfig,
     wiring: Wiring,
     store: Arc<dyn Store>,
     webhook_path: String,
@@ -109,7 +110,8 @@ impl Clerk {
     #[must_use]
     pub fn builder(config: ClerkConfig, store: Arc<dyn Store>) -> ClerkBuilder {
         ClerkBuilder {
-            wiring: Wiring::new(config).store(Arc::clone(&store)),
+            config,
+            wiring: Wiring::new().store(Arc::clone(&store)),
             store,
             webhook_path: DEFAULT_WEBHOOK_PATH.to_owned(),
             session_layer: None,
@@ -203,7 +205,7 @@ impl ClerkBuilder {
         S: tower_sessions::SessionStore + Clone,
     {
         self.wiring = self.wiring.sessions(true);
-        let secure = self.wiring_cookie_secure();
+        let secure = self.config.cookie_secure;
         let install: SessionInstaller = Arc::new(move |router: Router| {
             router.layer(crate::session::cookie_layer_with(sessions.clone(), secure))
         });
@@ -219,17 +221,12 @@ impl ClerkBuilder {
         self
     }
 
-    #[cfg(feature = "sessions")]
-    fn wiring_cookie_secure(&self) -> bool {
-        self.wiring.config().cookie_secure
-    }
-
     /// Builds the parts.
     ///
     /// # Errors
     /// [`ClerkBuildError`] naming what failed.
     pub fn build(self) -> Result<Clerk, ClerkBuildError> {
-        let wired = self.wiring.build()?;
+        let wired = self.wiring.build(self.config)?;
         let webhooks =
             WebhookProcessor::from_config(&wired.config, Arc::clone(&self.store))?.map(Arc::new);
         let mut layer = ClerkLayer::new(wired.authenticator.clone());

@@ -192,6 +192,7 @@ pub mod session;
 pub mod user;
 pub mod webhook;
 
+pub use builder::{Clerk, ClerkBuildError, ClerkBuilder, Processor, DEFAULT_WEBHOOK_PATH};
 pub use clerk_core::authz::{
     FeatureName, Lax, Moderate, PermissionName, PlanName, Requirement, ReverificationPolicy,
     RoleName, Strict, StrictMfa,
@@ -204,7 +205,6 @@ pub use extract::{
 };
 #[cfg(feature = "reqwest")]
 pub use layer::FromEnvError;
-pub use builder::{Clerk, ClerkBuildError, ClerkBuilder, Processor, DEFAULT_WEBHOOK_PATH};
 pub use layer::{ClerkLayer, ClerkService};
 pub use rejection::{
     ClerkRejection, Refusal, SessionDependency, UserDependency, LAYER_MISSING_MESSAGE,

@@ -920,7 +920,10 @@ fn rejections_are_errors_with_statuses() {
     use clerk_axum::Refusal;
     fn assert_error<E: std::error::Error + Send + Sync + 'static>(_: &E) {}
     let cases = [
-        (ClerkRejection(Refusal::MissingToken), StatusCode::UNAUTHORIZED),
+        (
+            ClerkRejection(Refusal::MissingToken),
+            StatusCode::UNAUTHORIZED,
+        ),
         (
             ClerkRejection(Refusal::NoActiveOrganization),
             StatusCode::FORBIDDEN,

@@ -121,20 +121,16 @@ pub enum FairingError {
 ///   `CLERK_WEBHOOK_SIGNING_KEY` is set, the processor behind [`webhook::routes`](crate::webhook::routes).
 #[derive(Clone)]
 pub struct ClerkFairing {
+    wiring: Wiring,
     store: Option<Arc<dyn Store>>,
-    http: Option<Arc<dyn HttpClient>>,
-    clock: Option<Arc<dyn Clock>>,
     sessions: Option<Arc<dyn SessionStore>>,
-    sessions_from_header: bool,
-    token_cache_capacity: Option<usize>,
     ignore_environment: bool,
 }
 
 impl fmt::Debug for ClerkFairing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClerkFairing")
-            .field("store", &self.store.is_some())
-            .field("http_client", &self.http.is_some())
+            .field("wiring", &self.wiring)
             .field("sessions", &self.sessions.is_some())
             .field("ignore_environment", &self.ignore_environment)
             .finish_non_exhaustive()
@@ -144,12 +140,9 @@ impl fmt::Debug for ClerkFairing {
 impl Default for ClerkFairing {
     fn default() -> Self {
         ClerkFairing {
+            wiring: Wiring::new(),
             store: None,
-            http: None,
-            clock: None,
             sessions: None,
-            sessions_from_header: true,
-            token_cache_capacity: None,
             ignore_environment: false,
         }
     }
@@ -166,6 +159,7 @@ impl ClerkFairing {
     /// and the webhook processor.
     #[must_use]
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.wiring = self.wiring.store(Arc::clone(&store));
         self.store = Some(store);
         self
     }
@@ -174,14 +168,14 @@ impl ClerkFairing {
     /// Without it, the `reqwest` feature's client with `CLERK_API_TIMEOUT_MS`.
     #[must_use]
     pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.http = Some(client);
+        self.wiring = self.wiring.http_client(client);
         self
     }
 
     /// The clock of the authenticator and of provisioning (tests: a manual clock).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.wiring = self.wiring.clock(clock);
         self
     }
 
@@ -189,6 +183,7 @@ impl ClerkFairing {
     /// revalidating after `CLERK_SESSION_REVALIDATION_SECONDS`. Needs [`store`](Self::store).
     #[must_use]
     pub fn sessions(mut self, sessions: Arc<dyn SessionStore>) -> Self {
+        self.wiring = self.wiring.sessions(true);
         self.sessions = Some(sessions);
         self
     }
@@ -197,7 +192,7 @@ impl ClerkFairing {
     /// ([`SessionMode::establish_from_header`]; default: yes).
     #[must_use]
     pub fn establish_sessions_from_header(mut self, enabled: bool) -> Self {
-        self.sessions_from_header = enabled;
+        self.wiring = self.wiring.establish_sessions_from_header(enabled);
         self
     }
 
@@ -206,7 +201,7 @@ impl ClerkFairing {
     /// 0 turns it off, so every request runs the full verification).
     #[must_use]
     pub fn token_cache_capacity(mut self, capacity: usize) -> Self {
-        self.token_cache_capacity = Some(capacity);
+        self.wiring = self.wiring.token_cache_capacity(capacity);
         self
     }
 
@@ -232,25 +227,14 @@ impl ClerkFairing {
             Environment::Process
         };
         let config = settings::read(figment, env)?;
-        let mut wiring = Wiring::new(config)
-            .sessions(self.sessions.is_some())
-            .establish_sessions_from_header(self.sessions_from_header);
-        if let Some(store) = &self.store {
-            wiring = wiring.store(Arc::clone(store));
-        }
-        if let Some(http) = &self.http {
-            wiring = wiring.http_client(Arc::clone(http));
-        }
-        if let Some(clock) = &self.clock {
-            wiring = wiring.clock(Arc::clone(clock));
-        }
-        if let Some(capacity) = self.token_cache_capacity {
-            wiring = wiring.token_cache_capacity(capacity);
-        }
-        let wired = wiring.build().map_err(|error| match error {
-            WiringError::SessionsWithoutStore => FairingError::SessionsWithoutStore,
-            other => FairingError::Wiring(other),
-        })?;
+        let wired = self
+            .wiring
+            .clone()
+            .build(config)
+            .map_err(|error| match error {
+                WiringError::SessionsWithoutStore => FairingError::SessionsWithoutStore,
+                other => FairingError::Wiring(other),
+            })?;
         let webhooks = match &self.store {
             Some(store) => {
                 WebhookProcessor::from_config(&wired.config, Arc::clone(store))?.map(Arc::new)

@@ -87,9 +87,12 @@ struct WebhookHandler;
 impl route::Handler for WebhookHandler {
     async fn handle<'r>(&self, request: &'r Request<'_>, data: Data<'r>) -> route::Outcome<'r> {
         let Some(state) = request.rocket().state::<ClerkState>() else {
-            return route::Outcome::from(request, ClerkRejection(clerk_core::flow::Refusal::Misconfigured(
+            return route::Outcome::from(
+                request,
+                ClerkRejection(clerk_core::flow::Refusal::Misconfigured(
                     crate::rejection::FAIRING_MISSING,
-                )));
+                )),
+            );
         };
         let Some(processor) = state.webhooks() else {
             let body = json!({ "error": "webhooks_not_configured" });

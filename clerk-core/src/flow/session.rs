@@ -320,7 +320,9 @@ impl SessionFlow {
             Ok(data) => data,
             Err(BackendError::Corrupt) => {
                 tracing::warn!("unreadable session data: session ended");
-                return self.end_then_establish(authenticator, backend, headers).await;
+                return self
+                    .end_then_establish(authenticator, backend, headers)
+                    .await;
             }
             Err(error) => return FlowOutcome::unavailable(session_failed(&error)),
         };

@@ -37,7 +37,9 @@ macro_rules! __session_types {
             fn decide(
                 state: &$crate::flow::RequestAuth,
             ) -> ::std::result::Result<Self, $crate::flow::Refusal> {
-                state.require().map(|auth| ClerkAuth(::std::sync::Arc::clone(auth)))
+                state
+                    .require()
+                    .map(|auth| ClerkAuth(::std::sync::Arc::clone(auth)))
             }
 
             #[allow(dead_code)]

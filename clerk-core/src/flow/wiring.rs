@@ -53,10 +53,10 @@ impl std::fmt::Debug for Wired {
     }
 }
 
-/// The settings and choices an adapter's builder collects; [`Wiring::build`] makes the parts.
-#[derive(Clone)]
+/// The choices an adapter's builder collects; [`Wiring::build`] makes the parts from them and
+/// the settings.
+#[derive(Clone, Default)]
 pub struct Wiring {
-    config: ClerkConfig,
     store: Option<Arc<dyn Store>>,
     http: Option<Arc<dyn HttpClient>>,
     clock: Option<Arc<dyn Clock>>,
@@ -68,7 +68,6 @@ pub struct Wiring {
 impl std::fmt::Debug for Wiring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wiring")
-            .field("config", &self.config)
             .field("store", &self.store.is_some())
             .field("http_client", &self.http.is_some())
             .field("sessions", &self.sessions)
@@ -77,24 +76,13 @@ impl std::fmt::Debug for Wiring {
 }
 
 impl Wiring {
-    /// Parts for `config`, without a store, stateless.
+    /// No store, the default HTTP client and clock, stateless.
     #[must_use]
-    pub fn new(config: ClerkConfig) -> Self {
+    pub fn new() -> Self {
         Wiring {
-            config,
-            store: None,
-            http: None,
-            clock: None,
-            token_cache_capacity: None,
-            sessions: false,
             sessions_from_header: true,
+            ..Wiring::default()
         }
-    }
-
-    /// The settings.
-    #[must_use]
-    pub fn config(&self) -> &ClerkConfig {
-        &self.config
     }
 
     /// The mirror: stored users, revocations, staff.
@@ -140,12 +128,11 @@ impl Wiring {
         self
     }
 
-    /// Builds the parts.
+    /// Builds the parts for `config`.
     ///
     /// # Errors
     /// [`WiringError`].
-    pub fn build(self) -> Result<Wired, WiringError> {
-        let config = self.config;
+    pub fn build(self, config: ClerkConfig) -> Result<Wired, WiringError> {
         let http = match self.http {
             Some(http) => Some(http),
             None => default_http(&config)?,

@@ -47,9 +47,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use clerk_axum::{
-    ActiveOrg, Clerk, ClerkAuth, ClerkUser, RequirePermission, RequireRole,
-};
+use clerk_axum::{ActiveOrg, Clerk, ClerkAuth, ClerkUser, RequirePermission, RequireRole};
 use clerk_core::store::{Store, StoreError};
 use clerk_core::{ActiveOrganization, ClerkConfig};
 use clerk_store::{AnyStore, MemoryCache, RedisCache};
