@@ -73,6 +73,9 @@ pub struct ClerkConfig {
     verify: VerifyOptions,
     /// `CLERK_SESSION_REVALIDATION_SECONDS`.
     pub session_revalidation: Duration,
+    /// `CLERK_SESSION_IDLE_SECONDS` (86400): how long a Clerk-mode session record lives
+    /// without a request before it is ended and evicted.
+    pub session_idle: Duration,
     /// `CLERK_STAFF_SESSION_IDLE_SECONDS` (3600) and `CLERK_STAFF_SESSION_MAX_SECONDS`
     /// (43200): how long a local staff session lasts without a request, and in all.
     pub staff_session: crate::session::StaffLifetime,
@@ -176,6 +179,7 @@ pub struct ClerkConfigBuilder {
     accept_pending: bool,
     clock_skew: Option<Duration>,
     session_revalidation: Option<Duration>,
+    session_idle: Option<Duration>,
     staff_session_idle: Option<Duration>,
     staff_session_max: Option<Duration>,
     cache_timeout: Option<Duration>,
@@ -210,6 +214,7 @@ impl std::fmt::Debug for ClerkConfigBuilder {
             .field("accept_pending", &self.accept_pending)
             .field("clock_skew", &self.clock_skew)
             .field("session_revalidation", &self.session_revalidation)
+            .field("session_idle", &self.session_idle)
             .field("staff_session_idle", &self.staff_session_idle)
             .field("staff_session_max", &self.staff_session_max)
             .field("cache_timeout", &self.cache_timeout)
@@ -297,6 +302,10 @@ impl ClerkConfigBuilder {
             session_revalidation: seconds(
                 "CLERK_SESSION_REVALIDATION_SECONDS",
                 get("CLERK_SESSION_REVALIDATION_SECONDS"),
+            )?,
+            session_idle: seconds(
+                "CLERK_SESSION_IDLE_SECONDS",
+                get("CLERK_SESSION_IDLE_SECONDS"),
             )?,
             staff_session_idle: seconds(
                 "CLERK_STAFF_SESSION_IDLE_SECONDS",
@@ -443,6 +452,13 @@ impl ClerkConfigBuilder {
     #[must_use]
     pub fn session_revalidation(mut self, every: Duration) -> Self {
         self.session_revalidation = Some(every);
+        self
+    }
+
+    /// `CLERK_SESSION_IDLE_SECONDS`.
+    #[must_use]
+    pub fn session_idle(mut self, idle: Duration) -> Self {
+        self.session_idle = Some(idle);
         self
     }
 
@@ -603,6 +619,11 @@ impl ClerkConfigBuilder {
                 "CLERK_SESSION_REVALIDATION_SECONDS",
                 self.session_revalidation,
                 Duration::from_secs(300),
+            )?,
+            session_idle: positive(
+                "CLERK_SESSION_IDLE_SECONDS",
+                self.session_idle,
+                crate::session::DEFAULT_SESSION_IDLE,
             )?,
             staff_session: crate::session::StaffLifetime {
                 idle: positive(

@@ -88,7 +88,16 @@ pub struct SessionRecord {
     pub claims: String,
     /// When a verified token last confirmed this session.
     pub last_clerk_check: UnixTime,
+    /// When the session last served a request (rewritten at most every
+    /// [`SessionRecord::TOUCH_EVERY`]); the idle lifetime counts from the later of this and
+    /// `last_clerk_check`.
+    #[serde(default)]
+    pub last_seen: Option<UnixTime>,
 }
+
+/// `CLERK_SESSION_IDLE_SECONDS` when unset: a Clerk-mode session record lives a day without a
+/// request.
+pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(86_400);
 
 impl fmt::Debug for SessionRecord {
     // The claims snapshot may hold custom claims (emails, metadata): keep it out of logs.
@@ -99,6 +108,7 @@ impl fmt::Debug for SessionRecord {
             .field("org_id", &self.org_id)
             .field("claims", &"<redacted>")
             .field("last_clerk_check", &self.last_clerk_check)
+            .field("last_seen", &self.last_seen)
             .finish()
     }
 }
@@ -113,7 +123,33 @@ impl SessionRecord {
             org_id: auth.org_id().map(str::to_owned),
             claims: String::from_utf8_lossy(auth.raw_claims_json()).into_owned(),
             last_clerk_check: now,
+            last_seen: None,
         }
+    }
+
+    /// How often a served record's `last_seen` is rewritten: often enough for the idle
+    /// lifetime, rarely enough that serving stays a read.
+    pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+    /// When the session was last active: the later of `last_seen` and `last_clerk_check`.
+    #[must_use]
+    pub fn last_active(&self) -> UnixTime {
+        self.last_seen.map_or(self.last_clerk_check, |seen| {
+            seen.max(self.last_clerk_check)
+        })
+    }
+
+    /// The record with `last_seen = now` when the last touch is [`Self::TOUCH_EVERY`] old,
+    /// `None` while it is fresher (nothing to write).
+    #[must_use]
+    pub fn touched(&self, now: UnixTime) -> Option<SessionRecord> {
+        let since = now
+            .as_millis()
+            .saturating_sub(self.last_active().as_millis());
+        (since >= millis(Self::TOUCH_EVERY)).then(|| SessionRecord {
+            last_seen: Some(now),
+            ..self.clone()
+        })
     }
 
     /// The session's [`Auth`], rebuilt from the claims snapshot by the verifier's own
@@ -327,6 +363,8 @@ pub enum EndReason {
     UserInactive,
     /// The stored record could not be read back.
     Corrupt,
+    /// The session went unused for longer than its idle lifetime.
+    Expired,
 }
 
 impl EndReason {
@@ -340,6 +378,7 @@ impl EndReason {
             EndReason::UserBanned => "user-banned",
             EndReason::UserInactive => "user-inactive",
             EndReason::Corrupt => "session-corrupt",
+            EndReason::Expired => "session-expired",
         }
     }
 }
@@ -376,19 +415,47 @@ pub enum AfterRevalidation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RevalidationPolicy {
     interval: Duration,
+    idle: Duration,
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl RevalidationPolicy {
-    /// Revalidate after `interval`.
+    /// Revalidate after `interval`; records end after [`DEFAULT_SESSION_IDLE`] unused.
     #[must_use]
     pub fn new(interval: Duration) -> RevalidationPolicy {
-        RevalidationPolicy { interval }
+        RevalidationPolicy {
+            interval,
+            idle: DEFAULT_SESSION_IDLE,
+        }
     }
 
-    /// The policy of `CLERK_SESSION_REVALIDATION_SECONDS`.
+    /// The idle lifetime of a record (`CLERK_SESSION_IDLE_SECONDS`).
+    #[must_use]
+    pub fn with_idle(mut self, idle: Duration) -> RevalidationPolicy {
+        self.idle = idle;
+        self
+    }
+
+    /// The policy of `CLERK_SESSION_REVALIDATION_SECONDS` and `CLERK_SESSION_IDLE_SECONDS`.
     #[must_use]
     pub fn from_config(config: &ClerkConfig) -> RevalidationPolicy {
-        RevalidationPolicy::new(config.session_revalidation)
+        RevalidationPolicy::new(config.session_revalidation).with_idle(config.session_idle)
+    }
+
+    /// The idle lifetime.
+    #[must_use]
+    pub fn idle(&self) -> Duration {
+        self.idle
+    }
+
+    /// When `record` expires unless a request comes first: its last activity plus the idle
+    /// lifetime (what a session store evicts by).
+    #[must_use]
+    pub fn expires_at(&self, record: &SessionRecord) -> UnixTime {
+        record.last_active().saturating_add(self.idle)
     }
 
     /// The revalidation interval.
@@ -415,6 +482,9 @@ impl RevalidationPolicy {
     ) -> SessionDecision {
         if let Some(reason) = standing.end_reason() {
             return SessionDecision::End(reason);
+        }
+        if now >= self.expires_at(record) {
+            return SessionDecision::End(EndReason::Expired);
         }
         if let Some(identity) = presented {
             if !record.is_identity(identity) {

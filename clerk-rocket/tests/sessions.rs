@@ -9,16 +9,16 @@ use std::time::Duration;
 use clerk_core::model::{ClerkUserData, NewLocalUser, RevokedSession};
 use clerk_core::store::{Change, LinkPolicy, Store, WriteBatch};
 use clerk_core::time::Clock;
+use clerk_core::time::UnixTime;
 use clerk_rocket::session::staff::{LocalStaff, StaffSession};
 use clerk_rocket::session::{
-    MemorySessionStore, SessionData, SessionStore, SessionStoreError, COOKIE_NAME,
+    MemorySessionStore, SessionStore, SessionStoreError, StoredSession, COOKIE_NAME,
 };
 use clerk_rocket::{ClerkAuth, ClerkFairing, OptionalClerkAuth};
 use clerk_store::MemoryStore;
 use clerk_testkit::clock::ManualClock;
 use clerk_testkit::mint::{self, DEFAULT_AUTHORIZED_PARTY, DEFAULT_FRONTEND_HOST};
 use clerk_testkit::{offline, TestKeyPair, TokenBuilder};
-use futures_util::future::BoxFuture;
 use rocket::http::{Cookie, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket::serde::json::Json;
@@ -77,33 +77,31 @@ impl Sessions {
     }
 }
 
+#[async_trait::async_trait]
 impl SessionStore for Sessions {
-    fn load<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<SessionData>, SessionStoreError>> {
-        Box::pin(async move {
-            self.check()?;
-            self.inner.load(id).await
-        })
+    async fn load(&self, id: &str, now: UnixTime) -> Result<Option<Vec<u8>>, SessionStoreError> {
+        self.check()?;
+        self.inner.load(id, now).await
     }
 
-    fn save<'a>(
-        &'a self,
-        id: &'a str,
-        data: SessionData,
-    ) -> BoxFuture<'a, Result<(), SessionStoreError>> {
-        Box::pin(async move {
-            self.check()?;
-            self.inner.save(id, data).await
-        })
+    async fn save(
+        &self,
+        id: &str,
+        session: StoredSession,
+        now: UnixTime,
+    ) -> Result<(), SessionStoreError> {
+        self.check()?;
+        self.inner.save(id, session, now).await
     }
 
-    fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), SessionStoreError>> {
-        Box::pin(async move {
-            self.check()?;
-            self.inner.delete(id).await
-        })
+    async fn delete(&self, id: &str) -> Result<(), SessionStoreError> {
+        self.check()?;
+        self.inner.delete(id).await
+    }
+
+    async fn sweep(&self, now: UnixTime) -> Result<u64, SessionStoreError> {
+        self.check()?;
+        self.inner.sweep(now).await
     }
 }
 
@@ -309,7 +307,13 @@ async fn a_token_for_another_user_replaces_the_session_under_a_new_id() {
     assert_eq!(other.body["user_id"], "user_b");
     let second = h.session_cookie().unwrap();
     assert_ne!(first, second, "a new identity gets a new session id");
-    assert!(h.sessions.inner.load(&first).await.unwrap().is_none());
+    assert!(h
+        .sessions
+        .inner
+        .load(&first, h.clock.now())
+        .await
+        .unwrap()
+        .is_none());
     let served = h.get("/me", None).await;
     assert_eq!(served.body["user_id"], "user_b", "identities never mix");
 }
@@ -358,7 +362,13 @@ async fn a_revoked_session_ends_at_the_next_request() {
     let answer = h.get("/me", None).await;
     assert_eq!(answer.status, Status::Unauthorized);
     assert_eq!(answer.body["reason"], "session-token-missing");
-    assert!(h.sessions.inner.load(&id).await.unwrap().is_none());
+    assert!(h
+        .sessions
+        .inner
+        .load(&id, h.clock.now())
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(h.session_cookie(), None, "the cookie is removed");
 }
 
@@ -437,7 +447,13 @@ async fn staff_login_rotates_the_id_and_a_local_session_ignores_clerk_tokens() {
     assert_eq!(login.status, Status::NoContent);
     let staff_id = h.session_cookie().unwrap();
     assert_ne!(clerk_id, staff_id, "login rotates the session id");
-    assert!(h.sessions.inner.load(&clerk_id).await.unwrap().is_none());
+    assert!(h
+        .sessions
+        .inner
+        .load(&clerk_id, h.clock.now())
+        .await
+        .unwrap()
+        .is_none());
 
     let answer = h.get("/staff", None).await;
     assert_eq!(answer.status, Status::Ok);
@@ -455,7 +471,13 @@ async fn staff_login_rotates_the_id_and_a_local_session_ignores_clerk_tokens() {
 
     let logout = answer_of(&h, "/logout").await;
     assert_eq!(logout.status, Status::NoContent);
-    assert!(h.sessions.inner.load(&staff_id).await.unwrap().is_none());
+    assert!(h
+        .sessions
+        .inner
+        .load(&staff_id, h.clock.now())
+        .await
+        .unwrap()
+        .is_none());
     let answer = h.get("/staff", None).await;
     assert_eq!(answer.status, Status::Unauthorized);
     assert_eq!(

@@ -83,6 +83,7 @@
 
 mod cookie;
 mod staff;
+mod store;
 
 use std::sync::Arc;
 
@@ -95,9 +96,11 @@ use clerk_core::Authenticator;
 use tower_sessions::session::Error as SessionError;
 use tower_sessions::Session;
 
+pub use clerk_core::flow::records::{MemorySessionStore, SessionStore, MAX_SESSIONS_PER_SID};
 pub use clerk_core::flow::session::{LocalLogin, SessionData, SessionFlow};
 pub use cookie::{cookie_layer, cookie_layer_with, CookieLayer};
 pub use staff::{LocalStaff, StaffLoginError, StaffSession};
+pub use store::ClerkSessionStore;
 
 use crate::rejection::SESSION_LAYER_MISSING;
 use crate::AuthState;

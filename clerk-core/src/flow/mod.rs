@@ -26,6 +26,7 @@
 //! assert!(state.optional().unwrap().is_none());
 //! ```
 
+pub mod records;
 mod refusal;
 pub mod session;
 pub mod staff;

@@ -85,6 +85,50 @@ impl SessionData {
     }
 }
 
+/// How long session records live ([design §4](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#4-sessions-and-revalidation)):
+/// what a session store evicts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLifetimes {
+    /// A Clerk-mode record's life without a request (`CLERK_SESSION_IDLE_SECONDS`).
+    pub idle: std::time::Duration,
+    /// A local staff session's idle and absolute lifetimes.
+    pub staff: StaffLifetime,
+}
+
+impl SessionLifetimes {
+    /// The lifetimes the settings give.
+    #[must_use]
+    pub fn from_config(config: &ClerkConfig) -> Self {
+        SessionLifetimes {
+            idle: config.session_idle,
+            staff: StaffLifetime::from_config(config),
+        }
+    }
+
+    /// When `data` expires unless a request comes first: a local login after the staff idle
+    /// time or its absolute lifetime, whichever is first; a Clerk record after the idle time
+    /// since its last activity; anything else after the idle time from `now`.
+    #[must_use]
+    pub fn expires_at(&self, data: &SessionData, now: UnixTime) -> UnixTime {
+        let local = data.local.map(|login| {
+            let idle = login
+                .last_seen
+                .unwrap_or(login.at)
+                .saturating_add(self.staff.idle);
+            idle.min(login.at.saturating_add(self.staff.max))
+        });
+        let clerk = data
+            .clerk
+            .as_ref()
+            .map(|record| record.last_active().saturating_add(self.idle));
+        match (local, clerk) {
+            (Some(local), Some(clerk)) => local.max(clerk),
+            (Some(at), None) | (None, Some(at)) => at,
+            (None, None) => now.saturating_add(self.idle),
+        }
+    }
+}
+
 /// A [`SessionBackend`] could not do its part.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -299,6 +343,21 @@ impl SessionFlow {
         self.staff_lifetime
     }
 
+    /// When `data` expires unless a request comes first ([`SessionLifetimes::expires_at`]).
+    #[must_use]
+    pub fn expires_at(&self, data: &SessionData) -> UnixTime {
+        self.lifetimes().expires_at(data, self.now())
+    }
+
+    /// The lifetimes this flow's records have.
+    #[must_use]
+    pub fn lifetimes(&self) -> SessionLifetimes {
+        SessionLifetimes {
+            idle: self.policy.idle(),
+            staff: self.staff_lifetime,
+        }
+    }
+
     /// Now, by the flow's clock (the system's when none was set).
     #[must_use]
     pub fn now(&self) -> UnixTime {
@@ -418,6 +477,12 @@ impl SessionFlow {
         {
             SessionDecision::Serve => match record.auth() {
                 Ok(auth) => {
+                    // Keep the idle lifetime running: one write a minute at most.
+                    if let Some(touched) = record.touched(self.now()) {
+                        if let Err(error) = backend.save(&SessionData::clerk(touched)).await {
+                            return FlowOutcome::unavailable(session_failed(&error));
+                        }
+                    }
                     let decision = AuthDecision::SignedIn(Arc::new(auth));
                     return FlowOutcome::clerk(RequestAuth::new(Arc::new(decision)));
                 }

@@ -31,8 +31,6 @@
 //! `clerk_session`) — never decided from the request's `Host`, which behind a proxy says
 //! nothing about the browser's scheme.
 
-use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -40,7 +38,6 @@ use base64::Engine as _;
 use clerk_core::flow::session::{BackendError, FlowOutcome, SessionBackend};
 pub use clerk_core::flow::session::{LocalLogin, SessionData, SessionFlow};
 use clerk_core::session::session_cookie_name;
-use futures_util::future::BoxFuture;
 use rocket::http::{Cookie, SameSite};
 use rocket::Request;
 
@@ -58,99 +55,9 @@ pub const COOKIE_NAME: &str = clerk_core::session::SESSION_COOKIE_SECURE;
 /// the settings.
 pub type SessionMode = SessionFlow;
 
-/// The session store failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("session store: {0}")]
-pub struct SessionStoreError(pub String);
-
-/// Where sessions live, by id. Implement it over a shared database or cache to run several
-/// processes; [`MemorySessionStore`] keeps them in this process.
-pub trait SessionStore: Send + Sync + 'static {
-    /// The session `id`, if it exists.
-    fn load<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<SessionData>, SessionStoreError>>;
-    /// Stores `data` under `id`.
-    fn save<'a>(
-        &'a self,
-        id: &'a str,
-        data: SessionData,
-    ) -> BoxFuture<'a, Result<(), SessionStoreError>>;
-    /// Forgets `id`.
-    fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), SessionStoreError>>;
-}
-
-/// Sessions in this process's memory (a restart signs everyone out).
-#[derive(Default)]
-pub struct MemorySessionStore {
-    sessions: Mutex<HashMap<String, SessionData>>,
-}
-
-impl fmt::Debug for MemorySessionStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemorySessionStore").finish_non_exhaustive()
-    }
-}
-
-impl MemorySessionStore {
-    /// An empty store.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// How many sessions it holds.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.sessions.lock().map(|s| s.len()).unwrap_or(0)
-    }
-
-    /// Whether it holds none.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut HashMap<String, SessionData>) -> T,
-    ) -> Result<T, SessionStoreError> {
-        self.sessions
-            .lock()
-            .map(|mut sessions| f(&mut sessions))
-            .map_err(|_| SessionStoreError("poisoned".into()))
-    }
-}
-
-impl SessionStore for MemorySessionStore {
-    fn load<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<SessionData>, SessionStoreError>> {
-        Box::pin(async move { self.with(|s| s.get(id).cloned()) })
-    }
-
-    fn save<'a>(
-        &'a self,
-        id: &'a str,
-        data: SessionData,
-    ) -> BoxFuture<'a, Result<(), SessionStoreError>> {
-        Box::pin(async move {
-            self.with(|s| {
-                s.insert(id.to_owned(), data);
-            })
-        })
-    }
-
-    fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), SessionStoreError>> {
-        Box::pin(async move {
-            self.with(|s| {
-                s.remove(id);
-            })
-        })
-    }
-}
+pub use clerk_core::flow::records::{
+    MemorySessionStore, SessionStore, SessionStoreError, StoredSession, MAX_SESSIONS_PER_SID,
+};
 
 pub use clerk_core::rejection::SessionDependency;
 
@@ -243,16 +150,32 @@ pub(crate) fn cookie_id(request: &Request<'_>) -> Option<String> {
 pub(crate) struct RocketBackend<'r> {
     request: &'r Request<'r>,
     sessions: Arc<dyn SessionStore>,
+    flow: SessionFlow,
     id: Mutex<Option<String>>,
 }
 
 impl<'r> RocketBackend<'r> {
-    pub(crate) fn new(request: &'r Request<'_>, sessions: Arc<dyn SessionStore>) -> Self {
+    pub(crate) fn new(
+        request: &'r Request<'_>,
+        sessions: Arc<dyn SessionStore>,
+        flow: &SessionFlow,
+    ) -> Self {
         RocketBackend {
             request: shorten(request),
             id: Mutex::new(cookie_id(request)),
             sessions,
+            flow: flow.clone(),
         }
+    }
+
+    async fn store(&self, id: &str, data: &SessionData) -> Result<(), BackendError> {
+        let bytes = serde_json::to_vec(data).map_err(|e| BackendError::Failed(e.to_string()))?;
+        let sid = data.clerk.as_ref().and_then(|r| r.session_id.clone());
+        let session = StoredSession::new(bytes, sid, self.flow.expires_at(data));
+        self.sessions
+            .save(id, session, self.flow.now())
+            .await
+            .map_err(failed)
     }
 
     fn id(&self) -> Option<String> {
@@ -278,15 +201,25 @@ fn failed(error: SessionStoreError) -> BackendError {
 #[async_trait]
 impl SessionBackend for RocketBackend<'_> {
     async fn load(&self) -> Result<Option<SessionData>, BackendError> {
-        match self.id() {
-            Some(id) => self.sessions.load(&id).await.map_err(failed),
+        let Some(id) = self.id() else {
+            return Ok(None);
+        };
+        match self
+            .sessions
+            .load(&id, self.flow.now())
+            .await
+            .map_err(failed)?
+        {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|_| BackendError::Corrupt),
             None => Ok(None),
         }
     }
 
     async fn save(&self, data: &SessionData) -> Result<(), BackendError> {
         match self.id() {
-            Some(id) => self.sessions.save(&id, data.clone()).await.map_err(failed),
+            Some(id) => self.store(&id, data).await,
             None => self.renew(data).await,
         }
     }
@@ -296,10 +229,7 @@ impl SessionBackend for RocketBackend<'_> {
             self.sessions.delete(&old).await.map_err(failed)?;
         }
         let id = new_session_id();
-        self.sessions
-            .save(&id, data.clone())
-            .await
-            .map_err(failed)?;
+        self.store(&id, data).await?;
         set_cookie(self.request, id.clone());
         self.set_id(Some(id));
         Ok(())
@@ -321,7 +251,7 @@ pub(crate) async fn authenticate(
     state: &ClerkState,
     flow: &SessionFlow,
 ) -> FlowOutcome {
-    let backend = RocketBackend::new(request, Arc::clone(state.session_store()));
+    let backend = RocketBackend::new(request, Arc::clone(state.session_store()), flow);
     let headers = credential_headers(request);
     flow.run(state.authenticator(), &backend, &headers).await
 }

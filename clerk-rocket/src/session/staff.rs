@@ -103,7 +103,7 @@ impl<'r> FromRequest<'r> for StaffSession<'r> {
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
         match mode(request) {
             Ok((state, flow)) => Outcome::Success(StaffSession {
-                backend: RocketBackend::new(request, Arc::clone(state.session_store())),
+                backend: RocketBackend::new(request, Arc::clone(state.session_store()), flow),
                 flow: flow.clone(),
             }),
             Err(refusal) => fail(request, ClerkRejection(refusal)),

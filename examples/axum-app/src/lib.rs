@@ -47,6 +47,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use clerk_axum::session::{ClerkSessionStore, MemorySessionStore};
 use clerk_axum::{ActiveOrg, Clerk, ClerkAuth, ClerkUser, RequirePermission, RequireRole};
 use clerk_core::store::{Store, StoreError};
 use clerk_core::{ActiveOrganization, ClerkConfig};
@@ -184,8 +185,10 @@ impl AppState {
     /// [`AppError`] naming what failed.
     pub async fn connect(config: &AppConfig) -> Result<Self, AppError> {
         let store = open_cached_store(config).await?;
+        // Bounded (idle lifetime, at most 16 records per Clerk session), in process memory.
+        let sessions = ClerkSessionStore::new(Arc::new(MemorySessionStore::new()), &config.clerk);
         let clerk = Clerk::builder(config.clerk.clone(), store)
-            .sessions(tower_sessions::MemoryStore::default())
+            .sessions(sessions)
             .establish_sessions_from_header(false)
             .build()?;
         Ok(AppState::new(clerk))
