@@ -39,6 +39,7 @@ use crate::webhooks::{bodies, WebhookSender, TEST_SECRET};
 use crate::{MockClerk, OrgV2};
 
 pub mod admin;
+pub mod bounds;
 pub mod checks;
 pub mod e2e;
 mod http;
@@ -457,6 +458,10 @@ pub async fn run_contract_suite(app: &AppUnderTest) -> ContractReport {
     report.record(
         "session_follows_the_token",
         revocation::session_follows_the_token(r).await,
+    );
+    report.record(
+        "session_replay_is_bounded",
+        bounds::session_replay_is_bounded(r).await,
     );
     report.record("unavailable", checks::unavailable(app).await);
     let mut running = running;

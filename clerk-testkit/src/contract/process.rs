@@ -166,6 +166,17 @@ impl AppProcess {
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
+    /// The process's resident memory now in KiB (`VmRSS` of `/proc/<pid>/status`); `None`
+    /// where there is no `/proc` (not Linux).
+    #[must_use]
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// What the process wrote to stderr so far (lossy UTF-8).
     #[must_use]
     pub fn stderr(&self) -> String {

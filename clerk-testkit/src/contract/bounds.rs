@@ -1,0 +1,79 @@
+//! Bounded sessions ([design §4](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#4-sessions-and-revalidation)):
+//! a client that replays one valid `__session` token and never returns the app's cookie (a
+//! script, a scraper, a browser with cookies blocked) makes the app establish a session on
+//! every request. At most 16 records exist per Clerk session, so the app's memory stays flat.
+//!
+//! | what | expected |
+//! |---|---|
+//! | 10,000 `GET /api/public` with the same `__session` cookie and no app cookie | every answer 200 signed in; resident memory grows by less than [`REPLAY_GROWTH_LIMIT_KIB`] between the first 1,000 and the last |
+
+use futures_util::stream::{self, StreamExt};
+
+use super::{ensure, CheckResult, Failure, RunningApp};
+
+/// How many requests replay the token.
+pub const REPLAYS: usize = 10_000;
+
+/// The resident-memory growth the replays may cause, in KiB. An app that keeps a record per
+/// request grows by more than 10 MiB over 9,000 requests (a claims snapshot is ~1 KiB), so
+/// 4 MiB leaves the allocator room and still catches it.
+pub const REPLAY_GROWTH_LIMIT_KIB: u64 = 4 * 1024;
+
+const WARM_UP: usize = 1_000;
+const CONCURRENCY: usize = 8;
+
+async fn replay(app: &RunningApp, cookie: &str, count: usize) -> CheckResult {
+    let url = app.url("/api/public");
+    let results: Vec<Result<(), Failure>> = stream::iter(0..count)
+        .map(|n| {
+            let request = app
+                .request(reqwest::Method::GET, "/api/public")
+                .header(reqwest::header::COOKIE, cookie);
+            let url = url.clone();
+            async move {
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| Failure::new(format!("replay {n} to {url}: no answer: {e}")))?;
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap_or_default();
+                let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                ensure!(
+                    status == 200 && body["signed_in"] == true,
+                    "replay {n}: expected 200 signed in, got {status} {body}"
+                );
+                Ok(())
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// Replays one token [`REPLAYS`] times without the app's cookie and measures the app's
+/// resident memory (skipped, with a note, where `/proc` is missing).
+///
+/// # Errors
+/// A replay was not served, or memory grew past [`REPLAY_GROWTH_LIMIT_KIB`].
+pub async fn session_replay_is_bounded(app: &RunningApp) -> CheckResult {
+    let token = app.token("user_replay");
+    let cookie = format!("__session={token}");
+    replay(app, &cookie, WARM_UP).await?;
+    let Some(before) = app.process.rss_kib() else {
+        eprintln!("session_replay_is_bounded: no /proc; memory not measured");
+        return replay(app, &cookie, REPLAYS - WARM_UP).await;
+    };
+    replay(app, &cookie, REPLAYS - WARM_UP).await?;
+    let after = app.process.rss_kib().unwrap_or(before);
+    let growth = after.saturating_sub(before);
+    eprintln!(
+        "session_replay_is_bounded: {REPLAYS} replays, resident memory {before} KiB → {after} KiB (+{growth} KiB)"
+    );
+    ensure!(
+        growth < REPLAY_GROWTH_LIMIT_KIB,
+        "{} replays of one token without the app's cookie grew resident memory by {growth} KiB ({before} → {after}); the limit is {REPLAY_GROWTH_LIMIT_KIB} KiB: are session records bounded per Clerk session?",
+        REPLAYS - WARM_UP
+    );
+    Ok(())
+}
