@@ -21,10 +21,10 @@ use clerk_core::model::{
 use clerk_core::password::hash_password;
 use clerk_core::session::RevalidationPolicy;
 use clerk_core::store::{
-    BatchOutcome, Change, LedgerStore, OrganizationStore, Store, StoreError, StoreWriter,
+    BatchOutcome, Change, LedgerStore, LoginAttemptStore, OrganizationStore, Store, StoreError, StoreWriter,
     UserStore, WriteBatch,
 };
-use clerk_core::time::Clock;
+use clerk_core::time::{Clock, UnixTime};
 use clerk_core::{Authenticator, ClerkConfig, HttpClient, HttpError};
 use clerk_store::MemoryStore;
 use clerk_testkit::mint::{self, DEFAULT_AUTHORIZED_PARTY, DEFAULT_FRONTEND_HOST};
@@ -147,6 +147,29 @@ impl LedgerStore for Switchable {
     }
     async fn count_held_events(&self) -> Result<u64, StoreError> {
         forward!(self, count_held_events())
+    }
+}
+
+#[clerk_core::store::async_trait]
+impl LoginAttemptStore for Switchable {
+    async fn record_login_failure(
+        &self,
+        keys: &[&str],
+        at: UnixTime,
+        forget_before: UnixTime,
+    ) -> Result<(), StoreError> {
+        forward!(self, record_login_failure(keys, at, forget_before))
+    }
+    async fn recent_login_failures(
+        &self,
+        key: &str,
+        since: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<UnixTime>, StoreError> {
+        forward!(self, recent_login_failures(key, since, limit))
+    }
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        forward!(self, clear_login_failures(key))
     }
 }
 

@@ -97,6 +97,8 @@ mod bulk;
 pub mod cache;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod held;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod login_failures;
 #[cfg(feature = "memory")]
 mod memory;
 
