@@ -285,9 +285,15 @@ pub(crate) async fn authenticate<B>(
             .insert(AuthState::session_failure(SessionNote::ManagerMissing));
         return;
     };
+    // The peer address, when the app serves with `into_make_service_with_connect_info`.
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
     request.extensions_mut().insert(StaffSession {
         session: session.clone(),
         mode: Arc::clone(mode),
+        client,
     });
     let (state, local) = decide(authenticator, mode, &session, request.headers()).await;
     request.extensions_mut().insert(local);

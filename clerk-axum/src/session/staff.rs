@@ -86,6 +86,8 @@ impl<S: Send + Sync> FromRequestParts<S> for LocalStaff {
 pub struct StaffSession {
     pub(crate) session: Session,
     pub(crate) mode: Arc<SessionMode>,
+    /// The peer's address (`ConnectInfo<SocketAddr>`), for the per-address login throttle.
+    pub(crate) client: Option<std::net::IpAddr>,
 }
 
 impl fmt::Debug for StaffSession {
@@ -128,6 +130,15 @@ pub enum StaffLoginError {
         /// The `Retry-After` to answer with.
         retry_after: std::time::Duration,
     },
+    /// Too many failed logins for the username or from the client address
+    /// ([`clerk_core::login_throttle`]): answer 429 with `Retry-After`, whatever the
+    /// password; nothing was checked.
+    #[cfg(feature = "hybrid")]
+    #[error("too many failed logins; retry after {retry_after:?}")]
+    Throttled {
+        /// The `Retry-After` to answer with (whole seconds).
+        retry_after: std::time::Duration,
+    },
 }
 
 impl StaffLoginError {
@@ -152,9 +163,17 @@ impl StaffSession {
     /// The password check (argon2, tens of milliseconds of CPU) runs on tokio's blocking
     /// pool, so a login never stalls the requests sharing its worker thread.
     ///
+    /// Failed logins are throttled per username and per client address
+    /// ([`gated_staff_login`](clerk_core::login_gate::gated_staff_login)). The address is the
+    /// peer's, from `ConnectInfo<SocketAddr>` (serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`; without it only usernames are
+    /// throttled). Behind a reverse proxy the peer is the proxy, so the address limit counts
+    /// every client of the proxy together; the username limit works either way.
+    ///
     /// # Errors
-    /// [`StaffLoginError::Refused`] for bad credentials, [`StaffLoginError::Unavailable`]
-    /// when a store failed.
+    /// [`StaffLoginError::Refused`] for bad credentials, [`StaffLoginError::Throttled`] after
+    /// too many failures, [`StaffLoginError::Busy`] when too many checks run at once,
+    /// [`StaffLoginError::Unavailable`] when a store failed.
     #[cfg(feature = "hybrid")]
     pub async fn login(
         &self,
@@ -171,11 +190,17 @@ impl StaffSession {
             &**store,
             username,
             password,
+            self.client,
+            self.mode.now(),
             |job| async move { tokio::task::spawn_blocking(job).await.ok() },
         )
         .await;
         let user = match checked {
             Ok(user) => user,
+            Err(GatedLoginError::Throttled { retry_after, scope }) => {
+                tracing::warn!(?scope, "staff login refused: too many failed logins (429)");
+                return Err(StaffLoginError::Throttled { retry_after });
+            }
             Err(GatedLoginError::Busy(full)) => {
                 tracing::warn!("staff login refused: too many password checks at once (503)");
                 return Err(StaffLoginError::Busy {

@@ -210,6 +210,14 @@ pub enum StaffLoginError {
         /// The `Retry-After` to answer with.
         retry_after: std::time::Duration,
     },
+    /// Too many failed logins for the username or from the client address
+    /// ([`clerk_core::login_throttle`]): answer 429 with `Retry-After`, whatever the
+    /// password; nothing was checked.
+    #[error("too many failed logins; retry after {retry_after:?}")]
+    Throttled {
+        /// The `Retry-After` to answer with (whole seconds).
+        retry_after: std::time::Duration,
+    },
 }
 
 impl StaffLoginError {
@@ -230,9 +238,17 @@ impl StaffSession<'_> {
     /// request had (a Clerk one included) and starts a staff session under a fresh id. On
     /// failure nothing changes.
     ///
+    /// Failed logins are throttled per username and per client address
+    /// ([`gated_staff_login`]). The address is the connection's peer
+    /// ([`Request::remote`]), not [`Request::client_ip`], which believes an `X-Real-IP`
+    /// header any client can send. Behind a reverse proxy the peer is the proxy, so the
+    /// address limit counts every client of the proxy together; the username limit works
+    /// either way.
+    ///
     /// # Errors
-    /// [`StaffLoginError::Refused`] for bad credentials, [`StaffLoginError::Unavailable`] when
-    /// a store failed.
+    /// [`StaffLoginError::Refused`] for bad credentials, [`StaffLoginError::Throttled`] after
+    /// too many failures, [`StaffLoginError::Busy`] when too many checks run at once,
+    /// [`StaffLoginError::Unavailable`] when a store failed.
     pub async fn login(
         &self,
         username: &str,
@@ -243,11 +259,17 @@ impl StaffSession<'_> {
             self.mode.store.as_ref(),
             username,
             password,
+            self.request.remote().map(|peer| peer.ip()),
+            self.clock.now(),
             |job| async move { rocket::tokio::task::spawn_blocking(job).await.ok() },
         )
         .await;
         let user = match checked {
             Ok(user) => user,
+            Err(GatedLoginError::Throttled { retry_after, scope }) => {
+                tracing::warn!(?scope, "staff login refused: too many failed logins (429)");
+                return Err(StaffLoginError::Throttled { retry_after });
+            }
             Err(GatedLoginError::Busy(full)) => {
                 tracing::warn!("staff login refused: too many password checks at once (503)");
                 return Err(StaffLoginError::Busy {
