@@ -472,9 +472,13 @@ pub async fn run_contract_suite(app: &AppUnderTest) -> ContractReport {
 pub async fn run_admin_suite(app: &AppUnderTest) -> ContractReport {
     let mut report = ContractReport::new(app);
     let staff = admin::Staff::random();
-    if let Err(failure) = admin::seed(app.database_url(), &staff).await {
-        report.record("seed", Err(failure));
-        return report;
+    // A second staff member, whose username `admin_login_throttle` locks.
+    let locked = admin::Staff::random();
+    for seeded in [&staff, &locked] {
+        if let Err(failure) = admin::seed(app.database_url(), seeded).await {
+            report.record("seed", Err(failure));
+            return report;
+        }
     }
     let gated = app.clone().env(
         "CLERK_STAFF_LOGIN_CONCURRENCY",
@@ -507,6 +511,15 @@ pub async fn run_admin_suite(app: &AppUnderTest) -> ContractReport {
     report.record(
         "admin_shows_held_webhooks",
         admin::shows_held_webhooks(r, &staff).await,
+    );
+    report.record(
+        "admin_login_throttle",
+        admin::login_throttle(r, &staff, &locked).await,
+    );
+    // Last: it locks the suite's client address (every later login would be a 429).
+    report.record(
+        "admin_address_throttle",
+        admin::address_throttle(r, &staff).await,
     );
     report.stderr = running.process.stderr();
     report
