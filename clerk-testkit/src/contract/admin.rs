@@ -11,6 +11,7 @@
 //! | `POST /admin/logout` | 303, `Location: /admin/login`; the session is over |
 //! | more `POST /admin/login` at once than the app checks passwords concurrently (`CLERK_STAFF_LOGIN_CONCURRENCY`) plus its queue | 503 HTML with `Retry-After`, no cookie; nothing was checked |
 //! | `POST /admin/login` for a username that failed 5 times within 15 minutes (any case), even with the right password | 429 HTML with `Retry-After` (whole seconds, at most 900), no cookie; other usernames still log in |
+//! | the same, to another instance of the app sharing the database | the same 429: the failures are counted in the database |
 //! | `POST /admin/login` from a client address that failed 20 times within 15 minutes (any usernames) | 429 HTML with `Retry-After`, no cookie, even for staff with the right password |
 //! | either `POST` from a browser on another site (`Sec-Fetch-Site` other than `same-origin`/`none`, else an `Origin` that is not the app's) | 403 HTML; nothing changes |
 //!
@@ -25,7 +26,8 @@ use clerk_core::time::{Clock, SystemClock};
 use clerk_store::{PostgresStore, SqliteStore};
 
 use super::http::form_encode;
-use super::{ensure, Answer, CheckResult, Failure, RunningApp};
+use super::{ensure, AppUnderTest, Answer, CheckResult, Failure, RunningApp};
+use crate::MockClerk;
 use crate::webhooks::bodies;
 
 /// The local users [`seed`] creates: one staff member, and one user who is not staff (with
@@ -491,6 +493,17 @@ pub async fn login_throttle(app: &RunningApp, staff: &Staff, locked: &Staff) -> 
         &login(app, &staff.username, &staff.password).await?,
         "/admin",
     )
+}
+
+/// After [`login_throttle`], a second instance of the app on the same database refuses the
+/// locked username too (429 with the right password): the failures are counted in the
+/// database, not in one process.
+///
+/// # Errors
+/// The second instance did not start, or the first expectation that failed.
+pub async fn throttle_is_shared(app: &AppUnderTest, locked: &Staff) -> CheckResult {
+    let second = RunningApp::start(app, MockClerk::start().await).await?;
+    throttled(&login(&second, &locked.username, &locked.password).await?)
 }
 
 /// Failed logins for many usernames from one client lock the client's address once they

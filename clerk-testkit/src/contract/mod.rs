@@ -516,6 +516,10 @@ pub async fn run_admin_suite(app: &AppUnderTest) -> ContractReport {
         "admin_login_throttle",
         admin::login_throttle(r, &staff, &locked).await,
     );
+    report.record(
+        "admin_throttle_is_shared",
+        admin::throttle_is_shared(&gated, &locked).await,
+    );
     // Last: it locks the suite's client address (every later login would be a 429).
     report.record(
         "admin_address_throttle",
