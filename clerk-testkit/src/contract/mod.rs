@@ -12,7 +12,9 @@
 //!   run every check and return a [`ContractReport`]; [`ContractReport::assert_passed`] panics
 //!   with every failure and the app's stderr.
 //!
-//! A check never depends on another check's leftovers: each uses its own user ids.
+//! A check never depends on another check's leftovers: each uses its own user ids. One
+//! leaves some: `admin_address_throttle` locks the suite's client address out of
+//! `/admin/login` for 15 minutes, so it runs last.
 //!
 //! ```no_run
 //! use clerk_testkit::contract::{run_contract_suite, AppUnderTest};
