@@ -21,8 +21,8 @@ use clerk_core::model::{
 use clerk_core::password::hash_password;
 use clerk_core::session::RevalidationPolicy;
 use clerk_core::store::{
-    BatchOutcome, Change, LedgerStore, LoginAttemptStore, OrganizationStore, Store, StoreError, StoreWriter,
-    UserStore, WriteBatch,
+    BatchOutcome, Change, LedgerStore, LoginAttemptStore, OrganizationStore, Store, StoreError,
+    StoreWriter, UserStore, WriteBatch,
 };
 use clerk_core::time::{Clock, UnixTime};
 use clerk_core::{Authenticator, ClerkConfig, HttpClient, HttpError};
@@ -1190,7 +1190,10 @@ async fn failed_staff_logins_lock_the_username_then_the_peer_address() {
         429
     );
     let mut jar = Jar::default();
-    assert_eq!(h.staff_login(&mut jar, "ada", STAFF_PASSWORD).await.status, 429);
+    assert_eq!(
+        h.staff_login(&mut jar, "ada", STAFF_PASSWORD).await.status,
+        429
+    );
     h.clock.advance(Duration::from_secs(15 * 60));
     assert_eq!(
         h.staff_login_from(peer, "ada", STAFF_PASSWORD).await.status,
@@ -1203,12 +1206,16 @@ async fn failed_staff_logins_lock_the_username_then_the_peer_address() {
         assert_eq!(h.staff_login_from(peer, &name, "x").await.status, 401);
     }
     assert_eq!(
-        h.staff_login_from(peer, "grace", STAFF_PASSWORD).await.status,
+        h.staff_login_from(peer, "grace", STAFF_PASSWORD)
+            .await
+            .status,
         429
     );
     let other: std::net::SocketAddr = "192.0.2.8:50000".parse().unwrap();
     assert_eq!(
-        h.staff_login_from(other, "grace", STAFF_PASSWORD).await.status,
+        h.staff_login_from(other, "grace", STAFF_PASSWORD)
+            .await
+            .status,
         204
     );
 }

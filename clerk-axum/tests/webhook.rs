@@ -10,7 +10,8 @@ use axum::Router;
 use clerk_core::model::WebhookEvent;
 use clerk_core::model::{Invitation, Membership, Organization, RevokedSession, User, UserId};
 use clerk_core::store::{
-    BatchOutcome, LedgerStore, LoginAttemptStore, OrganizationStore, StoreError, StoreWriter, UserStore, WriteBatch,
+    BatchOutcome, LedgerStore, LoginAttemptStore, OrganizationStore, StoreError, StoreWriter,
+    UserStore, WriteBatch,
 };
 use clerk_core::time::UnixTime;
 use clerk_store::MemoryStore;
@@ -255,7 +256,9 @@ impl LoginAttemptStore for FlakyStore {
         at: UnixTime,
         forget_before: UnixTime,
     ) -> Result<(), StoreError> {
-        self.inner.record_login_failure(keys, at, forget_before).await
+        self.inner
+            .record_login_failure(keys, at, forget_before)
+            .await
     }
 
     async fn recent_login_failures(

@@ -765,7 +765,9 @@ impl<S: Store, C: Cache> LoginAttemptStore for CachedStore<S, C> {
         at: UnixTime,
         forget_before: UnixTime,
     ) -> Result<(), StoreError> {
-        self.store.record_login_failure(keys, at, forget_before).await
+        self.store
+            .record_login_failure(keys, at, forget_before)
+            .await
     }
 
     async fn recent_login_failures(

@@ -38,7 +38,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::login_throttle::{address_key, username_key, LoginThrottle, ThrottleDecision, ThrottleScope};
+use crate::login_throttle::{
+    address_key, username_key, LoginThrottle, ThrottleDecision, ThrottleScope,
+};
 use crate::model::User;
 use crate::password::{LocalLoginError, PendingLogin};
 use crate::store::{LoginAttemptStore, StoreError, UserStore};
@@ -525,9 +527,15 @@ mod tests {
         let user = attempt(&store, "staff", GOOD, Some(ip), 1900, &checks).unwrap();
         assert_eq!(user.username.as_deref(), Some("staff"));
         let failures = store.failures.lock().unwrap().clone();
-        assert!(failures.iter().all(|(k, _)| k != "user:staff"), "{failures:?}");
+        assert!(
+            failures.iter().all(|(k, _)| k != "user:staff"),
+            "{failures:?}"
+        );
         assert_eq!(
-            failures.iter().filter(|(k, _)| k == "addr:192.0.2.1").count(),
+            failures
+                .iter()
+                .filter(|(k, _)| k == "addr:192.0.2.1")
+                .count(),
             5,
             "a success does not clear the address"
         );
@@ -565,7 +573,10 @@ mod tests {
         // An hour later, a failure forgets the rows older than the window.
         let _ = attempt(&store, "staff", "wrong", None, 4600, &checks);
         let failures = store.failures.lock().unwrap().clone();
-        assert_eq!(failures, vec![("user:staff".to_owned(), UnixTime::from_secs(4600))]);
+        assert_eq!(
+            failures,
+            vec![("user:staff".to_owned(), UnixTime::from_secs(4600))]
+        );
     }
 
     #[test]

@@ -332,10 +332,7 @@ mod tests {
         assert_eq!(username_key(" Admin "), "user:admin");
         let long = "É".repeat(1000);
         assert_eq!(username_key(&long), format!("user:{}", "é".repeat(128)));
-        assert_eq!(
-            address_key("127.0.0.1".parse().unwrap()),
-            "addr:127.0.0.1"
-        );
+        assert_eq!(address_key("127.0.0.1".parse().unwrap()), "addr:127.0.0.1");
         assert_eq!(
             address_key("::ffff:10.0.0.1".parse().unwrap()),
             "addr:10.0.0.1"

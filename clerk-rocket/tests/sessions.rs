@@ -615,23 +615,38 @@ async fn failed_staff_logins_lock_the_username_then_the_peer_address() {
     h.staff_user("grace", true).await;
     let peer = "192.0.2.7:50000";
     for _ in 0..5 {
-        assert_eq!(h.login_from(peer, "ada", "wrong").await.status, Status::Unauthorized);
+        assert_eq!(
+            h.login_from(peer, "ada", "wrong").await.status,
+            Status::Unauthorized
+        );
     }
     // The right password, from any address: locked for 15 minutes.
-    assert_eq!(h.login_from(peer, "ada", PASSWORD).await.status, Status::TooManyRequests);
+    assert_eq!(
+        h.login_from(peer, "ada", PASSWORD).await.status,
+        Status::TooManyRequests
+    );
     assert_eq!(
         h.login_from("192.0.2.99:1", "ada", PASSWORD).await.status,
         Status::TooManyRequests
     );
     h.clock.advance(Duration::from_secs(15 * 60));
-    assert_eq!(h.login_from(peer, "ada", PASSWORD).await.status, Status::NoContent);
+    assert_eq!(
+        h.login_from(peer, "ada", PASSWORD).await.status,
+        Status::NoContent
+    );
 
     // 20 failures from one peer (the 5 above are 15 minutes old) lock it for every username.
     for i in 0..20 {
         let name = format!("nobody{i}");
-        assert_eq!(h.login_from(peer, &name, "x").await.status, Status::Unauthorized);
+        assert_eq!(
+            h.login_from(peer, &name, "x").await.status,
+            Status::Unauthorized
+        );
     }
-    assert_eq!(h.login_from(peer, "grace", PASSWORD).await.status, Status::TooManyRequests);
+    assert_eq!(
+        h.login_from(peer, "grace", PASSWORD).await.status,
+        Status::TooManyRequests
+    );
     // A spoofed X-Real-IP does not make a new address: the peer is what counts.
     let path = format!("/login/grace/{}", PASSWORD.replace(' ', "%20"));
     let spoofed = h
@@ -643,7 +658,9 @@ async fn failed_staff_logins_lock_the_username_then_the_peer_address() {
         .await;
     assert_eq!(spoofed.status(), Status::TooManyRequests);
     assert_eq!(
-        h.login_from("192.0.2.8:50000", "grace", PASSWORD).await.status,
+        h.login_from("192.0.2.8:50000", "grace", PASSWORD)
+            .await
+            .status,
         Status::NoContent
     );
 }

@@ -14,8 +14,8 @@ use clerk_core::model::{
     Organization, RevokedSession, User, UserId, WebhookEvent,
 };
 use clerk_core::store::{
-    BatchOutcome, Change, LedgerStore, LinkPolicy, LoginAttemptStore, OrganizationStore, StoreError, StoreWriter,
-    UserRef, UserStore, WriteBatch,
+    BatchOutcome, Change, LedgerStore, LinkPolicy, LoginAttemptStore, OrganizationStore,
+    StoreError, StoreWriter, UserRef, UserStore, WriteBatch,
 };
 use clerk_core::time::{Clock, UnixTime};
 use clerk_store::{MemoryCache, MemoryStore};
@@ -175,7 +175,9 @@ impl LoginAttemptStore for CountingStore {
         at: UnixTime,
         forget_before: UnixTime,
     ) -> Result<(), StoreError> {
-        self.inner.record_login_failure(keys, at, forget_before).await
+        self.inner
+            .record_login_failure(keys, at, forget_before)
+            .await
     }
 
     async fn recent_login_failures(

@@ -567,10 +567,7 @@ pub trait Store:
 }
 
 #[async_trait]
-impl<T: UserStore + OrganizationStore + LedgerStore + StoreWriter + LoginAttemptStore> Store
-    for T
-{
-}
+impl<T: UserStore + OrganizationStore + LedgerStore + StoreWriter + LoginAttemptStore> Store for T {}
 
 // Shared stores: an `Arc<S>` is a store when `S` is.
 #[async_trait]

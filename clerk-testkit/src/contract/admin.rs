@@ -26,9 +26,9 @@ use clerk_core::time::{Clock, SystemClock};
 use clerk_store::{PostgresStore, SqliteStore};
 
 use super::http::form_encode;
-use super::{ensure, AppUnderTest, Answer, CheckResult, Failure, RunningApp};
-use crate::MockClerk;
+use super::{ensure, Answer, AppUnderTest, CheckResult, Failure, RunningApp};
 use crate::webhooks::bodies;
+use crate::MockClerk;
 
 /// The local users [`seed`] creates: one staff member, and one user who is not staff (with
 /// the same password) to show that a password alone is not enough.

@@ -8,7 +8,8 @@ use clerk_core::model::{
     Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
 };
 use clerk_core::store::{
-    BatchOutcome, LedgerStore, LoginAttemptStore, OrganizationStore, StoreError, StoreWriter, UserStore, WriteBatch,
+    BatchOutcome, LedgerStore, LoginAttemptStore, OrganizationStore, StoreError, StoreWriter,
+    UserStore, WriteBatch,
 };
 use clerk_core::time::UnixTime;
 use clerk_store::{MemoryStore, SqliteStore};
@@ -99,7 +100,9 @@ impl<S: LoginAttemptStore> LoginAttemptStore for FlakyStore<S> {
         at: UnixTime,
         forget_before: UnixTime,
     ) -> Result<(), StoreError> {
-        self.inner.record_login_failure(keys, at, forget_before).await
+        self.inner
+            .record_login_failure(keys, at, forget_before)
+            .await
     }
 
     async fn recent_login_failures(

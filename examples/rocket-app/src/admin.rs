@@ -7,8 +7,7 @@ use std::io::Cursor;
 use admin_pages::{
     admin_page, login_page, AdminData, LoginForm, RequestOrigin, ADMIN_PATH, CONTENT_TYPE,
     CROSS_SITE_REFUSED, INVALID_CREDENTIALS, LOGIN_PATH, LOGOUT_PATH, MAX_FORM_BYTES,
-    TOO_MANY_FAILED_LOGINS,
-    SECURITY_HEADERS,
+    SECURITY_HEADERS, TOO_MANY_FAILED_LOGINS,
 };
 use clerk_rocket::session::staff::{LocalStaff, StaffLoginError, StaffSession};
 use clerk_rocket::{ClerkRejection, ClerkState};
