@@ -9,6 +9,11 @@
 //! attempt through. [`gated_staff_login`](crate::login_gate::gated_staff_login) reads the
 //! failures, asks it, and records or clears them.
 //!
+//! The count is read before a check and written after it, not in one transaction: attempts
+//! already past the read when the limit is reached still get their answer, so a burst of
+//! concurrent guesses can check a few more passwords than the limit — at most what the
+//! [`LoginGate`](crate::login_gate::LoginGate) admits at once — before the lock holds.
+//!
 //! ```
 //! use std::time::Duration;
 //! use clerk_core::login_throttle::{LoginThrottle, ThrottleDecision, ThrottleScope};
