@@ -21,10 +21,10 @@ use clerk_core::model::{
 use clerk_core::password::hash_password;
 use clerk_core::session::RevalidationPolicy;
 use clerk_core::store::{
-    BatchOutcome, Change, LedgerStore, OrganizationStore, Store, StoreError, StoreWriter,
-    UserStore, WriteBatch,
+    BatchOutcome, Change, LedgerStore, LoginAttemptStore, OrganizationStore, Store, StoreError,
+    StoreWriter, UserStore, WriteBatch,
 };
-use clerk_core::time::Clock;
+use clerk_core::time::{Clock, UnixTime};
 use clerk_core::{Authenticator, ClerkConfig, HttpClient, HttpError};
 use clerk_store::MemoryStore;
 use clerk_testkit::mint::{self, DEFAULT_AUTHORIZED_PARTY, DEFAULT_FRONTEND_HOST};
@@ -151,6 +151,29 @@ impl LedgerStore for Switchable {
 }
 
 #[clerk_core::store::async_trait]
+impl LoginAttemptStore for Switchable {
+    async fn record_login_failure(
+        &self,
+        keys: &[&str],
+        at: UnixTime,
+        forget_before: UnixTime,
+    ) -> Result<(), StoreError> {
+        forward!(self, record_login_failure(keys, at, forget_before))
+    }
+    async fn recent_login_failures(
+        &self,
+        key: &str,
+        since: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<UnixTime>, StoreError> {
+        forward!(self, recent_login_failures(key, since, limit))
+    }
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        forward!(self, clear_login_failures(key))
+    }
+}
+
+#[clerk_core::store::async_trait]
 impl StoreWriter for Switchable {
     async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
         forward!(self, apply(batch))
@@ -242,6 +265,9 @@ async fn login(staff: StaffSession, Json(form): Json<Value>) -> StatusCode {
     match staff.login(username, password).await {
         Ok(_) => StatusCode::NO_CONTENT,
         Err(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+        Err(clerk_axum::session::StaffLoginError::Throttled { .. }) => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
         Err(_) => StatusCode::UNAUTHORIZED,
     }
 }
@@ -430,6 +456,22 @@ impl Harness {
             .await
             .unwrap();
         outcome.applied()[0].user_id.unwrap()
+    }
+
+    /// A staff login from `peer`, as `into_make_service_with_connect_info` would pass it.
+    async fn staff_login_from(
+        &self,
+        peer: std::net::SocketAddr,
+        username: &str,
+        password: &str,
+    ) -> Answer {
+        let request = Request::post("/login")
+            .header("content-type", "application/json")
+            .extension(axum::extract::ConnectInfo(peer));
+        let body = json!({ "username": username, "password": password });
+        let mut jar = Jar::default();
+        self.send(&mut jar, request, Body::from(body.to_string()))
+            .await
     }
 
     async fn staff_login(&self, jar: &mut Jar, username: &str, password: &str) -> Answer {
@@ -1130,5 +1172,50 @@ async fn with_establish_from_header_off_only_the_session_cookie_starts_sessions(
         served.status(),
         200,
         "served from the session after the token expired"
+    );
+}
+
+#[tokio::test]
+async fn failed_staff_logins_lock_the_username_then_the_peer_address() {
+    let h = harness();
+    h.staff_user("ada", true).await;
+    h.staff_user("grace", true).await;
+    let peer: std::net::SocketAddr = "192.0.2.7:50000".parse().unwrap();
+    for _ in 0..5 {
+        assert_eq!(h.staff_login_from(peer, "ada", "wrong").await.status, 401);
+    }
+    // The right password, with or without a peer address: locked for 15 minutes.
+    assert_eq!(
+        h.staff_login_from(peer, "ada", STAFF_PASSWORD).await.status,
+        429
+    );
+    let mut jar = Jar::default();
+    assert_eq!(
+        h.staff_login(&mut jar, "ada", STAFF_PASSWORD).await.status,
+        429
+    );
+    h.clock.advance(Duration::from_secs(15 * 60));
+    assert_eq!(
+        h.staff_login_from(peer, "ada", STAFF_PASSWORD).await.status,
+        204
+    );
+
+    // 20 failures from one peer (the 5 above are 15 minutes old) lock it for every username.
+    for i in 0..20 {
+        let name = format!("nobody{i}");
+        assert_eq!(h.staff_login_from(peer, &name, "x").await.status, 401);
+    }
+    assert_eq!(
+        h.staff_login_from(peer, "grace", STAFF_PASSWORD)
+            .await
+            .status,
+        429
+    );
+    let other: std::net::SocketAddr = "192.0.2.8:50000".parse().unwrap();
+    assert_eq!(
+        h.staff_login_from(other, "grace", STAFF_PASSWORD)
+            .await
+            .status,
+        204
     );
 }

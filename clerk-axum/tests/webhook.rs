@@ -10,8 +10,10 @@ use axum::Router;
 use clerk_core::model::WebhookEvent;
 use clerk_core::model::{Invitation, Membership, Organization, RevokedSession, User, UserId};
 use clerk_core::store::{
-    BatchOutcome, LedgerStore, OrganizationStore, StoreError, StoreWriter, UserStore, WriteBatch,
+    BatchOutcome, LedgerStore, LoginAttemptStore, OrganizationStore, StoreError, StoreWriter,
+    UserStore, WriteBatch,
 };
+use clerk_core::time::UnixTime;
 use clerk_store::MemoryStore;
 use clerk_testkit::webhooks::{bodies, Signature, WebhookSender, TEST_SECRET};
 use clerk_webhooks::{Webhook, WebhookProcessor, MAX_BODY_BYTES};
@@ -243,6 +245,33 @@ impl LedgerStore for FlakyStore {
     }
     async fn count_held_events(&self) -> Result<u64, StoreError> {
         self.inner.count_held_events().await
+    }
+}
+
+#[clerk_core::store::async_trait]
+impl LoginAttemptStore for FlakyStore {
+    async fn record_login_failure(
+        &self,
+        keys: &[&str],
+        at: UnixTime,
+        forget_before: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .record_login_failure(keys, at, forget_before)
+            .await
+    }
+
+    async fn recent_login_failures(
+        &self,
+        key: &str,
+        since: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<UnixTime>, StoreError> {
+        self.inner.recent_login_failures(key, since, limit).await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.clear_login_failures(key).await
     }
 }
 

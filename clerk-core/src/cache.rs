@@ -26,7 +26,9 @@
 //! - **"not found"**: a miss is never stored, so a user created after a failed lookup is
 //!   found by the next lookup, with no invalidation needed (no stale negative can exist);
 //! - **local users with a password hash**: the hash never leaves the database for a cache
-//!   server (such users are rare — administrators — and their lookups go to the store).
+//!   server (such users are rare — administrators — and their lookups go to the store);
+//! - **failed staff logins** ([`LoginAttemptStore`]): every call goes to the store, so the
+//!   login throttle's counts are the database's, shared by every instance.
 //!
 //! # Invalidation
 //!
@@ -83,10 +85,10 @@ use crate::model::{
     HeldEvent, Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
 };
 use crate::store::{
-    Applied, BatchOutcome, BoxError, Change, LedgerStore, OrganizationStore, Store, StoreError,
-    StoreWriter, UserRef, UserStore, WriteBatch,
+    Applied, BatchOutcome, BoxError, Change, LedgerStore, LoginAttemptStore, OrganizationStore,
+    Store, StoreError, StoreWriter, UserRef, UserStore, WriteBatch,
 };
-use crate::time::{Clock, SystemClock};
+use crate::time::{Clock, SystemClock, UnixTime};
 
 /// Why a cache operation failed. [`CachedStore`] answers every one of them from the store.
 #[derive(Debug, thiserror::Error)]
@@ -752,6 +754,33 @@ impl<S: Store, C: Cache> LedgerStore for CachedStore<S, C> {
 
     async fn count_held_events(&self) -> Result<u64, StoreError> {
         self.store.count_held_events().await
+    }
+}
+
+#[crate::store::async_trait]
+impl<S: Store, C: Cache> LoginAttemptStore for CachedStore<S, C> {
+    async fn record_login_failure(
+        &self,
+        keys: &[&str],
+        at: UnixTime,
+        forget_before: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.store
+            .record_login_failure(keys, at, forget_before)
+            .await
+    }
+
+    async fn recent_login_failures(
+        &self,
+        key: &str,
+        since: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<UnixTime>, StoreError> {
+        self.store.recent_login_failures(key, since, limit).await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        self.store.clear_login_failures(key).await
     }
 }
 

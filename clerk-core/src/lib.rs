@@ -89,6 +89,7 @@ pub mod jwks;
 pub mod keys;
 #[cfg(feature = "password")]
 pub mod login_gate;
+pub mod login_throttle;
 pub mod model;
 #[cfg(feature = "password")]
 pub mod password;
@@ -117,7 +118,7 @@ pub use model::{
     InvitationStatus, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
 };
 pub use store::{
-    BatchOutcome, Change, Effect, LedgerStore, OrganizationStore, Store, StoreError, StoreWriter,
-    UserStore, WriteBatch,
+    BatchOutcome, Change, Effect, LedgerStore, LoginAttemptStore, OrganizationStore, Store,
+    StoreError, StoreWriter, UserStore, WriteBatch,
 };
 pub use verify::{Reason, TokenError};

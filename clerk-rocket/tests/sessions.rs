@@ -48,6 +48,9 @@ async fn login(session: StaffSession<'_>, username: &str, password: &str) -> Sta
     match session.login(username, password).await {
         Ok(_) => Status::NoContent,
         Err(error) if error.is_unavailable() => Status::ServiceUnavailable,
+        Err(clerk_rocket::session::staff::StaffLoginError::Throttled { .. }) => {
+            Status::TooManyRequests
+        }
         Err(_) => Status::Unauthorized,
     }
 }
@@ -230,6 +233,13 @@ impl Harness {
         user.password_hash = Some(hash);
         user.is_staff = is_staff;
         self.apply(Change::CreateLocalUser(user)).await;
+    }
+
+    /// A login from the peer `remote`.
+    async fn login_from(&self, remote: &str, username: &str, password: &str) -> Answer {
+        let path = format!("/login/{username}/{}", password.replace(' ', "%20"));
+        let remote: std::net::SocketAddr = remote.parse().unwrap();
+        answer(self.client.post(path).remote(remote).dispatch().await).await
     }
 
     async fn login(&self, username: &str, password: &str) -> Answer {
@@ -617,5 +627,62 @@ async fn session_guards_without_session_mode_abort_the_launch() {
         matches!(error.kind(), rocket::error::ErrorKind::SentinelAborts(s) if s[0].type_name.contains("LocalStaff")),
         "{:?}",
         error.kind()
+    );
+}
+
+#[tokio::test]
+async fn failed_staff_logins_lock_the_username_then_the_peer_address() {
+    let h = harness().await;
+    h.staff_user("ada", true).await;
+    h.staff_user("grace", true).await;
+    let peer = "192.0.2.7:50000";
+    for _ in 0..5 {
+        assert_eq!(
+            h.login_from(peer, "ada", "wrong").await.status,
+            Status::Unauthorized
+        );
+    }
+    // The right password, from any address: locked for 15 minutes.
+    assert_eq!(
+        h.login_from(peer, "ada", PASSWORD).await.status,
+        Status::TooManyRequests
+    );
+    assert_eq!(
+        h.login_from("192.0.2.99:1", "ada", PASSWORD).await.status,
+        Status::TooManyRequests
+    );
+    h.clock.advance(Duration::from_secs(15 * 60));
+    assert_eq!(
+        h.login_from(peer, "ada", PASSWORD).await.status,
+        Status::NoContent
+    );
+
+    // 20 failures from one peer (the 5 above are 15 minutes old) lock it for every username.
+    for i in 0..20 {
+        let name = format!("nobody{i}");
+        assert_eq!(
+            h.login_from(peer, &name, "x").await.status,
+            Status::Unauthorized
+        );
+    }
+    assert_eq!(
+        h.login_from(peer, "grace", PASSWORD).await.status,
+        Status::TooManyRequests
+    );
+    // A spoofed X-Real-IP does not make a new address: the peer is what counts.
+    let path = format!("/login/grace/{}", PASSWORD.replace(' ', "%20"));
+    let spoofed = h
+        .client
+        .post(path)
+        .remote(peer.parse().unwrap())
+        .header(rocket::http::Header::new("X-Real-IP", "203.0.113.5"))
+        .dispatch()
+        .await;
+    assert_eq!(spoofed.status(), Status::TooManyRequests);
+    assert_eq!(
+        h.login_from("192.0.2.8:50000", "grace", PASSWORD)
+            .await
+            .status,
+        Status::NoContent
     );
 }

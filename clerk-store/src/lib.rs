@@ -27,8 +27,9 @@
 //! `PostgresStore::migrate` is safe to run from several processes at once (advisory lock), and
 //! two processes applying the same svix id apply it once (the receipt is inserted first).
 //!
-//! Every backend implements the same four small traits ([`UserStore`], [`OrganizationStore`],
-//! [`LedgerStore`], [`StoreWriter`]) and passes the same conformance suite
+//! Every backend implements the same five small traits ([`UserStore`], [`OrganizationStore`],
+//! [`LedgerStore`], [`StoreWriter`], and `LoginAttemptStore` for the staff-login throttle's
+//! failure counts) and passes the same conformance suite
 //! (`clerk_core::store::conformance`, feature `conformance` of `clerk-core`). All writes go
 //! through [`StoreWriter::apply`] with a [`WriteBatch`]: a list of changes and an optional
 //! webhook receipt, applied atomically, so the webhook processor records a svix id in the same
@@ -79,7 +80,7 @@
 //!
 //! # Your own database
 //!
-//! Implement the four traits for your type (plain `async fn`s work), with `apply` running one
+//! Implement the five traits for your type (plain `async fn`s work), with `apply` running one
 //! transaction per batch, and run the suite against it in your tests:
 //!
 //! ```ignore
@@ -97,6 +98,8 @@ mod bulk;
 pub mod cache;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod held;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod login_failures;
 #[cfg(feature = "memory")]
 mod memory;
 

@@ -11,7 +11,8 @@ use clerk_core::model::{
 };
 use clerk_core::store::dispatch::{self, ChangeTarget, Release, SessionField, UserKey};
 use clerk_core::store::{
-    BatchOutcome, LedgerStore, OrganizationStore, StoreError, StoreWriter, UserStore, WriteBatch,
+    BatchOutcome, LedgerStore, LoginAttemptStore, OrganizationStore, StoreError, StoreWriter,
+    UserStore, WriteBatch,
 };
 use clerk_core::time::UnixTime;
 
@@ -46,6 +47,8 @@ struct State {
     webhook_events: HashMap<String, WebhookEvent>,
     held_events: BTreeMap<String, HeldEvent>,
     revoked_sessions: HashMap<String, RevokedSession>,
+    /// Failed staff logins by key, oldest first (recorded in arrival order).
+    login_failures: HashMap<String, Vec<UnixTime>>,
 }
 
 impl MemoryStore {
@@ -451,6 +454,49 @@ impl LedgerStore for MemoryStore {
             .values()
             .filter(|h| !h.is_resolved())
             .count() as u64)
+    }
+}
+
+#[clerk_core::store::async_trait]
+impl LoginAttemptStore for MemoryStore {
+    async fn record_login_failure(
+        &self,
+        keys: &[&str],
+        at: UnixTime,
+        forget_before: UnixTime,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let failures = &mut state.login_failures;
+        failures.retain(|_, times| {
+            times.retain(|t| *t >= forget_before);
+            !times.is_empty()
+        });
+        for key in keys {
+            failures.entry((*key).to_owned()).or_default().push(at);
+        }
+        Ok(())
+    }
+
+    async fn recent_login_failures(
+        &self,
+        key: &str,
+        since: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<UnixTime>, StoreError> {
+        let state = self.lock();
+        let mut found: Vec<UnixTime> = state
+            .login_failures
+            .get(key)
+            .map(|times| times.iter().copied().filter(|t| *t >= since).collect())
+            .unwrap_or_default();
+        found.sort_unstable_by(|a, b| b.cmp(a));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        self.lock().login_failures.remove(key);
+        Ok(())
     }
 }
 

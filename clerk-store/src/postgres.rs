@@ -10,11 +10,12 @@ use clerk_core::model::{
     HeldEvent, Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
 };
 use clerk_core::store::dispatch;
+use clerk_core::time::UnixTime;
 
-use crate::held;
+use crate::{held, login_failures};
 use clerk_core::store::{
-    BatchOutcome, Conflict, LedgerStore, OrganizationStore, StoreError, StoreWriter, UserStore,
-    WriteBatch,
+    BatchOutcome, Conflict, LedgerStore, LoginAttemptStore, OrganizationStore, StoreError,
+    StoreWriter, UserStore, WriteBatch,
 };
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
@@ -44,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "webhook held",
         include_str!("../migrations/postgres/0002_webhook_held.sql"),
+    ),
+    (
+        3,
+        "login failures",
+        include_str!("../migrations/postgres/0003_login_failures.sql"),
     ),
 ];
 
@@ -458,6 +464,33 @@ impl LedgerStore for PostgresStore {
 
     async fn count_held_events(&self) -> Result<u64, StoreError> {
         held::count_open(&self.pool, classify).await
+    }
+}
+
+#[clerk_core::store::async_trait]
+impl LoginAttemptStore for PostgresStore {
+    async fn record_login_failure(
+        &self,
+        keys: &[&str],
+        at: UnixTime,
+        forget_before: UnixTime,
+    ) -> Result<(), StoreError> {
+        let sql = &login_failures::DOLLAR;
+        login_failures::record(&self.pool, sql, keys, at, forget_before, classify).await
+    }
+
+    async fn recent_login_failures(
+        &self,
+        key: &str,
+        since: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<UnixTime>, StoreError> {
+        let sql = &login_failures::DOLLAR;
+        login_failures::recent(&self.pool, sql, key, since, limit, classify).await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        login_failures::clear(&self.pool, &login_failures::DOLLAR, key, classify).await
     }
 }
 

@@ -14,8 +14,8 @@ use clerk_core::model::{
     Organization, RevokedSession, User, UserId, WebhookEvent,
 };
 use clerk_core::store::{
-    BatchOutcome, Change, LedgerStore, LinkPolicy, OrganizationStore, StoreError, StoreWriter,
-    UserRef, UserStore, WriteBatch,
+    BatchOutcome, Change, LedgerStore, LinkPolicy, LoginAttemptStore, OrganizationStore,
+    StoreError, StoreWriter, UserRef, UserStore, WriteBatch,
 };
 use clerk_core::time::{Clock, UnixTime};
 use clerk_store::{MemoryCache, MemoryStore};
@@ -164,6 +164,33 @@ impl LedgerStore for CountingStore {
     }
     async fn count_held_events(&self) -> Result<u64, StoreError> {
         self.inner.count_held_events().await
+    }
+}
+
+#[clerk_core::store::async_trait]
+impl LoginAttemptStore for CountingStore {
+    async fn record_login_failure(
+        &self,
+        keys: &[&str],
+        at: UnixTime,
+        forget_before: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .record_login_failure(keys, at, forget_before)
+            .await
+    }
+
+    async fn recent_login_failures(
+        &self,
+        key: &str,
+        since: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<UnixTime>, StoreError> {
+        self.inner.recent_login_failures(key, since, limit).await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.clear_login_failures(key).await
     }
 }
 

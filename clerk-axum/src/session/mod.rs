@@ -184,10 +184,16 @@ pub(crate) async fn authenticate<B>(
     };
     let backend = TowerBackend(session);
     let outcome = flow.run(authenticator, &backend, request.headers()).await;
+    // The peer address, when the app serves with `into_make_service_with_connect_info`.
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
     let extensions = request.extensions_mut();
     extensions.insert(StaffSession {
         backend,
         flow: Arc::clone(flow),
+        client,
     });
     extensions.insert::<StaffState>(outcome.staff);
     extensions.insert(AuthState(outcome.auth));

@@ -56,6 +56,8 @@ impl<S: Send + Sync> FromRequestParts<S> for LocalStaff {
 pub struct StaffSession {
     pub(crate) backend: TowerBackend,
     pub(crate) flow: Arc<SessionFlow>,
+    /// The peer's address (`ConnectInfo<SocketAddr>`), for the per-address login throttle.
+    pub(crate) client: Option<std::net::IpAddr>,
 }
 
 impl fmt::Debug for StaffSession {
@@ -81,11 +83,15 @@ impl<S: Send + Sync> FromRequestParts<S> for StaffSession {
 impl StaffSession {
     /// Logs a local staff user in ([`SessionFlow::staff_login`]): the password check runs on
     /// tokio's blocking pool, at most the login gate's number at once; the session id is
-    /// rotated and whatever the session held ends.
+    /// rotated and whatever the session held ends. Failed logins are throttled per username
+    /// and per peer address, from `ConnectInfo<SocketAddr>` (serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`; without it only usernames are
+    /// throttled).
     ///
     /// # Errors
-    /// [`StaffLoginError::Refused`] for bad credentials, [`StaffLoginError::Busy`] when too
-    /// many checks run, [`StaffLoginError::Unavailable`] when a store failed.
+    /// [`StaffLoginError::Refused`] for bad credentials, [`StaffLoginError::Throttled`] after
+    /// too many failures, [`StaffLoginError::Busy`] when too many checks run,
+    /// [`StaffLoginError::Unavailable`] when a store failed.
     #[cfg(feature = "hybrid")]
     pub async fn login(
         &self,
@@ -93,9 +99,13 @@ impl StaffSession {
         password: &str,
     ) -> Result<Arc<User>, StaffLoginError> {
         self.flow
-            .staff_login(&self.backend, username, password, |job| async move {
-                tokio::task::spawn_blocking(job).await.ok()
-            })
+            .staff_login(
+                &self.backend,
+                username,
+                password,
+                self.client,
+                |job| async move { tokio::task::spawn_blocking(job).await.ok() },
+            )
             .await
     }
 

@@ -45,6 +45,15 @@ pub enum StaffLoginError {
         /// The `Retry-After` to answer with.
         retry_after: std::time::Duration,
     },
+    /// Too many failed logins for the username or from the client address
+    /// ([`login_throttle`](crate::login_throttle)): answer 429 with `Retry-After`, whatever
+    /// the password; nothing was checked.
+    #[cfg(feature = "password")]
+    #[error("too many failed logins; retry after {retry_after:?}")]
+    Throttled {
+        /// The `Retry-After` to answer with (whole seconds).
+        retry_after: std::time::Duration,
+    },
 }
 
 impl StaffLoginError {
@@ -75,6 +84,11 @@ impl SessionFlow {
     /// argon2 check off the executor (`None` when the task did not complete). On failure the
     /// session is left as it was.
     ///
+    /// Failed logins are throttled per username and per `client` address
+    /// ([`gated_staff_login`]): the connection's peer, never a header a client can set.
+    /// Behind a reverse proxy the peer is the proxy, so the address limit counts every
+    /// client of the proxy together; the username limit works either way.
+    ///
     /// # Errors
     /// [`StaffLoginError`].
     #[cfg(feature = "password")]
@@ -83,6 +97,7 @@ impl SessionFlow {
         backend: &dyn SessionBackend,
         username: &str,
         password: &str,
+        client: Option<std::net::IpAddr>,
         run_blocking: F,
     ) -> Result<Arc<User>, StaffLoginError>
     where
@@ -90,10 +105,22 @@ impl SessionFlow {
         Fut: std::future::Future<Output = Option<Result<User, LocalLoginError>>>,
     {
         let store = self.store();
-        let checked =
-            gated_staff_login(&self.login_gate, &**store, username, password, run_blocking).await;
+        let checked = gated_staff_login(
+            &self.login_gate,
+            &**store,
+            username,
+            password,
+            client,
+            self.now(),
+            run_blocking,
+        )
+        .await;
         let user = match checked {
             Ok(user) => user,
+            Err(GatedLoginError::Throttled { retry_after, scope }) => {
+                tracing::warn!(?scope, "staff login refused: too many failed logins (429)");
+                return Err(StaffLoginError::Throttled { retry_after });
+            }
             Err(GatedLoginError::Busy(full)) => {
                 tracing::warn!("staff login refused: too many password checks at once (503)");
                 return Err(StaffLoginError::Busy {

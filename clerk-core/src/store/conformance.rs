@@ -410,6 +410,7 @@ pub const CONTRACT_COLUMNS: &[(&str, &[&str])] = &[
         ],
     ),
     ("clerk_revoked_sessions", &["session_id"]),
+    ("clerk_login_failures", &["login_key", "failed_at"]),
 ];
 
 /// Every user field survives a write and a read by each key.
@@ -1696,6 +1697,88 @@ pub async fn list_users_pages<S: Store>(store: &S) {
     );
 }
 
+/// Failed logins by key ([`LoginAttemptStore`](crate::store::LoginAttemptStore)): read back
+/// newest first from `since` (inclusive) and bounded by `limit`, keys kept apart exactly
+/// (case and accents included), repeats counted, a key cleared alone, and rows older than
+/// `forget_before` forgotten whatever their key.
+pub async fn login_failures_by_key<S: Store>(store: &S) {
+    let far_past = t(-1_000_000_000);
+    let recent = |key: &'static str, since: UnixTime, limit: usize| async move {
+        store
+            .recent_login_failures(key, since, limit)
+            .await
+            .expect("recent_login_failures")
+    };
+    let record = |keys: &'static [&'static str], at: UnixTime, forget_before: UnixTime| async move {
+        store
+            .record_login_failure(keys, at, forget_before)
+            .await
+            .expect("record_login_failure");
+    };
+    assert!(recent("user:ada", far_past, 10).await.is_empty());
+    for at in [t(1000), t(0), t(2000)] {
+        record(&["user:ada", "addr:192.0.2.1"], at, far_past).await;
+    }
+    assert_eq!(
+        recent("user:ada", far_past, 10).await,
+        vec![t(2000), t(1000), t(0)],
+        "newest first"
+    );
+    assert_eq!(
+        recent("user:ada", far_past, 2).await,
+        vec![t(2000), t(1000)],
+        "the newest `limit`"
+    );
+    assert_eq!(
+        recent("user:ada", t(1000), 10).await,
+        vec![t(2000), t(1000)],
+        "`since` is inclusive"
+    );
+    assert_eq!(recent("addr:192.0.2.1", far_past, 10).await.len(), 3);
+    record(&["user:ada"], t(2000), far_past).await;
+    assert_eq!(
+        recent("user:ada", far_past, 10).await,
+        vec![t(2000), t(2000), t(1000), t(0)],
+        "the same instant twice counts twice"
+    );
+
+    // Keys are compared exactly: another case or accent is another key.
+    // 133 characters: the longest key `login_throttle::username_key` makes.
+    const LONG: &str = "user:éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé";
+    record(&["user:ADA", "user:adà", LONG], t(500), far_past).await;
+    assert_eq!(recent("user:ada", far_past, 10).await.len(), 4);
+    assert_eq!(recent("user:ADA", far_past, 10).await, vec![t(500)]);
+    assert_eq!(recent("user:adà", far_past, 10).await, vec![t(500)]);
+    assert_eq!(recent(LONG, far_past, 10).await, vec![t(500)]);
+    assert!(recent("user:ad", far_past, 10).await.is_empty());
+
+    store
+        .clear_login_failures("user:ada")
+        .await
+        .expect("clear_login_failures");
+    assert!(recent("user:ada", far_past, 10).await.is_empty());
+    assert_eq!(
+        recent("addr:192.0.2.1", far_past, 10).await.len(),
+        3,
+        "clearing one key leaves the others"
+    );
+    assert_eq!(recent("user:ADA", far_past, 10).await, vec![t(500)]);
+
+    // Recording forgets every key's rows older than `forget_before`.
+    record(&["user:grace"], t(10_000), t(1000)).await;
+    assert_eq!(
+        recent("addr:192.0.2.1", far_past, 10).await,
+        vec![t(2000), t(1000)]
+    );
+    assert!(recent("user:ADA", far_past, 10).await.is_empty());
+    assert!(recent(LONG, far_past, 10).await.is_empty());
+    assert_eq!(recent("user:grace", far_past, 10).await, vec![t(10_000)]);
+    store
+        .clear_login_failures("user:nobody")
+        .await
+        .expect("clearing an unknown key is fine");
+}
+
 /// The case list, written once: calls `$callback!($($args)*; case, case, …)`. Used by
 /// [`CASES`], [`run_all`] and [`store_conformance_tests!`](crate::store_conformance_tests).
 #[doc(hidden)]
@@ -1723,7 +1806,8 @@ macro_rules! __store_conformance_cases {
             list_users_pages,
             held_delivery_is_kept_with_its_receipt,
             held_delivery_is_released_once,
-            reapply_writes_an_equal_stamp
+            reapply_writes_an_equal_stamp,
+            login_failures_by_key
         );
     };
 }

@@ -2,7 +2,7 @@
 //!
 //! # Shape
 //!
-//! A store is four small traits:
+//! A store is five small traits:
 //!
 //! | trait | what |
 //! |---|---|
@@ -10,8 +10,9 @@
 //! | [`OrganizationStore`] | organization, membership and invitation reads |
 //! | [`LedgerStore`] | the processed-webhook ledger and the revoked-session set |
 //! | [`StoreWriter`] | **one** write method, [`StoreWriter::apply`], taking a [`WriteBatch`] |
+//! | [`LoginAttemptStore`] | failed staff logins by key, for the login throttle (outside batches) |
 //!
-//! and [`Store`], implemented automatically for anything that implements all four.
+//! and [`Store`], implemented automatically for anything that implements all five.
 //!
 //! A backend does not write the change logic itself: it implements the storage primitives of
 //! [`dispatch::ChangeTarget`] on its transaction (that module's docs carry a complete
@@ -529,11 +530,44 @@ pub trait StoreWriter: Send + Sync {
     async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError>;
 }
 
-/// A complete store: implemented for every type that implements the four traits.
-pub trait Store: UserStore + OrganizationStore + LedgerStore + StoreWriter {}
+/// Failed staff logins, counted by key for the login throttle
+/// ([`login_throttle`](crate::login_throttle)): `user:<lower-cased username>` and
+/// `addr:<client address>`. Kept in the store so that instances sharing a database share the
+/// counts. These are not part of [`WriteBatch`]es: each call stands alone (a failure recorded
+/// while a login is refused must stay recorded).
+#[async_trait]
+pub trait LoginAttemptStore: Send + Sync {
+    /// Records one failure at `at` under each of `keys`, and forgets every failure (of any
+    /// key) recorded before `forget_before`, so the table stays as small as the windows.
+    /// The same key and instant recorded twice count twice.
+    async fn record_login_failure(
+        &self,
+        keys: &[&str],
+        at: UnixTime,
+        forget_before: UnixTime,
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` of the most recent failures under `key` recorded at `since` or later,
+    /// newest first.
+    async fn recent_login_failures(
+        &self,
+        key: &str,
+        since: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<UnixTime>, StoreError>;
+
+    /// Forgets every failure under `key` (a successful login clears its username's count).
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// A complete store: implemented for every type that implements the five traits.
+pub trait Store:
+    UserStore + OrganizationStore + LedgerStore + StoreWriter + LoginAttemptStore
+{
+}
 
 #[async_trait]
-impl<T: UserStore + OrganizationStore + LedgerStore + StoreWriter> Store for T {}
+impl<T: UserStore + OrganizationStore + LedgerStore + StoreWriter + LoginAttemptStore> Store for T {}
 
 // Shared stores: an `Arc<S>` is a store when `S` is.
 #[async_trait]
@@ -619,5 +653,28 @@ impl<T: LedgerStore + ?Sized> LedgerStore for std::sync::Arc<T> {
 impl<T: StoreWriter + ?Sized> StoreWriter for std::sync::Arc<T> {
     async fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome, StoreError> {
         (**self).apply(batch).await
+    }
+}
+
+#[async_trait]
+impl<T: LoginAttemptStore + ?Sized> LoginAttemptStore for std::sync::Arc<T> {
+    async fn record_login_failure(
+        &self,
+        keys: &[&str],
+        at: UnixTime,
+        forget_before: UnixTime,
+    ) -> Result<(), StoreError> {
+        (**self).record_login_failure(keys, at, forget_before).await
+    }
+    async fn recent_login_failures(
+        &self,
+        key: &str,
+        since: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<UnixTime>, StoreError> {
+        (**self).recent_login_failures(key, since, limit).await
+    }
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        (**self).clear_login_failures(key).await
     }
 }

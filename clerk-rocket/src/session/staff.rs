@@ -88,6 +88,7 @@ fn sessions_missing(rocket: &Rocket<Ignite>, guard: &str) -> bool {
 pub struct StaffSession<'r> {
     backend: RocketBackend<'r>,
     flow: SessionFlow,
+    client: Option<std::net::IpAddr>,
 }
 
 impl fmt::Debug for StaffSession<'_> {
@@ -105,6 +106,7 @@ impl<'r> FromRequest<'r> for StaffSession<'r> {
             Ok((state, flow)) => Outcome::Success(StaffSession {
                 backend: RocketBackend::new(request, Arc::clone(state.session_store()), flow),
                 flow: flow.clone(),
+                client: request.remote().map(|peer| peer.ip()),
             }),
             Err(refusal) => fail(request, ClerkRejection(refusal)),
         }
@@ -114,20 +116,27 @@ impl<'r> FromRequest<'r> for StaffSession<'r> {
 impl StaffSession<'_> {
     /// Logs a local staff user in ([`SessionFlow::staff_login`]): the password check runs on
     /// tokio's blocking pool, at most the login gate's number at once; the session id is
-    /// rotated and whatever the session held ends.
+    /// rotated and whatever the session held ends. Failed logins are throttled per username
+    /// and per peer address ([`Request::remote`], not [`Request::client_ip`], which believes
+    /// an `X-Real-IP` header any client can send).
     ///
     /// # Errors
-    /// [`StaffLoginError::Refused`] for bad credentials, [`StaffLoginError::Busy`] when too
-    /// many checks run, [`StaffLoginError::Unavailable`] when a store failed.
+    /// [`StaffLoginError::Refused`] for bad credentials, [`StaffLoginError::Throttled`] after
+    /// too many failures, [`StaffLoginError::Busy`] when too many checks run,
+    /// [`StaffLoginError::Unavailable`] when a store failed.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
     ) -> Result<Arc<User>, StaffLoginError> {
         self.flow
-            .staff_login(&self.backend, username, password, |job| async move {
-                rocket::tokio::task::spawn_blocking(job).await.ok()
-            })
+            .staff_login(
+                &self.backend,
+                username,
+                password,
+                self.client,
+                |job| async move { rocket::tokio::task::spawn_blocking(job).await.ok() },
+            )
             .await
     }
 

@@ -10,6 +10,9 @@
 //! | `POST /admin/login` otherwise (wrong password, unknown or non-staff user) | 401 HTML with the form |
 //! | `POST /admin/logout` | 303, `Location: /admin/login`; the session is over |
 //! | more `POST /admin/login` at once than the app checks passwords concurrently (`CLERK_STAFF_LOGIN_CONCURRENCY`) plus its queue | 503 HTML with `Retry-After`, no cookie; nothing was checked |
+//! | `POST /admin/login` for a username that failed 5 times within 15 minutes (any case), even with the right password | 429 HTML with `Retry-After` (whole seconds, at most 900), no cookie; other usernames still log in |
+//! | the same, to another instance of the app sharing the database | the same 429: the failures are counted in the database |
+//! | `POST /admin/login` from a client address that failed 20 times within 15 minutes (any usernames) | 429 HTML with `Retry-After`, no cookie, even for staff with the right password |
 //! | either `POST` from a browser on another site (`Sec-Fetch-Site` other than `same-origin`/`none`, else an `Origin` that is not the app's) | 403 HTML; nothing changes |
 //!
 //! Staff are written into the database before the app starts ([`seed`]), through clerk-store
@@ -23,8 +26,9 @@ use clerk_core::time::{Clock, SystemClock};
 use clerk_store::{PostgresStore, SqliteStore};
 
 use super::http::form_encode;
-use super::{ensure, Answer, CheckResult, Failure, RunningApp};
+use super::{ensure, Answer, AppUnderTest, CheckResult, Failure, RunningApp};
 use crate::webhooks::bodies;
+use crate::MockClerk;
 
 /// The local users [`seed`] creates: one staff member, and one user who is not staff (with
 /// the same password) to show that a password alone is not enough.
@@ -438,6 +442,96 @@ pub async fn login_flood(app: &RunningApp, staff: &Staff) -> CheckResult {
         &login(app, &staff.username, &staff.password).await?,
         "/admin",
     )
+}
+
+/// Failed logins for one username within 15 minutes that lock it ([design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications)).
+pub const USERNAME_FAILURES: usize = 5;
+
+/// Failed logins from one client address within 15 minutes that lock it.
+pub const ADDRESS_FAILURES: usize = 20;
+
+/// A throttled login: 429 HTML with a `Retry-After` of whole seconds in `1..=900`, the
+/// `/admin` security headers, and no cookie.
+fn throttled(answer: &Answer) -> CheckResult {
+    answer
+        .status(429)?
+        .content_type("text/html")?
+        .header_is("cache-control", "no-store")?
+        .header_is("x-frame-options", "DENY")?;
+    let retry_after = answer.header("retry-after").unwrap_or("");
+    ensure!(
+        retry_after
+            .parse::<u64>()
+            .is_ok_and(|s| (1..=900).contains(&s)),
+        "{}: 429 without a Retry-After of 1 to 900 whole seconds: {retry_after:?}",
+        answer.request
+    );
+    ensure!(
+        answer.set_cookies().is_empty(),
+        "{}: a throttled login set a cookie: {:?}",
+        answer.request,
+        answer.set_cookies()
+    );
+    Ok(())
+}
+
+/// [`USERNAME_FAILURES`] wrong passwords for `locked` (a staff member of its own, seeded
+/// for this check) lock that username: the next attempt **with the right password** is a
+/// 429 with `Retry-After` and no cookie, so is one with the name in upper case; `staff`
+/// (another username, same client) still logs in.
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn login_throttle(app: &RunningApp, staff: &Staff, locked: &Staff) -> CheckResult {
+    for _ in 0..USERNAME_FAILURES {
+        login_page(&login(app, &locked.username, "wrong password").await?, 401)?;
+    }
+    let answer = login(app, &locked.username, &locked.password).await?;
+    throttled(&answer)?;
+    throttled(&login(app, &locked.username.to_uppercase(), &locked.password).await?)?;
+    redirect(
+        &login(app, &staff.username, &staff.password).await?,
+        "/admin",
+    )
+}
+
+/// After [`login_throttle`], a second instance of the app on the same database refuses the
+/// locked username too (429 with the right password): the failures are counted in the
+/// database, not in one process.
+///
+/// # Errors
+/// The second instance did not start, or the first expectation that failed.
+pub async fn throttle_is_shared(app: &AppUnderTest, locked: &Staff) -> CheckResult {
+    let second = RunningApp::start(app, MockClerk::start().await).await?;
+    throttled(&login(&second, &locked.username, &locked.password).await?)
+}
+
+/// Failed logins for many usernames from one client lock the client's address once they
+/// reach [`ADDRESS_FAILURES`] within 15 minutes (counting the suite's earlier failures, so it
+/// runs last): a 401 for each fresh unknown username until a 429, which comes within
+/// [`ADDRESS_FAILURES`] + 1 attempts; then `staff`, whose username is not locked, gets a 429
+/// too, with the right password.
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn address_throttle(app: &RunningApp, staff: &Staff) -> CheckResult {
+    let tag = Staff::random().username;
+    let mut locked_after = None;
+    for attempt in 0..=ADDRESS_FAILURES {
+        let answer = login(app, &format!("nobody_{tag}_{attempt}"), "wrong password").await?;
+        if answer.status == 429 {
+            throttled(&answer)?;
+            locked_after = Some(attempt);
+            break;
+        }
+        login_page(&answer, 401)?;
+    }
+    ensure!(
+        locked_after.is_some(),
+        "{} failed logins for different usernames from one client: none answered 429",
+        ADDRESS_FAILURES + 1
+    );
+    throttled(&login(app, &staff.username, &staff.password).await?)
 }
 
 /// A webhook held for an email conflict shows on `/admin` (a count, pointing at

@@ -12,7 +12,9 @@
 //!   run every check and return a [`ContractReport`]; [`ContractReport::assert_passed`] panics
 //!   with every failure and the app's stderr.
 //!
-//! A check never depends on another check's leftovers: each uses its own user ids.
+//! A check never depends on another check's leftovers: each uses its own user ids. One
+//! leaves some: `admin_address_throttle` locks the suite's client address out of
+//! `/admin/login` for 15 minutes, so it runs last.
 //!
 //! ```no_run
 //! use clerk_testkit::contract::{run_contract_suite, AppUnderTest};
@@ -477,9 +479,13 @@ pub async fn run_contract_suite(app: &AppUnderTest) -> ContractReport {
 pub async fn run_admin_suite(app: &AppUnderTest) -> ContractReport {
     let mut report = ContractReport::new(app);
     let staff = admin::Staff::random();
-    if let Err(failure) = admin::seed(app.database_url(), &staff).await {
-        report.record("seed", Err(failure));
-        return report;
+    // A second staff member, whose username `admin_login_throttle` locks.
+    let locked = admin::Staff::random();
+    for seeded in [&staff, &locked] {
+        if let Err(failure) = admin::seed(app.database_url(), seeded).await {
+            report.record("seed", Err(failure));
+            return report;
+        }
     }
     let gated = app.clone().env(
         "CLERK_STAFF_LOGIN_CONCURRENCY",
@@ -512,6 +518,19 @@ pub async fn run_admin_suite(app: &AppUnderTest) -> ContractReport {
     report.record(
         "admin_shows_held_webhooks",
         admin::shows_held_webhooks(r, &staff).await,
+    );
+    report.record(
+        "admin_login_throttle",
+        admin::login_throttle(r, &staff, &locked).await,
+    );
+    report.record(
+        "admin_throttle_is_shared",
+        admin::throttle_is_shared(&gated, &locked).await,
+    );
+    // Last: it locks the suite's client address (every later login would be a 429).
+    report.record(
+        "admin_address_throttle",
+        admin::address_throttle(r, &staff).await,
     );
     report.stderr = running.process.stderr();
     report

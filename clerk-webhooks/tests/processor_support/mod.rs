@@ -8,7 +8,8 @@ use clerk_core::model::{
     Invitation, Membership, Organization, RevokedSession, User, UserId, WebhookEvent,
 };
 use clerk_core::store::{
-    BatchOutcome, LedgerStore, OrganizationStore, StoreError, StoreWriter, UserStore, WriteBatch,
+    BatchOutcome, LedgerStore, LoginAttemptStore, OrganizationStore, StoreError, StoreWriter,
+    UserStore, WriteBatch,
 };
 use clerk_core::time::UnixTime;
 use clerk_store::{MemoryStore, SqliteStore};
@@ -88,6 +89,33 @@ impl<S> FlakyStore<S> {
     }
     pub fn set_failing(&self, on: bool) {
         self.failing.store(on, Ordering::SeqCst);
+    }
+}
+
+#[clerk_core::store::async_trait]
+impl<S: LoginAttemptStore> LoginAttemptStore for FlakyStore<S> {
+    async fn record_login_failure(
+        &self,
+        keys: &[&str],
+        at: UnixTime,
+        forget_before: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .record_login_failure(keys, at, forget_before)
+            .await
+    }
+
+    async fn recent_login_failures(
+        &self,
+        key: &str,
+        since: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<UnixTime>, StoreError> {
+        self.inner.recent_login_failures(key, since, limit).await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.clear_login_failures(key).await
     }
 }
 

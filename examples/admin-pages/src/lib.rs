@@ -3,7 +3,8 @@
 //! bytes:
 //!
 //! - [`login_page`]: the login form (`username`, `password`, `POST /admin/login`), with
-//!   [`INVALID_CREDENTIALS`] after a refused login;
+//!   [`INVALID_CREDENTIALS`] after a refused login and [`TOO_MANY_FAILED_LOGINS`] after a
+//!   throttled one;
 //! - [`admin_page`]: the users table (email, Clerk id, name, active) and the organizations
 //!   table (name, slug, members), read from the store by [`AdminData::load`];
 //! - [`LoginForm::parse`]: the `application/x-www-form-urlencoded` body of the login form.
@@ -20,6 +21,7 @@
 //! | `GET /admin/login` | 200 [`login_page`]`(None)` |
 //! | `POST /admin/login`, staff credentials | 303 `Location: /admin` + session cookie |
 //! | `POST /admin/login`, refused | 401 [`login_page`]`(Some(INVALID_CREDENTIALS))` |
+//! | `POST /admin/login` after 5 failures for the username (or 20 from the address) in 15 minutes | 429 [`login_page`]`(Some(TOO_MANY_FAILED_LOGINS))` + `Retry-After`, no cookie, whatever the password |
 //! | `POST /admin/login`, unparseable body | 400 [`login_page`] with the [`FormError`] |
 //! | `POST /admin/logout` | 303 `Location: /admin/login`, session ended |
 //! | either `POST` sent by a browser from another site ([`RequestOrigin::is_cross_site`]) | 403 [`CROSS_SITE_REFUSED`], nothing changed |
@@ -57,6 +59,10 @@ use clerk_core::store::{Store, StoreError};
 /// The message of a refused login, whatever the reason (unknown user, wrong password, not
 /// staff, inactive): the page never tells which.
 pub const INVALID_CREDENTIALS: &str = "Invalid username or password.";
+
+/// The message of a throttled login (too many failures for the username or from the client
+/// address, [`clerk_core::login_throttle`]), answered with 429 and `Retry-After`.
+pub const TOO_MANY_FAILED_LOGINS: &str = "Too many failed logins. Try again later.";
 
 /// The headers every `/admin` response carries, whatever its status ([design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications)):
 /// no framing by any site (clickjacking of the login form), a policy that allows no script and

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use admin_pages::{
     admin_page, login_page, AdminData, LoginForm, RequestOrigin, ADMIN_PATH, CONTENT_TYPE,
     CROSS_SITE_REFUSED, INVALID_CREDENTIALS, LOGIN_PATH, LOGOUT_PATH, SECURITY_HEADERS,
+    TOO_MANY_FAILED_LOGINS,
 };
 use axum::body::Bytes;
 use axum::http::header::{self, CONTENT_TYPE as CONTENT_TYPE_HEADER, HOST, ORIGIN};
@@ -103,6 +104,18 @@ async fn login(staff: StaffSession, headers: HeaderMap, body: Bytes) -> Response
         // Too many password checks at once: nothing was checked; come back shortly.
         Err(StaffLoginError::Busy { retry_after }) => {
             let mut response = unavailable();
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after.as_secs().max(1)),
+            );
+            response
+        }
+        // Too many failures for this username or from this address: nothing was checked.
+        Err(StaffLoginError::Throttled { retry_after }) => {
+            let mut response = html(
+                StatusCode::TOO_MANY_REQUESTS,
+                login_page(Some(TOO_MANY_FAILED_LOGINS)),
+            );
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(retry_after.as_secs().max(1)),

@@ -251,7 +251,16 @@ pub fn app(state: AppState) -> Router {
 /// # Errors
 /// The server's I/O error.
 pub async fn serve(listener: TcpListener, state: AppState) -> io::Result<()> {
-    axum::serve(listener, app(state)).await
+    axum::serve(listener, with_peer_address(app(state))).await
+}
+
+/// The router as a make-service that puts each connection's peer address in the request
+/// (`ConnectInfo<SocketAddr>`): the staff login throttles failures per client address with it
+/// (behind a reverse proxy that address is the proxy's).
+fn with_peer_address(
+    router: Router,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+    router.into_make_service_with_connect_info::<SocketAddr>()
 }
 
 /// Connects, migrates, binds `config.bind` and serves until SIGTERM or Ctrl-C; then stops
@@ -264,7 +273,7 @@ pub async fn run(config: AppConfig) -> Result<(), AppError> {
     let listener = TcpListener::bind(config.bind).await?;
     tracing::info!(addr = %listener.local_addr()?, "axum-app listening");
     let stop = shutdown_signal()?;
-    axum::serve(listener, app(state))
+    axum::serve(listener, with_peer_address(app(state)))
         .with_graceful_shutdown(stop)
         .await?;
     tracing::info!("axum-app stopped: in-flight requests finished");

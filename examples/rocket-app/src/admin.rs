@@ -7,7 +7,7 @@ use std::io::Cursor;
 use admin_pages::{
     admin_page, login_page, AdminData, LoginForm, RequestOrigin, ADMIN_PATH, CONTENT_TYPE,
     CROSS_SITE_REFUSED, INVALID_CREDENTIALS, LOGIN_PATH, LOGOUT_PATH, MAX_FORM_BYTES,
-    SECURITY_HEADERS,
+    SECURITY_HEADERS, TOO_MANY_FAILED_LOGINS,
 };
 use clerk_rocket::session::staff::{LocalStaff, StaffLoginError, StaffSession};
 use clerk_rocket::{ClerkRejection, ClerkState, Refusal};
@@ -47,6 +47,8 @@ pub(crate) enum Page {
     Rejection(ClerkRejection),
     /// 503 with `Retry-After` (seconds): too many staff logins at once.
     Busy(u64),
+    /// 429 with `Retry-After` (seconds) and the login form: too many failed logins.
+    Throttled(u64),
 }
 
 impl<'r> Responder<'r, 'static> for Page {
@@ -64,6 +66,12 @@ impl<'r> Responder<'r, 'static> for Page {
             Page::Rejection(rejection) => rejection.respond_to(request),
             Page::Busy(retry_after_secs) => {
                 let mut response = unavailable().respond_to(request)?;
+                response.set_header(Header::new("Retry-After", retry_after_secs.to_string()));
+                Ok(response)
+            }
+            Page::Throttled(retry_after_secs) => {
+                let page = login_page(Some(TOO_MANY_FAILED_LOGINS));
+                let mut response = Page::Html(Status::TooManyRequests, page).respond_to(request)?;
                 response.set_header(Header::new("Retry-After", retry_after_secs.to_string()));
                 Ok(response)
             }
@@ -153,6 +161,10 @@ async fn login(cross_site: CrossSite, staff: StaffSession<'_>, body: Data<'_>) -
         Err(StaffLoginError::Unavailable(_)) => unavailable(),
         // Too many password checks at once: nothing was checked; come back shortly.
         Err(StaffLoginError::Busy { retry_after }) => Page::Busy(retry_after.as_secs().max(1)),
+        // Too many failures for this username or from this address: nothing was checked.
+        Err(StaffLoginError::Throttled { retry_after }) => {
+            Page::Throttled(retry_after.as_secs().max(1))
+        }
         // Unknown user, wrong password, not staff, inactive: one message for all.
         Err(_) => Page::Html(Status::Unauthorized, login_page(Some(INVALID_CREDENTIALS))),
     }
