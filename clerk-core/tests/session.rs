@@ -62,12 +62,52 @@ fn inside_the_window_the_session_serves_with_or_without_the_same_token() {
 #[test]
 fn at_and_after_the_interval_a_token_is_required_again() {
     let (record, _) = record();
-    for now in [at(300), at(301), at(86_400)] {
+    for now in [at(300), at(301), at(86_399)] {
         assert_eq!(
             policy().evaluate(&record, None, Standing::Good, now),
             SessionDecision::Revalidate
         );
     }
+}
+
+#[test]
+fn an_idle_record_ends_whatever_token_comes() {
+    let (record, jwt) = record();
+    let same = TokenIdentity::peek(&jwt).unwrap();
+    // CLERK_SESSION_IDLE_SECONDS defaults to a day.
+    for now in [at(86_400), at(86_401), at(10 * 86_400)] {
+        for presented in [None, Some(&same)] {
+            assert_eq!(
+                policy().evaluate(&record, presented, Standing::Good, now),
+                SessionDecision::End(EndReason::Expired)
+            );
+        }
+    }
+    let short = policy().with_idle(Duration::from_secs(600));
+    assert_eq!(
+        short.evaluate(&record, None, Standing::Good, at(599)),
+        SessionDecision::Revalidate
+    );
+    assert_eq!(
+        short.evaluate(&record, None, Standing::Good, at(600)),
+        SessionDecision::End(EndReason::Expired)
+    );
+}
+
+#[test]
+fn serving_touches_the_record_once_a_minute_and_that_keeps_it_alive() {
+    let (record, _) = record();
+    assert!(record.touched(at(59)).is_none(), "fresh: nothing to write");
+    let touched = record.touched(at(60)).unwrap();
+    assert_eq!(touched.last_seen, Some(at(60)));
+    assert!(touched.touched(at(119)).is_none());
+    let short = policy().with_idle(Duration::from_secs(600));
+    // Idle counts from the last touch, not from the last verification.
+    assert_eq!(short.expires_at(&touched), at(660));
+    assert_ne!(
+        short.evaluate(&touched, None, Standing::Good, at(650)),
+        SessionDecision::End(EndReason::Expired)
+    );
 }
 
 #[test]
