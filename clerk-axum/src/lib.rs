@@ -1,9 +1,16 @@
 //! Clerk authentication for [Axum](https://docs.rs/axum) 0.8.
 //!
 //! `clerk-axum` is a thin adapter over [`clerk_core`]: all verification (JWKS, signature,
-//! claims, caches) happens in [`clerk_core::Authenticator`]; this crate runs it once per
-//! request and turns its decision into extractors and HTTP answers.
+//! claims, caches) happens in [`clerk_core::Authenticator`], and every per-request decision
+//! (what a route requires, session mode, the staff login, the rejection bodies) in
+//! [`clerk_core::flow`], shared with clerk-rocket; this crate is the Axum glue: a layer,
+//! `FromRequestParts` impls and `IntoResponse`.
 //!
+//! - [`Clerk::builder`]: the one-liner. From the settings and a store it wires the
+//!   authenticator, the Backend API, just-in-time provisioning, the webhook processor and,
+//!   when asked, session mode; [`Clerk::install`] mounts `POST /webhooks/clerk` and wraps the
+//!   routes in the layers, in the order they need. A missing piece is a start-up error, never
+//!   a 500.
 //! - [`ClerkLayer`] / [`ClerkService`]: a `tower` layer that authenticates every request it
 //!   wraps (the `Authorization: Bearer` header, else the `__session` cookie) and stores the
 //!   [`AuthState`] in the request's extensions. It never answers by itself.
@@ -22,8 +29,8 @@
 //! - [`middleware`]: the same requirements as route guards for
 //!   [`Router::route_layer`](axum::Router::route_layer), to protect groups of routes through
 //!   Axum's own routing. There are no path lists.
-//! - [`ClerkRejection`]: one enum for every refusal, an [`IntoResponse`](axum::response::IntoResponse)
-//!   with a JSON body:
+//! - [`ClerkRejection`]: clerk-core's one [`Refusal`] type as an
+//!   [`IntoResponse`](axum::response::IntoResponse) with a JSON body:
 //!
 //! | situation | status | body |
 //! |-----------|--------|------|

@@ -1,24 +1,26 @@
 //! [`ClerkUser`]: the signed-in user's row in the local mirror, provisioned just in time.
 //!
 //! The extractor needs a store (and, for just-in-time provisioning, a Backend API client).
-//! They travel in a [`UserProvisioning`] value installed as a request extension, so the
-//! extractor works with any router state:
+//! They travel in a [`UserProvisioning`] value the layer puts into every request:
+//! [`Clerk::builder`](crate::Clerk::builder) wires it from the store it is given, or by hand
+//! [`ClerkLayer::with_users`](crate::ClerkLayer::with_users):
 //!
 //! ```
-//! use std::sync::Arc;
-//! use axum::{routing::get, Extension, Router};
-//! use clerk_axum::{ClerkUser, UserProvisioning};
+//! use axum::{routing::get, Router};
+//! use clerk_axum::{ClerkLayer, ClerkUser, UserProvisioning};
 //! use clerk_store::MemoryStore;
 //!
 //! async fn me(user: ClerkUser) -> String {
 //!     format!("{:?}", user.first_name)
 //! }
 //!
+//! # fn demo(authenticator: clerk_core::Authenticator) {
 //! let users = UserProvisioning::new(MemoryStore::new()); // + .with_backend_api(api)
 //! let app: Router = Router::new()
 //!     .route("/api/me", get(me))
-//!     .layer(Extension(users)); // and .layer(ClerkLayer::new(..)) as usual
+//!     .layer(ClerkLayer::new(authenticator).with_users(users));
 //! # let _ = app;
+//! # }
 //! ```
 //!
 //! # Lookup
@@ -35,7 +37,7 @@
 //! | the store fails | 503 `{"error":"service_unavailable","reason":"user-store-unavailable"}` |
 //! | Clerk is down, throttling or slow (5xx, 429, no answer within the provisioning budget) | 503 `{"error":"service_unavailable","reason":"clerk-unavailable"}` with `Retry-After` |
 //! | the Backend API refuses the call (the secret key, a malformed answer), or the mirror refuses the user (its email is still held by another row) | 503 `{"error":"service_unavailable","reason":"backend-api-unavailable"}` / `"user-store-unavailable"` |
-//! | no [`UserProvisioning`] extension | 500 `{"error":"internal_error","reason":"user-provisioning-missing",…}` |
+//! | a layer given no store (and no [`UserProvisioning`] extension) | 500 `{"error":"internal_error","reason":"user-provisioning-missing",…}` |
 //!
 //! Logs name the Clerk user id and the error kind, never emails or tokens.
 

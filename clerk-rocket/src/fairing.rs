@@ -189,7 +189,7 @@ impl ClerkFairing {
     }
 
     /// Whether a bearer header establishes a session in session mode
-    /// ([`SessionMode::establish_from_header`]; default: yes).
+    /// ([`SessionFlow::establish_from_header`]; default: yes).
     #[must_use]
     pub fn establish_sessions_from_header(mut self, enabled: bool) -> Self {
         self.wiring = self.wiring.establish_sessions_from_header(enabled);

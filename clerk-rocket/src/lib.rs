@@ -1,9 +1,11 @@
 //! Clerk authentication for [Rocket](https://rocket.rs) 0.5.
 //!
 //! `clerk-rocket` is a thin adapter over [`clerk_core`], the twin of `clerk-axum`: all
-//! verification (JWKS, signature, claims, caches) happens in [`clerk_core::Authenticator`];
-//! this crate runs it once per request and turns its decision into request guards and the
-//! same HTTP answers as the Axum adapter.
+//! verification (JWKS, signature, claims, caches) happens in [`clerk_core::Authenticator`],
+//! and every per-request decision (what a guard requires, session mode, the staff login, the
+//! rejection bodies, how the parts are wired from the settings) in [`clerk_core::flow`],
+//! shared with the Axum adapter; this crate is the Rocket glue: the fairing, guards,
+//! sentinels, responders and catchers, answering exactly as clerk-axum does.
 //!
 //! - [`ClerkFairing`]: at ignite, reads the `clerk` section of Rocket's configuration merged
 //!   with the `CLERK_*` environment ([`settings`]), validates it (a bad setting stops the

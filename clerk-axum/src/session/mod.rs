@@ -1,27 +1,26 @@
 //! Session mode (feature `sessions`): "validate once, cache in session" with
 //! [tower-sessions](https://docs.rs/tower-sessions), under clerk-core's pure
-//! [`RevalidationPolicy`] ([design §4](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#4-sessions-and-revalidation)), and the local staff sessions of hybrid mode.
+//! [`RevalidationPolicy`](clerk_core::session::RevalidationPolicy) ([design §4](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#4-sessions-and-revalidation)), and the local staff sessions of hybrid mode.
 //!
-//! Turn it on with [`ClerkLayer::with_sessions`](crate::ClerkLayer::with_sessions) and put
-//! tower-sessions' `SessionManagerLayer` *outside* the Clerk layer ([`cookie_layer`] builds
-//! one with this crate's cookie rules). Per request the layer:
+//! Turn it on with [`ClerkBuilder::sessions`](crate::ClerkBuilder::sessions) (or by hand:
+//! [`ClerkLayer::with_sessions`](crate::ClerkLayer::with_sessions) and tower-sessions'
+//! `SessionManagerLayer` *outside* the Clerk layer, [`cookie_layer`]). The flow is
+//! clerk-core's [`SessionFlow::run`], over the request's tower-sessions `Session` (the Clerk
+//! record under [`SESSION_KEY`], a local login under [`LOCAL_USER_KEY`]): serve from the
+//! record, revalidate with a fresh token, or end the session; a token that verifies and whose
+//! standing allows it establishes a session under a rotated id; a revoked `sid` or banned
+//! user is never signed in again by the `__session` cookie of the same or a later request.
+//! Infrastructure failures — the session store or the user store down — answer 503 through
+//! the extractors, never "signed in" and never "signed out".
 //!
-//! 1. reads the [`SessionRecord`] under [`SESSION_KEY`];
-//! 2. looks up the session's standing in the store it was given (the `sid` in the revoked
-//!    set, the user by Clerk id — put a `CachedStore` there to keep this cheap);
-//! 3. runs [`RevalidationPolicy::evaluate`] with the identity the request's token claims;
-//! 4. carries out the decision:
-//!    - serve: the record's [`Auth`](clerk_core::Auth) goes into the request exactly as a
-//!      verified token's would, so every extractor works unchanged; no signature check;
-//!    - revalidate: the token is verified by the [`Authenticator`]; same identity refreshes
-//!      the record, another one replaces the session (new id); no token → signed out with
-//!      reason `session-revalidation-required` (the record is kept for the next token);
-//!    - end: the session is flushed (data deleted, id dropped), then the request is handled
-//!      as if it had no session — a token that verifies establishes a new one.
+//! # Bounded
 //!
-//! Without a record, a token that verifies establishes one; the session id is rotated first
-//! (no fixation). Infrastructure failures — the session store or the user store down —
-//! answer 503 through the extractors, never "signed in" and never "signed out".
+//! Keep the records in a [`ClerkSessionStore`]: a tower-sessions store over clerk-core's
+//! [`SessionStore`] ([`MemorySessionStore`] in one process), so each record expires after
+//! `CLERK_SESSION_IDLE_SECONDS` without a request (staff sessions after their idle and
+//! absolute lifetimes), expired records are evicted, and at most [`MAX_SESSIONS_PER_SID`]
+//! exist per Clerk session — a client replaying one token without the app's cookie cannot
+//! grow memory. tower-sessions' own `MemoryStore` never evicts: use it for tests only.
 //!
 //! # Hybrid mode: local staff
 //!
@@ -53,7 +52,7 @@
 //! use clerk_core::session::RevalidationPolicy;
 //! use clerk_core::store::Store;
 //! use clerk_core::{Authenticator, ClerkConfig};
-//! use tower_sessions::MemoryStore;
+//! use clerk_axum::session::{ClerkSessionStore, MemorySessionStore};
 //!
 //! async fn me(auth: ClerkAuth) -> String {
 //!     auth.user_id.clone()
@@ -67,7 +66,7 @@
 //! #     .publishable_key(mint::publishable_key_for(mint::DEFAULT_FRONTEND_HOST, false))
 //! #     .frontend_host(mint::DEFAULT_AUTHORIZED_PARTY)
 //! #     .build()?;
-//! # let authenticator = Authenticator::builder(config).http_client(offline::jwks_client(&[&key])).build()?;
+//! # let authenticator = Authenticator::builder(config.clone()).http_client(offline::jwks_client(&[&key])).build()?;
 //! // The local mirror (webhooks keep it current): where revocations and bans are looked up.
 //! let store: Arc<dyn Store> = Arc::new(clerk_store::MemoryStore::new());
 //! let policy = RevalidationPolicy::new(Duration::from_secs(300));
@@ -75,7 +74,7 @@
 //!     .route("/api/me", get(me))
 //!     .layer(ClerkLayer::new(authenticator).with_sessions(SessionMode::new(store, policy)))
 //!     // Outside the Clerk layer: tower-sessions loads and saves the session around it.
-//!     .layer(cookie_layer(MemoryStore::default()));
+//!     .layer(cookie_layer(ClerkSessionStore::new(Arc::new(MemorySessionStore::new()), &config)));
 //! # let _ = app;
 //! # Ok(())
 //! # }

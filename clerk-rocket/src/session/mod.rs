@@ -1,16 +1,16 @@
 //! Session mode: "validate once, cache in session" ([design §4](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#4-sessions-and-revalidation)) under clerk-core's pure
-//! [`RevalidationPolicy`], with a server-side session store behind an opaque cookie; and the
+//! [`RevalidationPolicy`](clerk_core::session::RevalidationPolicy), with a server-side session store behind an opaque cookie; and the
 //! local staff sessions of hybrid mode (feature `hybrid`, the `staff` module).
 //!
 //! Turn it on with [`ClerkFairing::sessions`](crate::ClerkFairing::sessions). The first guard
 //! of a request then, instead of verifying the token alone:
 //!
 //! 1. loads the session named by the [`COOKIE_NAME`] cookie from the [`SessionStore`];
-//! 2. with a Clerk [`SessionRecord`] in it, looks up the session's [`Standing`] in the mirror
+//! 2. with a Clerk [`SessionRecord`](clerk_core::session::SessionRecord) in it, looks up the session's [`Standing`](clerk_core::session::Standing) in the mirror
 //!    (the `sid` in the revoked set, the user by Clerk id) and runs
-//!    [`RevalidationPolicy::evaluate`] with the identity the request's token claims;
+//!    [`RevalidationPolicy::evaluate`](clerk_core::session::RevalidationPolicy::evaluate) with the identity the request's token claims;
 //! 3. carries out the decision:
-//!    - serve: the record's [`Auth`] is the request's session, no signature check;
+//!    - serve: the record's [`Auth`](clerk_core::Auth) is the request's session, no signature check;
 //!    - revalidate: the token is verified; the same identity refreshes the record, another
 //!      replaces the session under a new id; no token → signed out with reason
 //!      `session-revalidation-required` (the record is kept for the next token);
@@ -22,6 +22,15 @@
 //! never "signed out". Sessions holding a local (staff) login are left to their own rules:
 //! Clerk tokens are verified per request, statelessly, and never establish a Clerk record
 //! there.
+//!
+//! The flow is clerk-core's [`SessionFlow::run`], shared with clerk-axum; this module maps
+//! it onto Rocket (the cookie, the store, the error path's cookie replay).
+//!
+//! Sessions live in a [`SessionStore`]: [`MemorySessionStore`] in one process (bounded: each
+//! record expires after `CLERK_SESSION_IDLE_SECONDS` without a request, staff sessions after
+//! their idle and absolute lifetimes, expired records are evicted, and at most
+//! [`MAX_SESSIONS_PER_SID`] exist per Clerk session, so replaying one token without the app's
+//! cookie cannot grow memory).
 //!
 //! Why a server-side store rather than Rocket's private cookies: an ended session (a logout,
 //! a `session.revoked` webhook) must not come back when an old cookie is replayed, and a
