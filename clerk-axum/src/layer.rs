@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 use tracing::Instrument;
 
 use axum::http::Request;
+use clerk_core::flow::RequestAuth;
 use clerk_core::provision::UserProvisioning;
 use clerk_core::{AuthDecision, Authenticator, BuildError, ClerkConfig};
 use futures_util::future::BoxFuture;
@@ -169,7 +170,8 @@ where
         let authenticator = self.authenticator.clone();
         #[cfg(feature = "sessions")]
         let sessions = self.sessions.clone();
-        if let Some(users) = &self.users {
+        let users = self.users.clone();
+        if let Some(users) = &users {
             if request.extensions().get::<UserProvisioning>().is_none() {
                 request.extensions_mut().insert(users.clone());
             }
@@ -183,9 +185,9 @@ where
             }
             if request.extensions().get::<AuthState>().is_none() {
                 let decision: AuthDecision = authenticator.authenticate(request.headers()).await;
-                request
-                    .extensions_mut()
-                    .insert(AuthState::new(Arc::new(decision)));
+                let store = users.as_ref().map(|users| &**users.store());
+                let state = RequestAuth::stateless(decision, store).await;
+                request.extensions_mut().insert(AuthState(state));
             }
             // The handler runs in a `clerk` span naming the user, session, org and actor.
             let span = clerk_core::auth::request_span();

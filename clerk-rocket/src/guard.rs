@@ -101,8 +101,9 @@ pub(crate) async fn outcome<'r>(
                 None => {
                     let found = find_credentials(request, state.config().cookie_auth);
                     let decision = state.authenticator().decide(found).await;
+                    let store = state.store().map(|store| &**store);
                     FlowOutcome {
-                        auth: RequestAuth::new(Arc::new(decision)),
+                        auth: RequestAuth::stateless(decision, store).await,
                         staff: StaffState::None,
                     }
                 }

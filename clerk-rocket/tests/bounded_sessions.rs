@@ -2,6 +2,7 @@
 //! at most 16 records per Clerk session however often one token is replayed without the app's
 //! cookie, and records unused for `CLERK_SESSION_IDLE_SECONDS` end and are evicted; the same
 //! cases as clerk-axum's, on a manual clock.
+//! And the stateless path with a mirror refuses revoked sessions and banned users at once.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
@@ -131,4 +132,76 @@ async fn activity_keeps_a_session_alive_past_the_idle_time() {
         assert_eq!(status, Status::Ok, "step {step}: {body}");
     }
     assert_eq!(h.records.len(), 1);
+}
+
+/// The stateless path (no session mode) with a mirror: a revoked `sid` or a banned user is
+/// refused at once, not when the token expires.
+#[rocket::async_test]
+async fn stateless_requests_with_a_mirror_refuse_revoked_sessions_and_banned_users() {
+    use clerk_core::model::{ClerkUserData, RevokedSession};
+    use clerk_core::store::{Change, LinkPolicy, Store, WriteBatch};
+    use clerk_core::time::Clock;
+    use rocket::http::Header;
+
+    let key = TestKeyPair::fixed(0);
+    let clock = ManualClock::at_system_now();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let figment = rocket::Config::figment()
+        .merge(("log_level", "off"))
+        .merge(("clerk.secret_key", "sk_test_stateless"))
+        .merge((
+            "clerk.publishable_key",
+            mint::publishable_key_for(DEFAULT_FRONTEND_HOST, false),
+        ))
+        .merge(("clerk.frontend_hosts", DEFAULT_AUTHORIZED_PARTY));
+    let fairing = ClerkFairing::new()
+        .ignore_environment()
+        .http_client(Arc::new(offline::jwks_client(&[&key])))
+        .clock(Arc::new(clock.clone()))
+        .store(Arc::clone(&store));
+    let rocket = rocket::custom(figment)
+        .attach(fairing)
+        .register("/", clerk_rocket::catchers())
+        .mount("/", routes![me]);
+    let client = Client::untracked(rocket).await.unwrap();
+    let call = |sub: &str, sid: &str| {
+        let token = TokenBuilder::v2(&key)
+            .subject(sub)
+            .session_id(sid)
+            .issued_now_by(&clock)
+            .sign();
+        let request = client
+            .get("/me")
+            .header(Header::new("Authorization", format!("Bearer {token}")));
+        async move {
+            let response = request.dispatch().await;
+            let status = response.status();
+            let body = response.into_string().await.unwrap_or_default();
+            (
+                status,
+                serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
+            )
+        }
+    };
+    assert_eq!(call("user_1", "sess_1").await.0, Status::Ok);
+    let now = clock.now();
+    let revoked = RevokedSession::new("sess_1", Some("user_1".into()), "revoked", now);
+    let _ = store
+        .apply(WriteBatch::single(now, Change::RevokeSession(revoked)))
+        .await
+        .unwrap();
+    let (status, body) = call("user_1", "sess_1").await;
+    assert_eq!(status, Status::Unauthorized);
+    assert_eq!(body["reason"], "session-revoked", "{body}");
+    assert_eq!(call("user_1", "sess_2").await.0, Status::Ok);
+    let mut data = ClerkUserData::new("user_1", now, now);
+    data.banned = true;
+    let change = Change::UpsertUser {
+        data,
+        link: LinkPolicy::Never,
+    };
+    let _ = store.apply(WriteBatch::single(now, change)).await.unwrap();
+    let (status, body) = call("user_1", "sess_2").await;
+    assert_eq!(status, Status::Unauthorized);
+    assert_eq!(body["reason"], "user-banned", "{body}");
 }

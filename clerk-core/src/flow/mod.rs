@@ -86,6 +86,30 @@ impl RequestAuth {
         }
     }
 
+    /// The stateless path's state: the authenticator's `decision`, and — when the app keeps a
+    /// mirror — a signed-in session whose standing refuses it (its `sid` recorded as revoked,
+    /// its user banned, locked, deactivated or deleted) answered as ended, so revocation ends
+    /// access at once rather than when the token expires. A mirror that fails answers 503.
+    pub async fn stateless(
+        decision: AuthDecision,
+        store: Option<&dyn crate::store::Store>,
+    ) -> Self {
+        let (AuthDecision::SignedIn(auth), Some(store)) = (&decision, store) else {
+            return RequestAuth::new(Arc::new(decision));
+        };
+        match crate::session::Standing::refusal(store, auth).await {
+            Ok(None) => RequestAuth::new(Arc::new(decision)),
+            Ok(Some(reason)) => {
+                tracing::info!(user_id = %auth.user_id, %reason, "signed-in token refused");
+                RequestAuth::noted(SessionNote::Ended(reason))
+            }
+            Err(error) => {
+                tracing::warn!(%error, "user store failed: request refused with 503");
+                RequestAuth::noted(SessionNote::Unavailable(SessionDependency::UserStore))
+            }
+        }
+    }
+
     /// A signed-out state that session mode decided (`note` says why).
     #[must_use]
     pub fn noted(note: SessionNote) -> Self {
