@@ -11,51 +11,11 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use clerk_core::authz::{PermissionName, Requirement, RoleName};
 use clerk_core::flow::{Refusal, RequestAuth};
-use clerk_core::{Auth, AuthDecision};
 
 use crate::rejection::LAYER_MISSING;
-use crate::ClerkRejection;
-
-/// What [`ClerkLayer`](crate::ClerkLayer) decided about the request, as stored in its
-/// extensions: clerk-core's [`RequestAuth`]. Cheap to clone.
-///
-/// As an extractor it never rejects a request the layer saw (it is the raw decision, for
-/// handlers that want to answer each case themselves); without the layer it is a 500.
-#[derive(Debug, Clone)]
-pub struct AuthState(pub RequestAuth);
+use crate::{AuthState, ClerkRejection};
 
 impl AuthState {
-    /// Wraps a decision (the layer does this; tests and custom layers may too).
-    #[must_use]
-    pub fn new(decision: Arc<AuthDecision>) -> Self {
-        AuthState(RequestAuth::new(decision))
-    }
-
-    /// The core's view of the request.
-    #[must_use]
-    pub fn request_auth(&self) -> &RequestAuth {
-        &self.0
-    }
-
-    /// The authenticator's decision.
-    pub fn decision(&self) -> &AuthDecision {
-        self.0.decision()
-    }
-
-    /// The session, when signed in.
-    #[must_use]
-    pub fn auth(&self) -> Option<&Arc<Auth>> {
-        self.0.auth()
-    }
-
-    /// The session, or the rejection a route requiring one answers with.
-    ///
-    /// # Errors
-    /// See [`RequestAuth::require`].
-    pub fn require(&self) -> Result<&Arc<Auth>, ClerkRejection> {
-        self.0.require().map_err(ClerkRejection)
-    }
-
     /// The state of a request, or the 500 for a missing layer.
     ///
     /// # Errors

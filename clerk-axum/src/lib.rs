@@ -207,14 +207,15 @@ pub use clerk_core::authz::{
 pub use clerk_core::{feature, permission, plan, reverification, role};
 pub use clerk_core::{ActiveOrganization, Auth};
 pub use extract::{
-    ActiveOrg, AuthState, ClerkAuth, NotImpersonated, Require, RequireFeature, RequirePermission,
-    RequirePlan, RequireReverification, RequireRole,
+    ActiveOrg, ClerkAuth, NotImpersonated, Require, RequireFeature, RequirePermission, RequirePlan,
+    RequireReverification, RequireRole,
 };
 #[cfg(feature = "reqwest")]
 pub use layer::FromEnvError;
 pub use layer::{ClerkLayer, ClerkService};
 pub use rejection::{
-    ClerkRejection, Refusal, SessionDependency, UserDependency, LAYER_MISSING_MESSAGE,
-    SESSION_LAYER_MISSING_MESSAGE, SESSION_TOKEN_MISSING, USER_PROVISIONING_MISSING_MESSAGE,
+    AuthState, ClerkRejection, ClerkUser, Refusal, SessionDependency, UserDependency,
+    LAYER_MISSING_MESSAGE, SESSION_LAYER_MISSING_MESSAGE, SESSION_TOKEN_MISSING,
+    USER_PROVISIONING_MISSING_MESSAGE,
 };
-pub use user::{ClerkUser, UserProvisioning};
+pub use user::UserProvisioning;

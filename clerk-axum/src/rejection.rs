@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use clerk_core::flow::Misconfiguration;
 pub use clerk_core::flow::Refusal;
-use clerk_core::provision::ProvisionError;
 
 pub use clerk_core::rejection::SESSION_TOKEN_MISSING;
 pub use clerk_core::rejection::{SessionDependency, UserDependency};
@@ -46,26 +45,7 @@ pub(crate) const SESSION_LAYER_MISSING: Misconfiguration = Misconfiguration {
     message: SESSION_LAYER_MISSING_MESSAGE,
 };
 
-/// Why a `clerk-axum` extractor refused a request: clerk-core's [`Refusal`], as an
-/// [`IntoResponse`]. The statuses, headers and bodies are the table of [`Refusal`] — the
-/// same as clerk-rocket's:
-///
-/// | refusal | status | JSON body |
-/// |---------|--------|-----------|
-/// | no token | 401, `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-token-missing"}` |
-/// | bad token or malformed `Authorization` header | 401, `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":<Clerk's reason>}` |
-/// | no signing key | 503 | `{"error":"service_unavailable","reason":"jwk-failed-to-load"}` |
-/// | no active organization | 403 | `{"error":"no_active_organization"}` |
-/// | wrong role / permission | 403 | `{"error":"forbidden","reason":"missing_role"|"missing_permission","required":…}` |
-/// | session ended (revoked `sid`, banned, inactive or deleted user) | 401 | `{"error":"unauthenticated","reason":"session-revoked"|"user-banned"|…}` |
-/// | user not found / deleted / conflicting | 401 / 401 / 409 | `user-not-found`, `user-deleted`, `user-conflict` |
-/// | a store or Clerk down | 503 (`Retry-After` for `clerk-unavailable`) | `{"error":"service_unavailable","reason":…}` |
-/// | a missing layer, store or session manager | 500 | `{"error":"internal_error","reason":…,"message":…}` |
-///
-/// Bodies never contain the token.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(transparent)]
-pub struct ClerkRejection(pub Refusal);
+clerk_core::__adapter_types!("Why a `clerk-axum` extractor refused a request: clerk-core's one [`Refusal`] type, as an [`IntoResponse`]. The statuses, headers and bodies are [`Refusal`]'s, the same as clerk-rocket's:");
 
 impl ClerkRejection {
     /// The 500 of an extractor on a route [`ClerkLayer`](crate::ClerkLayer) does not wrap.
@@ -74,34 +54,10 @@ impl ClerkRejection {
     pub const USER_PROVISIONING_MISSING: ClerkRejection =
         ClerkRejection(Refusal::Misconfigured(USER_PROVISIONING_MISSING));
 
-    /// The refusal.
-    #[must_use]
-    pub fn refusal(&self) -> &Refusal {
-        &self.0
-    }
-
     /// The HTTP status this rejection answers with.
     #[must_use]
     pub fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    /// The `reason` of the JSON body, if it has one.
-    #[must_use]
-    pub fn reason(&self) -> Option<&'static str> {
-        self.0.reason()
-    }
-}
-
-impl From<Refusal> for ClerkRejection {
-    fn from(refusal: Refusal) -> Self {
-        ClerkRejection(refusal)
-    }
-}
-
-impl From<ProvisionError> for ClerkRejection {
-    fn from(error: ProvisionError) -> Self {
-        ClerkRejection(Refusal::from(error))
     }
 }
 

@@ -41,41 +41,15 @@
 //!
 //! Logs name the Clerk user id and the error kind, never emails or tokens.
 
-use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use clerk_core::flow::Refusal;
-use clerk_core::model::User;
 pub use clerk_core::provision::UserProvisioning;
-use clerk_core::Auth;
 
 use crate::rejection::USER_PROVISIONING_MISSING;
-use crate::{AuthState, ClerkRejection};
-
-/// The signed-in user's stored row (and the session), provisioned just in time when missing.
-/// See the [module docs](self) for the lookup and its rejections; needs [`ClerkLayer`] with a
-/// store ([`Clerk::builder`](crate::Clerk::builder), [`ClerkLayer::with_users`]) or a
-/// [`UserProvisioning`] extension.
-///
-/// [`ClerkLayer`]: crate::ClerkLayer
-/// [`ClerkLayer::with_users`]: crate::ClerkLayer::with_users
-#[derive(Debug, Clone)]
-pub struct ClerkUser {
-    /// The stored user.
-    pub user: User,
-    /// The verified session.
-    pub auth: Arc<Auth>,
-}
-
-impl Deref for ClerkUser {
-    type Target = User;
-
-    fn deref(&self) -> &User {
-        &self.user
-    }
-}
+use crate::{AuthState, ClerkRejection, ClerkUser};
 
 impl<S: Send + Sync> FromRequestParts<S> for ClerkUser {
     type Rejection = ClerkRejection;

@@ -12,54 +12,14 @@ use clerk_core::authz::{PermissionName, Requirement, RoleName};
 use clerk_core::extract::{cookie_from, find_token_from, ExtractError, FoundToken, SESSION_COOKIE};
 use clerk_core::flow::session::{FlowOutcome, StaffState};
 use clerk_core::flow::{Refusal, RequestAuth};
-use clerk_core::{Auth, AuthDecision};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 
 use crate::rejection::{fail, FAIRING_MISSING};
 use crate::session;
-use crate::{ClerkRejection, ClerkState};
-
-/// What the authenticator (and session mode) decided about the request: clerk-core's
-/// [`RequestAuth`]. Cheap to clone.
-///
-/// As a guard it never fails once [`ClerkFairing`](crate::ClerkFairing) is attached (it is the
-/// raw decision, for handlers that answer each case themselves).
-#[derive(Debug, Clone)]
-pub struct AuthState(pub RequestAuth);
+use crate::{AuthState, ClerkRejection, ClerkState};
 
 impl AuthState {
-    /// Wraps a decision.
-    #[must_use]
-    pub fn new(decision: Arc<AuthDecision>) -> Self {
-        AuthState(RequestAuth::new(decision))
-    }
-
-    /// The core's view of the request.
-    #[must_use]
-    pub fn request_auth(&self) -> &RequestAuth {
-        &self.0
-    }
-
-    /// The authenticator's decision.
-    pub fn decision(&self) -> &AuthDecision {
-        self.0.decision()
-    }
-
-    /// The session, when signed in.
-    #[must_use]
-    pub fn auth(&self) -> Option<&Arc<Auth>> {
-        self.0.auth()
-    }
-
-    /// The session, or the rejection a route requiring one answers with.
-    ///
-    /// # Errors
-    /// 401 without a token or with a bad one, 503 when no signing key can be had.
-    pub fn require(&self) -> Result<&Arc<Auth>, ClerkRejection> {
-        self.0.require().map_err(ClerkRejection)
-    }
-
     /// The request's state: authenticated on first use, then read from the request's cache.
     ///
     /// # Errors

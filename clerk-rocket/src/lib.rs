@@ -156,11 +156,11 @@ pub use clerk_core::{feature, permission, plan, reverification, role};
 pub use clerk_core::{ActiveOrganization, Auth};
 pub use fairing::{ClerkFairing, ClerkState, FairingError, Processor};
 pub use guard::{
-    ActiveOrg, AuthState, ClerkAuth, NotImpersonated, OptionalClerkAuth, Require, RequireFeature,
+    ActiveOrg, ClerkAuth, NotImpersonated, OptionalClerkAuth, Require, RequireFeature,
     RequirePermission, RequirePlan, RequireReverification, RequireRole,
 };
 pub use rejection::{
-    catchers, stashed_rejection, ClerkRejection, Refusal, FAIRING_MISSING_MESSAGE,
-    SESSION_MODE_MISSING_MESSAGE, SESSION_TOKEN_MISSING, STORE_MISSING_MESSAGE,
+    catchers, stashed_rejection, AuthState, ClerkRejection, ClerkUser, Refusal,
+    FAIRING_MISSING_MESSAGE, SESSION_MODE_MISSING_MESSAGE, SESSION_TOKEN_MISSING,
+    STORE_MISSING_MESSAGE,
 };
-pub use user::ClerkUser;

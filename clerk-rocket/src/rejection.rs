@@ -6,7 +6,6 @@ use std::sync::Mutex;
 
 use clerk_core::flow::Misconfiguration;
 pub use clerk_core::flow::Refusal;
-use clerk_core::provision::ProvisionError;
 use rocket::catcher::{self, Catcher};
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
@@ -44,38 +43,7 @@ pub(crate) const SESSION_MODE_MISSING: Misconfiguration = Misconfiguration {
     message: SESSION_MODE_MISSING_MESSAGE,
 };
 
-/// Why a `clerk-rocket` guard refused a request: clerk-core's one [`Refusal`] type, as a
-/// [`Responder`]. Guards fail with it and [`catchers`] render it, with the same statuses,
-/// headers and JSON bodies as `clerk-axum`'s `ClerkRejection` (the table of [`Refusal`]):
-///
-/// | refusal | status | JSON body |
-/// |---------|--------|-----------|
-/// | no token | 401, `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-token-missing"}` |
-/// | bad token or malformed `Authorization` header | 401, `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":<Clerk's reason>}` |
-/// | no signing key | 503 | `{"error":"service_unavailable","reason":"jwk-failed-to-load"}` |
-/// | no active organization | 403 | `{"error":"no_active_organization"}` |
-/// | wrong role / permission | 403 | `{"error":"forbidden","reason":"missing_role"|"missing_permission","required":…}` |
-/// | session ended (revoked `sid`, banned, inactive or deleted user) | 401 | `{"error":"unauthenticated","reason":"session-revoked"|"user-banned"|…}` |
-/// | user not found / deleted / conflicting | 401 / 401 / 409 | `user-not-found`, `user-deleted`, `user-conflict` |
-/// | a store or Clerk down | 503 (`Retry-After` for `clerk-unavailable`) | `{"error":"service_unavailable","reason":…}` |
-/// | no fairing, no store, session mode off | 500 | `{"error":"internal_error","reason":…,"message":…}` |
-///
-/// Bodies never contain the token.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(transparent)]
-pub struct ClerkRejection(pub Refusal);
-
-impl From<Refusal> for ClerkRejection {
-    fn from(refusal: Refusal) -> Self {
-        ClerkRejection(refusal)
-    }
-}
-
-impl From<ProvisionError> for ClerkRejection {
-    fn from(error: ProvisionError) -> Self {
-        ClerkRejection(Refusal::from(error))
-    }
-}
+clerk_core::__adapter_types!("Why a `clerk-rocket` guard refused a request: clerk-core's one [`Refusal`] type, as a [`Responder`]. Guards fail with it and [`catchers`] render it, with the same statuses, headers and JSON bodies as clerk-axum's (the table of [`Refusal`]):");
 
 impl ClerkRejection {
     /// The 500 of a guard that runs without [`ClerkFairing`](crate::ClerkFairing).
@@ -87,22 +55,10 @@ impl ClerkRejection {
     pub const SESSION_MODE_MISSING: ClerkRejection =
         ClerkRejection(Refusal::Misconfigured(SESSION_MODE_MISSING));
 
-    /// The refusal.
-    #[must_use]
-    pub fn refusal(&self) -> &Refusal {
-        &self.0
-    }
-
     /// The HTTP status this rejection answers with.
     #[must_use]
     pub fn status(&self) -> Status {
         Status::new(self.0.status())
-    }
-
-    /// The `reason` of the JSON body, if it has one.
-    #[must_use]
-    pub fn reason(&self) -> Option<&'static str> {
-        self.0.reason()
     }
 
     /// The `WWW-Authenticate` challenge (RFC 6750: bare without credentials,

@@ -16,35 +16,14 @@
 //!
 //! The result is cached per request like the session.
 
-use std::ops::Deref;
 use std::sync::Arc;
 
-use clerk_core::model::User;
-use clerk_core::Auth;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 
 use crate::guard::fairing_missing;
 use crate::rejection::fail;
-use crate::{AuthState, ClerkRejection, ClerkState};
-
-/// The signed-in user's stored row (and the session), provisioned just in time when missing.
-/// See the [module docs](self).
-#[derive(Debug, Clone)]
-pub struct ClerkUser {
-    /// The stored user.
-    pub user: User,
-    /// The verified session.
-    pub auth: Arc<Auth>,
-}
-
-impl Deref for ClerkUser {
-    type Target = User;
-
-    fn deref(&self) -> &User {
-        &self.user
-    }
-}
+use crate::{AuthState, ClerkRejection, ClerkState, ClerkUser};
 
 struct CachedUser(Result<ClerkUser, ClerkRejection>);
 

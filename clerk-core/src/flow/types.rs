@@ -236,3 +236,119 @@ macro_rules! __staff_type {
         }
     };
 }
+
+/// Expands `AuthState` (the request's [`RequestAuth`](crate::flow::RequestAuth) as an
+/// extractor/guard type), `ClerkRejection` (the one [`Refusal`](crate::flow::Refusal) as the
+/// adapter's response type; `$doc` is its documentation) and `ClerkUser` (the stored user and
+/// the session). Not for applications.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __adapter_types {
+    ($doc:literal) => {
+        /// What the authenticator (and session mode) decided about the request: clerk-core's
+        /// [`RequestAuth`](clerk_core::flow::RequestAuth). Cheap to clone.
+        ///
+        /// As an extractor or guard it never refuses a request the adapter saw (it is the raw
+        /// decision, for handlers that answer each case themselves); without the adapter
+        /// installed it is a 500.
+        #[derive(Debug, Clone)]
+        pub struct AuthState(pub $crate::flow::RequestAuth);
+
+        impl AuthState {
+            /// Wraps a decision (the adapter does this; tests and custom layers may too).
+            #[must_use]
+            pub fn new(decision: ::std::sync::Arc<$crate::AuthDecision>) -> Self {
+                AuthState($crate::flow::RequestAuth::new(decision))
+            }
+
+            /// The core's view of the request.
+            #[must_use]
+            pub fn request_auth(&self) -> &$crate::flow::RequestAuth {
+                &self.0
+            }
+
+            /// The authenticator's decision.
+            #[must_use]
+            pub fn decision(&self) -> &$crate::AuthDecision {
+                self.0.decision()
+            }
+
+            /// The session, when signed in.
+            #[must_use]
+            pub fn auth(&self) -> Option<&::std::sync::Arc<$crate::Auth>> {
+                self.0.auth()
+            }
+
+            /// The session, or the rejection a route requiring one answers with.
+            ///
+            /// # Errors
+            /// See [`RequestAuth::require`](clerk_core::flow::RequestAuth::require).
+            pub fn require(&self) -> Result<&::std::sync::Arc<$crate::Auth>, ClerkRejection> {
+                self.0.require().map_err(ClerkRejection)
+            }
+        }
+
+        #[doc = $doc]
+        ///
+        /// | refusal | status | JSON body |
+        /// |---------|--------|-----------|
+        /// | no token | 401, `WWW-Authenticate: Bearer` | `{"error":"unauthenticated","reason":"session-token-missing"}` |
+        /// | bad token or malformed `Authorization` header | 401, `WWW-Authenticate: Bearer error="invalid_token"` | `{"error":"unauthenticated","reason":<Clerk's reason>}` |
+        /// | no signing key | 503 | `{"error":"service_unavailable","reason":"jwk-failed-to-load"}` |
+        /// | no active organization | 403 | `{"error":"no_active_organization"}` |
+        /// | wrong role / permission | 403 | `{"error":"forbidden","reason":"missing_role"\|"missing_permission","required":…}` |
+        /// | session ended (revoked `sid`, banned, inactive or deleted user) | 401 | `{"error":"unauthenticated","reason":"session-revoked"\|"user-banned"\|…}` |
+        /// | user not found / deleted / conflicting | 401 / 401 / 409 | `user-not-found`, `user-deleted`, `user-conflict` |
+        /// | a store or Clerk down | 503 (`Retry-After` for `clerk-unavailable`) | `{"error":"service_unavailable","reason":…}` |
+        /// | a missing piece of wiring | 500 | `{"error":"internal_error","reason":…,"message":…}` |
+        ///
+        /// Bodies never contain the token.
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[error(transparent)]
+        pub struct ClerkRejection(pub $crate::flow::Refusal);
+
+        impl ClerkRejection {
+            /// The refusal.
+            #[must_use]
+            pub fn refusal(&self) -> &$crate::flow::Refusal {
+                &self.0
+            }
+
+            /// The `reason` of the JSON body, if it has one.
+            #[must_use]
+            pub fn reason(&self) -> Option<&'static str> {
+                self.0.reason()
+            }
+        }
+
+        impl From<$crate::flow::Refusal> for ClerkRejection {
+            fn from(refusal: $crate::flow::Refusal) -> Self {
+                ClerkRejection(refusal)
+            }
+        }
+
+        impl From<$crate::provision::ProvisionError> for ClerkRejection {
+            fn from(error: $crate::provision::ProvisionError) -> Self {
+                ClerkRejection($crate::flow::Refusal::from(error))
+            }
+        }
+
+        /// The signed-in user's stored row (and the session), provisioned just in time when
+        /// missing: see the [`user`](crate::user) module.
+        #[derive(Debug, Clone)]
+        pub struct ClerkUser {
+            /// The stored user.
+            pub user: $crate::model::User,
+            /// The verified session.
+            pub auth: ::std::sync::Arc<$crate::Auth>,
+        }
+
+        impl ::std::ops::Deref for ClerkUser {
+            type Target = $crate::model::User;
+
+            fn deref(&self) -> &$crate::model::User {
+                &self.user
+            }
+        }
+    };
+}
