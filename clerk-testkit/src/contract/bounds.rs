@@ -6,6 +6,7 @@
 //! | what | expected |
 //! |---|---|
 //! | 10,000 `GET /api/public` with the same `__session` cookie and no app cookie | every answer 200 signed in; resident memory grows by less than [`REPLAY_GROWTH_LIMIT_KIB`] between the first 1,000 and the last |
+//! | with `CLERK_COOKIE_AUTH=false`, `GET /api/public` with only the `__session` cookie | 200 signed out, no session cookie; the same token as a bearer header signs in ([`cookie_auth_off`]) |
 
 use futures_util::stream::{self, StreamExt};
 
@@ -74,6 +75,52 @@ pub async fn session_replay_is_bounded(app: &RunningApp) -> CheckResult {
         growth < REPLAY_GROWTH_LIMIT_KIB,
         "{} replays of one token without the app's cookie grew resident memory by {growth} KiB ({before} → {after}); the limit is {REPLAY_GROWTH_LIMIT_KIB} KiB: are session records bounded per Clerk session?",
         REPLAYS - WARM_UP
+    );
+    Ok(())
+}
+
+/// With `CLERK_COOKIE_AUTH=false` Clerk's `__session` cookie is not a credential, in session
+/// mode too: a request carrying only the cookie is signed out (401 `session-token-missing`)
+/// and gets no session cookie, while the same token as a bearer header signs in. Runs its own
+/// app process.
+///
+/// # Errors
+/// The first expectation that failed.
+pub async fn cookie_auth_off(app: &super::AppUnderTest) -> CheckResult {
+    let app = app.clone().env("CLERK_COOKIE_AUTH", "false");
+    let running = RunningApp::start(&app, super::MockClerk::start().await).await?;
+    let token = running.token("user_cookie_off");
+    let request = running
+        .request(reqwest::Method::GET, "/api/public")
+        .header(reqwest::header::COOKIE, format!("__session={token}"));
+    let answer = running
+        .send(
+            "GET /api/public (__session cookie, CLERK_COOKIE_AUTH=false)",
+            request,
+        )
+        .await?;
+    let answer = answer.status(200)?;
+    let body = answer.json().unwrap_or_default();
+    ensure!(
+        body["signed_in"] == false,
+        "the __session cookie signed the request in although CLERK_COOKIE_AUTH=false: {body}"
+    );
+    ensure!(
+        answer.set_cookies().is_empty(),
+        "a session was established from the __session cookie: {:?}",
+        answer.set_cookies()
+    );
+    let bearer = running
+        .get(
+            "/api/public",
+            Some(&token),
+            "the same token as a bearer header",
+        )
+        .await?;
+    let body = bearer.status(200)?.json().unwrap_or_default();
+    ensure!(
+        body["signed_in"] == true,
+        "the bearer token did not sign in: {body}"
     );
     Ok(())
 }

@@ -465,6 +465,7 @@ pub async fn run_contract_suite(app: &AppUnderTest) -> ContractReport {
         "session_replay_is_bounded",
         bounds::session_replay_is_bounded(r).await,
     );
+    report.record("cookie_auth_off", bounds::cookie_auth_off(app).await);
     report.record("unavailable", checks::unavailable(app).await);
     let mut running = running;
     report.record(
