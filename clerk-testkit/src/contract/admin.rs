@@ -374,10 +374,10 @@ pub async fn security_headers(app: &RunningApp, staff: &Staff) -> CheckResult {
 pub const FLOOD_CONCURRENCY: usize = 1;
 
 /// How many logins [`login_flood`] posts at once.
-pub const FLOOD_LOGINS: usize = 48;
+pub const FLOOD_LOGINS: usize = 300;
 
 /// Ceiling on the app's peak resident memory after [`login_flood`]: each argon2 check holds
-/// ~19 MiB, so the flood run unbounded would need ~900 MiB; gated at [`FLOOD_CONCURRENCY`]
+/// ~19 MiB, so the flood run unbounded would need ~5.6 GiB; gated at [`FLOOD_CONCURRENCY`]
 /// plus its queue it stays near the app's own footprint.
 const FLOOD_PEAK_RSS_KIB: u64 = 300 * 1024;
 
