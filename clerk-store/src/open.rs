@@ -159,6 +159,60 @@ impl AnyStore {
     }
 }
 
+/// How long an in-process cache entry may live when nothing tells this instance of other
+/// instances' writes (SQLite or MySQL without Redis): the staleness bound of
+/// [`AnyStore::into_instance_cached`].
+pub const UNANNOUNCED_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl AnyStore {
+    /// The store behind the cache that keeps several instances consistent
+    /// ([design §10](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#10-several-instances)),
+    /// chosen from what is there:
+    ///
+    /// | database | `redis` | cache | another instance's write seen |
+    /// |---|---|---|---|
+    /// | any | given | the shared Redis (every instance invalidates the same entries) | at once |
+    /// | PostgreSQL | none | in process, announced with `LISTEN`/`NOTIFY` ([`pg_peers`](crate::cache::pg_peers)) | within a second; the cache is bypassed while the listener is down |
+    /// | SQLite, MySQL | none | in process, entries living at most [`UNANNOUNCED_CACHE_TTL`] | within a second |
+    ///
+    /// TTLs otherwise from `config` (`CLERK_CACHE_TIMEOUT`, `CLERK_ORG_CACHE_TIMEOUT`). Needs a
+    /// tokio runtime for PostgreSQL's listener.
+    #[cfg(feature = "redis")]
+    #[must_use]
+    pub fn into_instance_cached(
+        self,
+        redis: Option<crate::RedisCache>,
+        config: &ClerkConfig,
+    ) -> Arc<dyn Store> {
+        if let Some(redis) = redis {
+            return self.into_cached_dyn(redis, config);
+        }
+        let memory = crate::MemoryCache::new();
+        let user_ttl = config.cache_timeout.min(UNANNOUNCED_CACHE_TTL);
+        let org_ttl = config.org_cache_timeout.min(UNANNOUNCED_CACHE_TTL);
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(store) => {
+                let pool = store.pool().clone();
+                let cached = CachedStore::new(store, memory).with_config(config);
+                Arc::new(crate::cache::pg_peers::attach(cached, pool))
+            }
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite(store) => Arc::new(
+                CachedStore::new(store, memory)
+                    .with_user_ttl(user_ttl)
+                    .with_org_ttl(org_ttl),
+            ),
+            #[cfg(feature = "mysql")]
+            AnyStore::MySql(store) => Arc::new(
+                CachedStore::new(store, memory)
+                    .with_user_ttl(user_ttl)
+                    .with_org_ttl(org_ttl),
+            ),
+        }
+    }
+}
+
 /// Connects to the database `database_url` names and migrates it: what an application runs at
 /// start-up.
 ///

@@ -21,15 +21,15 @@
 //! for n in 0..100 {
 //!     // One replayed token: a new record per request, all for the same Clerk session.
 //!     let session = StoredSession::new(b"{}".to_vec(), Some("sess_1".into()), UnixTime::from_secs(2_000));
-//!     store.save(&format!("id{n}"), session, now).await.unwrap();
+//!     store.save(&format!("id{n}"), session, now).await.expect("the session store answers");
 //! }
 //! assert_eq!(store.len(), 16);
-//! assert!(store.load("id0", now).await.unwrap().is_none(), "the oldest went");
-//! assert!(store.load("id99", now).await.unwrap().is_some());
+//! assert!(store.load("id0", now).await.expect("the session store answers").is_none(), "the oldest went");
+//! assert!(store.load("id99", now).await.expect("the session store answers").is_some());
 //! // Past its expiry nothing loads, and a sweep frees it.
-//! assert!(store.load("id99", UnixTime::from_secs(2_000)).await.unwrap().is_none());
+//! assert!(store.load("id99", UnixTime::from_secs(2_000)).await.expect("the session store answers").is_none());
 //! assert_eq!(store.len(), 0);
-//! # }).unwrap();
+//! # }).expect("the session store answers");
 //! ```
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -281,39 +281,72 @@ pub mod conformance {
         store
             .save(&id("a"), session("one", None, 2_000), now)
             .await
-            .unwrap();
+            .expect("the session store answers");
         assert_eq!(
-            store.load(&id("a"), now).await.unwrap().as_deref(),
+            store
+                .load(&id("a"), now)
+                .await
+                .expect("the session store answers")
+                .as_deref(),
             Some(&b"one"[..]),
             "load after save"
         );
         store
             .save(&id("a"), session("two", None, 2_000), now)
             .await
-            .unwrap();
+            .expect("the session store answers");
         assert_eq!(
-            store.load(&id("a"), now).await.unwrap().as_deref(),
+            store
+                .load(&id("a"), now)
+                .await
+                .expect("the session store answers")
+                .as_deref(),
             Some(&b"two"[..]),
             "save replaces"
         );
-        store.delete(&id("a")).await.unwrap();
-        assert!(store.load(&id("a"), now).await.unwrap().is_none(), "delete");
-        store.delete(&id("never")).await.unwrap();
+        store
+            .delete(&id("a"))
+            .await
+            .expect("the session store answers");
+        assert!(
+            store
+                .load(&id("a"), now)
+                .await
+                .expect("the session store answers")
+                .is_none(),
+            "delete"
+        );
+        store
+            .delete(&id("never"))
+            .await
+            .expect("the session store answers");
 
         // Expiry: never loaded at or after it; swept.
         store
             .save(&id("old"), session("x", None, 1_500), now)
             .await
-            .unwrap();
-        assert!(store.load(&id("old"), now).await.unwrap().is_some());
+            .expect("the session store answers");
+        assert!(store
+            .load(&id("old"), now)
+            .await
+            .expect("the session store answers")
+            .is_some());
         let later = UnixTime::from_secs(1_500);
         assert!(
-            store.load(&id("old"), later).await.unwrap().is_none(),
+            store
+                .load(&id("old"), later)
+                .await
+                .expect("the session store answers")
+                .is_none(),
             "an expired record does not load"
         );
-        store.sweep(later).await.unwrap();
+        store.sweep(later).await.expect("the session store answers");
         assert!(
-            store.load(&id("old"), now).await.unwrap().is_none(),
+            store
+                .load(&id("old"), now)
+                .await
+                .expect("the session store answers")
+                .is_none(),
             "swept"
         );
 
@@ -324,14 +357,14 @@ pub mod conformance {
             store
                 .save(&id(&format!("r{n}")), session("r", Some(&sid), 5_000), now)
                 .await
-                .unwrap();
+                .expect("the session store answers");
         }
         let mut alive = 0;
         for n in 0..total {
             if store
                 .load(&id(&format!("r{n}")), now)
                 .await
-                .unwrap()
+                .expect("the session store answers")
                 .is_some()
             {
                 alive += 1;
@@ -348,18 +381,32 @@ pub mod conformance {
         store
             .save(&last, session("again", Some(&sid), 5_000), now)
             .await
-            .unwrap();
-        assert!(store.load(&id("r4"), now).await.unwrap().is_some());
+            .expect("the session store answers");
+        assert!(store
+            .load(&id("r4"), now)
+            .await
+            .expect("the session store answers")
+            .is_some());
         // Other sessions are untouched by one sid's bound.
         store
             .save(&id("other"), session("o", Some("sess_other"), 5_000), now)
             .await
-            .unwrap();
-        assert!(store.load(&id("other"), now).await.unwrap().is_some());
+            .expect("the session store answers");
+        assert!(store
+            .load(&id("other"), now)
+            .await
+            .expect("the session store answers")
+            .is_some());
         for n in 0..total {
-            store.delete(&id(&format!("r{n}"))).await.unwrap();
+            store
+                .delete(&id(&format!("r{n}")))
+                .await
+                .expect("the session store answers");
         }
-        store.delete(&id("other")).await.unwrap();
+        store
+            .delete(&id("other"))
+            .await
+            .expect("the session store answers");
     }
 }
 
@@ -371,7 +418,9 @@ mod tests {
     #[test]
     fn the_memory_store_passes_the_conformance_cases() {
         let store = MemorySessionStore::new();
-        conformance::run(&store, "mem").now_or_never().unwrap();
+        conformance::run(&store, "mem")
+            .now_or_never()
+            .expect("the session store answers");
         assert!(store.is_empty(), "{store:?}");
     }
 }

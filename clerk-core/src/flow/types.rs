@@ -268,7 +268,6 @@ macro_rules! __adapter_types {
             }
 
             /// The authenticator's decision.
-            #[must_use]
             pub fn decision(&self) -> &$crate::AuthDecision {
                 self.0.decision()
             }

@@ -238,6 +238,16 @@ impl Cache for MemoryCache {
         Ok(())
     }
 
+    async fn clear(&self) -> Result<(), CacheError> {
+        for shard in &self.inner.shards {
+            let mut shard = shard
+                .lock()
+                .map_err(|_| CacheError::backend("a cache shard's lock is poisoned"))?;
+            shard.retain(|key, _| !key.starts_with(&*self.prefix));
+        }
+        Ok(())
+    }
+
     async fn get_value<T: CacheValue>(&self, key: &str) -> Result<Option<T>, CacheError> {
         self.get_value_now(key)
     }

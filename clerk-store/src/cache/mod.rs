@@ -17,6 +17,8 @@
 //! ```
 
 mod memory;
+#[cfg(feature = "postgres")]
+pub mod pg_peers;
 #[cfg(feature = "redis")]
 mod redis;
 

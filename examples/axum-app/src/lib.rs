@@ -51,7 +51,7 @@ use clerk_axum::session::{ClerkSessionStore, MemorySessionStore};
 use clerk_axum::{ActiveOrg, Clerk, ClerkAuth, ClerkUser, RequirePermission, RequireRole};
 use clerk_core::store::{Store, StoreError};
 use clerk_core::{ActiveOrganization, ClerkConfig};
-use clerk_store::{AnyStore, MemoryCache, RedisCache};
+use clerk_store::{AnyStore, RedisCache};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
@@ -211,9 +211,11 @@ pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StoreError
     clerk_store::open_database_url(database_url).await
 }
 
-/// Opens and migrates the store of `config.database_url`, behind a [`CachedStore`](clerk_core::cache::CachedStore): Redis at
-/// `config.redis_url`, else an in-process [`MemoryCache`]; TTLs from `CLERK_CACHE_TIMEOUT`
-/// and `CLERK_ORG_CACHE_TIMEOUT`. A cache that fails is bypassed (the store answers).
+/// Opens and migrates the store of `config.database_url` behind the cache that keeps several
+/// instances consistent ([`AnyStore::into_instance_cached`]): Redis at `config.redis_url`;
+/// else in process, announced between instances with `LISTEN`/`NOTIFY` on PostgreSQL, or
+/// living at most a second on SQLite and MySQL. A cache that fails is bypassed (the store
+/// answers).
 ///
 /// # Errors
 /// [`AppError::Store`] for the database, [`AppError::Cache`] for an unusable `REDIS_URL`.
@@ -225,10 +227,7 @@ pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn Store>, App
         .transpose()?;
     let store = AnyStore::connect(&config.database_url).await?;
     store.migrate().await?;
-    Ok(match redis {
-        Some(redis) => store.into_cached_dyn(redis, &config.clerk),
-        None => store.into_cached_dyn(MemoryCache::new(), &config.clerk),
-    })
+    Ok(store.into_instance_cached(redis, &config.clerk))
 }
 
 /// The router of [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications).

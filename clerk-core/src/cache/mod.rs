@@ -71,6 +71,10 @@
 //! misses, errors and warnings. The cache's own timeout bounds how long a dead cache delays a
 //! lookup (`RedisCache` uses a short connect/response timeout and backs off reconnecting).
 
+mod peers;
+
+pub use peers::{PeerBus, Peers};
+
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -193,6 +197,13 @@ pub trait Cache: Send + Sync {
         }
     }
 
+    /// Removes every entry of this cache (its own prefix): what an instance does when it may
+    /// have missed invalidations ([`Peers`]). The default cannot, and says so; a cache used
+    /// with [`Peers`] must implement it.
+    fn clear(&self) -> impl Future<Output = Result<(), CacheError>> + Send {
+        async { Err(CacheError::backend("this cache cannot be cleared")) }
+    }
+
     /// The value under `key`, decoded. The default decodes the JSON [`get`](Cache::get)
     /// returns; an entry that is not a JSON `T` is a [`CacheError::Corrupt`].
     fn get_value<T: CacheValue>(
@@ -239,6 +250,9 @@ impl<C: Cache + ?Sized> Cache for Arc<C> {
     }
     fn delete_many(&self, keys: &[String]) -> impl Future<Output = Result<(), CacheError>> + Send {
         (**self).delete_many(keys)
+    }
+    fn clear(&self) -> impl Future<Output = Result<(), CacheError>> + Send {
+        (**self).clear()
     }
     fn get_value<T: CacheValue>(
         &self,
@@ -378,6 +392,7 @@ pub struct CachedStore<S, C> {
     user_ttl: Duration,
     org_ttl: Duration,
     warn_interval: Duration,
+    peers: Option<Peers>,
     shared: Arc<Shared>,
 }
 
@@ -390,6 +405,7 @@ impl<S: Clone, C: Clone> Clone for CachedStore<S, C> {
             user_ttl: self.user_ttl,
             org_ttl: self.org_ttl,
             warn_interval: self.warn_interval,
+            peers: self.peers.clone(),
             shared: Arc::clone(&self.shared),
         }
     }
@@ -401,6 +417,7 @@ impl<S, C> fmt::Debug for CachedStore<S, C> {
             .field("user_ttl", &self.user_ttl)
             .field("org_ttl", &self.org_ttl)
             .field("warn_interval", &self.warn_interval)
+            .field("peers", &self.peers)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -417,6 +434,7 @@ impl<S, C> CachedStore<S, C> {
             user_ttl: DEFAULT_USER_TTL,
             org_ttl: DEFAULT_ORG_TTL,
             warn_interval: DEFAULT_WARN_INTERVAL,
+            peers: None,
             shared: Arc::new(Shared::new()),
         }
     }
@@ -440,6 +458,21 @@ impl<S, C> CachedStore<S, C> {
     pub fn with_org_ttl(mut self, ttl: Duration) -> Self {
         self.org_ttl = ttl;
         self
+    }
+
+    /// Other instances share the database, each with its own cache: announce every write's
+    /// invalidated keys on `peers`, and bypass this cache whenever `peers`' listener is not
+    /// connected ([`peers`](self::Peers) module docs).
+    #[must_use]
+    pub fn with_peers(mut self, peers: Peers) -> Self {
+        self.peers = Some(peers);
+        self
+    }
+
+    /// The link to other instances, if any.
+    #[must_use]
+    pub fn peers(&self) -> Option<&Peers> {
+        self.peers.as_ref()
     }
 
     /// The minimum interval between two warnings about cache errors.
@@ -522,7 +555,8 @@ impl<S: Store, C: Cache> CachedStore<S, C> {
         L: FnOnce() -> F + Send,
         F: Future<Output = Result<Option<T>, StoreError>> + Send,
     {
-        if ttl.is_zero() {
+        if ttl.is_zero() || self.peers.as_ref().is_some_and(|peers| !peers.is_live()) {
+            // Off, or blind to other instances' writes: the store answers.
             self.shared.misses.fetch_add(1, Ordering::Relaxed);
             return load().await;
         }
@@ -603,6 +637,33 @@ impl<S: Store, C: Cache> CachedStore<S, C> {
         if let Err(e) = self.cache.delete_many(&keys).await {
             self.report("invalidate", &e);
         }
+        if let Some(peers) = &self.peers {
+            if let Err(e) = peers.publish(&keys).await {
+                self.report("announce the invalidation to other instances", &e);
+            }
+        }
+    }
+
+    /// Another instance changed `keys`: delete them here. Reads that overlapped it do not
+    /// fill the cache (the same guard as for this instance's own writes).
+    pub async fn forget(&self, keys: &[String]) {
+        self.shared.write_epoch.fetch_add(1, Ordering::SeqCst);
+        if let Err(e) = self.cache.delete_many(keys).await {
+            self.report("forget (another instance's write)", &e);
+        }
+        self.shared.write_epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Empties the cache: what a listener does when it (re)connects, since invalidations may
+    /// have been missed while it was away.
+    ///
+    /// # Errors
+    /// The cache could not be cleared (keep it bypassed: [`Peers::set_live`] `false`).
+    pub async fn forget_all(&self) -> Result<(), CacheError> {
+        self.shared.write_epoch.fetch_add(1, Ordering::SeqCst);
+        let cleared = self.cache.clear().await;
+        self.shared.write_epoch.fetch_add(1, Ordering::SeqCst);
+        cleared
     }
 }
 
