@@ -1,5 +1,6 @@
 //! [`ClerkLayer`] and [`ClerkService`]: authenticate once per request, store the decision.
 
+#[cfg(feature = "sessions")]
 use std::sync::Arc;
 
 use std::task::{Context, Poll};
