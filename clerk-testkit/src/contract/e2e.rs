@@ -93,8 +93,47 @@ pub async fn on_postgres(name: &str, binary: &str, suite: Suite) {
     report.assert_passed();
 }
 
+/// Runs the multi-instance suite ([`run_instances_suite`](super::instances::run_instances_suite))
+/// against three processes of `binary` on one PostgreSQL schema (`CLERK_TEST_POSTGRES_URL`),
+/// with Redis as the cache when `redis` (`CLERK_TEST_REDIS_URL`); skipped with a message when
+/// a URL is unset.
+pub async fn instances_on_postgres(name: &str, binary: &str, redis: bool) {
+    let label = if redis {
+        "PostgreSQL + Redis"
+    } else {
+        "PostgreSQL"
+    };
+    let Some(url) = test_url(&format!("{name} instances on {label}")) else {
+        return;
+    };
+    let redis_url = if redis {
+        match std::env::var("CLERK_TEST_REDIS_URL") {
+            Ok(url) if !url.trim().is_empty() => Some(url),
+            _ => {
+                println!("{name} instances on {label}: skipping: CLERK_TEST_REDIS_URL not set");
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    let schema = TestSchema::create(&url).await;
+    let mut app = AppUnderTest::new(
+        format!("{name} (3 instances) on {label}"),
+        binary,
+        schema.database_url(),
+    );
+    if let Some(redis_url) = redis_url {
+        app = app.env("REDIS_URL", redis_url);
+    }
+    let report = super::instances::run_instances_suite(&app).await;
+    drop(schema);
+    report.assert_passed();
+}
+
 /// Declares the end-to-end tests of an example app's binary: the contract suite and the
-/// `/admin` suite, each on SQLite and on PostgreSQL. Both example apps' `tests/e2e.rs` call
+/// `/admin` suite, each on SQLite and on PostgreSQL, and the multi-instance suite on
+/// PostgreSQL with and without Redis. Both example apps' `tests/e2e.rs` call
 /// it, so the two are held to one suite by construction. Needs `tokio` (with `macros` and
 /// `rt-multi-thread`) among the caller's dev-dependencies.
 ///
@@ -126,6 +165,16 @@ macro_rules! contract_e2e_tests {
         async fn admin_on_postgres() {
             use $crate::contract::e2e::{on_postgres, Suite};
             on_postgres($name, $binary, Suite::Admin).await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn instances_on_postgres() {
+            $crate::contract::e2e::instances_on_postgres($name, $binary, false).await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn instances_on_postgres_with_redis() {
+            $crate::contract::e2e::instances_on_postgres($name, $binary, true).await;
         }
     };
 }

@@ -45,6 +45,7 @@ pub mod bounds;
 pub mod checks;
 pub mod e2e;
 mod http;
+pub mod instances;
 mod process;
 pub mod redaction;
 pub mod revocation;
@@ -346,7 +347,7 @@ pub const ORG_SLUG: &str = "acme";
 pub struct ContractReport {
     app: String,
     results: Vec<(&'static str, CheckResult)>,
-    stderr: String,
+    pub(crate) stderr: String,
 }
 
 impl ContractReport {

@@ -38,6 +38,11 @@ impl CookieJar {
         self.cookies.insert(name.to_owned(), value.to_owned());
     }
 
+    /// Forgets cookie `name` (Clerk's `__session` once its token expired, say).
+    pub fn remove(&mut self, name: &str) {
+        self.cookies.remove(name);
+    }
+
     /// Takes in the answer's `Set-Cookie` headers.
     pub fn update(&mut self, answer: &Answer) {
         for set in answer.set_cookies() {
