@@ -123,6 +123,20 @@ impl AnyStore {
         }
     }
 
+    /// The session records in this database, on the same pool (table `clerk_sessions`,
+    /// created by [`AnyStore::migrate`]): what several instances share.
+    #[must_use]
+    pub fn session_store(&self) -> crate::SqlSessionStore {
+        match self {
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite(store) => store.session_store(),
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(store) => store.session_store(),
+            #[cfg(feature = "mysql")]
+            AnyStore::MySql(store) => store.session_store(),
+        }
+    }
+
     /// The store as an `Arc<dyn Store>` (what adapters hold).
     #[must_use]
     pub fn into_dyn(self) -> Arc<dyn Store> {

@@ -360,6 +360,41 @@ pub mod conformance {
             store.delete(&id(&format!("r{n}"))).await.unwrap();
         }
         store.delete(&id("other")).await.unwrap();
+
+        // Concurrent saves for one sid (one replayed token, many requests at once; in a shared
+        // store, from several instances): the bound holds once they are done.
+        let burst_sid = format!("sess_{tag}_burst");
+        let burst = 50;
+        let saves = (0..burst).map(|n| {
+            let record = id(&format!("c{n}"));
+            let burst_sid = &burst_sid;
+            async move {
+                store
+                    .save(&record, session("c", Some(burst_sid), 5_000), now)
+                    .await
+            }
+        });
+        for saved in futures_util::future::join_all(saves).await {
+            saved.unwrap();
+        }
+        let mut alive = 0;
+        for n in 0..burst {
+            if store
+                .load(&id(&format!("c{n}")), now)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                alive += 1;
+            }
+        }
+        assert_eq!(
+            alive, MAX_SESSIONS_PER_SID,
+            "per-sid bound under {burst} concurrent saves"
+        );
+        for n in 0..burst {
+            store.delete(&id(&format!("c{n}"))).await.unwrap();
+        }
     }
 }
 
