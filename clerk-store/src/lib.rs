@@ -126,7 +126,10 @@ pub use memory::MemoryStore;
 #[cfg(feature = "mysql")]
 pub use mysql::MySqlStore;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-pub use open::{is_mysql_url, is_postgres_url, open_database_url, AnyStore, DEFAULT_DATABASE_URL};
+pub use open::{
+    is_mysql_url, is_postgres_url, open_database_url, open_session_store, AnyStore,
+    DEFAULT_DATABASE_URL,
+};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "redis")]

@@ -18,7 +18,9 @@ use clerk_testkit::{Fault, MockClerk, OrgV2, TestKeyPair};
 use clerk_webhooks::MAX_BODY_BYTES;
 use rocket::http::{Header, Method, Status};
 use rocket::local::asynchronous::Client;
-use rocket_app::{open_cached_store, rocket, AppConfig, DEFAULT_BIND, DEFAULT_DATABASE_URL};
+use rocket_app::{
+    open_cached_store, open_stores, rocket, AppConfig, DEFAULT_BIND, DEFAULT_DATABASE_URL,
+};
 use serde_json::{json, Value};
 
 /// A temporary SQLite file, removed (with its WAL files) on drop.
@@ -75,8 +77,9 @@ async fn harness_with(edit: impl FnOnce(&mut HashMap<&'static str, String>)) -> 
     let mut env = settings(&clerk, &db);
     edit(&mut env);
     let config = AppConfig::from_lookup(|name| env.get(name).cloned()).unwrap();
-    let store = open_cached_store(&config).await.unwrap();
-    let rocket = rocket(&config, Arc::clone(&store)).configure(
+    let stores = open_stores(&config).await.unwrap();
+    let store = Arc::clone(&stores.store);
+    let rocket = rocket(&config, stores).configure(
         rocket::Config::figment()
             .merge(config.figment())
             .merge(("log_level", "off")),
