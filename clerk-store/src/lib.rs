@@ -132,10 +132,10 @@ pub use open::{
 };
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
-#[cfg(feature = "redis")]
-pub use sessions::{RedisSessionStore, RedisSessionStoreBuilder};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use sessions::SqlSessionStore;
+#[cfg(feature = "redis")]
+pub use sessions::{RedisSessionStore, RedisSessionStoreBuilder};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 /// The sqlx version this crate was built with (features `sqlite`, `postgres`), so applications

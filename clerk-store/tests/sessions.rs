@@ -7,10 +7,15 @@
 //! `CLERK_TEST_REDIS_URL`; without one, its tests print a "skipping" line and pass.
 #![allow(clippy::unwrap_used)]
 
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "redis"
+))]
+use clerk_core::flow::records::conformance;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 use clerk_core::flow::records::{SessionStore, StoredSession};
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql", feature = "redis"))]
-use clerk_core::flow::records::conformance;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 use clerk_core::time::UnixTime;
 
@@ -75,13 +80,19 @@ mod sqlite {
         let early = UnixTime::from_secs(1_000);
         for n in 0..10 {
             let session = StoredSession::new(b"e".to_vec(), None, UnixTime::from_secs(1_500));
-            sessions.save(&format!("e{n}"), session, early).await.unwrap();
+            sessions
+                .save(&format!("e{n}"), session, early)
+                .await
+                .unwrap();
         }
         let later = UnixTime::from_secs(2_000);
         let fresh = SqlSessionStore::SWEEP_EVERY - 10;
         for n in 0..fresh {
             let session = StoredSession::new(b"f".to_vec(), None, UnixTime::from_secs(3_000));
-            sessions.save(&format!("f{n}"), session, later).await.unwrap();
+            sessions
+                .save(&format!("f{n}"), session, later)
+                .await
+                .unwrap();
         }
         assert_eq!(
             rows(&store).await,
@@ -89,7 +100,10 @@ mod sqlite {
             "the expired rows were swept"
         );
         assert_eq!(sessions.sweep(later).await.unwrap(), 0);
-        assert_eq!(sessions.sweep(UnixTime::from_secs(3_000)).await.unwrap(), fresh);
+        assert_eq!(
+            sessions.sweep(UnixTime::from_secs(3_000)).await.unwrap(),
+            fresh
+        );
     }
 }
 

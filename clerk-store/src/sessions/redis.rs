@@ -308,7 +308,10 @@ impl SessionStore for RedisSessionStore {
         session: StoredSession,
         now: UnixTime,
     ) -> Result<(), SessionStoreError> {
-        let ttl = session.expires_at.as_millis().saturating_sub(now.as_millis());
+        let ttl = session
+            .expires_at
+            .as_millis()
+            .saturating_sub(now.as_millis());
         if ttl <= 0 {
             return self.delete(id).await;
         }

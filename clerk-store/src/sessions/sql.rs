@@ -375,17 +375,17 @@ impl SqlSessionStore {
     async fn sweep_some(&self, now: UnixTime, limit: u64) -> Result<u64, SessionStoreError> {
         let result = match &self.backend {
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(pool) => {
-                sweep_some(pool, &SQLITE, now, limit).await.map(|done| done.rows_affected())
-            }
+            Backend::Sqlite(pool) => sweep_some(pool, &SQLITE, now, limit)
+                .await
+                .map(|done| done.rows_affected()),
             #[cfg(feature = "postgres")]
-            Backend::Postgres(pool) => {
-                sweep_some(pool, &POSTGRES, now, limit).await.map(|done| done.rows_affected())
-            }
+            Backend::Postgres(pool) => sweep_some(pool, &POSTGRES, now, limit)
+                .await
+                .map(|done| done.rows_affected()),
             #[cfg(feature = "mysql")]
-            Backend::MySql(pool) => {
-                sweep_some(pool, &MYSQL, now, limit).await.map(|done| done.rows_affected())
-            }
+            Backend::MySql(pool) => sweep_some(pool, &MYSQL, now, limit)
+                .await
+                .map(|done| done.rows_affected()),
         };
         result.map_err(|e| store_error(self.backend_name(), e))
     }
