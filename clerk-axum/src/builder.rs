@@ -121,7 +121,6 @@ impl Clerk {
     /// Mounts the webhook route (`POST` at the webhook path; 503 without a signing key), then
     /// wraps `router` in the Clerk layer and, in session mode, the session manager — in the
     /// order they need (the session manager outside the Clerk layer).
-    #[must_use]
     pub fn install(&self, router: Router) -> Router {
         let router = router
             .route(&self.webhook_path, self.webhook_route())
@@ -133,7 +132,6 @@ impl Clerk {
     }
 
     /// The webhook route alone (for apps that mount it themselves).
-    #[must_use]
     pub fn webhook_route<S: Clone + Send + Sync + 'static>(&self) -> MethodRouter<S> {
         match &self.webhooks {
             Some(processor) => crate::webhook::route(Arc::clone(processor)),

@@ -96,7 +96,6 @@ impl RequestAuth {
     }
 
     /// The authenticator's decision.
-    #[must_use]
     pub fn decision(&self) -> &AuthDecision {
         &self.decision
     }
