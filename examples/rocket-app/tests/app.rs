@@ -655,3 +655,50 @@ fn an_unusable_redis_url_names_the_setting() {
         .expect("an unusable REDIS_URL is refused");
     assert!(error.to_string().starts_with("REDIS_URL"), "{error}");
 }
+
+/// Design §10: a session established on one instance is served by another sharing the
+/// database (its own pool, caches and fairing), without a token.
+#[tokio::test]
+async fn a_session_established_on_one_instance_is_served_by_another() {
+    let h = harness().await;
+    assert_eq!(
+        h.webhook(&bodies::user_created("user_i", "i@example.com"))
+            .await
+            .status,
+        Status::Ok
+    );
+    let env = settings(&h.clerk, &h._db);
+    let config = AppConfig::from_lookup(|name| env.get(name).cloned()).unwrap();
+    let other = rocket(&config, open_stores(&config).await.unwrap()).configure(
+        rocket::Config::figment()
+            .merge(config.figment())
+            .merge(("log_level", "off")),
+    );
+    let other = Client::untracked(other).await.unwrap();
+
+    let token = h.token("user_i");
+    let browser = h
+        .send(
+            h.client
+                .get("/api/me")
+                .header(Header::new("Cookie", format!("__session={token}"))),
+        )
+        .await;
+    assert_eq!(browser.status, Status::Ok, "{}", browser.body);
+    let cookie = browser.headers["set-cookie"]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let (name, value) = cookie.split_once('=').unwrap();
+    let response = other
+        .get("/api/me")
+        .cookie(rocket::http::Cookie::new(name.to_owned(), value.to_owned()))
+        .dispatch()
+        .await;
+    let status = response.status();
+    let body: Value = serde_json::from_slice(&response.into_bytes().await.unwrap()).unwrap();
+    assert_eq!(status, Status::Ok, "served by the other instance: {body}");
+    assert_eq!(body["email"], "i@example.com");
+}
