@@ -657,17 +657,17 @@ fn an_unusable_redis_url_names_the_setting() {
 }
 
 /// Design §10: a session established on one instance is served by another sharing the
-/// database (its own pool, caches and fairing), without a token.
-#[tokio::test]
-async fn a_session_established_on_one_instance_is_served_by_another() {
-    let h = harness().await;
+/// database (or Redis) (its own pool, caches and fairing), without a token.
+async fn served_across_instances(edit: impl Fn(&mut HashMap<&'static str, String>)) {
+    let h = harness_with(&edit).await;
     assert_eq!(
         h.webhook(&bodies::user_created("user_i", "i@example.com"))
             .await
             .status,
         Status::Ok
     );
-    let env = settings(&h.clerk, &h._db);
+    let mut env = settings(&h.clerk, &h._db);
+    edit(&mut env);
     let config = AppConfig::from_lookup(|name| env.get(name).cloned()).unwrap();
     let other = rocket(&config, open_stores(&config).await.unwrap()).configure(
         rocket::Config::figment()
@@ -701,4 +701,22 @@ async fn a_session_established_on_one_instance_is_served_by_another() {
     let body: Value = serde_json::from_slice(&response.into_bytes().await.unwrap()).unwrap();
     assert_eq!(status, Status::Ok, "served by the other instance: {body}");
     assert_eq!(body["email"], "i@example.com");
+}
+
+#[tokio::test]
+async fn a_session_established_on_one_instance_is_served_by_another() {
+    served_across_instances(|_| {}).await;
+}
+
+/// The same with `REDIS_URL`: the session records live in Redis.
+#[tokio::test]
+async fn with_redis_a_session_is_served_by_another_instance() {
+    let Ok(url) = std::env::var("CLERK_TEST_REDIS_URL") else {
+        eprintln!("skipped: CLERK_TEST_REDIS_URL is not set");
+        return;
+    };
+    served_across_instances(|env| {
+        env.insert("REDIS_URL", url.clone());
+    })
+    .await;
 }
