@@ -197,14 +197,32 @@ mod mysql {
             .await
             .unwrap();
         assert_eq!(left, 0);
-        // The sweep frees the lock rows of sids without records.
-        sessions.sweep(UnixTime::from_secs(1_000)).await.unwrap();
-        let locks: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM clerk_store_locks WHERE kind = 5")
+        let locks = || async {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM clerk_store_locks WHERE kind = 5")
                 .fetch_one(store.pool())
                 .await
-                .unwrap();
-        assert_eq!(locks, 0);
+                .unwrap()
+        };
+        assert_eq!(
+            locks().await,
+            0,
+            "deleting a sid's last record frees its lock row"
+        );
+        // So does sweeping it.
+        let now = UnixTime::from_secs(1_000);
+        let session = StoredSession::new(
+            b"x".to_vec(),
+            Some("sess_x".into()),
+            UnixTime::from_secs(1_500),
+        );
+        sessions.save("x", session, now).await.unwrap();
+        assert_eq!(locks().await, 1);
+        assert_eq!(sessions.sweep(UnixTime::from_secs(1_500)).await.unwrap(), 1);
+        assert_eq!(
+            locks().await,
+            0,
+            "sweeping a sid's last record frees its lock row"
+        );
         store.pool().close().await;
         sqlx::query(&format!("DROP DATABASE {database}"))
             .execute(&mut admin)

@@ -38,10 +38,9 @@ pub(crate) struct SessionSql {
     load: &'static str,
     /// Deletes a record: `id`.
     delete: &'static str,
-    /// Deletes at most `limit` records expired by `now`: `now`, `limit`.
-    sweep_some: &'static str,
-    /// Frees what the `lock` statement left behind for sids without records: `limit`.
-    sweep_locks: Option<&'static str>,
+    /// Deletes at most `limit` records expired by `now`: `now`, `limit`. None on MySQL, which
+    /// also frees lock rows ([`mysql_sweep_some`]).
+    sweep_some: Option<&'static str>,
 }
 
 /// The lock kind of session saves (PostgreSQL's advisory-lock namespace, or MySQL's
@@ -64,9 +63,10 @@ const SQLITE: SessionSql = SessionSql {
     evict: "DELETE FROM clerk_sessions WHERE clerk_sid = ? AND seq <= ?",
     load: "SELECT data FROM clerk_sessions WHERE id = ? AND expires_at > ?",
     delete: "DELETE FROM clerk_sessions WHERE id = ?",
-    sweep_some: "DELETE FROM clerk_sessions WHERE id IN \
-                 (SELECT id FROM clerk_sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",
-    sweep_locks: None,
+    sweep_some: Some(
+        "DELETE FROM clerk_sessions WHERE id IN \
+         (SELECT id FROM clerk_sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",
+    ),
 };
 
 /// PostgreSQL: a transaction-scoped advisory lock per Clerk session.
@@ -83,13 +83,15 @@ const POSTGRES: SessionSql = SessionSql {
     evict: "DELETE FROM clerk_sessions WHERE clerk_sid = $1 AND seq <= $2",
     load: "SELECT data FROM clerk_sessions WHERE id = $1 AND expires_at > $2",
     delete: "DELETE FROM clerk_sessions WHERE id = $1",
-    sweep_some: "DELETE FROM clerk_sessions WHERE id IN (SELECT id FROM clerk_sessions \
-                 WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)",
-    sweep_locks: None,
+    sweep_some: Some(
+        "DELETE FROM clerk_sessions WHERE id IN (SELECT id FROM clerk_sessions \
+         WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)",
+    ),
 };
 
 /// MySQL/MariaDB: the row lock of `(5, sid)` in `clerk_store_locks` (as the mirror locks
-/// Clerk ids), whose rows the sweep deletes once their sid has no records left.
+/// Clerk ids); the sweeps and deletes free it once its sid has no records left
+/// ([`mysql_sweep_some`], [`mysql_delete`]), so lock rows do not accumulate either.
 #[cfg(feature = "mysql")]
 const MYSQL: SessionSql = SessionSql {
     begin: "BEGIN",
@@ -105,13 +107,7 @@ const MYSQL: SessionSql = SessionSql {
     evict: "DELETE FROM clerk_sessions WHERE clerk_sid = ? AND seq <= ?",
     load: "SELECT data FROM clerk_sessions WHERE id = ? AND expires_at > ?",
     delete: "DELETE FROM clerk_sessions WHERE id = ?",
-    // MySQL has no LIMIT in an IN subquery, but a single-table DELETE takes one.
-    sweep_some: "DELETE FROM clerk_sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
-    sweep_locks: Some(
-        "DELETE FROM clerk_store_locks WHERE kind = 5 AND NOT EXISTS \
-         (SELECT 1 FROM clerk_sessions s \
-          WHERE s.clerk_sid = clerk_store_locks.lock_key COLLATE utf8mb4_bin) LIMIT ?",
-    ),
+    sweep_some: None,
 };
 
 /// How many times a save aborted by a deadlock or a busy database runs before failing.
@@ -251,11 +247,10 @@ where
         .map(drop)
 }
 
-/// Deletes at most `limit` records expired by `now` (and, on MySQL, at most `limit` lock rows
-/// of sids without records); returns the result of the records' deletion.
+/// Deletes at most `limit` records expired by `now`; returns the result of the deletion.
 async fn sweep_some<DB>(
     pool: &Pool<DB>,
-    sql: &SessionSql,
+    statement: &'static str,
     now: UnixTime,
     limit: u64,
 ) -> Result<DB::QueryResult, sqlx::Error>
@@ -266,15 +261,80 @@ where
     for<'q> i64: Encode<'q, DB> + Type<DB>,
 {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let done = sqlx::query::<DB>(sql.sweep_some)
+    sqlx::query::<DB>(statement)
         .bind(now.as_millis())
         .bind(limit)
         .execute(pool)
-        .await?;
-    if let Some(locks) = sql.sweep_locks {
-        sqlx::query::<DB>(locks).bind(limit).execute(pool).await?;
+        .await
+}
+
+/// Deletes the `clerk_store_locks` rows of those `sids` that have no records left (a save
+/// re-creates its row when it needs it).
+#[cfg(feature = "mysql")]
+async fn mysql_free_locks(pool: &MySqlPool, sids: &[String]) -> Result<(), sqlx::Error> {
+    if sids.is_empty() {
+        return Ok(());
     }
-    Ok(done)
+    let placeholders = vec!["?"; sids.len()].join(", ");
+    let sql = format!(
+        "DELETE FROM clerk_store_locks WHERE kind = {MYSQL_LOCK_KIND} AND lock_key IN ({placeholders}) \
+         AND NOT EXISTS (SELECT 1 FROM clerk_sessions s \
+         WHERE s.clerk_sid = clerk_store_locks.lock_key COLLATE utf8mb4_bin)"
+    );
+    let mut query = sqlx::query(&sql);
+    for sid in sids {
+        query = query.bind(sid);
+    }
+    query.execute(pool).await.map(drop)
+}
+
+/// MySQL's bounded sweep: the ids (and sids) of at most `limit` expired records, their
+/// deletion (still expired: a record saved again meanwhile stays), then the lock rows of the
+/// sids left without records. Bounded work, like the other dialects' single statement.
+#[cfg(feature = "mysql")]
+async fn mysql_sweep_some(pool: &MySqlPool, now: UnixTime, limit: u64) -> Result<u64, sqlx::Error> {
+    let expired: Vec<(String, Option<String>)> = sqlx::query_as(
+        // Binary-collated columns come back as VARBINARY: read them as text.
+        "SELECT CAST(id AS CHAR CHARACTER SET utf8mb4), \
+         CAST(clerk_sid AS CHAR CHARACTER SET utf8mb4) \
+         FROM clerk_sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+    )
+    .bind(now.as_millis())
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await?;
+    if expired.is_empty() {
+        return Ok(0);
+    }
+    let placeholders = vec!["?"; expired.len()].join(", ");
+    let sql =
+        format!("DELETE FROM clerk_sessions WHERE expires_at <= ? AND id IN ({placeholders})");
+    let mut query = sqlx::query(&sql).bind(now.as_millis());
+    for (id, _) in &expired {
+        query = query.bind(id);
+    }
+    let swept = query.execute(pool).await?.rows_affected();
+    let mut sids: Vec<String> = expired.into_iter().filter_map(|(_, sid)| sid).collect();
+    sids.sort_unstable();
+    sids.dedup();
+    mysql_free_locks(pool, &sids).await?;
+    Ok(swept)
+}
+
+/// MySQL's delete: the record, then its sid's lock row when that was its last record.
+#[cfg(feature = "mysql")]
+async fn mysql_delete(pool: &MySqlPool, id: &str) -> Result<(), sqlx::Error> {
+    let sid: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT CAST(clerk_sid AS CHAR CHARACTER SET utf8mb4) FROM clerk_sessions WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    delete(pool, &MYSQL, id).await?;
+    if let Some(Some(sid)) = sid {
+        mysql_free_locks(pool, &[sid]).await?;
+    }
+    Ok(())
 }
 
 #[derive(Clone)]
@@ -375,17 +435,21 @@ impl SqlSessionStore {
     async fn sweep_some(&self, now: UnixTime, limit: u64) -> Result<u64, SessionStoreError> {
         let result = match &self.backend {
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(pool) => sweep_some(pool, &SQLITE, now, limit)
-                .await
-                .map(|done| done.rows_affected()),
+            Backend::Sqlite(pool) => match SQLITE.sweep_some {
+                Some(statement) => sweep_some(pool, statement, now, limit)
+                    .await
+                    .map(|done| done.rows_affected()),
+                None => Ok(0),
+            },
             #[cfg(feature = "postgres")]
-            Backend::Postgres(pool) => sweep_some(pool, &POSTGRES, now, limit)
-                .await
-                .map(|done| done.rows_affected()),
+            Backend::Postgres(pool) => match POSTGRES.sweep_some {
+                Some(statement) => sweep_some(pool, statement, now, limit)
+                    .await
+                    .map(|done| done.rows_affected()),
+                None => Ok(0),
+            },
             #[cfg(feature = "mysql")]
-            Backend::MySql(pool) => sweep_some(pool, &MYSQL, now, limit)
-                .await
-                .map(|done| done.rows_affected()),
+            Backend::MySql(pool) => mysql_sweep_some(pool, now, limit).await,
         };
         result.map_err(|e| store_error(self.backend_name(), e))
     }
@@ -438,7 +502,7 @@ impl SessionStore for SqlSessionStore {
             #[cfg(feature = "postgres")]
             Backend::Postgres(pool) => delete(pool, &POSTGRES, id).await,
             #[cfg(feature = "mysql")]
-            Backend::MySql(pool) => delete(pool, &MYSQL, id).await,
+            Backend::MySql(pool) => mysql_delete(pool, id).await,
         };
         result.map_err(|e| store_error(self.backend_name(), e))
     }
