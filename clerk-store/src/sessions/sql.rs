@@ -362,7 +362,8 @@ enum Backend {
 ///   to a Clerk session, deletes that session's records beyond the newest
 ///   [`MAX_SESSIONS_PER_SID`], in the same transaction. Saves of one Clerk session take
 ///   turns (SQLite's `BEGIN IMMEDIATE`; an advisory lock on PostgreSQL; a row of
-///   `clerk_store_locks` on MySQL), so the bound holds under concurrent saves too;
+///   `clerk_store_locks` on MySQL, deleted again with the sid's last record), so the bound
+///   holds under concurrent saves too;
 /// - expired rows are deleted **opportunistically**: every [`Self::SWEEP_EVERY`]th save by
 ///   this value (and its clones) deletes at most [`Self::SWEEP_BATCH`] expired records after
 ///   it commits. Records are only ever created by saves, and each sweep can delete more rows
