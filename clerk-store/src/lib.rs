@@ -10,6 +10,10 @@
 //! | `MySqlStore` (sqlx, embedded migrations; MySQL 8 / MariaDB 10.5+) | `mysql` | complete, passes the conformance suite |
 //! | `MemoryCache` / `RedisCache` for `clerk_core::cache::CachedStore` | — / `redis` | complete, pass the cache conformance cases ([`cache`]) |
 //!
+//! [`sessions`] keeps the adapters' session records where every instance sees them:
+//! `SqlSessionStore` in the same database (table `clerk_sessions`, from `session_store()` of
+//! each store or of [`AnyStore`]) or `RedisSessionStore` on Redis (feature `redis`).
+//!
 //! [`sync`] mirrors Clerk's users, organizations and memberships into any store from the
 //! Backend API (paged, one batch per page, the webhooks' ordering rules, dry run,
 //! deactivation of rows missing upstream): what `clerk sync` runs.
@@ -109,6 +113,7 @@ mod mysql;
 mod open;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub mod sessions;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 pub mod sync;
@@ -122,11 +127,15 @@ pub use memory::MemoryStore;
 pub use mysql::MySqlStore;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use open::{
-    is_mysql_url, is_postgres_url, open_database_url, AnyStore, DEFAULT_DATABASE_URL,
-    UNANNOUNCED_CACHE_TTL,
+    is_mysql_url, is_postgres_url, open_database_url, open_session_store, AnyStore,
+    DEFAULT_DATABASE_URL, UNANNOUNCED_CACHE_TTL,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use sessions::SqlSessionStore;
+#[cfg(feature = "redis")]
+pub use sessions::{RedisSessionStore, RedisSessionStoreBuilder};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 /// The sqlx version this crate was built with (features `sqlite`, `postgres`), so applications

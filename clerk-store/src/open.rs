@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clerk_core::cache::{Cache, CachedStore};
 use clerk_core::config::ClerkConfig;
+use clerk_core::flow::records::{SessionStore, SessionStoreError};
 use clerk_core::store::{Store, StoreError};
 
 #[cfg(feature = "mysql")]
@@ -123,6 +124,20 @@ impl AnyStore {
         }
     }
 
+    /// The session records in this database, on the same pool (table `clerk_sessions`,
+    /// created by [`AnyStore::migrate`]): what several instances share.
+    #[must_use]
+    pub fn session_store(&self) -> crate::SqlSessionStore {
+        match self {
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite(store) => store.session_store(),
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(store) => store.session_store(),
+            #[cfg(feature = "mysql")]
+            AnyStore::MySql(store) => store.session_store(),
+        }
+    }
+
     /// The store as an `Arc<dyn Store>` (what adapters hold).
     #[must_use]
     pub fn into_dyn(self) -> Arc<dyn Store> {
@@ -222,4 +237,27 @@ pub async fn open_database_url(database_url: &str) -> Result<Arc<dyn Store>, Sto
     let store = AnyStore::connect(database_url).await?;
     store.migrate().await?;
     Ok(store.into_dyn())
+}
+
+/// Where an application keeps its session records: Redis at `redis_url` when given (a
+/// [`RedisSessionStore`](crate::RedisSessionStore) with its default prefix, feature `redis`),
+/// else the database of `store` ([`AnyStore::session_store`], table `clerk_sessions`). Either
+/// way every instance sharing that database or Redis serves every session
+/// ([design §10](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#10-several-instances)).
+///
+/// # Errors
+/// When `redis_url` is not a Redis URL (or the `redis` feature is not built in).
+pub fn open_session_store(
+    store: &AnyStore,
+    redis_url: Option<&str>,
+) -> Result<Arc<dyn SessionStore>, SessionStoreError> {
+    match redis_url {
+        #[cfg(feature = "redis")]
+        Some(url) => Ok(Arc::new(crate::RedisSessionStore::open(url.trim())?)),
+        #[cfg(not(feature = "redis"))]
+        Some(_) => Err(SessionStoreError(
+            "a Redis session store needs clerk-store's `redis` feature".into(),
+        )),
+        None => Ok(Arc::new(store.session_store())),
+    }
 }

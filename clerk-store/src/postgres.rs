@@ -51,6 +51,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "login failures",
         include_str!("../migrations/postgres/0003_login_failures.sql"),
     ),
+    (
+        4,
+        "sessions",
+        include_str!("../migrations/postgres/0004_sessions.sql"),
+    ),
 ];
 
 /// How many times `apply` runs a batch that PostgreSQL aborted for a deadlock or a
@@ -154,6 +159,13 @@ impl PostgresStore {
     #[must_use]
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The session records in this database (table `clerk_sessions`, created by
+    /// [`PostgresStore::migrate`]) on the same pool: see [`SqlSessionStore`](crate::SqlSessionStore).
+    #[must_use]
+    pub fn session_store(&self) -> crate::SqlSessionStore {
+        crate::SqlSessionStore::postgres(self.pool.clone())
     }
 
     /// The embedded migrations as a sqlx [`Migrator`] (for tools that run migrations

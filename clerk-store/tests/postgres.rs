@@ -142,7 +142,7 @@ async fn migrate_is_idempotent_and_concurrent_safe() {
             .fetch_all(stores[1].pool())
             .await
             .unwrap();
-    assert_eq!(recorded, [1, 2, 3]);
+    assert_eq!(recorded, [1, 2, 3, 4]);
     let outcome = stores[2]
         .apply(user_batch("msg_m", "user_m", 1))
         .await

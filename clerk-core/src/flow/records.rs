@@ -21,15 +21,15 @@
 //! for n in 0..100 {
 //!     // One replayed token: a new record per request, all for the same Clerk session.
 //!     let session = StoredSession::new(b"{}".to_vec(), Some("sess_1".into()), UnixTime::from_secs(2_000));
-//!     store.save(&format!("id{n}"), session, now).await.expect("the session store answers");
+//!     store.save(&format!("id{n}"), session, now).await.unwrap();
 //! }
 //! assert_eq!(store.len(), 16);
-//! assert!(store.load("id0", now).await.expect("the session store answers").is_none(), "the oldest went");
-//! assert!(store.load("id99", now).await.expect("the session store answers").is_some());
+//! assert!(store.load("id0", now).await.unwrap().is_none(), "the oldest went");
+//! assert!(store.load("id99", now).await.unwrap().is_some());
 //! // Past its expiry nothing loads, and a sweep frees it.
-//! assert!(store.load("id99", UnixTime::from_secs(2_000)).await.expect("the session store answers").is_none());
+//! assert!(store.load("id99", UnixTime::from_secs(2_000)).await.unwrap().is_none());
 //! assert_eq!(store.len(), 0);
-//! # }).expect("the session store answers");
+//! # }).unwrap();
 //! ```
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -259,6 +259,8 @@ impl SessionStore for MemorySessionStore {
 /// The cases every [`SessionStore`] must pass, run by each backend's tests (feature
 /// `conformance`).
 #[cfg(feature = "conformance")]
+// A test suite: a failing store call is a failed case, reported by the panic.
+#[allow(clippy::unwrap_used)]
 pub mod conformance {
     use super::{SessionStore, StoredSession, MAX_SESSIONS_PER_SID};
     use crate::time::UnixTime;
@@ -281,72 +283,39 @@ pub mod conformance {
         store
             .save(&id("a"), session("one", None, 2_000), now)
             .await
-            .expect("the session store answers");
+            .unwrap();
         assert_eq!(
-            store
-                .load(&id("a"), now)
-                .await
-                .expect("the session store answers")
-                .as_deref(),
+            store.load(&id("a"), now).await.unwrap().as_deref(),
             Some(&b"one"[..]),
             "load after save"
         );
         store
             .save(&id("a"), session("two", None, 2_000), now)
             .await
-            .expect("the session store answers");
+            .unwrap();
         assert_eq!(
-            store
-                .load(&id("a"), now)
-                .await
-                .expect("the session store answers")
-                .as_deref(),
+            store.load(&id("a"), now).await.unwrap().as_deref(),
             Some(&b"two"[..]),
             "save replaces"
         );
-        store
-            .delete(&id("a"))
-            .await
-            .expect("the session store answers");
-        assert!(
-            store
-                .load(&id("a"), now)
-                .await
-                .expect("the session store answers")
-                .is_none(),
-            "delete"
-        );
-        store
-            .delete(&id("never"))
-            .await
-            .expect("the session store answers");
+        store.delete(&id("a")).await.unwrap();
+        assert!(store.load(&id("a"), now).await.unwrap().is_none(), "delete");
+        store.delete(&id("never")).await.unwrap();
 
         // Expiry: never loaded at or after it; swept.
         store
             .save(&id("old"), session("x", None, 1_500), now)
             .await
-            .expect("the session store answers");
-        assert!(store
-            .load(&id("old"), now)
-            .await
-            .expect("the session store answers")
-            .is_some());
+            .unwrap();
+        assert!(store.load(&id("old"), now).await.unwrap().is_some());
         let later = UnixTime::from_secs(1_500);
         assert!(
-            store
-                .load(&id("old"), later)
-                .await
-                .expect("the session store answers")
-                .is_none(),
+            store.load(&id("old"), later).await.unwrap().is_none(),
             "an expired record does not load"
         );
-        store.sweep(later).await.expect("the session store answers");
+        store.sweep(later).await.unwrap();
         assert!(
-            store
-                .load(&id("old"), now)
-                .await
-                .expect("the session store answers")
-                .is_none(),
+            store.load(&id("old"), now).await.unwrap().is_none(),
             "swept"
         );
 
@@ -357,14 +326,14 @@ pub mod conformance {
             store
                 .save(&id(&format!("r{n}")), session("r", Some(&sid), 5_000), now)
                 .await
-                .expect("the session store answers");
+                .unwrap();
         }
         let mut alive = 0;
         for n in 0..total {
             if store
                 .load(&id(&format!("r{n}")), now)
                 .await
-                .expect("the session store answers")
+                .unwrap()
                 .is_some()
             {
                 alive += 1;
@@ -381,32 +350,53 @@ pub mod conformance {
         store
             .save(&last, session("again", Some(&sid), 5_000), now)
             .await
-            .expect("the session store answers");
-        assert!(store
-            .load(&id("r4"), now)
-            .await
-            .expect("the session store answers")
-            .is_some());
+            .unwrap();
+        assert!(store.load(&id("r4"), now).await.unwrap().is_some());
         // Other sessions are untouched by one sid's bound.
         store
             .save(&id("other"), session("o", Some("sess_other"), 5_000), now)
             .await
-            .expect("the session store answers");
-        assert!(store
-            .load(&id("other"), now)
-            .await
-            .expect("the session store answers")
-            .is_some());
+            .unwrap();
+        assert!(store.load(&id("other"), now).await.unwrap().is_some());
         for n in 0..total {
-            store
-                .delete(&id(&format!("r{n}")))
-                .await
-                .expect("the session store answers");
+            store.delete(&id(&format!("r{n}"))).await.unwrap();
         }
-        store
-            .delete(&id("other"))
-            .await
-            .expect("the session store answers");
+        store.delete(&id("other")).await.unwrap();
+
+        // Concurrent saves for one sid (one replayed token, many requests at once; in a shared
+        // store, from several instances): the bound holds once they are done.
+        let burst_sid = format!("sess_{tag}_burst");
+        let burst = 50;
+        let saves = (0..burst).map(|n| {
+            let record = id(&format!("c{n}"));
+            let burst_sid = &burst_sid;
+            async move {
+                store
+                    .save(&record, session("c", Some(burst_sid), 5_000), now)
+                    .await
+            }
+        });
+        for saved in futures_util::future::join_all(saves).await {
+            saved.unwrap();
+        }
+        let mut alive = 0;
+        for n in 0..burst {
+            if store
+                .load(&id(&format!("c{n}")), now)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                alive += 1;
+            }
+        }
+        assert_eq!(
+            alive, MAX_SESSIONS_PER_SID,
+            "per-sid bound under {burst} concurrent saves"
+        );
+        for n in 0..burst {
+            store.delete(&id(&format!("c{n}"))).await.unwrap();
+        }
     }
 }
 
@@ -418,9 +408,7 @@ mod tests {
     #[test]
     fn the_memory_store_passes_the_conformance_cases() {
         let store = MemorySessionStore::new();
-        conformance::run(&store, "mem")
-            .now_or_never()
-            .expect("the session store answers");
+        conformance::run(&store, "mem").now_or_never().unwrap();
         assert!(store.is_empty(), "{store:?}");
     }
 }

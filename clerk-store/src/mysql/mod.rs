@@ -49,6 +49,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "login failures",
         include_str!("../../migrations/mysql/0003_login_failures.sql"),
     ),
+    (
+        4,
+        "sessions",
+        include_str!("../../migrations/mysql/0004_sessions.sql"),
+    ),
 ];
 
 /// The embedded migrations as a sqlx [`MigrationSource`], for [`MySqlStore::migrator`].
@@ -132,6 +137,13 @@ impl MySqlStore {
     #[must_use]
     pub fn pool(&self) -> &MySqlPool {
         &self.pool
+    }
+
+    /// The session records in this database (table `clerk_sessions`, created by
+    /// [`MySqlStore::migrate`]) on the same pool: see [`SqlSessionStore`](crate::SqlSessionStore).
+    #[must_use]
+    pub fn session_store(&self) -> crate::SqlSessionStore {
+        crate::SqlSessionStore::mysql(self.pool.clone())
     }
 
     /// The embedded migrations as a sqlx [`Migrator`].

@@ -49,6 +49,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "login failures",
         include_str!("../../migrations/sqlite/0003_login_failures.sql"),
     ),
+    (
+        4,
+        "sessions",
+        include_str!("../../migrations/sqlite/0004_sessions.sql"),
+    ),
 ];
 
 /// The embedded migrations as a sqlx [`MigrationSource`], for [`SqliteStore::migrator`].
@@ -136,6 +141,13 @@ impl SqliteStore {
     #[must_use]
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The session records in this database (table `clerk_sessions`, created by
+    /// [`SqliteStore::migrate`]) on the same pool: see [`SqlSessionStore`](crate::SqlSessionStore).
+    #[must_use]
+    pub fn session_store(&self) -> crate::SqlSessionStore {
+        crate::SqlSessionStore::sqlite(self.pool.clone())
     }
 
     /// The embedded migrations as a sqlx [`Migrator`] (for tools that run migrations

@@ -23,9 +23,11 @@
 //! Session mode is on (clerk-axum's `sessions`): browsers that send Clerk's `__session`
 //! cookie get a server-side session revalidated every `CLERK_SESSION_REVALIDATION_SECONDS`
 //! and ended at the next request by a `session.revoked` webhook or a ban; bearer-header API
-//! clients stay stateless (`establish_from_header(false)`). Sessions live in tower-sessions'
-//! `MemoryStore`: lost on restart and not shared between instances — fine for an example; a
-//! deployment would use a shared tower-sessions store.
+//! clients stay stateless (`establish_from_header(false)`). Session records live in the
+//! database (`clerk_sessions`, the same `DATABASE_URL`), or in Redis when `REDIS_URL` is set
+//! ([`open_stores`]): every instance serves every session and a restart signs no one out
+//! ([design §10](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#10-several-instances)).
+//! Tests may wire [`clerk_axum::session::MemorySessionStore`] instead (one process only).
 //!
 //! Configuration ([`AppConfig::from_env`]): the `CLERK_*` settings of [design §7](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#7-configuration), `DATABASE_URL`
 //! (default [`DEFAULT_DATABASE_URL`], a SQLite file `clerk-app.db` in the working directory;
@@ -47,7 +49,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use clerk_axum::session::{ClerkSessionStore, MemorySessionStore};
+use clerk_axum::session::{ClerkSessionStore, SessionStore};
 use clerk_axum::{ActiveOrg, Clerk, ClerkAuth, ClerkUser, RequirePermission, RequireRole};
 use clerk_core::store::{Store, StoreError};
 use clerk_core::{ActiveOrganization, ClerkConfig};
@@ -153,6 +155,9 @@ pub enum AppError {
     /// `REDIS_URL` is not a usable Redis URL.
     #[error("REDIS_URL: {0}")]
     Cache(#[from] clerk_core::cache::CacheError),
+    /// `REDIS_URL` is not usable for the session store.
+    #[error("REDIS_URL: {0}")]
+    Sessions(#[from] clerk_core::flow::records::SessionStoreError),
     /// Binding or serving failed.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -174,9 +179,10 @@ impl AppState {
         AppState { clerk }
     }
 
-    /// Opens and migrates the database of `config` behind its cache ([`open_cached_store`]),
-    /// and wires Clerk in one call ([`Clerk::builder`]): the authenticator in session mode
-    /// (sessions in process memory; a bearer header alone does not start one), the Backend
+    /// Opens and migrates the database of `config` behind its cache, with the session store
+    /// ([`open_stores`]), and wires Clerk in one call ([`Clerk::builder`]): the authenticator
+    /// in session mode (sessions in the database, or Redis with `REDIS_URL`; a bearer header
+    /// alone does not start one), the Backend
     /// API client (only with `CLERK_SECRET_KEY`) and the webhook processor (only with
     /// `CLERK_WEBHOOK_SIGNING_KEY`; it writes through the same cache, so its changes
     /// invalidate what they touch).
@@ -184,9 +190,10 @@ impl AppState {
     /// # Errors
     /// [`AppError`] naming what failed.
     pub async fn connect(config: &AppConfig) -> Result<Self, AppError> {
-        let store = open_cached_store(config).await?;
-        // Bounded (idle lifetime, at most 16 records per Clerk session), in process memory.
-        let sessions = ClerkSessionStore::new(Arc::new(MemorySessionStore::new()), &config.clerk);
+        let AppStores { store, sessions } = open_stores(config).await?;
+        // Bounded (idle lifetime, at most 16 records per Clerk session), shared by every
+        // instance on the same database or Redis.
+        let sessions = ClerkSessionStore::new(sessions, &config.clerk);
         let clerk = Clerk::builder(config.clerk.clone(), store)
             .sessions(sessions)
             .establish_sessions_from_header(false)
@@ -211,15 +218,29 @@ pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StoreError
     clerk_store::open_database_url(database_url).await
 }
 
-/// Opens and migrates the store of `config.database_url` behind the cache that keeps several
-/// instances consistent ([`AnyStore::into_instance_cached`]): Redis at `config.redis_url`;
-/// else in process, announced between instances with `LISTEN`/`NOTIFY` on PostgreSQL, or
-/// living at most a second on SQLite and MySQL. A cache that fails is bypassed (the store
-/// answers).
+/// The mirror behind its cache and the session store, from [`open_stores`].
+#[derive(Clone)]
+pub struct AppStores {
+    /// The local mirror behind its cache (what [`open_cached_store`] returns).
+    pub store: Arc<dyn Store>,
+    /// Where session records live: the database's `clerk_sessions` table, or Redis when
+    /// `REDIS_URL` is set ([`clerk_store::open_session_store`]), shared by every instance.
+    pub sessions: Arc<dyn SessionStore>,
+}
+
+/// Opens and migrates the database of `config.database_url` and returns the mirror behind
+/// the cache that keeps several instances consistent ([`AnyStore::into_instance_cached`]:
+/// Redis at `config.redis_url`; else in process, announced between instances with
+/// `LISTEN`/`NOTIFY` on PostgreSQL, or living at most a second on SQLite and MySQL) and the
+/// session store: Redis at `config.redis_url` when
+/// set, else the same database (table `clerk_sessions`, expired rows swept as sessions are
+/// saved). Never in process memory, so several instances serve each other's sessions and a
+/// restart signs no one out.
 ///
 /// # Errors
-/// [`AppError::Store`] for the database, [`AppError::Cache`] for an unusable `REDIS_URL`.
-pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn Store>, AppError> {
+/// [`AppError::Store`] for the database, [`AppError::Cache`] / [`AppError::Sessions`] for an
+/// unusable `REDIS_URL`.
+pub async fn open_stores(config: &AppConfig) -> Result<AppStores, AppError> {
     let redis = config
         .redis_url
         .as_deref()
@@ -227,7 +248,18 @@ pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn Store>, App
         .transpose()?;
     let store = AnyStore::connect(&config.database_url).await?;
     store.migrate().await?;
-    Ok(store.into_instance_cached(redis, &config.clerk))
+    let sessions = clerk_store::open_session_store(&store, config.redis_url.as_deref())?;
+    let store = store.into_instance_cached(redis, &config.clerk);
+    Ok(AppStores { store, sessions })
+}
+
+/// Opens and migrates the store of `config.database_url` behind its cache (see
+/// [`open_stores`]). A cache that fails is bypassed (the store answers).
+///
+/// # Errors
+/// [`AppError::Store`] for the database, [`AppError::Cache`] for an unusable `REDIS_URL`.
+pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn Store>, AppError> {
+    Ok(open_stores(config).await?.store)
 }
 
 /// The router of [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications).

@@ -578,3 +578,64 @@ async fn browser_sessions_are_served_and_end_when_the_user_is_banned() {
     let after = h.send(with_session(&cookie)).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED, "{}", after.body);
 }
+
+/// Design §10: a session established on one instance is served by another sharing the
+/// database (or Redis) (its own pool, caches and session manager), without a token.
+async fn served_across_instances(edit: impl Fn(&mut HashMap<&'static str, String>)) {
+    let h = harness_with(&edit).await;
+    assert_eq!(
+        h.webhook(&bodies::user_created("user_i", "i@example.com"))
+            .await
+            .status,
+        200
+    );
+    let mut env = settings(&h.clerk, &h._db);
+    edit(&mut env);
+    let config = AppConfig::from_lookup(|name| env.get(name).cloned()).unwrap();
+    let other = app(AppState::connect(&config).await.unwrap());
+
+    let token = h.token("user_i");
+    let browser = h
+        .send(
+            Request::get("/api/me")
+                .header("cookie", format!("__session={token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(browser.status, 200);
+    let cookie = browser.headers["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+
+    let response = other
+        .oneshot(
+            Request::get("/api/me")
+                .header("cookie", &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "served by the other instance");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["email"], "i@example.com");
+}
+
+#[tokio::test]
+async fn a_session_established_on_one_instance_is_served_by_another() {
+    served_across_instances(|_| {}).await;
+}
+
+/// The same with `REDIS_URL`: the session records live in Redis.
+#[tokio::test]
+async fn with_redis_a_session_is_served_by_another_instance() {
+    let Ok(url) = std::env::var("CLERK_TEST_REDIS_URL") else {
+        eprintln!("skipped: CLERK_TEST_REDIS_URL is not set");
+        return;
+    };
+    served_across_instances(|env| {
+        env.insert("REDIS_URL", url.clone());
+    })
+    .await;
+}

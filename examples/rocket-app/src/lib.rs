@@ -29,8 +29,11 @@
 //! Session mode is on (clerk-rocket's sessions): browsers that send Clerk's `__session`
 //! cookie get a server-side session revalidated every `CLERK_SESSION_REVALIDATION_SECONDS`
 //! and ended at the next request by a `session.revoked` webhook or a ban; bearer-header API
-//! clients stay stateless (`establish_sessions_from_header(false)`). Sessions live in this
-//! process's memory (a restart signs everyone out), as in axum-app. `/admin` is hybrid mode:
+//! clients stay stateless (`establish_sessions_from_header(false)`). Session records live in
+//! the database (`clerk_sessions`, the same `DATABASE_URL`), or in Redis when `REDIS_URL` is
+//! set ([`open_stores`]), as in axum-app: every instance serves every session and a restart
+//! signs no one out. Tests may pass a `clerk_rocket::session::MemorySessionStore` instead
+//! (one process only). `/admin` is hybrid mode:
 //! local staff (created with `clerk createsuperuser`) sign in with username and password; the
 //! pages come from `examples/admin-pages`, shared with axum-app.
 //!
@@ -46,7 +49,7 @@ use std::sync::Arc;
 
 use clerk_core::store::{Store, StoreError};
 use clerk_core::{ActiveOrganization, ClerkConfig};
-use clerk_rocket::session::MemorySessionStore;
+use clerk_rocket::session::SessionStore;
 use clerk_rocket::{
     ActiveOrg, ClerkFairing, ClerkUser, OptionalClerkAuth, RequirePermission, RequireRole,
 };
@@ -177,6 +180,9 @@ pub enum AppError {
     /// `REDIS_URL` is not a usable Redis URL.
     #[error("REDIS_URL: {0}")]
     Cache(#[from] clerk_core::cache::CacheError),
+    /// `REDIS_URL` is not usable for the session store.
+    #[error("REDIS_URL: {0}")]
+    Sessions(#[from] clerk_core::flow::records::SessionStoreError),
     /// Rocket could not launch (the Clerk fairing's reason is in the log).
     #[error("Rocket failed to launch: {0}")]
     Launch(String),
@@ -191,15 +197,29 @@ pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StoreError
     clerk_store::open_database_url(database_url).await
 }
 
-/// Opens and migrates the store of `config.database_url` behind the cache that keeps several
-/// instances consistent ([`AnyStore::into_instance_cached`]): Redis at `config.redis_url`;
-/// else in process, announced between instances with `LISTEN`/`NOTIFY` on PostgreSQL, or
-/// living at most a second on SQLite and MySQL. A cache that fails is bypassed (the store
-/// answers).
+/// The mirror behind its cache and the session store, from [`open_stores`].
+#[derive(Clone)]
+pub struct AppStores {
+    /// The local mirror behind its cache (what [`open_cached_store`] returns).
+    pub store: Arc<dyn Store>,
+    /// Where session records live: the database's `clerk_sessions` table, or Redis when
+    /// `REDIS_URL` is set ([`clerk_store::open_session_store`]), shared by every instance.
+    pub sessions: Arc<dyn SessionStore>,
+}
+
+/// Opens and migrates the database of `config.database_url` and returns the mirror behind
+/// the cache that keeps several instances consistent ([`AnyStore::into_instance_cached`]:
+/// Redis at `config.redis_url`; else in process, announced between instances with
+/// `LISTEN`/`NOTIFY` on PostgreSQL, or living at most a second on SQLite and MySQL) and the
+/// session store: Redis at `config.redis_url` when
+/// set, else the same database (table `clerk_sessions`, expired rows swept as sessions are
+/// saved). Never in process memory, so several instances serve each other's sessions and a
+/// restart signs no one out.
 ///
 /// # Errors
-/// [`AppError::Store`] for the database, [`AppError::Cache`] for an unusable `REDIS_URL`.
-pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn Store>, AppError> {
+/// [`AppError::Store`] for the database, [`AppError::Cache`] / [`AppError::Sessions`] for an
+/// unusable `REDIS_URL`.
+pub async fn open_stores(config: &AppConfig) -> Result<AppStores, AppError> {
     let redis = config
         .redis_url
         .as_deref()
@@ -207,16 +227,28 @@ pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn Store>, App
         .transpose()?;
     let store = AnyStore::connect(&config.database_url).await?;
     store.migrate().await?;
-    Ok(store.into_instance_cached(redis, &config.clerk))
+    let sessions = clerk_store::open_session_store(&store, config.redis_url.as_deref())?;
+    let store = store.into_instance_cached(redis, &config.clerk);
+    Ok(AppStores { store, sessions })
 }
 
-/// The Rocket of [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications) over `store`, configured by `config` (the fairing reads the
-/// `CLERK_*` settings from the figment only, not from the process environment).
+/// Opens and migrates the store of `config.database_url` behind its cache (see
+/// [`open_stores`]). A cache that fails is bypassed (the store answers).
+///
+/// # Errors
+/// [`AppError::Store`] for the database, [`AppError::Cache`] for an unusable `REDIS_URL`.
+pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn Store>, AppError> {
+    Ok(open_stores(config).await?.store)
+}
+
+/// The Rocket of [design §8](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#8-the-example-applications) over `stores` ([`open_stores`]: the mirror and
+/// the session store), configured by `config` (the fairing reads the `CLERK_*` settings from
+/// the figment only, not from the process environment).
 #[must_use]
-pub fn rocket(config: &AppConfig, store: Arc<dyn Store>) -> Rocket<Build> {
+pub fn rocket(config: &AppConfig, stores: AppStores) -> Rocket<Build> {
     let fairing = ClerkFairing::new()
-        .store(store)
-        .sessions(Arc::new(MemorySessionStore::new()))
+        .store(stores.store)
+        .sessions(stores.sessions)
         .establish_sessions_from_header(false);
     rocket_with(config.figment(), fairing)
 }
@@ -237,13 +269,13 @@ pub fn rocket_with(figment: Figment, fairing: ClerkFairing) -> Rocket<Build> {
         .mount("/webhooks/clerk", clerk_rocket::webhook::routes())
 }
 
-/// Opens and migrates the database (behind its cache), then launches on `config.bind` until Ctrl-C.
+/// Opens and migrates the database (behind its cache, with the session store), then launches on `config.bind` until Ctrl-C.
 ///
 /// # Errors
 /// [`AppError`] when start-up fails.
 pub async fn run(config: AppConfig) -> Result<(), AppError> {
-    let store = open_cached_store(&config).await?;
-    let rocket = rocket(&config, store);
+    let stores = open_stores(&config).await?;
+    let rocket = rocket(&config, stores);
     tracing::info!(addr = %config.bind, "rocket-app launching");
     rocket
         .launch()

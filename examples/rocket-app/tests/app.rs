@@ -18,7 +18,9 @@ use clerk_testkit::{Fault, MockClerk, OrgV2, TestKeyPair};
 use clerk_webhooks::MAX_BODY_BYTES;
 use rocket::http::{Header, Method, Status};
 use rocket::local::asynchronous::Client;
-use rocket_app::{open_cached_store, rocket, AppConfig, DEFAULT_BIND, DEFAULT_DATABASE_URL};
+use rocket_app::{
+    open_cached_store, open_stores, rocket, AppConfig, DEFAULT_BIND, DEFAULT_DATABASE_URL,
+};
 use serde_json::{json, Value};
 
 /// A temporary SQLite file, removed (with its WAL files) on drop.
@@ -75,8 +77,9 @@ async fn harness_with(edit: impl FnOnce(&mut HashMap<&'static str, String>)) -> 
     let mut env = settings(&clerk, &db);
     edit(&mut env);
     let config = AppConfig::from_lookup(|name| env.get(name).cloned()).unwrap();
-    let store = open_cached_store(&config).await.unwrap();
-    let rocket = rocket(&config, Arc::clone(&store)).configure(
+    let stores = open_stores(&config).await.unwrap();
+    let store = Arc::clone(&stores.store);
+    let rocket = rocket(&config, stores).configure(
         rocket::Config::figment()
             .merge(config.figment())
             .merge(("log_level", "off")),
@@ -651,4 +654,69 @@ fn an_unusable_redis_url_names_the_setting() {
         .err()
         .expect("an unusable REDIS_URL is refused");
     assert!(error.to_string().starts_with("REDIS_URL"), "{error}");
+}
+
+/// Design §10: a session established on one instance is served by another sharing the
+/// database (or Redis) (its own pool, caches and fairing), without a token.
+async fn served_across_instances(edit: impl Fn(&mut HashMap<&'static str, String>)) {
+    let h = harness_with(&edit).await;
+    assert_eq!(
+        h.webhook(&bodies::user_created("user_i", "i@example.com"))
+            .await
+            .status,
+        Status::Ok
+    );
+    let mut env = settings(&h.clerk, &h._db);
+    edit(&mut env);
+    let config = AppConfig::from_lookup(|name| env.get(name).cloned()).unwrap();
+    let other = rocket(&config, open_stores(&config).await.unwrap()).configure(
+        rocket::Config::figment()
+            .merge(config.figment())
+            .merge(("log_level", "off")),
+    );
+    let other = Client::untracked(other).await.unwrap();
+
+    let token = h.token("user_i");
+    let browser = h
+        .send(
+            h.client
+                .get("/api/me")
+                .header(Header::new("Cookie", format!("__session={token}"))),
+        )
+        .await;
+    assert_eq!(browser.status, Status::Ok, "{}", browser.body);
+    let cookie = browser.headers["set-cookie"]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let (name, value) = cookie.split_once('=').unwrap();
+    let response = other
+        .get("/api/me")
+        .cookie(rocket::http::Cookie::new(name.to_owned(), value.to_owned()))
+        .dispatch()
+        .await;
+    let status = response.status();
+    let body: Value = serde_json::from_slice(&response.into_bytes().await.unwrap()).unwrap();
+    assert_eq!(status, Status::Ok, "served by the other instance: {body}");
+    assert_eq!(body["email"], "i@example.com");
+}
+
+#[tokio::test]
+async fn a_session_established_on_one_instance_is_served_by_another() {
+    served_across_instances(|_| {}).await;
+}
+
+/// The same with `REDIS_URL`: the session records live in Redis.
+#[tokio::test]
+async fn with_redis_a_session_is_served_by_another_instance() {
+    let Ok(url) = std::env::var("CLERK_TEST_REDIS_URL") else {
+        eprintln!("skipped: CLERK_TEST_REDIS_URL is not set");
+        return;
+    };
+    served_across_instances(|env| {
+        env.insert("REDIS_URL", url.clone());
+    })
+    .await;
 }
