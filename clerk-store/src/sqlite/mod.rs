@@ -168,10 +168,19 @@ impl SqliteStore {
     /// when a migration fails or the applied history differs from the embedded one.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = SqliteStore::migrator().await?;
-        match migrator.run(&self.pool).await {
-            Ok(()) => Ok(()),
-            Err(_) => migrator.run(&self.pool).await.map_err(classify_migrate),
+        // SQLite has no migration lock: a process migrating the same file at the same time
+        // makes a run fail where the other got ahead (a version recorded twice). Each failure
+        // means the other process progressed, so running again converges; one retry per
+        // migration is enough.
+        let attempts = migrator.iter().count() + 1;
+        let mut last = None;
+        for _ in 0..attempts {
+            match migrator.run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(error) => last = Some(error),
+            }
         }
+        Err(last.map_or_else(|| StoreError::backend("migration did not run"), classify_migrate))
     }
 }
 
