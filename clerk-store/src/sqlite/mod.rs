@@ -180,7 +180,10 @@ impl SqliteStore {
                 Err(error) => last = Some(error),
             }
         }
-        Err(last.map_or_else(|| StoreError::backend("migration did not run"), classify_migrate))
+        Err(last.map_or_else(
+            || StoreError::backend("migration did not run"),
+            classify_migrate,
+        ))
     }
 }
 
