@@ -69,6 +69,7 @@ pub struct ClerkConfig {
     publishable_key: Option<PublishableKey>,
     jwt_key: Option<Arc<VerifyingKey>>,
     api_url: String,
+    api_version: String,
     webhook_signing_key: Option<WebhookSigningKey>,
     verify: VerifyOptions,
     /// `CLERK_SESSION_REVALIDATION_SECONDS`.
@@ -147,6 +148,14 @@ impl ClerkConfig {
         &self.api_url
     }
 
+    /// `CLERK_API_VERSION`: the Backend API version every request pins with
+    /// `Clerk-API-Version` (default
+    /// [`DEFAULT_API_VERSION`](crate::backend_api::DEFAULT_API_VERSION)).
+    #[must_use]
+    pub fn api_version(&self) -> &str {
+        &self.api_version
+    }
+
     /// The webhook signing secret, when configured.
     #[must_use]
     pub fn webhook_signing_key(&self) -> Option<&WebhookSigningKey> {
@@ -169,6 +178,7 @@ pub struct ClerkConfigBuilder {
     publishable_key: Option<String>,
     jwt_key: Option<String>,
     api_url: Option<String>,
+    api_version: Option<String>,
     webhook_signing_key: Option<String>,
     frontend_hosts: Vec<String>,
     issuer: Option<String>,
@@ -297,6 +307,7 @@ impl ClerkConfigBuilder {
             publishable_key: present(get("CLERK_PUBLISHABLE_KEY")),
             jwt_key: present(get("CLERK_JWT_KEY")),
             api_url: present(get("CLERK_API_URL")),
+            api_version: present(get("CLERK_API_VERSION")),
             webhook_signing_key: present(get("CLERK_WEBHOOK_SIGNING_KEY")),
             frontend_hosts: hosts,
             session_revalidation: seconds(
@@ -375,6 +386,13 @@ impl ClerkConfigBuilder {
     #[must_use]
     pub fn jwt_key(mut self, pem: impl Into<String>) -> Self {
         self.jwt_key = present(Some(pem.into()));
+        self
+    }
+
+    /// `CLERK_API_VERSION`: the `Clerk-API-Version` every Backend API request pins.
+    #[must_use]
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = present(Some(version.into()));
         self
     }
 
@@ -577,6 +595,18 @@ impl ClerkConfigBuilder {
             }
         };
         let api_url = validate_api_url(self.api_url.as_deref().unwrap_or(DEFAULT_API_URL))?;
+        let api_version = self
+            .api_version
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or(crate::backend_api::DEFAULT_API_VERSION);
+        if !is_api_version(api_version) {
+            return Err(ConfigError::Invalid {
+                setting: "CLERK_API_VERSION",
+                expected: format!("expected a date such as 2026-05-12, got {api_version:?}"),
+            });
+        }
+        let api_version = api_version.to_owned();
         let mut parties = Vec::new();
         for host in &self.frontend_hosts {
             parties.push(validate_origin(host)?);
@@ -606,6 +636,7 @@ impl ClerkConfigBuilder {
             publishable_key,
             jwt_key,
             api_url,
+            api_version,
             webhook_signing_key: self.webhook_signing_key.map(WebhookSigningKey::new),
             verify: VerifyOptions {
                 algorithms: vec![crate::keys::Algorithm::Rs256],
@@ -733,6 +764,16 @@ fn is_loopback(uri: &http::Uri) -> bool {
         .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A Backend API version as Clerk names them: `YYYY-MM-DD`.
+fn is_api_version(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        })
+}
+
 fn validate_api_url(url: &str) -> Result<String, ConfigError> {
     let invalid = |expected: String| ConfigError::Invalid {
         setting: "CLERK_API_URL",
@@ -803,6 +844,23 @@ mod tests {
                 "https://app.example.com/, http://localhost:3000",
             ),
         ]
+    }
+
+    #[test]
+    fn the_api_version_is_pinned_by_default_and_settable_as_a_date() {
+        assert_eq!(
+            load(&base()).unwrap().api_version(),
+            crate::backend_api::DEFAULT_API_VERSION
+        );
+        let mut pairs = base();
+        pairs.push(("CLERK_API_VERSION", "2025-11-10"));
+        assert_eq!(load(&pairs).unwrap().api_version(), "2025-11-10");
+        for bad in ["latest", "2025-1-10", "20251110", "2025-11-10x", "v1"] {
+            let mut pairs = base();
+            pairs.push(("CLERK_API_VERSION", bad));
+            let error = load(&pairs).unwrap_err();
+            assert_eq!(error.setting(), "CLERK_API_VERSION", "{bad}");
+        }
     }
 
     #[test]

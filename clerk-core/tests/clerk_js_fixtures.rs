@@ -44,6 +44,11 @@ fn authenticator(fx: &Value, pem: Option<&str>, now: i64) -> Authenticator {
         .http_client(move |req: http::Request<Vec<u8>>| {
             assert_eq!(req.uri().path(), "/v1/jwks");
             assert_eq!(req.headers()["authorization"], "Bearer sk_test_fixture");
+            // Clerk's JS SDK pins the Backend API version on the JWKS fetch too.
+            assert_eq!(
+                req.headers()["clerk-api-version"],
+                clerk_core::backend_api::DEFAULT_API_VERSION
+            );
             let body = (*jwks).clone();
             async move { Ok(http::Response::builder().status(200).body(body).unwrap()) }
         })

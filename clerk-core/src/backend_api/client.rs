@@ -95,6 +95,7 @@ fn std_jitter() -> f64 {
 pub struct BackendApi {
     http: Arc<dyn HttpClient>,
     api_url: String,
+    api_version: String,
     secret_key: SecretKey,
     retry: RetryPolicy,
     sleeper: Arc<dyn Sleeper>,
@@ -125,6 +126,7 @@ impl BackendApi {
         BackendApi {
             http,
             api_url,
+            api_version: super::request::DEFAULT_API_VERSION.to_owned(),
             secret_key,
             retry: RetryPolicy::default(),
             sleeper,
@@ -142,7 +144,16 @@ impl BackendApi {
         sleeper: Arc<dyn Sleeper>,
     ) -> Result<Self, ApiError> {
         let secret_key = config.secret_key().ok_or(ApiError::NoSecretKey)?.clone();
-        Ok(Self::new(http, config.api_url(), secret_key, sleeper))
+        Ok(Self::new(http, config.api_url(), secret_key, sleeper)
+            .with_api_version(config.api_version()))
+    }
+
+    /// Pins another Backend API version (`Clerk-API-Version`; default
+    /// [`DEFAULT_API_VERSION`](super::DEFAULT_API_VERSION)).
+    #[must_use]
+    pub fn with_api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = version.into();
+        self
     }
 
     /// Replaces the retry policy.
@@ -192,7 +203,8 @@ impl BackendApi {
     ) -> Result<T, ApiError> {
         let mut attempt: u32 = 0;
         loop {
-            let request = build(&self.api_url, &self.secret_key)?;
+            let mut request = build(&self.api_url, &self.secret_key)?;
+            super::request::pin_api_version(&mut request, &self.api_version);
             attempt = attempt.saturating_add(1);
             let result = match self.http.send(request).await {
                 Ok(response) => parse(&response),
@@ -547,6 +559,11 @@ mod tests {
                 let now = *me.now.lock().unwrap();
                 let pq = request.uri().path_and_query().unwrap().to_string();
                 assert_eq!(request.headers()["authorization"], "Bearer sk_test_x");
+                // Every attempt, retries included, pins the API version as Clerk's SDKs do.
+                assert_eq!(
+                    request.headers()["clerk-api-version"],
+                    crate::backend_api::DEFAULT_API_VERSION
+                );
                 let n = {
                     let mut sent = me.sent.lock().unwrap();
                     sent.push((now, pq.clone()));

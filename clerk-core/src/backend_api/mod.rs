@@ -63,7 +63,8 @@ pub use error::{ApiError, Endpoint};
 pub use request::{
     count_users_request, get_user_request, list_invitations_request, list_memberships_request,
     list_organization_invitations_request, list_organizations_request, list_users_request,
-    PageParams, UserOrder, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, USER_AGENT,
+    pin_api_version, PageParams, UserOrder, API_VERSION_HEADER, DEFAULT_API_VERSION,
+    DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, USER_AGENT,
 };
 pub use response::{
     parse_invitations_page, parse_memberships_page, parse_organizations_page, parse_user_count,

@@ -11,6 +11,25 @@ pub const MAX_PAGE_LIMIT: u32 = 500;
 /// Clerk's page size when `limit` is absent.
 pub const DEFAULT_PAGE_LIMIT: u32 = 10;
 
+/// The Backend API version every request pins with the [`API_VERSION_HEADER`] header, unless
+/// `CLERK_API_VERSION` says otherwise: the version `@clerk/backend` 3.25.0 (the SDK the oracle
+/// corpus is pinned to) sends, so responses have the shapes that SDK, and our parsers, expect.
+pub const DEFAULT_API_VERSION: &str = "2026-05-12";
+
+/// The header that pins the Backend API version (Clerk's SDKs send it on every request, the
+/// JWKS fetch included).
+pub const API_VERSION_HEADER: &str = "clerk-api-version";
+
+/// Sets the [`API_VERSION_HEADER`] of `request` to `version` (a value that is not a valid
+/// header value is left out: the configuration checks it at start-up).
+pub fn pin_api_version(request: &mut http::Request<Vec<u8>>, version: &str) {
+    if let Ok(value) = http::HeaderValue::from_str(version) {
+        request
+            .headers_mut()
+            .insert(http::HeaderName::from_static(API_VERSION_HEADER), value);
+    }
+}
+
 /// The `User-Agent` of every request.
 pub const USER_AGENT: &str = concat!("clerk-rs/", env!("CARGO_PKG_VERSION"));
 

@@ -78,6 +78,8 @@ pub(crate) struct JwksCache {
     http: Arc<dyn HttpClient>,
     clock: Arc<dyn Clock>,
     api_url: String,
+    /// `Clerk-API-Version`, as Clerk's SDKs send on the JWKS fetch too.
+    api_version: String,
     secret_key: SecretKey,
     policy: JwksPolicy,
     spawner: Option<Arc<dyn Spawn>>,
@@ -97,6 +99,7 @@ impl JwksCache {
         http: Arc<dyn HttpClient>,
         clock: Arc<dyn Clock>,
         api_url: String,
+        api_version: String,
         secret_key: SecretKey,
         policy: JwksPolicy,
         spawner: Option<Arc<dyn Spawn>>,
@@ -105,6 +108,7 @@ impl JwksCache {
             http,
             clock,
             api_url,
+            api_version,
             secret_key,
             policy,
             spawner,
@@ -263,10 +267,13 @@ impl JwksCache {
 
     async fn fetch(self: Arc<Self>) -> Result<Arc<KeySet>, JwksError> {
         let result = match jwks_request(&self.api_url, &self.secret_key) {
-            Ok(request) => match self.http.send(request).await {
-                Ok(response) => parse_jwks_response(&response).map(Arc::new),
-                Err(e) => Err(JwksError::Transport(e)),
-            },
+            Ok(mut request) => {
+                crate::backend_api::pin_api_version(&mut request, &self.api_version);
+                match self.http.send(request).await {
+                    Ok(response) => parse_jwks_response(&response).map(Arc::new),
+                    Err(e) => Err(JwksError::Transport(e)),
+                }
+            }
             Err(e) => Err(e),
         };
         self.finish(result)

@@ -278,6 +278,7 @@ impl AuthenticatorBuilder {
                 http,
                 Arc::clone(&self.clock),
                 self.config.api_url().to_owned(),
+                self.config.api_version().to_owned(),
                 secret,
                 self.policy,
                 self.spawner,
