@@ -44,8 +44,12 @@ fuzz_target!(|data: &[u8]| {
                 );
             }
             let shown = format!("{form:?}");
+            // The username is shown, escaped (`\0`, `\u{16}`): a password that is part of
+            // that text is no leak.
+            let shown_username = format!("{:?}", form.username);
             if form.password.len() >= 4
                 && !form.username.contains(&form.password)
+                && !shown_username.contains(&form.password)
                 && !"LoginForm { username: , password: \"<redacted>\" }".contains(&form.password)
             {
                 assert!(
