@@ -163,6 +163,14 @@ impl Clerk {
         &self.store
     }
 
+    /// The Backend API caller (with `CLERK_SECRET_KEY`): the app's own writes to Clerk —
+    /// bans, revocations, invitations — share its HTTP client, retry policy and
+    /// `Clerk-API-Version`.
+    #[must_use]
+    pub fn backend_api(&self) -> Option<&clerk_core::backend_api::BackendApi> {
+        self.wired.backend_api.as_ref()
+    }
+
     /// The webhook processor, when `CLERK_WEBHOOK_SIGNING_KEY` is set.
     #[must_use]
     pub fn webhooks(&self) -> Option<&Arc<Processor>> {

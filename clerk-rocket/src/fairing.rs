@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use clerk_core::backend_api::BackendApi;
 use clerk_core::flow::session::SessionFlow;
 use clerk_core::flow::wiring::{Wiring, WiringError};
 use clerk_core::provision::UserProvisioning;
@@ -28,6 +29,7 @@ pub struct ClerkState {
     config: ClerkConfig,
     authenticator: Authenticator,
     users: Option<UserProvisioning>,
+    backend_api: Option<BackendApi>,
     webhooks: Option<Arc<Processor>>,
     sessions: Option<(SessionFlow, Arc<dyn SessionStore>)>,
 }
@@ -45,6 +47,14 @@ impl fmt::Debug for ClerkState {
 }
 
 impl ClerkState {
+    /// The Backend API caller (with `CLERK_SECRET_KEY`): the app's own writes to Clerk —
+    /// bans, revocations, invitations — share its HTTP client, retry policy and
+    /// `Clerk-API-Version`.
+    #[must_use]
+    pub fn backend_api(&self) -> Option<&BackendApi> {
+        self.backend_api.as_ref()
+    }
+
     /// Session mode, when on.
     #[must_use]
     pub fn sessions(&self) -> Option<&SessionFlow> {
@@ -246,6 +256,7 @@ impl ClerkFairing {
             config: wired.config,
             authenticator: wired.authenticator,
             users: wired.users,
+            backend_api: wired.backend_api,
             webhooks,
             sessions,
         })
