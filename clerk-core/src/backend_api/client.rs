@@ -93,13 +93,13 @@ fn std_jitter() -> f64 {
 /// ```
 #[derive(Clone)]
 pub struct BackendApi {
-    http: Arc<dyn HttpClient>,
-    api_url: String,
-    api_version: String,
-    secret_key: SecretKey,
-    retry: RetryPolicy,
-    sleeper: Arc<dyn Sleeper>,
-    jitter: Jitter,
+    pub(super) http: Arc<dyn HttpClient>,
+    pub(super) api_url: String,
+    pub(super) api_version: String,
+    pub(super) secret_key: SecretKey,
+    pub(super) retry: RetryPolicy,
+    pub(super) sleeper: Arc<dyn Sleeper>,
+    pub(super) jitter: Jitter,
 }
 
 impl fmt::Debug for BackendApi {

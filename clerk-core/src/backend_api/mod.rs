@@ -55,6 +55,7 @@ mod request;
 mod response;
 mod retry;
 mod types;
+mod writes;
 
 #[cfg(feature = "reqwest")]
 pub use client::TokioSleeper;
@@ -74,4 +75,16 @@ pub use retry::{CallBudget, RetryPolicy};
 pub use types::{
     ApiEmailAddress, ApiInvitation, ApiMembership, ApiMembershipOrganization, ApiOrganization,
     ApiPublicUserData, ApiUser, ApiVerification, Page,
+};
+pub use writes::{
+    ban_user_request, create_invitation_request, create_membership_request,
+    create_organization_request, delete_membership_request, delete_organization_request,
+    delete_user_request, list_app_invitations_request, list_sessions_request, lock_user_request,
+    may_retry, merge_metadata, parse_app_invitation_response, parse_app_invitations_page,
+    parse_deleted, parse_membership_response, parse_organization_response, parse_session_response,
+    parse_sessions_page, parse_user_write, revoke_invitation_request, revoke_session_request,
+    unban_user_request, unlock_user_request, update_membership_request,
+    update_organization_request, update_user_metadata_request, update_user_request,
+    ApiAppInvitation, ApiSession, DeletedObject, MetadataPatch, NewInvitation, NewOrganization,
+    OrganizationUpdate, RetryClass, SessionRevocations, SessionStatus, UserUpdate, MAX_ID_LEN,
 };

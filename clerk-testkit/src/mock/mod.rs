@@ -38,8 +38,11 @@ mod dataset;
 mod error;
 mod fault;
 mod jwks;
+mod outbox;
 mod state;
 mod tokens;
+mod writes;
+mod writes_orgs;
 
 use std::future::Future;
 use std::io;
@@ -53,6 +56,7 @@ use tokio::sync::{oneshot, watch};
 pub use self::backend::BackendRequest;
 pub use self::dataset::{generated_user, generated_user_id, GENERATED_EPOCH_MILLIS};
 pub use self::fault::Fault;
+pub use self::outbox::{EmittedWebhook, WebhookDelivery, MOCK_INSTANCE_ID};
 use self::state::MockState;
 pub use self::tokens::TOKENS_PATH;
 use crate::keys::TestKeyPair;
@@ -69,6 +73,8 @@ fn router(state: Arc<MockState>) -> Router {
     Router::new()
         .merge(jwks::routes())
         .merge(backend::routes())
+        .merge(writes::routes())
+        .merge(writes_orgs::routes())
         .merge(tokens::routes())
         .fallback(error::not_found)
         .with_state(state)

@@ -77,6 +77,8 @@ pub(crate) struct MockState {
     pub(crate) counters: Counters,
     /// The Backend API's data set, rate limit and request log.
     pub(crate) backend: BackendState,
+    /// The webhooks the writes send.
+    pub(crate) webhooks: std::sync::Arc<super::outbox::Outbox>,
     /// Flips to `true` when the server shuts down (cuts injected delays short).
     pub(crate) shutting_down: watch::Receiver<bool>,
 }
@@ -95,6 +97,7 @@ impl MockState {
             faults: Mutex::new(FaultPlan::default()),
             counters: Counters::default(),
             backend: BackendState::default(),
+            webhooks: std::sync::Arc::new(super::outbox::Outbox::new()),
             shutting_down,
         }
     }
