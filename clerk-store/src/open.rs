@@ -266,7 +266,6 @@ pub fn open_session_store(
 /// and the session store.
 #[cfg(feature = "redis")]
 #[derive(Clone)]
-#[non_exhaustive]
 pub struct AppStores {
     /// The local mirror behind the cache that keeps several instances consistent
     /// ([`AnyStore::into_instance_cached`]).

@@ -41,6 +41,7 @@ use crate::webhooks::{bodies, WebhookSender, TEST_SECRET};
 use crate::{MockClerk, OrgV2};
 
 pub mod admin;
+pub mod admin_actions;
 pub mod bounds;
 pub mod checks;
 pub mod e2e;
@@ -520,6 +521,10 @@ pub async fn run_admin_suite(app: &AppUnderTest) -> ContractReport {
     report.record(
         "admin_shows_held_webhooks",
         admin::shows_held_webhooks(r, &staff).await,
+    );
+    report.record(
+        "admin_user_actions",
+        admin_actions::user_actions(r, &staff).await,
     );
     report.record(
         "admin_login_throttle",

@@ -14,6 +14,9 @@
 //! | `GET /admin/login` | 200 HTML login form (`username`, `password`) |
 //! | `POST /admin/login` | form-urlencoded; staff credentials: 303 `Location: /admin` + session cookie (HttpOnly, SameSite=Lax); refused (unknown, wrong password, not staff, inactive): 401 HTML with the form and "Invalid username or password."; an unreadable form: 400 |
 //! | `POST /admin/logout` | 303 `Location: /admin/login`, the session ended |
+//! | `GET /admin/users/{clerk_id}` | staff: 200 HTML, the mirror's view of the user (banned, locked, may sign in) and buttons to ban, unban or revoke every session; otherwise 303 to the login page |
+//! | `GET /admin/users/{clerk_id}/{ban,unban,revoke-sessions}` | staff: 200 HTML confirmation step (one button posting `confirm={action}`) |
+//! | `POST /admin/users/{clerk_id}/{action}` | staff with `confirm={action}`: the Backend API call (`POST /v1/users/{id}/ban`, `/unban`, or each active session's `/revoke`), then 303 to the user page, which shows the change once Clerk's webhook reaches the mirror; unconfirmed 400, cross-site 403, not a Clerk user id or an unknown action 404, Clerk refusing 502: nothing sent or changed |
 //! | `POST /admin/login` or `/admin/logout` sent by a browser from another site (`Sec-Fetch-Site`, else `Origin`) | 403 HTML, nothing changed (login CSRF, forced logout) |
 //! | anything else | 404 with an empty body (as Axum answers) |
 //!
@@ -49,11 +52,9 @@ use std::sync::Arc;
 
 use clerk_core::store::{Store, StoreError};
 use clerk_core::{ActiveOrganization, ClerkConfig};
-use clerk_rocket::session::SessionStore;
 use clerk_rocket::{
     ActiveOrg, ClerkFairing, ClerkUser, OptionalClerkAuth, RequirePermission, RequireRole,
 };
-use clerk_store::{AnyStore, RedisCache};
 use rocket::figment::Figment;
 use rocket::serde::json::Json;
 use rocket::{catch, catchers, get, routes, Build, Request, Rocket};
@@ -177,12 +178,10 @@ pub enum AppError {
     /// The database could not be opened or migrated.
     #[error("DATABASE_URL: {0}")]
     Store(#[from] StoreError),
-    /// `REDIS_URL` is not a usable Redis URL.
-    #[error("REDIS_URL: {0}")]
-    Cache(#[from] clerk_core::cache::CacheError),
-    /// `REDIS_URL` is not usable for the session store.
-    #[error("REDIS_URL: {0}")]
-    Sessions(#[from] clerk_core::flow::records::SessionStoreError),
+    /// The database, the cache or the session store could not be opened (`DATABASE_URL`,
+    /// `REDIS_URL`).
+    #[error(transparent)]
+    Stores(#[from] clerk_store::OpenStoresError),
     /// Rocket could not launch (the Clerk fairing's reason is in the log).
     #[error("Rocket failed to launch: {0}")]
     Launch(String),
@@ -198,45 +197,29 @@ pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StoreError
 }
 
 /// The mirror behind its cache and the session store, from [`open_stores`].
-#[derive(Clone)]
-pub struct AppStores {
-    /// The local mirror behind its cache (what [`open_cached_store`] returns).
-    pub store: Arc<dyn Store>,
-    /// Where session records live: the database's `clerk_sessions` table, or Redis when
-    /// `REDIS_URL` is set ([`clerk_store::open_session_store`]), shared by every instance.
-    pub sessions: Arc<dyn SessionStore>,
-}
+pub use clerk_store::AppStores;
 
 /// Opens and migrates the database of `config.database_url` and returns the mirror behind
-/// the cache that keeps several instances consistent ([`AnyStore::into_instance_cached`]:
-/// Redis at `config.redis_url`; else in process, announced between instances with
-/// `LISTEN`/`NOTIFY` on PostgreSQL, or living at most a second on SQLite and MySQL) and the
-/// session store: Redis at `config.redis_url` when
-/// set, else the same database (table `clerk_sessions`, expired rows swept as sessions are
-/// saved). Never in process memory, so several instances serve each other's sessions and a
-/// restart signs no one out.
+/// the cache that keeps several instances consistent and the session store, both shared by
+/// every instance on the same database or Redis (`config.redis_url`); never in process
+/// memory ([`clerk_store::open_app_stores`]).
 ///
 /// # Errors
-/// [`AppError::Store`] for the database, [`AppError::Cache`] / [`AppError::Sessions`] for an
-/// unusable `REDIS_URL`.
+/// [`AppError::Stores`] naming `DATABASE_URL` or `REDIS_URL`.
 pub async fn open_stores(config: &AppConfig) -> Result<AppStores, AppError> {
-    let redis = config
-        .redis_url
-        .as_deref()
-        .map(RedisCache::open)
-        .transpose()?;
-    let store = AnyStore::connect(&config.database_url).await?;
-    store.migrate().await?;
-    let sessions = clerk_store::open_session_store(&store, config.redis_url.as_deref())?;
-    let store = store.into_instance_cached(redis, &config.clerk);
-    Ok(AppStores { store, sessions })
+    Ok(clerk_store::open_app_stores(
+        &config.database_url,
+        config.redis_url.as_deref(),
+        &config.clerk,
+    )
+    .await?)
 }
 
 /// Opens and migrates the store of `config.database_url` behind its cache (see
 /// [`open_stores`]). A cache that fails is bypassed (the store answers).
 ///
 /// # Errors
-/// [`AppError::Store`] for the database, [`AppError::Cache`] for an unusable `REDIS_URL`.
+/// [`AppError::Stores`] naming `DATABASE_URL` or `REDIS_URL`.
 pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn Store>, AppError> {
     Ok(open_stores(config).await?.store)
 }
