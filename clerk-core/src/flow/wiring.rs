@@ -41,6 +41,9 @@ pub struct Wired {
     pub sessions: Option<SessionFlow>,
     /// The HTTP client the parts share (JWKS, Backend API), when there is one.
     pub http: Option<Arc<dyn HttpClient>>,
+    /// Machine credentials (API keys, M2M and OAuth tokens), over the authenticator's keys
+    /// and the Backend API's verify endpoints.
+    pub machine: crate::machine::MachineVerifier,
 }
 
 impl std::fmt::Debug for Wired {
@@ -181,12 +184,15 @@ impl Wiring {
             (true, None) => return Err(WiringError::SessionsWithoutStore),
             (false, _) => None,
         };
+        let machine =
+            crate::machine::MachineVerifier::new(authenticator.clone(), &config, http.clone());
         Ok(Wired {
             config,
             authenticator,
             users,
             sessions,
             http,
+            machine,
         })
     }
 }
