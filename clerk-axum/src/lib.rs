@@ -192,6 +192,7 @@
 mod builder;
 mod extract;
 mod layer;
+pub mod machine;
 pub mod middleware;
 mod rejection;
 #[cfg(feature = "sessions")]
@@ -213,6 +214,7 @@ pub use extract::{
 #[cfg(feature = "reqwest")]
 pub use layer::FromEnvError;
 pub use layer::{ClerkLayer, ClerkService};
+pub use machine::{MachineAuth, RequireScope};
 pub use rejection::{
     AuthState, ClerkRejection, ClerkUser, Refusal, SessionDependency, UserDependency,
     LAYER_MISSING_MESSAGE, SESSION_LAYER_MISSING_MESSAGE, SESSION_TOKEN_MISSING,

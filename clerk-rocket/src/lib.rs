@@ -141,6 +141,7 @@
 
 mod fairing;
 mod guard;
+pub mod machine;
 mod rejection;
 pub mod session;
 pub mod settings;
@@ -155,6 +156,7 @@ pub use clerk_core::provision::UserProvisioning;
 pub use clerk_core::{feature, permission, plan, reverification, role};
 pub use clerk_core::{ActiveOrganization, Auth};
 pub use fairing::{ClerkFairing, ClerkState, FairingError, Processor};
+pub use machine::{MachineAuth, RequireScope};
 pub use guard::{
     ActiveOrg, ClerkAuth, NotImpersonated, OptionalClerkAuth, Require, RequireFeature,
     RequirePermission, RequirePlan, RequireReverification, RequireRole,

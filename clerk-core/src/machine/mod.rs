@@ -69,6 +69,7 @@
 //! # }
 //! ```
 
+mod adapter;
 mod api;
 mod auth;
 mod cache;
