@@ -7,7 +7,7 @@
 //!   type");
 //! - an M2M JWT whose `cat` is present and not `cl_B7d4PD333AAA` is `token-invalid`;
 //! - then `typ` (M2M: absent or `JWT`; OAuth: one of the OAuth types), `alg` (RS256, RS384,
-//!   RS512), the signature, `sub` a string, `exp` a number not past (5 s skew), `nbf` and
+//!   RS512 by name, RS256 in effect), the signature, `sub` a string, `exp` a number not past (5 s skew), `nbf` and
 //!   `iat` when present numbers not in the future: any failure is
 //!   `token-verification-failed`. No issuer or authorized-party check: Clerk's SDK makes none
 //!   for machine JWTs.
@@ -26,9 +26,10 @@ use crate::keys::{Algorithm, VerifyingKey};
 use crate::time::UnixTime;
 use crate::verify::{ParsedToken, CATEGORY_M2M_TOKEN};
 
-/// The algorithms Clerk's SDK accepts on a machine JWT.
-pub const MACHINE_JWT_ALGORITHMS: [Algorithm; 3] =
-    [Algorithm::Rs256, Algorithm::Rs384, Algorithm::Rs512];
+/// The algorithms a machine JWT verifies with: RS256. Clerk's SDK names RS384 and RS512 too,
+/// but imports the instance's key (PEM or JWK) as an RS256 key, so their signatures never
+/// verify there (the oracle corpus records it); neither do they here.
+pub const MACHINE_JWT_ALGORITHMS: [Algorithm; 1] = [Algorithm::Rs256];
 
 /// Which JWT form a machine JWT is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
