@@ -18,7 +18,12 @@
 //! [`issue_m2m_token`](super::MockClerk::issue_m2m_token) and
 //! [`issue_oauth_token`](super::MockClerk::issue_oauth_token) (opaque, or JWTs signed with the
 //! mock's first key, as Clerk signs them with the instance's keys), and revoke them with
-//! [`revoke_machine_credential`](super::MockClerk::revoke_machine_credential).
+//! [`revoke_machine_credential`](super::MockClerk::revoke_machine_credential); black-box tests
+//! and `clerk mock` users do the same over HTTP (no key check, like `POST /__mock/tokens`):
+//!
+//! - `POST /__mock/machine` `{"type": "api_key"|"m2m_token"|"oauth_token", "subject",
+//!   "scopes"?, "claims"?, "ttl_seconds"?, "expired"?, "jwt"?}` → `{"id", "token"}`;
+//! - `POST /__mock/machine/revoke` `{"id"}` → 200 `{"revoked": true}`, or 404.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -261,6 +266,87 @@ pub(crate) fn routes() -> Router<Arc<MockState>> {
             "/v1/oauth_applications/access_tokens/verify",
             post(verify_oauth_token),
         )
+        .route(ISSUE_PATH, post(issue_over_http))
+        .route(REVOKE_PATH, post(revoke_over_http))
+}
+
+/// The path that issues machine credentials over HTTP.
+pub const ISSUE_PATH: &str = "/__mock/machine";
+/// The path that revokes one.
+pub const REVOKE_PATH: &str = "/__mock/machine/revoke";
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueRequest {
+    #[serde(rename = "type")]
+    token_type: String,
+    subject: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    claims: Option<Value>,
+    #[serde(default)]
+    ttl_seconds: Option<u64>,
+    #[serde(default)]
+    expired: bool,
+    #[serde(default)]
+    jwt: bool,
+}
+
+async fn issue_over_http(State(state): State<Arc<MockState>>, body: axum::body::Bytes) -> Response {
+    let request = match serde_json::from_slice::<IssueRequest>(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return clerk_error(
+                StatusCode::BAD_REQUEST,
+                "Invalid machine credential request",
+                &e.to_string(),
+                "form_param_invalid",
+            )
+        }
+    };
+    let token_type = match TokenType::from_name(&request.token_type) {
+        Some(t) if t.is_machine() => t,
+        _ => {
+            return clerk_error(
+                StatusCode::BAD_REQUEST,
+                "Invalid machine credential request",
+                "type must be api_key, m2m_token or oauth_token",
+                "form_param_value_invalid",
+            )
+        }
+    };
+    let grant = MachineGrant {
+        subject: request.subject,
+        scopes: request.scopes,
+        claims: request.claims,
+        ttl: request.ttl_seconds.map(Duration::from_secs),
+        expired: request.expired,
+        jwt: request.jwt,
+    };
+    let key = state.keys().into_iter().next();
+    let issuer = format!("https://{}", state.frontend_host);
+    let issued = state
+        .backend_machine
+        .issue(token_type, grant, key.as_ref(), &issuer);
+    (StatusCode::OK, Json(json!({ "id": issued.id, "token": issued.token }))).into_response()
+}
+
+async fn revoke_over_http(State(state): State<Arc<MockState>>, body: axum::body::Bytes) -> Response {
+    let id = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned));
+    match id {
+        Some(id) if state.backend_machine.revoke(&id) => {
+            (StatusCode::OK, Json(json!({ "revoked": true }))).into_response()
+        }
+        _ => clerk_error(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "No machine credential with that id.",
+            "resource_not_found",
+        ),
+    }
 }
 
 async fn verify_api_key(
