@@ -26,6 +26,9 @@
 //!     [`reverification!`]), a session that is not an impersonation; all [`Require<Q>`] over
 //!     clerk-core's [`Requirement`]s, decided with Clerk's `has()` semantics.
 //!   - [`AuthState`]: the raw decision, for handlers that answer each case themselves.
+//!   - [`MachineAuth<A>`] / [`RequireScope<A, S>`] ([`machine`]): an API key, M2M token or
+//!     OAuth token (or, with `AnyToken`, a session) from `Authorization: Bearer`, of a kind
+//!     the marker `A` accepts, verified as Clerk's SDK verifies it (design §11).
 //! - [`middleware`]: the same requirements as route guards for
 //!   [`Router::route_layer`](axum::Router::route_layer), to protect groups of routes through
 //!   Axum's own routing. There are no path lists.
