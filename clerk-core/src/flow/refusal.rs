@@ -187,6 +187,40 @@ mod tests {
     }
 
     #[test]
+    fn machine_refusals_answer_with_clerks_reasons() {
+        use crate::machine::{MachineError, TokenType};
+        let mismatch = Refusal::Machine(MachineError::TypeMismatch {
+            found: TokenType::SessionToken,
+        });
+        assert_eq!(mismatch.status(), 401);
+        assert_eq!(
+            mismatch.failure().body(),
+            serde_json::json!({"error": "unauthenticated", "reason": "token-type-mismatch"})
+        );
+        assert_eq!(
+            mismatch.failure().challenge(),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+        let missing = Refusal::Machine(MachineError::MissingToken);
+        assert_eq!(missing.failure().challenge(), Some("Bearer"));
+        assert_eq!(missing.reason(), Some("No token in header"));
+        let outage = Refusal::Machine(MachineError::Unexpected {
+            status: Some(502),
+            detail: String::new(),
+        });
+        assert_eq!(outage.status(), 503);
+        assert_eq!(outage.failure().body()["error"], "service_unavailable");
+        assert_eq!(outage.failure().challenge(), None);
+        assert_eq!(Refusal::Machine(MachineError::NoSecretKey).status(), 500);
+        let scope = Refusal::Forbidden(Failure::MissingScope { required: "read" });
+        assert_eq!(scope.status(), 403);
+        assert_eq!(
+            scope.failure().body(),
+            serde_json::json!({"error": "forbidden", "reason": "missing_scope", "required": "read"})
+        );
+    }
+
+    #[test]
     fn a_misconfiguration_names_its_fix_in_the_body() {
         let refusal = Refusal::Misconfigured(Misconfiguration {
             reason: "clerk-layer-missing",
