@@ -9,6 +9,10 @@
 //! | M2M token | `POST /v1/m2m_tokens/verify` `{"token": …}` | `machine_to_machine_token` |
 //! | OAuth token | `POST /v1/oauth_applications/access_tokens/verify` `{"access_token": …}` | `clerk_idp_oauth_access_token`, or `{"active": false}` for an expired JWT |
 //!
+//! The paths are those of Clerk's OpenAPI spec (`/v1/…`, as the Python `clerk-backend-api`
+//! calls them); `@clerk/backend` sends the same requests without the `/v1` prefix
+//! (`skipApiVersionInUrl`), which Clerk serves too.
+//!
 //! Failures map as Clerk's SDK maps them (`handleClerkAPIError`): 404 → `token-invalid`, 401 →
 //! `secret-key-invalid`, anything else → `unexpected-error`. A 200 that says `revoked` or
 //! `expired` (or whose `expiration` has passed) is refused as `token-invalid` too.

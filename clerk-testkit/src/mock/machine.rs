@@ -6,6 +6,10 @@
 //! | `POST /v1/m2m_tokens/verify` | `{"token"}` | 200 Clerk's `machine_to_machine_token` object |
 //! | `POST /v1/oauth_applications/access_tokens/verify` | `{"access_token"}` | 200 Clerk's `clerk_idp_oauth_access_token` object |
 //!
+//! Each is served at its OpenAPI path (`/v1/…`, where clerk-core and the Python
+//! `clerk-backend-api` call it) and without the `/v1` prefix, where `@clerk/backend` calls it
+//! (`skipApiVersionInUrl`).
+//!
 //! The secret key is checked as on every Backend API route (401 `clerk_key_invalid`, …), then
 //! faults apply. An unknown credential is a 404 with Clerk's error body
 //! (`resource_not_found`, "API key not found" / "Machine token not found" / "OAuth token not
@@ -264,6 +268,14 @@ pub(crate) fn routes() -> Router<Arc<MockState>> {
         .route("/v1/m2m_tokens/verify", post(verify_m2m_token))
         .route(
             "/v1/oauth_applications/access_tokens/verify",
+            post(verify_oauth_token),
+        )
+        // `@clerk/backend` calls these three without the `/v1` prefix
+        // (`skipApiVersionInUrl`); Clerk's OpenAPI spec (and the Python SDK) with it.
+        .route("/api_keys/verify", post(verify_api_key))
+        .route("/m2m_tokens/verify", post(verify_m2m_token))
+        .route(
+            "/oauth_applications/access_tokens/verify",
             post(verify_oauth_token),
         )
         .route(ISSUE_PATH, post(issue_over_http))
