@@ -24,12 +24,12 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use clerk_core::flow::RequestAuth;
 pub use clerk_core::machine::{
     AcceptedTokens, Accepts, AnyMachine, AnyToken, ApiKeys, ApiKeysOrM2m, Credential, M2mTokens,
     MachineError, MachineVerifier, OAuthTokens, ScopeName, TokenType,
 };
 pub use clerk_core::scope;
-use clerk_core::flow::RequestAuth;
 
 use crate::{AuthState, ClerkRejection};
 

@@ -42,7 +42,10 @@ fn backend(key: &TestKeyPair) -> Arc<dyn HttpClient> {
                         .to_vec(),
                 ),
             };
-            Ok(axum::http::Response::builder().status(status).body(body).unwrap())
+            Ok(axum::http::Response::builder()
+                .status(status)
+                .body(body)
+                .unwrap())
         }
     })
 }
@@ -57,7 +60,9 @@ fn config() -> ClerkConfig {
 }
 
 async fn machine(auth: MachineAuth<ApiKeysOrM2m>) -> Json<Value> {
-    Json(json!({ "token_type": auth.token_type().as_str(), "subject": auth.subject(), "scopes": auth.scopes() }))
+    Json(
+        json!({ "token_type": auth.token_type().as_str(), "subject": auth.subject(), "scopes": auth.scopes() }),
+    )
 }
 
 async fn any(auth: MachineAuth<AnyToken>) -> Json<Value> {
@@ -107,11 +112,20 @@ async fn machine_routes_accept_what_they_declare() {
     let app = installed(&key, &clock);
     let (status, body) = call(&app, "/machine", Some("ak_good")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, json!({"token_type": "api_key", "subject": "user_1", "scopes": ["read:reports"]}));
+    assert_eq!(
+        body,
+        json!({"token_type": "api_key", "subject": "user_1", "scopes": ["read:reports"]})
+    );
     let (status, body) = call(&app, "/machine", Some("ak_bad")).await;
-    assert_eq!((status, body["reason"].clone()), (StatusCode::UNAUTHORIZED, json!("token-invalid")));
+    assert_eq!(
+        (status, body["reason"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("token-invalid"))
+    );
     let (status, body) = call(&app, "/machine", Some("oat_1")).await;
-    assert_eq!((status, body["reason"].clone()), (StatusCode::UNAUTHORIZED, json!("token-type-mismatch")));
+    assert_eq!(
+        (status, body["reason"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("token-type-mismatch"))
+    );
 
     let session = TokenBuilder::v2(&key)
         .issuer(&format!("https://{DEFAULT_FRONTEND_HOST}"))
@@ -120,18 +134,27 @@ async fn machine_routes_accept_what_they_declare() {
         .issued_now_by(&clock)
         .sign();
     let (status, body) = call(&app, "/machine", Some(&session)).await;
-    assert_eq!((status, body["reason"].clone()), (StatusCode::UNAUTHORIZED, json!("token-type-mismatch")));
+    assert_eq!(
+        (status, body["reason"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("token-type-mismatch"))
+    );
     // AnyToken takes the session (verified by the layer) and machine credentials alike.
     let (status, body) = call(&app, "/any", Some(&session)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"token_type": "session_token", "subject": "user_session"}));
+    assert_eq!(
+        body,
+        json!({"token_type": "session_token", "subject": "user_session"})
+    );
     let (_, body) = call(&app, "/any", Some("ak_good")).await;
     assert_eq!(body["token_type"], "api_key");
 
     // The scope guard.
     let (status, body) = call(&app, "/write", Some("ak_good")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(body, json!({"error": "forbidden", "reason": "missing_scope", "required": "write:reports"}));
+    assert_eq!(
+        body,
+        json!({"error": "forbidden", "reason": "missing_scope", "required": "write:reports"})
+    );
 }
 
 #[tokio::test]

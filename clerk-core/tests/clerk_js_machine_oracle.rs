@@ -15,9 +15,7 @@
 use std::time::Duration;
 
 use clerk_core::keys::VerifyingKey;
-use clerk_core::machine::{
-    classify, token_type_of, verify_machine_jwt, AcceptedTokens, TokenType,
-};
+use clerk_core::machine::{classify, token_type_of, verify_machine_jwt, AcceptedTokens, TokenType};
 use clerk_core::time::UnixTime;
 use serde_json::Value;
 
@@ -64,7 +62,11 @@ fn check(case: &Value, key: &VerifyingKey, now: UnixTime) -> Vec<String> {
                 "{name}: accepts {}: SDK {}, we {}",
                 probe["accepts"],
                 probe["reason"],
-                if ours_mismatch { "token-type-mismatch" } else { "accept the type" }
+                if ours_mismatch {
+                    "token-type-mismatch"
+                } else {
+                    "accept the type"
+                }
             ));
         }
     }
@@ -81,10 +83,14 @@ fn check(case: &Value, key: &VerifyingKey, now: UnixTime) -> Vec<String> {
                 ("subject", Value::from(auth.subject.clone())),
                 ("scopes", Value::from(auth.scopes.clone())),
                 ("claims", auth.claims.clone().unwrap_or(Value::Null)),
-                ("client_id", auth.client_id.clone().map_or(Value::Null, Value::from)),
+                (
+                    "client_id",
+                    auth.client_id.clone().map_or(Value::Null, Value::from),
+                ),
                 (
                     "expiration",
-                    auth.expires_at.map_or(Value::Null, |t| Value::from(t.as_millis())),
+                    auth.expires_at
+                        .map_or(Value::Null, |t| Value::from(t.as_millis())),
                 ),
             ];
             for (field, value) in checks {
@@ -110,7 +116,9 @@ fn machine_credentials_are_decided_as_clerk_js_decides() {
     let corpus = corpus();
     let key = VerifyingKey::from_pem(corpus["public_key_pem"].as_str().unwrap()).unwrap();
     let now = UnixTime::from_millis(corpus["now_ms"].as_i64().unwrap());
-    let cases = corpus["machine_cases"].as_array().expect("machine_cases in the corpus");
+    let cases = corpus["machine_cases"]
+        .as_array()
+        .expect("machine_cases in the corpus");
     assert!(cases.len() >= 50, "the corpus lost machine cases");
     let failures: Vec<String> = cases.iter().flat_map(|c| check(c, &key, now)).collect();
     assert!(

@@ -40,7 +40,9 @@ async fn concurrent_identical_credentials_make_one_verify_call() {
     clerk.set_machine_verify_delay(Duration::from_millis(300));
     let calls = (0..16).map(|_| verifier.verify(&key.token));
     let answers = futures_util::future::join_all(calls).await;
-    assert!(answers.iter().all(|a| a.as_ref().unwrap().subject == "user_1"));
+    assert!(answers
+        .iter()
+        .all(|a| a.as_ref().unwrap().subject == "user_1"));
     assert_eq!(clerk.machine_verify_requests(), 1);
     clerk.set_machine_verify_delay(Duration::ZERO);
     // Cached: no second call.
@@ -48,7 +50,10 @@ async fn concurrent_identical_credentials_make_one_verify_call() {
     assert_eq!(clerk.machine_verify_requests(), 1);
     // Another credential is its own flight.
     let other = clerk.issue_api_key(MachineGrant::new("user_2", ["read"]));
-    assert_eq!(verifier.verify(&other.token).await.unwrap().subject, "user_2");
+    assert_eq!(
+        verifier.verify(&other.token).await.unwrap().subject,
+        "user_2"
+    );
     assert_eq!(clerk.machine_verify_requests(), 2);
 }
 
@@ -91,7 +96,8 @@ async fn the_cache_bound_expiry_and_forget_end_an_answer() {
     // bound is 60 s.
     let clock = ManualClock::at(SystemClock.now());
     let verifier = self::verifier(&clerk, &clock);
-    let short = clerk.issue_api_key(MachineGrant::new("user_3", ["x"]).ttl(Duration::from_secs(10)));
+    let short =
+        clerk.issue_api_key(MachineGrant::new("user_3", ["x"]).ttl(Duration::from_secs(10)));
     verifier.verify(&short.token).await.unwrap();
     let before = clerk.machine_verify_requests();
     clock.advance(Duration::from_secs(11));
@@ -121,6 +127,9 @@ async fn jwt_forms_verify_through_the_jwks_without_a_verify_call() {
     );
     // Opaque OAuth tokens go to their endpoint.
     let opaque = clerk.issue_oauth_token(MachineGrant::new("user_o", ["profile"]));
-    assert_eq!(verifier.verify(&opaque.token).await.unwrap().subject, "user_o");
+    assert_eq!(
+        verifier.verify(&opaque.token).await.unwrap().subject,
+        "user_o"
+    );
     assert_eq!(clerk.machine_verify_requests(), 1);
 }

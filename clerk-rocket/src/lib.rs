@@ -159,11 +159,11 @@ pub use clerk_core::provision::UserProvisioning;
 pub use clerk_core::{feature, permission, plan, reverification, role};
 pub use clerk_core::{ActiveOrganization, Auth};
 pub use fairing::{ClerkFairing, ClerkState, FairingError, Processor};
-pub use machine::{MachineAuth, RequireScope};
 pub use guard::{
     ActiveOrg, ClerkAuth, NotImpersonated, OptionalClerkAuth, Require, RequireFeature,
     RequirePermission, RequirePlan, RequireReverification, RequireRole,
 };
+pub use machine::{MachineAuth, RequireScope};
 pub use rejection::{
     catchers, stashed_rejection, AuthState, ClerkRejection, ClerkUser, Refusal,
     FAIRING_MISSING_MESSAGE, SESSION_MODE_MISSING_MESSAGE, SESSION_TOKEN_MISSING,

@@ -79,9 +79,10 @@ impl<'r, A: Accepts, S: ScopeName> FromRequest<'r> for RequireScope<A, S> {
     type Error = ClerkRejection;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ClerkRejection> {
-        match decide::<A>(request).await.and_then(|inner| {
-            RequireScope::decide(inner).map_err(ClerkRejection)
-        }) {
+        match decide::<A>(request)
+            .await
+            .and_then(|inner| RequireScope::decide(inner).map_err(ClerkRejection))
+        {
             Ok(auth) => Outcome::Success(auth),
             Err(rejection) => fail(request, rejection),
         }

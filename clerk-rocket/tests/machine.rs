@@ -18,7 +18,9 @@ clerk_rocket::machine::scope!(WriteReports = "write:reports");
 
 #[get("/machine")]
 fn machine(auth: MachineAuth<ApiKeysOrM2m>) -> Json<Value> {
-    Json(json!({ "token_type": auth.token_type().as_str(), "subject": auth.subject(), "scopes": auth.scopes() }))
+    Json(
+        json!({ "token_type": auth.token_type().as_str(), "subject": auth.subject(), "scopes": auth.scopes() }),
+    )
 }
 
 #[get("/any")]
@@ -47,7 +49,10 @@ async fn get(client: &Client, path: &str, token: &str) -> (Status, Option<String
         .dispatch()
         .await;
     let status = response.status();
-    let challenge = response.headers().get_one("WWW-Authenticate").map(str::to_owned);
+    let challenge = response
+        .headers()
+        .get_one("WWW-Authenticate")
+        .map(str::to_owned);
     let body = response.into_json::<Value>().await.unwrap_or(Value::Null);
     (status, challenge, body)
 }
@@ -64,16 +69,28 @@ async fn machine_guards_accept_what_they_declare() {
     let key = clerk.issue_api_key(MachineGrant::new("user_1", ["read:reports"]));
     let (status, _, body) = get(&client, "/machine", &key.token).await;
     assert_eq!(status, Status::Ok);
-    assert_eq!(body, json!({"token_type": "api_key", "subject": "user_1", "scopes": ["read:reports"]}));
+    assert_eq!(
+        body,
+        json!({"token_type": "api_key", "subject": "user_1", "scopes": ["read:reports"]})
+    );
     let jwt = clerk.issue_m2m_token(MachineGrant::new("mch_1", ["a"]).jwt());
     let (status, _, body) = get(&client, "/machine", &jwt.token).await;
-    assert_eq!((status, body["token_type"].clone()), (Status::Ok, json!("m2m_token")));
+    assert_eq!(
+        (status, body["token_type"].clone()),
+        (Status::Ok, json!("m2m_token"))
+    );
 
     let oauth = clerk.issue_oauth_token(MachineGrant::new("user_1", ["p"]));
     let (status, challenge, body) = get(&client, "/machine", &oauth.token).await;
     assert_eq!(status, Status::Unauthorized);
-    assert_eq!(challenge.as_deref(), Some(r#"Bearer error="invalid_token""#));
-    assert_eq!(body, json!({"error": "unauthenticated", "reason": "token-type-mismatch"}));
+    assert_eq!(
+        challenge.as_deref(),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+    assert_eq!(
+        body,
+        json!({"error": "unauthenticated", "reason": "token-type-mismatch"})
+    );
     let (_, _, body) = get(&client, "/machine", "mt_unknown").await;
     assert_eq!(body["reason"], "token-invalid");
 
@@ -86,11 +103,17 @@ async fn machine_guards_accept_what_they_declare() {
     assert_eq!(body["reason"], "token-type-mismatch");
     let (status, _, body) = get(&client, "/any", &session).await;
     assert_eq!(status, Status::Ok, "{body}");
-    assert_eq!(body, json!({"token_type": "session_token", "subject": "user_session"}));
+    assert_eq!(
+        body,
+        json!({"token_type": "session_token", "subject": "user_session"})
+    );
 
     let (status, _, body) = get(&client, "/write", &key.token).await;
     assert_eq!(status, Status::Forbidden);
-    assert_eq!(body, json!({"error": "forbidden", "reason": "missing_scope", "required": "write:reports"}));
+    assert_eq!(
+        body,
+        json!({"error": "forbidden", "reason": "missing_scope", "required": "write:reports"})
+    );
     let writer = clerk.issue_api_key(MachineGrant::new("user_2", ["write:reports"]));
     let (status, _, body) = get(&client, "/write", &writer.token).await;
     assert_eq!((status, body), (Status::Ok, json!({"subject": "user_2"})));
@@ -105,7 +128,9 @@ async fn a_machine_guard_without_the_fairing_aborts_the_launch() {
         rocket::error::ErrorKind::SentinelAborts(sentries) => {
             assert_eq!(sentries.len(), 2, "{sentries:?}");
             assert!(sentries.iter().any(|s| s.type_name.contains("MachineAuth")));
-            assert!(sentries.iter().any(|s| s.type_name.contains("RequireScope")));
+            assert!(sentries
+                .iter()
+                .any(|s| s.type_name.contains("RequireScope")));
         }
         other => panic!("expected a sentinel abort, got {other:?}"),
     }

@@ -240,7 +240,10 @@ pub fn parse_verify_response(
             let b: M2mBody =
                 serde_json::from_slice(body).map_err(|e| wrong_shape(token_type, e))?;
             if b.object != "machine_to_machine_token" {
-                return Err(wrong_shape(token_type, "object is not machine_to_machine_token"));
+                return Err(wrong_shape(
+                    token_type,
+                    "object is not machine_to_machine_token",
+                ));
             }
             let expiration = millis(b.expiration);
             let mut auth = MachineAuth::new(token_type, b.id, b.subject)
@@ -256,7 +259,10 @@ pub fn parse_verify_response(
                 return Err(MachineError::Expired(token_type));
             }
             if b.object.as_deref() != Some("clerk_idp_oauth_access_token") {
-                return Err(wrong_shape(token_type, "object is not clerk_idp_oauth_access_token"));
+                return Err(wrong_shape(
+                    token_type,
+                    "object is not clerk_idp_oauth_access_token",
+                ));
             }
             let (Some(id), Some(subject)) = (b.id, b.subject) else {
                 return Err(wrong_shape(token_type, "id or subject missing"));
@@ -268,9 +274,7 @@ pub fn parse_verify_response(
             auth.expires_at = expiration;
             (auth, b.revoked, b.expired, expiration)
         }
-        TokenType::SessionToken => {
-            return Err(MachineError::TypeMismatch { found: token_type })
-        }
+        TokenType::SessionToken => return Err(MachineError::TypeMismatch { found: token_type }),
     };
     if revoked {
         return Err(MachineError::Revoked(token_type));
@@ -305,8 +309,16 @@ mod tests {
     fn requests_carry_clerks_bodies_and_the_pinned_version() {
         let key = SecretKey::new("sk_test_x");
         for (t, path, body) in [
-            (TokenType::ApiKey, "/v1/api_keys/verify", r#"{"secret":"c"}"#),
-            (TokenType::M2mToken, "/v1/m2m_tokens/verify", r#"{"token":"c"}"#),
+            (
+                TokenType::ApiKey,
+                "/v1/api_keys/verify",
+                r#"{"secret":"c"}"#,
+            ),
+            (
+                TokenType::M2mToken,
+                "/v1/m2m_tokens/verify",
+                r#"{"token":"c"}"#,
+            ),
             (
                 TokenType::OAuthToken,
                 "/v1/oauth_applications/access_tokens/verify",
@@ -371,7 +383,11 @@ mod tests {
         assert_eq!(auth.client_id.as_deref(), Some("cl_1"));
         assert_eq!(auth.scopes, ["profile"]);
         assert_eq!(
-            parse_verify_response(TokenType::OAuthToken, &response(200, r#"{"active":false}"#), NOW),
+            parse_verify_response(
+                TokenType::OAuthToken,
+                &response(200, r#"{"active":false}"#),
+                NOW
+            ),
             Err(MachineError::Expired(TokenType::OAuthToken))
         );
     }
@@ -390,7 +406,10 @@ mod tests {
         assert_eq!(reason(500), "unexpected-error");
         assert_eq!(reason(429), "unexpected-error");
         // A 200 of another object is not taken for a verified credential.
-        let m2m = API_KEY.replace(r#""object":"api_key""#, r#""object":"machine_to_machine_token""#);
+        let m2m = API_KEY.replace(
+            r#""object":"api_key""#,
+            r#""object":"machine_to_machine_token""#,
+        );
         assert_eq!(
             parse_verify_response(TokenType::ApiKey, &response(200, &m2m), NOW)
                 .unwrap_err()

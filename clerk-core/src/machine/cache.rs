@@ -91,9 +91,18 @@ mod tests {
     #[test]
     fn a_positive_answer_lives_the_bound_or_until_expiry_whichever_is_first() {
         let p = MachineCachePolicy::default();
-        assert_eq!(p.cache_until(&ok(None), NOW), Some(UnixTime::from_secs(1_060)));
-        assert_eq!(p.cache_until(&ok(Some(5_000)), NOW), Some(UnixTime::from_secs(1_060)));
-        assert_eq!(p.cache_until(&ok(Some(1_001)), NOW), Some(UnixTime::from_secs(1_001)));
+        assert_eq!(
+            p.cache_until(&ok(None), NOW),
+            Some(UnixTime::from_secs(1_060))
+        );
+        assert_eq!(
+            p.cache_until(&ok(Some(5_000)), NOW),
+            Some(UnixTime::from_secs(1_060))
+        );
+        assert_eq!(
+            p.cache_until(&ok(Some(1_001)), NOW),
+            Some(UnixTime::from_secs(1_001))
+        );
         assert_eq!(p.cache_until(&ok(Some(1_000)), NOW), None, "expires now");
         assert_eq!(p.cache_until(&ok(Some(10)), NOW), None);
     }
@@ -106,10 +115,16 @@ mod tests {
             MachineError::Revoked(TokenType::ApiKey),
             MachineError::Expired(TokenType::ApiKey),
         ] {
-            assert_eq!(p.cache_until(&Err(definitive), NOW), Some(UnixTime::from_secs(1_005)));
+            assert_eq!(
+                p.cache_until(&Err(definitive), NOW),
+                Some(UnixTime::from_secs(1_005))
+            );
         }
         for transient in [
-            MachineError::Unexpected { status: Some(503), detail: String::new() },
+            MachineError::Unexpected {
+                status: Some(503),
+                detail: String::new(),
+            },
             MachineError::SecretKeyInvalid { status: 401 },
             MachineError::VerificationFailed("JWT is not active yet"),
             MachineError::NoSecretKey,

@@ -87,8 +87,9 @@ impl<'a> MachineJwt<'a> {
                 "invalid JWT type: neither an OAuth typ nor an mch_ subject",
             ));
         };
-        let parsed = ParsedToken::parse(token, &MACHINE_JWT_ALGORITHMS)
-            .map_err(|_| MachineError::VerificationFailed("malformed JWT or algorithm not allowed"));
+        let parsed = ParsedToken::parse(token, &MACHINE_JWT_ALGORITHMS).map_err(|_| {
+            MachineError::VerificationFailed("malformed JWT or algorithm not allowed")
+        });
         Ok(Some(MachineJwt {
             form,
             decoded,
@@ -228,8 +229,9 @@ fn check_times(payload: &Value, skew: Duration, now: UnixTime) -> Result<UnixTim
         match payload.get(claim) {
             None => {}
             Some(value) => {
-                let at = claim_millis(value)
-                    .ok_or(MachineError::VerificationFailed("nbf or iat is not a number"))?;
+                let at = claim_millis(value).ok_or(MachineError::VerificationFailed(
+                    "nbf or iat is not a number",
+                ))?;
                 if at > now_ms.saturating_add(skew_ms) {
                     return Err(MachineError::VerificationFailed(defect));
                 }

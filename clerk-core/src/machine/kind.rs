@@ -198,7 +198,8 @@ fn decode_json(segment: &str) -> Option<Value> {
 /// base64url. `None` where it reports an error.
 pub(crate) fn decode(token: &str) -> Option<Decoded> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return None;
     };
@@ -314,7 +315,10 @@ mod tests {
         let both = jwt(r#"{"typ":"at+jwt"}"#, r#"{"sub":"mch_1"}"#);
         assert_eq!(classify(&both), Some(TokenType::M2mToken));
         // typ compared exactly; sub must be a string.
-        assert_eq!(classify(&jwt(r#"{"typ":"AT+JWT"}"#, r#"{"sub":"u"}"#)), None);
+        assert_eq!(
+            classify(&jwt(r#"{"typ":"AT+JWT"}"#, r#"{"sub":"u"}"#)),
+            None
+        );
         assert_eq!(classify(&jwt(r#"{}"#, r#"{"sub":["mch_1"]}"#)), None);
         let session = jwt(r#"{"alg":"RS256","typ":"JWT"}"#, r#"{"sub":"user_1"}"#);
         assert_eq!(classify(&session), None);

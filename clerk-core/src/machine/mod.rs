@@ -88,8 +88,7 @@ pub use error::{MachineError, NO_TOKEN_IN_HEADER};
 pub use jwt::{verify_machine_jwt, JwtForm, MachineJwt, MACHINE_JWT_ALGORITHMS};
 pub use kind::{
     classify, is_jwt_format, is_m2m_jwt, is_oauth_jwt, token_type_of, AcceptedTokens, Accepts,
-    AnyMachine, AnyToken, ApiKeys, ApiKeysOrM2m, M2mTokens, OAuthTokens, TokenType,
-    API_KEY_PREFIX, M2M_SUBJECT_PREFIX, M2M_TOKEN_PREFIX, OAUTH_ACCESS_TOKEN_TYPES,
-    OAUTH_TOKEN_PREFIX,
+    AnyMachine, AnyToken, ApiKeys, ApiKeysOrM2m, M2mTokens, OAuthTokens, TokenType, API_KEY_PREFIX,
+    M2M_SUBJECT_PREFIX, M2M_TOKEN_PREFIX, OAUTH_ACCESS_TOKEN_TYPES, OAUTH_TOKEN_PREFIX,
 };
 pub use verifier::{authenticate, require_scope, MachineVerifier, VERIFIER_MISSING};

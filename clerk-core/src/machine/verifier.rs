@@ -101,12 +101,14 @@ impl MachineVerifier {
         config: &ClerkConfig,
         http: Option<Arc<dyn HttpClient>>,
     ) -> Self {
-        let remote = http.zip(config.secret_key().cloned()).map(|(http, secret_key)| Remote {
-            http,
-            api_url: config.api_url().to_owned(),
-            api_version: config.api_version().to_owned(),
-            secret_key,
-        });
+        let remote = http
+            .zip(config.secret_key().cloned())
+            .map(|(http, secret_key)| Remote {
+                http,
+                api_url: config.api_url().to_owned(),
+                api_version: config.api_version().to_owned(),
+                secret_key,
+            });
         let policy = MachineCachePolicy {
             ttl: config.machine_cache_timeout,
             ..MachineCachePolicy::default()
@@ -319,9 +321,9 @@ pub fn require_scope(credential: Credential, scope: &'static str) -> Result<Cred
     if credential.has_scope(scope) {
         Ok(credential)
     } else {
-        Err(Refusal::Forbidden(crate::rejection::Failure::MissingScope {
-            required: scope,
-        }))
+        Err(Refusal::Forbidden(
+            crate::rejection::Failure::MissingScope { required: scope },
+        ))
     }
 }
 

@@ -35,12 +35,35 @@ async fn accepted(
 pub async fn machine_credentials(app: &RunningApp) -> CheckResult {
     let clerk = &app.clerk;
     let key = clerk.issue_api_key(MachineGrant::new("user_machine", ["read:reports"]));
-    accepted(app, &key.token, "API key", "api_key", "user_machine", &["read:reports"]).await?;
+    accepted(
+        app,
+        &key.token,
+        "API key",
+        "api_key",
+        "user_machine",
+        &["read:reports"],
+    )
+    .await?;
     let m2m = clerk.issue_m2m_token(MachineGrant::new("mch_contract", ["mch_other"]));
-    accepted(app, &m2m.token, "opaque M2M token", "m2m_token", "mch_contract", &["mch_other"])
-        .await?;
+    accepted(
+        app,
+        &m2m.token,
+        "opaque M2M token",
+        "m2m_token",
+        "mch_contract",
+        &["mch_other"],
+    )
+    .await?;
     let jwt = clerk.issue_m2m_token(MachineGrant::new("mch_jwt", ["a", "b"]).jwt());
-    accepted(app, &jwt.token, "M2M JWT", "m2m_token", "mch_jwt", &["a", "b"]).await?;
+    accepted(
+        app,
+        &jwt.token,
+        "M2M JWT",
+        "m2m_token",
+        "mch_jwt",
+        &["a", "b"],
+    )
+    .await?;
 
     let session = app.token("user_session_on_machine");
     unauthenticated(
@@ -49,8 +72,14 @@ pub async fn machine_credentials(app: &RunningApp) -> CheckResult {
         CHALLENGE_INVALID,
     )?;
     for (what, grant) in [
-        ("opaque OAuth token", MachineGrant::new("user_oauth", ["profile"])),
-        ("OAuth JWT", MachineGrant::new("user_oauth", ["profile"]).jwt()),
+        (
+            "opaque OAuth token",
+            MachineGrant::new("user_oauth", ["profile"]),
+        ),
+        (
+            "OAuth JWT",
+            MachineGrant::new("user_oauth", ["profile"]).jwt(),
+        ),
     ] {
         let oauth = clerk.issue_oauth_token(grant);
         unauthenticated(
@@ -65,24 +94,29 @@ pub async fn machine_credentials(app: &RunningApp) -> CheckResult {
         "the mock did not know the API key it issued"
     );
     unauthenticated(
-        &app.get(PATH, Some(&revoked.token), "revoked API key").await?,
+        &app.get(PATH, Some(&revoked.token), "revoked API key")
+            .await?,
         "token-invalid",
         CHALLENGE_INVALID,
     )?;
     let expired = clerk.issue_m2m_token(MachineGrant::new("mch_expired", ["x"]).expired());
     unauthenticated(
-        &app.get(PATH, Some(&expired.token), "expired opaque M2M token").await?,
+        &app.get(PATH, Some(&expired.token), "expired opaque M2M token")
+            .await?,
         "token-invalid",
         CHALLENGE_INVALID,
     )?;
-    let expired_jwt = clerk.issue_m2m_token(MachineGrant::new("mch_expired", ["x"]).jwt().expired());
+    let expired_jwt =
+        clerk.issue_m2m_token(MachineGrant::new("mch_expired", ["x"]).jwt().expired());
     unauthenticated(
-        &app.get(PATH, Some(&expired_jwt.token), "expired M2M JWT").await?,
+        &app.get(PATH, Some(&expired_jwt.token), "expired M2M JWT")
+            .await?,
         "token-verification-failed",
         CHALLENGE_INVALID,
     )?;
     unauthenticated(
-        &app.get(PATH, Some("ak_unknown_to_clerk"), "unknown API key").await?,
+        &app.get(PATH, Some("ak_unknown_to_clerk"), "unknown API key")
+            .await?,
         "token-invalid",
         CHALLENGE_INVALID,
     )?;
@@ -115,7 +149,10 @@ pub async fn machine_single_flight(app: &RunningApp) -> CheckResult {
     let before = clerk.machine_verify_requests();
     let requests = (0..8).map(|i| {
         let token = key.token.clone();
-        async move { app.get(PATH, Some(&token), &format!("concurrent #{i}")).await }
+        async move {
+            app.get(PATH, Some(&token), &format!("concurrent #{i}"))
+                .await
+        }
     });
     let answers = futures_util::future::join_all(requests).await;
     clerk.set_machine_verify_delay(Duration::ZERO);

@@ -467,10 +467,7 @@ pub async fn run_contract_suite(app: &AppUnderTest) -> ContractReport {
         "session_replay_is_bounded",
         bounds::session_replay_is_bounded(r).await,
     );
-    report.record(
-        "machine_credentials",
-        machine::machine_credentials(r).await,
-    );
+    report.record("machine_credentials", machine::machine_credentials(r).await);
     report.record(
         "machine_single_flight",
         machine::machine_single_flight(r).await,

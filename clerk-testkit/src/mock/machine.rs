@@ -139,7 +139,9 @@ pub(crate) struct MachineState {
 
 impl MachineState {
     fn records(&self) -> std::sync::MutexGuard<'_, HashMap<String, Record>> {
-        self.by_secret.lock().unwrap_or_else(PoisonError::into_inner)
+        self.by_secret
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn verify_requests(&self) -> u64 {
@@ -341,10 +343,17 @@ async fn issue_over_http(State(state): State<Arc<MockState>>, body: axum::body::
     let issued = state
         .backend_machine
         .issue(token_type, grant, key.as_ref(), &issuer);
-    (StatusCode::OK, Json(json!({ "id": issued.id, "token": issued.token }))).into_response()
+    (
+        StatusCode::OK,
+        Json(json!({ "id": issued.id, "token": issued.token })),
+    )
+        .into_response()
 }
 
-async fn revoke_over_http(State(state): State<Arc<MockState>>, body: axum::body::Bytes) -> Response {
+async fn revoke_over_http(
+    State(state): State<Arc<MockState>>,
+    body: axum::body::Bytes,
+) -> Response {
     let id = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned));
@@ -382,7 +391,14 @@ async fn verify_oauth_token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    verify(&state, &headers, &body, TokenType::OAuthToken, "access_token").await
+    verify(
+        &state,
+        &headers,
+        &body,
+        TokenType::OAuthToken,
+        "access_token",
+    )
+    .await
 }
 
 fn not_found_message(token_type: TokenType) -> &'static str {
@@ -432,7 +448,12 @@ async fn verify(
     let Some(record) = record.filter(|r| !r.revoked && r.expiration.is_none_or(|at| at > now))
     else {
         let message = not_found_message(token_type);
-        return clerk_error(StatusCode::NOT_FOUND, message, message, "resource_not_found");
+        return clerk_error(
+            StatusCode::NOT_FOUND,
+            message,
+            message,
+            "resource_not_found",
+        );
     };
     (StatusCode::OK, Json(object(&record))).into_response()
 }

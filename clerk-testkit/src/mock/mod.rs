@@ -55,7 +55,10 @@ use tokio::sync::{oneshot, watch};
 pub use self::backend::BackendRequest;
 pub use self::dataset::{generated_user, generated_user_id, GENERATED_EPOCH_MILLIS};
 pub use self::fault::Fault;
-pub use self::machine::{IssuedCredential, MachineGrant, ISSUE_PATH as MACHINE_ISSUE_PATH, REVOKE_PATH as MACHINE_REVOKE_PATH};
+pub use self::machine::{
+    IssuedCredential, MachineGrant, ISSUE_PATH as MACHINE_ISSUE_PATH,
+    REVOKE_PATH as MACHINE_REVOKE_PATH,
+};
 use self::state::MockState;
 pub use self::tokens::TOKENS_PATH;
 use crate::keys::TestKeyPair;
