@@ -121,7 +121,7 @@ impl<'a> MachineJwt<'a> {
     ) -> Result<MachineAuth, MachineError> {
         let typ = self.decoded.typ();
         let typ_ok = match self.form {
-            JwtForm::M2m => matches!(typ, None) || typ.and_then(Value::as_str) == Some("JWT"),
+            JwtForm::M2m => typ.is_none() || typ.and_then(Value::as_str) == Some("JWT"),
             JwtForm::OAuth => typ
                 .and_then(Value::as_str)
                 .is_some_and(|t| OAUTH_ACCESS_TOKEN_TYPES.contains(&t)),
