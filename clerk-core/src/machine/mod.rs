@@ -18,9 +18,11 @@
 //!
 //! Machine credentials are read from `Authorization: Bearer` only, never from a cookie.
 //!
-//! Clerk sends no webhook for API keys, M2M tokens or OAuth tokens (its event catalogue has
-//! none), so a revocation elsewhere is seen when the cached answer's bound (60 s by default,
-//! `CLERK_MACHINE_CACHE_SECONDS`) runs out.
+//! Clerk sends no webhook for API keys, M2M tokens or OAuth tokens (`@clerk/backend` 3.25.0's
+//! `WebhookEventType` lists users, sessions, organizations, roles, billing and the like, no
+//! machine credential), so a revocation made elsewhere is seen when the cached answer's bound
+//! (60 s by default, `CLERK_MACHINE_CACHE_SECONDS`) runs out; a revocation this process makes
+//! ends it at once through [`MachineVerifier::forget`].
 //!
 //! # Example
 //!
