@@ -124,6 +124,7 @@ impl Clerk {
     pub fn install(&self, router: Router) -> Router {
         let router = router
             .route(&self.webhook_path, self.webhook_route())
+            .layer(axum::Extension(self.wired.machine.clone()))
             .layer(self.layer.clone());
         match &self.session_layer {
             Some(install) => install(router),
@@ -149,6 +150,14 @@ impl Clerk {
     #[must_use]
     pub fn authenticator(&self) -> &Authenticator {
         &self.wired.authenticator
+    }
+
+    /// The verifier of machine credentials ([`MachineAuth`](crate::MachineAuth)); `install`
+    /// puts it into every request. Call [`forget`](clerk_core::machine::MachineVerifier::forget)
+    /// when you revoke a credential.
+    #[must_use]
+    pub fn machine_verifier(&self) -> &clerk_core::machine::MachineVerifier {
+        &self.wired.machine
     }
 
     /// The settings.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clerk_core::backend_api::BackendApi;
 use clerk_core::flow::session::SessionFlow;
 use clerk_core::flow::wiring::{Wiring, WiringError};
+use clerk_core::machine::MachineVerifier;
 use clerk_core::provision::UserProvisioning;
 use clerk_core::store::Store;
 use clerk_core::time::Clock;
@@ -32,6 +33,7 @@ pub struct ClerkState {
     backend_api: Option<BackendApi>,
     webhooks: Option<Arc<Processor>>,
     sessions: Option<(SessionFlow, Arc<dyn SessionStore>)>,
+    machine: MachineVerifier,
 }
 
 impl fmt::Debug for ClerkState {
@@ -68,6 +70,13 @@ impl ClerkState {
             Some((_, store)) => store,
             None => NONE.get_or_init(|| Arc::new(crate::session::MemorySessionStore::new())),
         }
+    }
+
+    /// The verifier of machine credentials the [`MachineAuth`](crate::MachineAuth) guards run.
+    /// Call [`forget`](MachineVerifier::forget) when you revoke a credential.
+    #[must_use]
+    pub fn machine_verifier(&self) -> &MachineVerifier {
+        &self.machine
     }
 
     /// The validated settings.
@@ -253,6 +262,7 @@ impl ClerkFairing {
         };
         let sessions = wired.sessions.zip(self.sessions.clone());
         Ok(ClerkState {
+            machine: wired.machine,
             config: wired.config,
             authenticator: wired.authenticator,
             users: wired.users,

@@ -44,6 +44,9 @@ pub struct Wired {
     /// The Backend API caller (`CLERK_SECRET_KEY` and an HTTP client given), shared with the
     /// stored-user lookup: the app's own writes to Clerk (bans, revocations) go through it.
     pub backend_api: Option<crate::backend_api::BackendApi>,
+    /// Machine credentials (API keys, M2M and OAuth tokens), over the authenticator's keys
+    /// and the Backend API's verify endpoints.
+    pub machine: crate::machine::MachineVerifier,
 }
 
 impl std::fmt::Debug for Wired {
@@ -185,6 +188,8 @@ impl Wiring {
             (true, None) => return Err(WiringError::SessionsWithoutStore),
             (false, _) => None,
         };
+        let machine =
+            crate::machine::MachineVerifier::new(authenticator.clone(), &config, http.clone());
         Ok(Wired {
             config,
             authenticator,
@@ -192,6 +197,7 @@ impl Wiring {
             sessions,
             http,
             backend_api,
+            machine,
         })
     }
 }

@@ -47,6 +47,7 @@ pub mod checks;
 pub mod e2e;
 mod http;
 pub mod instances;
+pub mod machine;
 mod process;
 pub mod redaction;
 pub mod revocation;
@@ -466,6 +467,11 @@ pub async fn run_contract_suite(app: &AppUnderTest) -> ContractReport {
     report.record(
         "session_replay_is_bounded",
         bounds::session_replay_is_bounded(r).await,
+    );
+    report.record("machine_credentials", machine::machine_credentials(r).await);
+    report.record(
+        "machine_single_flight",
+        machine::machine_single_flight(r).await,
     );
     report.record("cookie_auth_off", bounds::cookie_auth_off(app).await);
     report.record("unavailable", checks::unavailable(app).await);

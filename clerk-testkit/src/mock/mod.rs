@@ -12,6 +12,7 @@
 //! | `GET /v1/users`, `/v1/users/count`, `/v1/users/{id}` | the Backend API's users over an in-memory data set ([`seed_users`](MockClerk::seed_users), [`generate_users`](MockClerk::generate_users)); same key check |
 //! | `GET /v1/organizations`, `/v1/organizations/{id}`, `/v1/organizations/{id}/memberships`, `/v1/organizations/{id}/invitations`, `/v1/organization_invitations` | organizations, memberships and invitations ([`seed_organizations`](MockClerk::seed_organizations), …); same key check |
 //! | `POST /__mock/tokens` | mints a v2 session token the JWKS verifies, for local development (JSON `{"sub", "sid"?, "azp"?, "org_id"?, "org_slug"?, "org_role"?, "org_permissions"?, "ttl_seconds"?}` → `{"token"}`; see [`TOKENS_PATH`]); no key check, no faults |
+//! | `POST /v1/api_keys/verify`, `/v1/m2m_tokens/verify`, `/v1/oauth_applications/access_tokens/verify` | Clerk's verify endpoints over the machine credentials a test issued ([`issue_api_key`](MockClerk::issue_api_key), …; see `machine.rs`); same key check |
 //! | anything else | 404 with a Clerk error body |
 //!
 //! Tests steer the mock at runtime through any handle (handles are cheap clones of one shared
@@ -39,6 +40,7 @@ mod error;
 mod fault;
 mod jwks;
 mod outbox;
+mod machine;
 mod state;
 mod tokens;
 mod writes;
@@ -57,6 +59,10 @@ pub use self::backend::BackendRequest;
 pub use self::dataset::{generated_user, generated_user_id, GENERATED_EPOCH_MILLIS};
 pub use self::fault::Fault;
 pub use self::outbox::{EmittedWebhook, WebhookDelivery, MOCK_INSTANCE_ID};
+pub use self::machine::{
+    IssuedCredential, MachineGrant, ISSUE_PATH as MACHINE_ISSUE_PATH,
+    REVOKE_PATH as MACHINE_REVOKE_PATH,
+};
 use self::state::MockState;
 pub use self::tokens::TOKENS_PATH;
 use crate::keys::TestKeyPair;
@@ -76,6 +82,7 @@ fn router(state: Arc<MockState>) -> Router {
         .merge(writes::routes())
         .merge(writes_orgs::routes())
         .merge(tokens::routes())
+        .merge(machine::routes())
         .fallback(error::not_found)
         .with_state(state)
 }
@@ -446,6 +453,54 @@ impl MockClerk {
     /// Sets every counter back to zero.
     pub fn reset_counters(&self) {
         self.state().reset_counters();
+    }
+
+    // ---- machine credentials -------------------------------------------------------------------
+
+    /// Issues an API key (`ak_…`, opaque).
+    pub fn issue_api_key(&self, grant: MachineGrant) -> IssuedCredential {
+        self.issue_machine(clerk_core::machine::TokenType::ApiKey, grant)
+    }
+
+    /// Issues an M2M token: `mt_…`, or with [`MachineGrant::jwt`] a JWT (`sub` the machine,
+    /// `cat` Clerk's M2M category) signed with the first served key.
+    pub fn issue_m2m_token(&self, grant: MachineGrant) -> IssuedCredential {
+        self.issue_machine(clerk_core::machine::TokenType::M2mToken, grant)
+    }
+
+    /// Issues an OAuth access token: `oat_…`, or with [`MachineGrant::jwt`] a JWT with `typ`
+    /// `at+jwt` signed with the first served key.
+    pub fn issue_oauth_token(&self, grant: MachineGrant) -> IssuedCredential {
+        self.issue_machine(clerk_core::machine::TokenType::OAuthToken, grant)
+    }
+
+    fn issue_machine(
+        &self,
+        token_type: clerk_core::machine::TokenType,
+        grant: MachineGrant,
+    ) -> IssuedCredential {
+        let state = self.state();
+        let key = state.keys().into_iter().next();
+        state
+            .backend_machine
+            .issue(token_type, grant, key.as_ref(), &self.issuer())
+    }
+
+    /// Revokes the machine credential with object id `id` (its verify answers 404 from now
+    /// on); whether the mock knew it.
+    pub fn revoke_machine_credential(&self, id: &str) -> bool {
+        self.state().backend_machine.revoke(id)
+    }
+
+    /// Requests received on the three verify endpoints, whatever their outcome.
+    #[must_use]
+    pub fn machine_verify_requests(&self) -> u64 {
+        self.state().backend_machine.verify_requests()
+    }
+
+    /// Makes every verify call take `delay` before answering (to overlap concurrent calls).
+    pub fn set_machine_verify_delay(&self, delay: Duration) {
+        self.state().backend_machine.set_delay(delay);
     }
 
     // ---- lifecycle ------------------------------------------------------------------------------

@@ -79,6 +79,8 @@ pub(crate) struct MockState {
     pub(crate) backend: BackendState,
     /// The webhooks the writes send.
     pub(crate) webhooks: std::sync::Arc<super::outbox::Outbox>,
+    /// The machine credentials tests issued (`machine.rs`).
+    pub(crate) backend_machine: super::machine::MachineState,
     /// Flips to `true` when the server shuts down (cuts injected delays short).
     pub(crate) shutting_down: watch::Receiver<bool>,
 }
@@ -98,6 +100,7 @@ impl MockState {
             counters: Counters::default(),
             backend: BackendState::default(),
             webhooks: std::sync::Arc::new(super::outbox::Outbox::new()),
+            backend_machine: super::machine::MachineState::default(),
             shutting_down,
         }
     }
@@ -171,5 +174,6 @@ impl MockState {
     pub(crate) fn reset_counters(&self) {
         self.counters.reset();
         self.backend.reset_counters();
+        self.backend_machine.reset_counters();
     }
 }

@@ -9,6 +9,7 @@
 //! | `GET /api/org` | 200 `{"org_id","org_slug","org_role","org_permissions"}`, else 403 `{"error":"no_active_organization"}` |
 //! | `GET /api/org/admin` | 200 for role `org:admin`, else 403 |
 //! | `GET /api/org/reports` | 200 with permission `org:reports:read`, else 403 |
+//! | `GET /api/machine` | an API key or an M2M token (opaque or JWT) as `Authorization: Bearer`: 200 `{"token_type": "api_key"\|"m2m_token", "subject", "scopes"}`; a session or OAuth token, a revoked, expired or unknown credential, or none: 401 with `WWW-Authenticate: Bearer` and `{"error":"unauthenticated","reason":…}` |
 //! | `POST /webhooks/clerk` | [design §6](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#6-webhooks) ([`clerk_axum::webhook::route`]); 503 when `CLERK_WEBHOOK_SIGNING_KEY` is unset |
 //! | `GET /admin` | a staff session: 200 HTML, the users (email, Clerk id, name, active) and organizations (name, slug, members); otherwise (a Clerk token or Clerk session included) 303 `Location: /admin/login` |
 //! | `GET /admin/login` | 200 HTML form (`username`, `password`, `POST /admin/login`) |
@@ -255,6 +256,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/org", get(org))
         .route("/api/org/admin", get(org_admin))
         .route("/api/org/reports", get(org_reports))
+        .route("/api/machine", get(machine))
         .merge(admin::routes(admin::ClerkWrites(
             state.clerk.backend_api().cloned(),
         )))
@@ -366,6 +368,14 @@ async fn org(org: ActiveOrg) -> Json<Value> {
 
 async fn org_admin(auth: RequireRole<OrgAdmin>) -> Json<Value> {
     Json(json!({ "ok": true, "org_id": auth.org_id(), "required_role": "org:admin" }))
+}
+
+async fn machine(auth: clerk_axum::MachineAuth<clerk_axum::machine::ApiKeysOrM2m>) -> Json<Value> {
+    Json(json!({
+        "token_type": auth.token_type().as_str(),
+        "subject": auth.subject(),
+        "scopes": auth.scopes(),
+    }))
 }
 
 async fn org_reports(auth: RequirePermission<ReadReports>) -> Json<Value> {

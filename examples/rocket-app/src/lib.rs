@@ -9,6 +9,7 @@
 //! | `GET /api/org` | 200 `{"org_id","org_slug","org_role","org_permissions"}`, else 403 `{"error":"no_active_organization"}` |
 //! | `GET /api/org/admin` | 200 for role `org:admin`, else 403 |
 //! | `GET /api/org/reports` | 200 with permission `org:reports:read`, else 403 |
+//! | `GET /api/machine` | an API key or an M2M token (opaque or JWT) as `Authorization: Bearer`: 200 `{"token_type": "api_key"\|"m2m_token", "subject", "scopes"}`; a session or OAuth token, a revoked, expired or unknown credential, or none: 401 with `WWW-Authenticate: Bearer` and `{"error":"unauthenticated","reason":…}` |
 //! | `POST /webhooks/clerk` | [design §6](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#6-webhooks) ([`clerk_rocket::webhook`]); 503 when `CLERK_WEBHOOK_SIGNING_KEY` is unset |
 //! | `GET /admin` | a staff session: 200 HTML, the users (email, Clerk id, name, active) and organizations (name, slug, members); otherwise (a Clerk token or Clerk session included) 303 `Location: /admin/login` |
 //! | `GET /admin/login` | 200 HTML login form (`username`, `password`) |
@@ -245,7 +246,7 @@ pub fn rocket_with(figment: Figment, fairing: ClerkFairing) -> Rocket<Build> {
         .register("/", catchers![not_found])
         .mount(
             "/",
-            routes![healthz, public, me, org, org_admin, org_reports],
+            routes![healthz, public, me, org, org_admin, org_reports, machine],
         )
         .mount("/", admin::routes())
         .attach(admin::security_headers())
@@ -325,6 +326,15 @@ fn org(org: ActiveOrg) -> Json<Value> {
 #[get("/api/org/admin")]
 fn org_admin(auth: RequireRole<OrgAdmin>) -> Json<Value> {
     Json(json!({ "ok": true, "org_id": auth.org_id(), "required_role": "org:admin" }))
+}
+
+#[get("/api/machine")]
+fn machine(auth: clerk_rocket::MachineAuth<clerk_rocket::machine::ApiKeysOrM2m>) -> Json<Value> {
+    Json(json!({
+        "token_type": auth.token_type().as_str(),
+        "subject": auth.subject(),
+        "scopes": auth.scopes(),
+    }))
 }
 
 #[get("/api/org/reports")]
