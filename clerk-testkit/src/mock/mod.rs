@@ -39,8 +39,8 @@ mod dataset;
 mod error;
 mod fault;
 mod jwks;
-mod outbox;
 mod machine;
+mod outbox;
 mod state;
 mod tokens;
 mod writes;
@@ -58,11 +58,11 @@ use tokio::sync::{oneshot, watch};
 pub use self::backend::BackendRequest;
 pub use self::dataset::{generated_user, generated_user_id, GENERATED_EPOCH_MILLIS};
 pub use self::fault::Fault;
-pub use self::outbox::{EmittedWebhook, WebhookDelivery, MOCK_INSTANCE_ID};
 pub use self::machine::{
     IssuedCredential, MachineGrant, ISSUE_PATH as MACHINE_ISSUE_PATH,
     REVOKE_PATH as MACHINE_REVOKE_PATH,
 };
+pub use self::outbox::{EmittedWebhook, WebhookDelivery, MOCK_INSTANCE_ID};
 use self::state::MockState;
 pub use self::tokens::TOKENS_PATH;
 use crate::keys::TestKeyPair;
