@@ -14,6 +14,7 @@
 //! | `POST /v1/invitations` | the invitation (`object: invitation`, `pending`, 30 days unless `expires_in_days`) | none: Clerk sends no webhook for application invitations |
 //! | `POST /v1/invitations/{invitation_id}/revoke` | the invitation, `revoked` | none |
 //! | `GET /v1/invitations` | application invitations (`status` filters), paged like the sessions | — |
+//! | `POST /__mock/sessions` | signs `{"user_id"}` in ([`SESSIONS_PATH`]; no key check) | `session.created` |
 //!
 //! Errors are Clerk's: 404 `resource_not_found` for an unknown id; 422 with
 //! `meta.param_name` for a parameter that is missing (`form_param_missing`), of the wrong
@@ -67,6 +68,47 @@ pub(crate) fn routes() -> Router<Arc<MockState>> {
             "/v1/invitations/{invitation_id}/revoke",
             post(revoke_invitation),
         )
+        .route(SESSIONS_PATH, post(mint_session))
+}
+
+/// `POST /__mock/sessions` with `{"user_id"}`: signs the user in ([`MockClerk::create_session`])
+/// and answers the session, for tools outside the process (the SDK oracle); like
+/// [`TOKENS_PATH`](super::TOKENS_PATH), no key check and no faults. 404 for an unknown user.
+pub const SESSIONS_PATH: &str = "/__mock/sessions";
+
+async fn mint_session(State(state): State<Arc<MockState>>, body: Bytes) -> Response {
+    let map = match body_object(&body) {
+        Ok(map) => map,
+        Err(response) => return response,
+    };
+    let user_id = match opt_str(&map, "user_id") {
+        Ok(Some(id)) => id,
+        Ok(None) => return missing("user_id"),
+        Err(response) => return response,
+    };
+    match create_session(&state, &user_id) {
+        Some(session) => json_bytes(&session_value(&session)),
+        None => not_found("user", &user_id),
+    }
+}
+
+fn create_session(state: &MockState, user_id: &str) -> Option<MockSession> {
+    let mut dataset = state.backend.dataset();
+    dataset.find_user(user_id)?;
+    let at = dataset.write_time(now_ms());
+    let session = MockSession {
+        id: dataset.new_id("sess"),
+        user_id: user_id.to_owned(),
+        client_id: dataset.new_id("client"),
+        status: "active".to_owned(),
+        created_at: at.as_millis(),
+        updated_at: at.as_millis(),
+    };
+    let value = session_value(&session);
+    dataset.written.sessions.push(session.clone());
+    drop(dataset);
+    emit_all(state, vec![("session.created", value)], at);
+    Some(session)
 }
 
 // ---- shared by the write modules -------------------------------------------------------------
@@ -734,23 +776,7 @@ impl MockClerk {
     /// would create on a sign-in, with its `session.created` webhook. `None` for an unknown
     /// user.
     pub fn create_session(&self, user_id: &str) -> Option<String> {
-        let mut dataset = self.state().backend.dataset();
-        dataset.find_user(user_id)?;
-        let at = dataset.write_time(now_ms());
-        let session = MockSession {
-            id: dataset.new_id("sess"),
-            user_id: user_id.to_owned(),
-            client_id: dataset.new_id("client"),
-            status: "active".to_owned(),
-            created_at: at.as_millis(),
-            updated_at: at.as_millis(),
-        };
-        let value = session_value(&session);
-        let id = session.id.clone();
-        dataset.written.sessions.push(session);
-        drop(dataset);
-        emit_all(self.state(), vec![("session.created", value)], at);
-        Some(id)
+        create_session(self.state(), user_id).map(|s| s.id)
     }
 
     /// The sessions of `user_id`, oldest first, as `(session id, status)`.
