@@ -276,4 +276,9 @@ pub struct Mock {
     /// Generated organizations to serve, each with up to 3 members taken from the users.
     #[arg(long, default_value_t = 0)]
     pub seed_orgs: u32,
+    /// POST the webhooks Clerk sends after each write (`user.updated`, `session.revoked`,
+    /// `organization.created`, …) to this URL, for example your app's
+    /// http://127.0.0.1:3000/webhooks/clerk, signed with the printed CLERK_WEBHOOK_SIGNING_KEY.
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
 }

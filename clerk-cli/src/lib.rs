@@ -10,7 +10,7 @@
 //! | `clerk users ban\|unban\|lock\|unlock <user_id>` | the Backend API's user actions (Clerk then sends `user.updated` to the webhook endpoint) |
 //! | `clerk sessions revoke <session_id>` / `--user <user_id>` | revokes one session, or every active session of a user, reporting the counts |
 //! | `clerk invitations create <email> [--redirect-url …] [--expires-in-days N] [--no-notify] [--ignore-existing]` | invites an address to the application |
-//! | `clerk mock` | the test kit's mock Clerk (JWKS, Backend API, `POST /__mock/tokens`) on loopback, printing the `CLERK_*` settings to use it; only in a build with the `mock` feature (`cargo install clerk-cli --features mock`), so a production install links no mock server and no test keys |
+//! | `clerk mock` | the test kit's mock Clerk (JWKS, Backend API reads and writes, `POST /__mock/tokens`, `POST /__mock/sessions`) on loopback, printing the `CLERK_*` settings to use it; `--webhook-url` delivers the webhooks of its writes, signed with the printed `CLERK_WEBHOOK_SIGNING_KEY`; only in a build with the `mock` feature (`cargo install clerk-cli --features mock`), so a production install links no mock server and no test keys |
 //!
 //! Settings come from the environment: `DATABASE_URL` (or `--database-url`; default
 //! [`DEFAULT_DATABASE_URL`], the SQLite file `clerk-app.db` the example apps use too;
