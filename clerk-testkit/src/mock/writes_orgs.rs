@@ -59,7 +59,14 @@ fn organization_value(dataset: &Dataset, org: &ClerkOrganizationData) -> Value {
         Some(i64::try_from(count).unwrap_or(i64::MAX)),
     ))
     .unwrap_or_default();
-    if let Some(extra) = dataset.written.org_extra.get(&org.clerk_id) {
+    with_org_extra(dataset, &org.clerk_id, &mut value);
+    value
+}
+
+/// Adds to a serialized organization what the writes hold beside it (private metadata,
+/// `max_allowed_memberships`, `admin_delete_enabled`, `created_by`).
+pub(super) fn with_org_extra(dataset: &Dataset, organization_id: &str, value: &mut Value) {
+    if let Some(extra) = dataset.written.org_extra.get(organization_id) {
         if let Some(m) = &extra.private_metadata {
             value["private_metadata"] = m.clone();
         }
@@ -73,7 +80,6 @@ fn organization_value(dataset: &Dataset, org: &ClerkOrganizationData) -> Value {
             value["created_by"] = json!(u);
         }
     }
-    value
 }
 
 fn membership_value(dataset: &Dataset, m: &ClerkMembershipData) -> Value {
