@@ -52,6 +52,7 @@ mod state;
 mod tokens;
 mod writes;
 mod writes_orgs;
+mod writes_sessions;
 
 use std::future::Future;
 use std::io;
@@ -68,7 +69,7 @@ pub use self::fault::Fault;
 pub use self::outbox::{EmittedWebhook, WebhookDelivery, MOCK_INSTANCE_ID};
 use self::state::MockState;
 pub use self::tokens::TOKENS_PATH;
-pub use self::writes::SESSIONS_PATH;
+pub use self::writes_sessions::SESSIONS_PATH;
 use crate::keys::TestKeyPair;
 use crate::mint::{publishable_key_for, TokenBuilder, DEFAULT_FRONTEND_HOST};
 
@@ -85,6 +86,7 @@ fn router(state: Arc<MockState>) -> Router {
         .merge(backend::routes())
         .merge(writes::routes())
         .merge(writes_orgs::routes())
+        .merge(writes_sessions::routes())
         .merge(tokens::routes())
         .fallback(error::not_found)
         .with_state(state)
