@@ -187,6 +187,17 @@ async fn user_writes_answer_the_user_and_send_signed_user_updated() {
         api.get_user("user_ada").await.unwrap().public_metadata,
         merged.public_metadata
     );
+    let read = reqwest::Client::new()
+        .get(format!("{}/v1/users/user_ada", clerk.url()))
+        .bearer_auth(SECRET)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let read: Value = serde_json::from_slice(&read).unwrap();
+    assert_eq!(read["private_metadata"], json!({"stripe": "cus_1"}));
 
     let deleted = api.delete_user("user_ada").await.unwrap();
     assert_eq!(
@@ -366,6 +377,19 @@ async fn organizations_and_memberships_round_trip_with_their_webhooks() {
         .unwrap();
     assert_eq!(org.slug.as_deref(), Some("acme-inc"));
     assert_eq!(org.members_count, Some(1));
+    // What a create sets is what a read serves.
+    let read = reqwest::Client::new()
+        .get(format!("{}/v1/organizations/{}", clerk.url(), org.id))
+        .bearer_auth(SECRET)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let read: Value = serde_json::from_slice(&read).unwrap();
+    assert_eq!(read["created_by"], "user_ada");
+    assert_eq!(read["public_metadata"], json!({"tier": 1}));
     let taken = api
         .create_organization(&NewOrganization::new("Other").slug("acme-inc"))
         .await

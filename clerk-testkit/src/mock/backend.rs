@@ -729,7 +729,7 @@ async fn get_user(
     serve(&state, Endpoint::GetUser, &uri, &headers, |state| {
         let dataset = state.backend.dataset();
         match dataset.find_user(&user_id) {
-            Some(user) => json_bytes(&user_json(&dataset.user(user))),
+            Some(user) => json_bytes(&super::writes::user_value(&dataset, &dataset.user(user))),
             None => not_found("user", &user_id),
         }
     })
@@ -793,10 +793,15 @@ async fn get_organization(
     serve(&state, Endpoint::GetOrganization, &uri, &headers, |state| {
         let dataset = state.backend.dataset();
         match dataset.organization(&organization_id) {
-            Some(org) => json_bytes(&organization_json(
-                org,
-                members_count_of(&dataset, org, &params),
-            )),
+            Some(org) => {
+                let mut value = serde_json::to_value(organization_json(
+                    org,
+                    members_count_of(&dataset, org, &params),
+                ))
+                .unwrap_or_default();
+                super::writes_orgs::with_org_extra(&dataset, &org.clerk_id, &mut value);
+                json_bytes(&value)
+            }
             None => not_found("organization", &organization_id),
         }
     })

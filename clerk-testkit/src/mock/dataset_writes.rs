@@ -194,7 +194,7 @@ mod tests {
         let mut d = Dataset::default();
         d.generate_users(3);
         let id = generated_user_id(1);
-        d.user_mut(&id).unwrap().banned = true;
+        d.user_mut(&id).expect("a generated user").banned = true;
         assert_eq!(d.user_count(), 3);
         let page = d.users_page(0, 10, false);
         let ids: Vec<String> = page.iter().map(|r| d.user(*r).clerk_id.clone()).collect();
@@ -202,7 +202,7 @@ mod tests {
             ids,
             [generated_user_id(0), id.clone(), generated_user_id(2)]
         );
-        assert!(d.user(d.find_user(&id).unwrap()).banned);
+        assert!(d.user(d.find_user(&id).expect("still found")).banned);
         assert!(matches!(d.find_user(&id), Some(UserRef::Seeded(_))));
         assert!(d.remove_user(&id));
         assert!(!d.remove_user(&id));

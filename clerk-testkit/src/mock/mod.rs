@@ -11,6 +11,9 @@
 //! | `GET /v1/jwks` | `{"keys":[…]}` of the current keys; needs `Authorization: Bearer <secret key>` (401 with Clerk's error body otherwise: `clerk_key_invalid` for another key, `authorization_header_format_invalid` for a malformed header, `authentication_invalid` for none) |
 //! | `GET /v1/users`, `/v1/users/count`, `/v1/users/{id}` | the Backend API's users over an in-memory data set ([`seed_users`](MockClerk::seed_users), [`generate_users`](MockClerk::generate_users)); same key check |
 //! | `GET /v1/organizations`, `/v1/organizations/{id}`, `/v1/organizations/{id}/memberships`, `/v1/organizations/{id}/invitations`, `/v1/organization_invitations` | organizations, memberships and invitations ([`seed_organizations`](MockClerk::seed_organizations), …); same key check |
+//! | `PATCH`/`DELETE /v1/users/{id}`, `PATCH /v1/users/{id}/metadata`, `POST /v1/users/{id}/ban\|unban\|lock\|unlock`, `GET /v1/sessions`, `POST /v1/sessions/{id}/revoke`, `GET`/`POST /v1/invitations`, `POST /v1/invitations/{id}/revoke` | the writes over the same data set, with Clerk's shapes and errors, and the webhooks Clerk sends after them (`writes.rs`); same key check |
+//! | `POST /v1/organizations`, `PATCH`/`DELETE /v1/organizations/{id}`, `POST /v1/organizations/{id}/memberships`, `PATCH`/`DELETE /v1/organizations/{id}/memberships/{user_id}` | organization and membership writes (`writes_orgs.rs`); same key check |
+//! | `POST /__mock/sessions` | signs a user in (`{"user_id"}` → the session; see [`SESSIONS_PATH`]); no key check, no faults |
 //! | `POST /__mock/tokens` | mints a v2 session token the JWKS verifies, for local development (JSON `{"sub", "sid"?, "azp"?, "org_id"?, "org_slug"?, "org_role"?, "org_permissions"?, "ttl_seconds"?}` → `{"token"}`; see [`TOKENS_PATH`]); no key check, no faults |
 //! | `POST /v1/api_keys/verify`, `/v1/m2m_tokens/verify`, `/v1/oauth_applications/access_tokens/verify` | Clerk's verify endpoints over the machine credentials a test issued ([`issue_api_key`](MockClerk::issue_api_key), …; see `machine.rs`); same key check |
 //! | anything else | 404 with a Clerk error body |
@@ -26,6 +29,12 @@
 //! ([`set_rate_limit`](MockClerk::set_rate_limit)) answers 429 with `Retry-After`, faults apply
 //! to these routes too, and [`backend_requests`](MockClerk::backend_requests) logs each request
 //! with its arrival time and answer.
+//!
+//! Webhooks: after [`deliver_webhooks_to`](MockClerk::deliver_webhooks_to), every write's
+//! events (`user.updated`, `session.revoked`, `organization.created`, …) are Svix-signed and
+//! POSTed to the URL, in order, after the write is answered; [`webhooks_delivered`](MockClerk::webhooks_delivered)
+//! waits for the queue to drain, and [`webhook_events`](MockClerk::webhook_events) lists what
+//! was emitted, delivered or not.
 //!
 //! The server stops on [`shutdown`](MockClerk::shutdown), or when the last handle is dropped
 //! (or when the runtime it was started on shuts down).
@@ -45,6 +54,7 @@ mod state;
 mod tokens;
 mod writes;
 mod writes_orgs;
+mod writes_sessions;
 
 use std::future::Future;
 use std::io;
@@ -65,6 +75,7 @@ pub use self::machine::{
 pub use self::outbox::{EmittedWebhook, WebhookDelivery, MOCK_INSTANCE_ID};
 use self::state::MockState;
 pub use self::tokens::TOKENS_PATH;
+pub use self::writes_sessions::SESSIONS_PATH;
 use crate::keys::TestKeyPair;
 use crate::mint::{publishable_key_for, TokenBuilder, DEFAULT_FRONTEND_HOST};
 
@@ -81,6 +92,7 @@ fn router(state: Arc<MockState>) -> Router {
         .merge(backend::routes())
         .merge(writes::routes())
         .merge(writes_orgs::routes())
+        .merge(writes_sessions::routes())
         .merge(tokens::routes())
         .merge(machine::routes())
         .fallback(error::not_found)

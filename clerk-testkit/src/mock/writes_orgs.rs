@@ -9,6 +9,9 @@
 //! | `PATCH /v1/organizations/{organization_id}/memberships/{user_id}` | the membership with its new `role` | `organizationMembership.updated` |
 //! | `DELETE /v1/organizations/{organization_id}/memberships/{user_id}` | the removed membership | `organizationMembership.deleted` |
 
+// The handlers' helpers fail with the response to send (an `axum` `Response`, 128 bytes): a
+// test server's error path, where the size does not matter and boxing would only add noise.
+#![allow(clippy::result_large_err)]
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -56,7 +59,14 @@ fn organization_value(dataset: &Dataset, org: &ClerkOrganizationData) -> Value {
         Some(i64::try_from(count).unwrap_or(i64::MAX)),
     ))
     .unwrap_or_default();
-    if let Some(extra) = dataset.written.org_extra.get(&org.clerk_id) {
+    with_org_extra(dataset, &org.clerk_id, &mut value);
+    value
+}
+
+/// Adds to a serialized organization what the writes hold beside it (private metadata,
+/// `max_allowed_memberships`, `admin_delete_enabled`, `created_by`).
+pub(super) fn with_org_extra(dataset: &Dataset, organization_id: &str, value: &mut Value) {
+    if let Some(extra) = dataset.written.org_extra.get(organization_id) {
         if let Some(m) = &extra.private_metadata {
             value["private_metadata"] = m.clone();
         }
@@ -70,7 +80,6 @@ fn organization_value(dataset: &Dataset, org: &ClerkOrganizationData) -> Value {
             value["created_by"] = json!(u);
         }
     }
-    value
 }
 
 fn membership_value(dataset: &Dataset, m: &ClerkMembershipData) -> Value {

@@ -405,13 +405,10 @@ mod tests {
     type Answer = Box<dyn Fn(usize) -> Result<http::Response<Vec<u8>>, HttpError> + Send + Sync>;
 
     /// An API whose n-th request gets `answer(n)`; records (method, path) and sleeps.
-    fn api(
-        answer: Answer,
-    ) -> (
-        BackendApi,
-        Arc<Mutex<Vec<(String, String)>>>,
-        Arc<Mutex<Vec<Duration>>>,
-    ) {
+    type Sent = Arc<Mutex<Vec<(String, String)>>>;
+    type Sleeps = Arc<Mutex<Vec<Duration>>>;
+
+    fn api(answer: Answer) -> (BackendApi, Sent, Sleeps) {
         let sent = Arc::new(Mutex::new(Vec::new()));
         let sleeps = Arc::new(Mutex::new(Vec::new()));
         let s = Arc::clone(&sent);

@@ -226,8 +226,8 @@ pub fn create_invitation_request(
 }
 
 /// `POST {api_url}/v1/invitations/{invitation_id}/revoke`: answers the invitation, revoked.
-/// Idempotent in effect (a revoked invitation stays revoked; Clerk answers a repeat with a
-/// 400, which the caller reports).
+/// Idempotent in effect: a revoked invitation stays revoked (a repeat changes nothing, though
+/// Clerk may refuse it with a 4xx, which the caller reports).
 ///
 /// # Errors
 /// [`ApiError::InvalidParam`] for a bad id.
