@@ -4,6 +4,10 @@
 //! revoked. The server is `serve_with_machines`, as the binary runs it.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{refused, Ws, WAIT};
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,16 +19,11 @@ use clerk_testkit::MockClerk;
 use futures_util::{SinkExt as _, StreamExt as _};
 use http::StatusCode;
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{client_async, WebSocketStream};
 
 const FRONT_END: &str = "http://localhost:3000";
-const WAIT: Duration = Duration::from_secs(10);
 const MACHINE: &str = "mch_billing";
-
-type Ws = WebSocketStream<TcpStream>;
 
 struct Server {
     clerk: MockClerk,
@@ -65,36 +64,12 @@ impl Server {
     }
 
     async fn connect(&self, headers: &[(&'static str, String)]) -> Result<Ws, WsError> {
-        let mut request = format!("ws://{}/", self.addr)
-            .into_client_request()
-            .unwrap();
-        for (name, value) in headers {
-            request.headers_mut().insert(*name, value.parse().unwrap());
-        }
-        let stream = TcpStream::connect(self.addr).await.unwrap();
-        let (ws, _response) = tokio::time::timeout(WAIT, client_async(request, stream))
-            .await
-            .expect("the handshake finished in time")?;
-        Ok(ws)
+        common::connect(self.addr, headers).await
     }
 
     async fn bearer(&self, token: &str) -> Result<Ws, WsError> {
         self.connect(&[("authorization", format!("Bearer {token}"))])
             .await
-    }
-}
-
-fn refused(result: Result<Ws, WsError>) -> (StatusCode, Value) {
-    match result {
-        Err(WsError::Http(response)) => {
-            let body = response.body().clone().unwrap_or_default();
-            (
-                response.status(),
-                serde_json::from_slice(&body).unwrap_or(Value::Null),
-            )
-        }
-        Err(other) => panic!("expected an HTTP refusal, got {other}"),
-        Ok(_) => panic!("expected an HTTP refusal, the connection was accepted"),
     }
 }
 
