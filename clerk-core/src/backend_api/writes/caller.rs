@@ -24,10 +24,22 @@ pub struct SessionRevocations {
 }
 
 impl BackendApi {
-    /// Builds, sends and parses, retrying while [`may_retry`] allows it for the endpoint's
-    /// [`RetryClass`](super::RetryClass) and the retry policy has attempts and a delay left.
+    /// [`call_classed`](Self::call_classed) with this caller's retry policy.
     async fn write<T>(
         &self,
+        endpoint: Endpoint,
+        build: impl Fn(&str, &SecretKey) -> Result<http::Request<Vec<u8>>, ApiError>,
+        parse: impl Fn(&http::Response<Vec<u8>>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        self.call_classed(self.retry, endpoint, build, parse).await
+    }
+
+    /// Builds, sends and parses — every call, reads and writes — retrying while [`may_retry`]
+    /// allows it for the endpoint's [`RetryClass`](super::RetryClass) and `retry` has
+    /// attempts and a delay left.
+    pub(in crate::backend_api) async fn call_classed<T>(
+        &self,
+        retry: crate::backend_api::RetryPolicy,
         endpoint: Endpoint,
         build: impl Fn(&str, &SecretKey) -> Result<http::Request<Vec<u8>>, ApiError>,
         parse: impl Fn(&http::Response<Vec<u8>>) -> Result<T, ApiError>,
@@ -49,7 +61,7 @@ impl BackendApi {
             if !may_retry(class, &error) {
                 return Err(error);
             }
-            let Some(delay) = self.retry.next_delay(attempt, &error, (self.jitter)()) else {
+            let Some(delay) = retry.next_delay(attempt, &error, (self.jitter)()) else {
                 return Err(error);
             };
             tracing::warn!(
@@ -57,7 +69,7 @@ impl BackendApi {
                 attempt,
                 delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                 %error,
-                "retrying a Clerk Backend API write"
+                "retrying a Clerk Backend API request"
             );
             self.sleeper.sleep(delay).await;
         }
