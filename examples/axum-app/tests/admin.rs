@@ -270,7 +270,7 @@ async fn staff_log_in_see_users_and_organizations_and_log_out() {
     assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
     for needle in [
         "<td>seen@example.com</td>",
-        "<td>user_seen</td>",
+        "<td><a href=\"/admin/users/user_seen\">user_seen</a></td>",
         "<td>&lt;script&gt;alert(1)&lt;/script&gt; Lovelace</td>",
         "<td>Acme &amp; Sons</td><td>acme</td>",
         "<td>staff</td>",
