@@ -212,7 +212,7 @@ pub use extract::{
 };
 #[cfg(feature = "reqwest")]
 pub use layer::FromEnvError;
-pub use layer::{ClerkLayer, ClerkService};
+pub use layer::{ClerkFuture, ClerkLayer, ClerkService};
 pub use rejection::{
     AuthState, ClerkRejection, ClerkUser, Refusal, SessionDependency, UserDependency,
     LAYER_MISSING_MESSAGE, SESSION_LAYER_MISSING_MESSAGE, SESSION_TOKEN_MISSING,

@@ -148,13 +148,8 @@ impl JwksCache {
 
     /// The key for `kid`, refreshing as the policy allows.
     pub(crate) async fn key(self: &Arc<Self>, kid: &str, now: UnixTime) -> Lookup {
-        if let Some(s) = self.snapshot().filter(|s| self.is_usable(s, now)) {
-            if let Some(key) = s.keys.get(kid) {
-                if !self.is_fresh(&s, now) {
-                    self.revalidate_in_background(now);
-                }
-                return Lookup::Found(Arc::clone(key));
-            }
+        if let Some(key) = self.key_now(kid, now) {
+            return Lookup::Found(key);
         }
         // Missing, past the stale bound, or an unknown kid: wait for a refresh if allowed,
         // else use what we have.
@@ -194,6 +189,18 @@ impl JwksCache {
                 }
             }
         }
+    }
+
+    /// The key for `kid` when the held keys may be used at `now` and name it, without
+    /// waiting: past the TTL (within the stale bound) this starts the background refresh.
+    /// `None` when [`key`](Self::key) would have to wait for a refresh.
+    pub(crate) fn key_now(self: &Arc<Self>, kid: &str, now: UnixTime) -> Option<Arc<VerifyingKey>> {
+        let s = self.snapshot().filter(|s| self.is_usable(s, now))?;
+        let key = Arc::clone(s.keys.get(kid)?);
+        if !self.is_fresh(&s, now) {
+            self.revalidate_in_background(now);
+        }
+        Some(key)
     }
 
     /// Stale keys are being served: make sure one refresh is under way without waiting for

@@ -5,10 +5,22 @@
 //! an unverified token through. Only verified tokens are stored, and two of them cannot share
 //! a signature tail short of forging RSA signatures; a crafted token that copies a cached
 //! tail only finds a slot whose comparison fails, and then pays full verification like any
-//! other unknown token. Because the hash key is secret and random per process, an attacker
-//! cannot aim a token at a slot either, which is also why the confirming comparison need not
-//! be constant-time. Hashing the tail instead of the whole ~600–900-byte token was ~1.3 % of a
-//! cached request's CPU saved (BENCHMARKS.md).
+//! other unknown token. Hashing the tail instead of the whole ~600–900-byte token was ~1.3 %
+//! of a cached request's CPU saved (BENCHMARKS.md).
+//!
+//! **The hash is not SipHash, and stays safe against flooding.** A slot is a keyed
+//! folded multiply (the mixing step of foldhash and aHash) of the tail's four 64-bit words
+//! and the length, under a 256-bit key drawn at random per cache. Hash flooding needs an
+//! attacker to make many *stored* entries share a bucket, and here both ways to that are
+//! closed: (1) only tokens whose RS256 signature verified are ever stored, and a signature's
+//! bytes are the RSA output over claims Clerk chose: nobody can pick them, only mint tokens
+//! from Clerk one by one and keep the ones that collide; (2) keeping the ones that collide
+//! needs each token's slot, which depends on the secret per-process key, so even a client
+//! minting tokens in bulk cannot compute it offline. Lookups of crafted (unverified) tokens
+//! are never stored; they probe a table whose occupancy (1) and (2) keep uniform, and a
+//! colliding lookup costs one failed comparison. Because an attacker cannot aim a token at a
+//! slot, the confirming comparison need not be constant-time either. SipHash-1-3 of the tail
+//! cost ~450 instructions per lookup, this mix ~30 (BENCHMARKS.md).
 //!
 //! **The store is [`quick_cache`]'s sharded S3-FIFO** (`quick_cache::sync::Cache`, no
 //! runtime, no background thread; `parking_lot` locks only). It replaced a hand-written
@@ -74,7 +86,25 @@ pub(crate) struct Hit<'a> {
 
 pub(crate) struct TokenCache {
     slots: Slots,
-    hasher: RandomState,
+    /// The slot hash's secret key, random per cache.
+    key: [u64; 5],
+}
+
+/// The 128-bit product of `a` and `b`, its halves folded by xor: every output bit depends on
+/// every input bit of both (the mixing step of foldhash and aHash).
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    // Truncation intended: the low and the high half.
+    #[allow(clippy::cast_possible_truncation)]
+    let (low, high) = (product as u64, (product >> 64) as u64);
+    low ^ high
+}
+
+/// Five independent random words from the standard library's per-process random source
+/// (the keys of `RandomState`, seeded from the OS), without another dependency.
+fn random_key() -> [u64; 5] {
+    let state = RandomState::new();
+    std::array::from_fn(|i| state.hash_one(i))
 }
 
 impl TokenCache {
@@ -88,13 +118,26 @@ impl TokenCache {
                 BuildHasherDefault::default(),
                 quick_cache::sync::DefaultLifecycle::default(),
             ),
-            hasher: RandomState::new(),
+            key: random_key(),
         }
     }
 
+    /// The token's slot: a keyed hash of its length and its last [`HASHED_TAIL`] bytes (see
+    /// the module docs for why this is safe against flooding).
     fn slot(&self, token: &str) -> u64 {
-        let tail = &token.as_bytes()[token.len().saturating_sub(HASHED_TAIL)..];
-        self.hasher.hash_one((token.len(), tail))
+        let bytes = token.as_bytes();
+        let mut tail = [0u8; HASHED_TAIL];
+        let start = bytes.len().saturating_sub(HASHED_TAIL);
+        tail[HASHED_TAIL - (bytes.len() - start)..].copy_from_slice(&bytes[start..]);
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&tail[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(w)
+        };
+        let k = &self.key;
+        let mixed = folded_multiply(word(0) ^ k[0], word(1) ^ k[1])
+            ^ folded_multiply(word(2) ^ k[2], word(3) ^ k[3]);
+        folded_multiply(mixed ^ bytes.len() as u64, k[4])
     }
 
     /// Looks the token up and lets `still_valid` decide whether the entry may be served; an
