@@ -206,7 +206,10 @@ where
 
 /// Calls `inner` in a `clerk` span naming the user, session, org and actor — when that span
 /// is enabled at all (otherwise the inner future runs as it is).
-fn in_request_span<S, B>(inner: &mut S, request: Request<B>) -> Either<S::Future, Instrumented<S::Future>>
+fn in_request_span<S, B>(
+    inner: &mut S,
+    request: Request<B>,
+) -> Either<S::Future, Instrumented<S::Future>>
 where
     S: Service<Request<B>>,
 {

@@ -443,7 +443,7 @@ impl Authenticator {
             }
             Lookup::Unavailable(e) => return Err(e.into()),
         };
-        self.finish(token, &parsed, &key, now)
+        self.finish(token, &parsed, &key, None, now)
     }
 
     /// Everything that needs no waiting: size, the verified-token cache, structure, and —
@@ -463,7 +463,7 @@ impl Authenticator {
                 let unexpired = now < hit.auth.expires_at.saturating_add(inner.options.clock_skew);
                 let key_held = match (&inner.keys, hit.kid) {
                     (KeySource::Pem(_), _) => true,
-                    (KeySource::Jwks(jwks), Some(kid)) => jwks.holds(kid, now),
+                    (KeySource::Jwks(jwks), Some(kid)) => jwks.holds(kid, hit.keys, now),
                     (KeySource::Jwks(_), None) => false,
                 };
                 (unexpired && key_held).then_some(hit.auth)
@@ -476,19 +476,19 @@ impl Authenticator {
             Ok(parsed) => parsed,
             Err(e) => return Held::Done(Err(e.into())),
         };
-        let key = match &inner.keys {
-            KeySource::Pem(key) => Arc::clone(key),
+        let (key, keys) = match &inner.keys {
+            KeySource::Pem(key) => (Arc::clone(key), None),
             KeySource::Jwks(jwks) => {
                 let Some(kid) = parsed.kid() else {
                     return Held::Done(Err(TokenError::Malformed("header has no kid").into()));
                 };
                 match jwks.key_now(kid, now) {
-                    Some(key) => key,
+                    Some((key, keys)) => (key, Some(keys)),
                     None => return Held::NeedsKeys,
                 }
             }
         };
-        Held::Done(self.finish(token, &parsed, &key, now))
+        Held::Done(self.finish(token, &parsed, &key, keys, now))
     }
 
     /// Signature and claims with `key`, then the verified token into the cache.
@@ -497,6 +497,7 @@ impl Authenticator {
         token: &str,
         parsed: &ParsedToken<'_>,
         key: &VerifyingKey,
+        keys: Option<std::sync::Weak<crate::jwks::KeySet>>,
         now: crate::time::UnixTime,
     ) -> Result<Arc<Auth>, AuthError> {
         let inner = &*self.inner;
@@ -507,7 +508,7 @@ impl Authenticator {
                 KeySource::Pem(_) => None,
                 KeySource::Jwks(_) => parsed.kid(),
             };
-            cache.insert(token, Arc::clone(&auth), kid);
+            cache.insert(token, Arc::clone(&auth), kid, keys);
         }
         Ok(auth)
     }

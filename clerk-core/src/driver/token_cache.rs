@@ -35,9 +35,10 @@
 //! refuses is removed, so an expired token costs one failed hit and then its slot.
 
 use crate::auth::Auth;
+use crate::jwks::KeySet;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// How many of the token's last bytes are hashed: 32 base64url characters are 192 bits of the
 /// RS256 signature.
@@ -69,6 +70,8 @@ struct Entry {
     auth: Arc<Auth>,
     /// The key that verified the token (`None` in PEM mode).
     kid: Option<Box<str>>,
+    /// The key set that key came from, when known (see `JwksCache::holds`).
+    keys: Option<Weak<KeySet>>,
 }
 
 type Slots = quick_cache::sync::Cache<
@@ -82,6 +85,7 @@ type Slots = quick_cache::sync::Cache<
 pub(crate) struct Hit<'a> {
     pub(crate) auth: Arc<Auth>,
     pub(crate) kid: Option<&'a str>,
+    pub(crate) keys: Option<&'a Weak<KeySet>>,
 }
 
 pub(crate) struct TokenCache {
@@ -155,6 +159,7 @@ impl TokenCache {
         let served = still_valid(Hit {
             auth: Arc::clone(&entry.auth),
             kid: entry.kid.as_deref(),
+            keys: entry.keys.as_ref(),
         });
         if served.is_none() {
             // Only this entry: a concurrent insert of another token under the hash stays.
@@ -164,7 +169,13 @@ impl TokenCache {
         served
     }
 
-    pub(crate) fn insert(&self, token: &str, auth: Arc<Auth>, kid: Option<&str>) {
+    pub(crate) fn insert(
+        &self,
+        token: &str,
+        auth: Arc<Auth>,
+        kid: Option<&str>,
+        keys: Option<Weak<KeySet>>,
+    ) {
         let hash = self.slot(token);
         self.slots.insert(
             hash,
@@ -172,6 +183,7 @@ impl TokenCache {
                 token: token.into(),
                 auth,
                 kid: kid.map(Into::into),
+                keys,
             }),
         );
     }
@@ -221,7 +233,7 @@ mod tests {
             forged.len(),
             "same length and tail: same slot"
         );
-        cache.insert(&cached, auth("user_alice", 100), None);
+        cache.insert(&cached, auth("user_alice", 100), None, None);
 
         assert!(cache.get(&forged, serve).is_none());
         let served = cache
@@ -233,9 +245,9 @@ mod tests {
     #[test]
     fn short_tokens_and_distinct_tails_are_kept_apart() {
         let cache = TokenCache::new(64);
-        cache.insert("a.b.c", auth("user_short", 100), None);
-        cache.insert(&format!("x.y.{TAIL}1"), auth("user_one", 100), None);
-        cache.insert(&format!("x.y.{TAIL}2"), auth("user_two", 100), None);
+        cache.insert("a.b.c", auth("user_short", 100), None, None);
+        cache.insert(&format!("x.y.{TAIL}1"), auth("user_one", 100), None, None);
+        cache.insert(&format!("x.y.{TAIL}2"), auth("user_two", 100), None, None);
         let user = |token: &str| cache.get(token, serve).map(|a| a.user_id.clone());
         assert_eq!(user("a.b.c").as_deref(), Some("user_short"));
         assert_eq!(user(&format!("x.y.{TAIL}1")).as_deref(), Some("user_one"));
@@ -248,7 +260,7 @@ mod tests {
         let cache = TokenCache::new(64);
         let tokens: Vec<String> = (0..2000).map(|i| format!("h.p.{i:040}")).collect();
         for (i, token) in tokens.iter().enumerate() {
-            cache.insert(token, auth(&format!("user_{i}"), 100), None);
+            cache.insert(token, auth(&format!("user_{i}"), 100), None, None);
         }
         let held = tokens
             .iter()
@@ -273,7 +285,7 @@ mod tests {
                         hits += 1;
                     }
                 } else {
-                    cache.insert(token, Arc::clone(&shared), None);
+                    cache.insert(token, Arc::clone(&shared), None, None);
                 }
             }
         }
@@ -287,7 +299,7 @@ mod tests {
     #[test]
     fn an_entry_the_caller_refuses_is_removed() {
         let cache = TokenCache::new(8);
-        cache.insert("t.o.k", auth("user_a", 100), None);
+        cache.insert("t.o.k", auth("user_a", 100), None, None);
         assert!(cache.get("t.o.k", |_| None).is_none());
         let mut asked = false;
         assert!(cache
