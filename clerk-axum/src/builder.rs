@@ -124,6 +124,7 @@ impl Clerk {
     pub fn install(&self, router: Router) -> Router {
         let router = router
             .route(&self.webhook_path, self.webhook_route())
+            .layer(axum::Extension(self.wired.machine.clone()))
             .layer(self.layer.clone());
         match &self.session_layer {
             Some(install) => install(router),
@@ -151,6 +152,14 @@ impl Clerk {
         &self.wired.authenticator
     }
 
+    /// The verifier of machine credentials ([`MachineAuth`](crate::MachineAuth)); `install`
+    /// puts it into every request. Call [`forget`](clerk_core::machine::MachineVerifier::forget)
+    /// when you revoke a credential.
+    #[must_use]
+    pub fn machine_verifier(&self) -> &clerk_core::machine::MachineVerifier {
+        &self.wired.machine
+    }
+
     /// The settings.
     #[must_use]
     pub fn config(&self) -> &ClerkConfig {
@@ -161,6 +170,14 @@ impl Clerk {
     #[must_use]
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The Backend API caller (with `CLERK_SECRET_KEY`): the app's own writes to Clerk —
+    /// bans, revocations, invitations — share its HTTP client, retry policy and
+    /// `Clerk-API-Version`.
+    #[must_use]
+    pub fn backend_api(&self) -> Option<&clerk_core::backend_api::BackendApi> {
+        self.wired.backend_api.as_ref()
     }
 
     /// The webhook processor, when `CLERK_WEBHOOK_SIGNING_KEY` is set.

@@ -26,6 +26,9 @@
 //!     [`reverification!`]), a session that is not an impersonation; all [`Require<Q>`] over
 //!     clerk-core's [`Requirement`]s, decided with Clerk's `has()` semantics.
 //!   - [`AuthState`]: the raw decision, for handlers that answer each case themselves.
+//!   - [`MachineAuth<A>`] / [`RequireScope<A, S>`] ([`machine`]): an API key, M2M token or
+//!     OAuth token (or, with `AnyToken`, a session) from `Authorization: Bearer`, of a kind
+//!     the marker `A` accepts, verified as Clerk's SDK verifies it (design §11).
 //! - [`middleware`]: the same requirements as route guards for
 //!   [`Router::route_layer`](axum::Router::route_layer), to protect groups of routes through
 //!   Axum's own routing. There are no path lists.
@@ -192,6 +195,7 @@
 mod builder;
 mod extract;
 mod layer;
+pub mod machine;
 pub mod middleware;
 mod rejection;
 #[cfg(feature = "sessions")]
@@ -213,6 +217,7 @@ pub use extract::{
 #[cfg(feature = "reqwest")]
 pub use layer::FromEnvError;
 pub use layer::{ClerkFuture, ClerkLayer, ClerkService};
+pub use machine::{MachineAuth, RequireScope};
 pub use rejection::{
     AuthState, ClerkRejection, ClerkUser, Refusal, SessionDependency, UserDependency,
     LAYER_MISSING_MESSAGE, SESSION_LAYER_MISSING_MESSAGE, SESSION_TOKEN_MISSING,

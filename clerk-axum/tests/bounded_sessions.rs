@@ -143,12 +143,11 @@ async fn activity_keeps_a_session_alive_past_the_idle_time() {
 }
 
 /// The stateless path (no session mode) with a mirror: a revoked `sid` or a banned user is
-/// refused at once, not when the token expires.
+/// refused at once, not when the token expires (`clerk_testkit::standing`, shared with
+/// clerk-rocket).
 #[tokio::test]
 async fn stateless_requests_with_a_mirror_refuse_revoked_sessions_and_banned_users() {
-    use clerk_core::model::{ClerkUserData, RevokedSession};
-    use clerk_core::store::{Change, LinkPolicy, Store, WriteBatch};
-    use clerk_core::time::Clock;
+    use clerk_core::store::Store;
 
     let key = TestKeyPair::fixed(0);
     let clock = ManualClock::at_system_now();
@@ -165,12 +164,7 @@ async fn stateless_requests_with_a_mirror_refuse_revoked_sessions_and_banned_use
         .build()
         .unwrap();
     let app = clerk.install(Router::new().route("/me", get(me)));
-    let call = |sub: &str, sid: &str| {
-        let token = TokenBuilder::v2(&key)
-            .subject(sub)
-            .session_id(sid)
-            .issued_now_by(&clock)
-            .sign();
+    clerk_testkit::standing::run(&*store, &clock, &key, |token| {
         let request = Request::get("/me")
             .header("authorization", format!("Bearer {token}"))
             .body(Body::empty())
@@ -178,34 +172,13 @@ async fn stateless_requests_with_a_mirror_refuse_revoked_sessions_and_banned_use
         let app = app.clone();
         async move {
             let response = app.oneshot(request).await.unwrap();
-            let status = response.status();
+            let status = response.status().as_u16();
             let bytes = response.into_body().collect().await.unwrap().to_bytes();
             (
                 status,
                 serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
             )
         }
-    };
-    assert_eq!(call("user_1", "sess_1").await.0, StatusCode::OK);
-    let now = clock.now();
-    let revoked = RevokedSession::new("sess_1", Some("user_1".into()), "revoked", now);
-    let _ = store
-        .apply(WriteBatch::single(now, Change::RevokeSession(revoked)))
-        .await
-        .unwrap();
-    let (status, body) = call("user_1", "sess_1").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body["reason"], "session-revoked", "{body}");
-    // Another session of the same user is fine; a banned user is refused in every session.
-    assert_eq!(call("user_1", "sess_2").await.0, StatusCode::OK);
-    let mut data = ClerkUserData::new("user_1", now, now);
-    data.banned = true;
-    let change = Change::UpsertUser {
-        data,
-        link: LinkPolicy::Never,
-    };
-    let _ = store.apply(WriteBatch::single(now, change)).await.unwrap();
-    let (status, body) = call("user_1", "sess_2").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body["reason"], "user-banned", "{body}");
+    })
+    .await;
 }

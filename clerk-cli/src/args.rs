@@ -10,7 +10,7 @@ Exit codes:
   1  runtime failure: a Clerk request or the database failed (the message names which)
   2  usage or configuration error: a bad option, or a missing or invalid setting (named)
   3  refused: the input was understood but not accepted (a weak password, a username or
-     email already taken)";
+     email already taken, a Clerk id Clerk does not know, an invitation Clerk refuses)";
 
 /// `clerk`: the local mirror of Clerk users and organizations, from the command line.
 #[derive(Debug, Parser)]
@@ -71,6 +71,32 @@ pub enum Command {
         #[command(subcommand)]
         what: WebhooksCommand,
     },
+    /// Ban, unban, lock or unlock a Clerk user through the Backend API.
+    ///
+    /// Reads CLERK_SECRET_KEY, CLERK_API_URL (default https://api.clerk.com) and
+    /// CLERK_API_TIMEOUT_MS. Clerk sends `user.updated` to your webhook endpoint afterwards,
+    /// which updates the local mirror. Retried on 429, 5xx and network failures (these calls
+    /// are idempotent).
+    #[command(after_help = EXIT_CODES)]
+    Users {
+        /// What to do.
+        #[command(subcommand)]
+        what: UsersCommand,
+    },
+    /// Revoke Clerk sessions through the Backend API (settings as `clerk users`).
+    #[command(after_help = EXIT_CODES)]
+    Sessions {
+        /// What to do.
+        #[command(subcommand)]
+        what: SessionsCommand,
+    },
+    /// Invite people to the application through the Backend API (settings as `clerk users`).
+    #[command(after_help = EXIT_CODES)]
+    Invitations {
+        /// What to do.
+        #[command(subcommand)]
+        what: InvitationsCommand,
+    },
     /// Run a mock Clerk (JWKS, Backend API, token minting) on loopback for local development,
     /// until Ctrl-C.
     ///
@@ -106,6 +132,78 @@ pub enum WebhooksCommand {
         database: Database,
         /// The held delivery's svix id (from `clerk webhooks failed`).
         svix_id: String,
+    },
+}
+
+/// `clerk users …`.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Ban the user (`POST /v1/users/{id}/ban`): Clerk revokes their sessions and refuses
+    /// their sign-ins.
+    #[command(after_help = EXIT_CODES)]
+    Ban {
+        /// The Clerk user id (`user_…`).
+        user_id: String,
+    },
+    /// Lift the ban (`POST /v1/users/{id}/unban`).
+    #[command(after_help = EXIT_CODES)]
+    Unban {
+        /// The Clerk user id (`user_…`).
+        user_id: String,
+    },
+    /// Lock the user (`POST /v1/users/{id}/lock`) until unlocked or the lockout expires.
+    #[command(after_help = EXIT_CODES)]
+    Lock {
+        /// The Clerk user id (`user_…`).
+        user_id: String,
+    },
+    /// Unlock the user (`POST /v1/users/{id}/unlock`).
+    #[command(after_help = EXIT_CODES)]
+    Unlock {
+        /// The Clerk user id (`user_…`).
+        user_id: String,
+    },
+}
+
+/// `clerk sessions …`.
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Revoke one session (`POST /v1/sessions/{id}/revoke`), or with --user every active
+    /// session of a user (listed with `GET /v1/sessions?user_id=…&status=active`), reporting
+    /// how many were revoked; any that failed are named on stderr (exit 1).
+    #[command(after_help = EXIT_CODES)]
+    Revoke {
+        /// The Clerk session id (`sess_…`).
+        #[arg(required_unless_present = "user", conflicts_with = "user")]
+        session_id: Option<String>,
+        /// Revoke every active session of this Clerk user (`user_…`) instead.
+        #[arg(long, value_name = "USER_ID")]
+        user: Option<String>,
+    },
+}
+
+/// `clerk invitations …`.
+#[derive(Debug, Subcommand)]
+pub enum InvitationsCommand {
+    /// Invite an email address (`POST /v1/invitations`); Clerk emails the invitation unless
+    /// --no-notify. Not retried after a timeout or a 5xx (it might have been created: list
+    /// the invitations in the dashboard before trying again); retried on 429.
+    #[command(after_help = EXIT_CODES)]
+    Create {
+        /// The address to invite.
+        email: String,
+        /// Where the invitation link leads (a full URL or a path).
+        #[arg(long)]
+        redirect_url: Option<String>,
+        /// Days until the invitation expires (Clerk's default: 30).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        expires_in_days: Option<u32>,
+        /// Do not send the invitation email.
+        #[arg(long)]
+        no_notify: bool,
+        /// Create it even if the address is already invited or belongs to a user.
+        #[arg(long)]
+        ignore_existing: bool,
     },
 }
 
@@ -178,4 +276,9 @@ pub struct Mock {
     /// Generated organizations to serve, each with up to 3 members taken from the users.
     #[arg(long, default_value_t = 0)]
     pub seed_orgs: u32,
+    /// POST the webhooks Clerk sends after each write (`user.updated`, `session.revoked`,
+    /// `organization.created`, …) to this URL, for example your app's
+    /// http://127.0.0.1:3000/webhooks/clerk, signed with the printed CLERK_WEBHOOK_SIGNING_KEY.
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
 }

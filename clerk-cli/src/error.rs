@@ -39,7 +39,8 @@ pub enum CliError {
     /// A sync stopped: the message names the request (endpoint, offset) or the batch.
     #[error("sync failed: {0}{hint}", hint = sync_hint(.0))]
     Sync(SyncError),
-    /// A Backend API request outside a sync failed (counting users for the progress bar).
+    /// A Backend API request outside a sync failed (counting users for the progress bar, a
+    /// user action, a revocation, an invitation).
     #[error("Clerk request failed: {0}")]
     Api(#[from] ApiError),
     /// The HTTP client could not be built.
@@ -51,6 +52,9 @@ pub enum CliError {
     /// Hashing the password failed.
     #[error("password: {0}")]
     Password(#[from] PasswordError),
+    /// Some of several Backend API calls failed (each was named on stderr).
+    #[error("{0}")]
+    Partial(String),
     /// The input was understood but refused (a username or email already taken).
     #[error("{0}")]
     Refused(String),
@@ -81,7 +85,9 @@ impl CliError {
                 error: StoreError::Invalid(_),
                 ..
             } => EXIT_USAGE,
-            CliError::Api(ApiError::NoSecretKey) => EXIT_USAGE,
+            CliError::Api(ApiError::NoSecretKey | ApiError::InvalidParam { .. }) => EXIT_USAGE,
+            // Clerk understood the request and refused it: an unknown id, a duplicate.
+            CliError::Api(e) if matches!(e.status(), Some(400 | 404 | 409 | 422)) => EXIT_REFUSED,
             CliError::WeakPassword(_) | CliError::Refused(_) => EXIT_REFUSED,
             CliError::Password(PasswordError::TooLong) => EXIT_REFUSED,
             _ => EXIT_FAILURE,

@@ -7,18 +7,23 @@
 //! | `clerk sync users` | mirrors Clerk's users through the Backend API (`--dry-run`, `--deactivate-missing`, `--page-size`) |
 //! | `clerk sync organizations [--memberships]` | the same for organizations and their memberships |
 //! | `clerk createsuperuser` | a local staff superuser for hybrid mode (prompts, or `--no-input` with `--username` and `CLERK_SUPERUSER_PASSWORD` / `--password-stdin`) |
-//! | `clerk mock` | the test kit's mock Clerk (JWKS, Backend API, `POST /__mock/tokens`) on loopback, printing the `CLERK_*` settings to use it; only in a build with the `mock` feature (`cargo install clerk-cli --features mock`), so a production install links no mock server and no test keys |
+//! | `clerk users ban\|unban\|lock\|unlock <user_id>` | the Backend API's user actions (Clerk then sends `user.updated` to the webhook endpoint) |
+//! | `clerk sessions revoke <session_id>` / `--user <user_id>` | revokes one session, or every active session of a user, reporting the counts |
+//! | `clerk invitations create <email> [--redirect-url …] [--expires-in-days N] [--no-notify] [--ignore-existing]` | invites an address to the application |
+//! | `clerk mock` | the test kit's mock Clerk (JWKS, Backend API reads and writes, `POST /__mock/tokens`, `POST /__mock/sessions`) on loopback, printing the `CLERK_*` settings to use it; `--webhook-url` delivers the webhooks of its writes, signed with the printed `CLERK_WEBHOOK_SIGNING_KEY`; only in a build with the `mock` feature (`cargo install clerk-cli --features mock`), so a production install links no mock server and no test keys |
 //!
 //! Settings come from the environment: `DATABASE_URL` (or `--database-url`; default
 //! [`DEFAULT_DATABASE_URL`], the SQLite file `clerk-app.db` the example apps use too;
-//! `postgres://…` for PostgreSQL), and for `sync` `CLERK_SECRET_KEY`, `CLERK_API_URL`,
+//! `postgres://…` for PostgreSQL), and for `sync`, `users`, `sessions` and `invitations`
+//! `CLERK_SECRET_KEY`, `CLERK_API_URL`,
 //! `CLERK_API_TIMEOUT_MS`. A sync shows a progress bar when stderr is a terminal and plain log
 //! lines otherwise, and prints its summary on stdout.
 //!
 //! Exit codes scripts can rely on: [`EXIT_OK`] 0, [`EXIT_FAILURE`] 1 (a Clerk request or the
 //! database failed; the message names the endpoint and offset, or the batch), [`EXIT_USAGE`] 2
 //! (a bad option, or a missing or invalid setting, named), [`EXIT_REFUSED`] 3 (a weak password,
-//! a username or email already taken).
+//! a username or email already taken, a Clerk id Clerk does not know, an invitation Clerk
+//! refuses).
 //!
 //! # Quick start
 //!
@@ -51,6 +56,7 @@
 // The argument docs are clap's `--help` text, where a bare URL reads better than `<…>`.
 #![allow(rustdoc::bare_urls)]
 
+pub mod actions;
 pub mod args;
 mod error;
 #[cfg(feature = "mock")]
@@ -78,6 +84,9 @@ pub async fn run(cli: Cli, lookup: impl Fn(&str) -> Option<String>) -> Result<()
         Command::Sync { what } => sync::run(what, lookup).await,
         Command::CreateSuperuser(args) => superuser::run(args, lookup).await,
         Command::Webhooks { what } => webhooks::run(what).await,
+        Command::Users { what } => actions::users(what, lookup).await,
+        Command::Sessions { what } => actions::sessions(what, lookup).await,
+        Command::Invitations { what } => actions::invitations(what, lookup).await,
         #[cfg(feature = "mock")]
         Command::Mock(args) => mock::run(args).await,
         #[cfg(not(feature = "mock"))]

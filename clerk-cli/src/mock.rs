@@ -31,6 +31,15 @@ pub async fn start(args: &Mock) -> Result<MockClerk, CliError> {
     if args.seed_orgs > 0 {
         clerk.generate_organizations(args.seed_orgs, MEMBERS_PER_ORG.min(args.users));
     }
+    if let Some(url) = &args.webhook_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(CliError::Usage(format!(
+                "--webhook-url: {url:?} is not an http:// or https:// URL"
+            )));
+        }
+        clerk.deliver_webhooks_to(url.clone(), TEST_SECRET);
+        eprintln!("webhooks of the writes go to {url}");
+    }
     let mut out = std::io::stdout().lock();
     // Printed settings are the command's output: a closed stdout is not worth failing over.
     let _ = writeln!(out, "CLERK_API_URL={}", clerk.url());

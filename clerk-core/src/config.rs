@@ -86,6 +86,10 @@ pub struct ClerkConfig {
     pub org_cache_timeout: Duration,
     /// `CLERK_WEBHOOK_DEDUP_TIMEOUT`.
     pub webhook_dedup_timeout: Duration,
+    /// `CLERK_MACHINE_CACHE_SECONDS` (60): the longest a verified machine credential (API key,
+    /// M2M or OAuth token) is served from the cache; never past the credential's own expiry
+    /// ([`machine::MachineCachePolicy`](crate::machine::MachineCachePolicy)).
+    pub machine_cache_timeout: Duration,
     /// `CLERK_API_TIMEOUT_MS`: every Backend API request.
     pub api_timeout: Duration,
     /// `CLERK_PROVISION_BUDGET_MS` (default 2000) and `CLERK_PROVISION_TRIES` (default 2):
@@ -195,6 +199,7 @@ pub struct ClerkConfigBuilder {
     cache_timeout: Option<Duration>,
     org_cache_timeout: Option<Duration>,
     webhook_dedup_timeout: Option<Duration>,
+    machine_cache_timeout: Option<Duration>,
     api_timeout: Option<Duration>,
     provision_budget: Option<Duration>,
     provision_tries: Option<u64>,
@@ -230,6 +235,7 @@ impl std::fmt::Debug for ClerkConfigBuilder {
             .field("cache_timeout", &self.cache_timeout)
             .field("org_cache_timeout", &self.org_cache_timeout)
             .field("webhook_dedup_timeout", &self.webhook_dedup_timeout)
+            .field("machine_cache_timeout", &self.machine_cache_timeout)
             .field("api_timeout", &self.api_timeout)
             .field("cookie_auth", &self.cookie_auth)
             .field("cookie_secure", &self.cookie_secure)
@@ -331,6 +337,10 @@ impl ClerkConfigBuilder {
             webhook_dedup_timeout: seconds(
                 "CLERK_WEBHOOK_DEDUP_TIMEOUT",
                 get("CLERK_WEBHOOK_DEDUP_TIMEOUT"),
+            )?,
+            machine_cache_timeout: seconds(
+                "CLERK_MACHINE_CACHE_SECONDS",
+                get("CLERK_MACHINE_CACHE_SECONDS"),
             )?,
             api_timeout: whole_number(
                 "CLERK_API_TIMEOUT_MS",
@@ -491,6 +501,13 @@ impl ClerkConfigBuilder {
     #[must_use]
     pub fn org_cache_timeout(mut self, ttl: Duration) -> Self {
         self.org_cache_timeout = Some(ttl);
+        self
+    }
+
+    /// `CLERK_MACHINE_CACHE_SECONDS`.
+    #[must_use]
+    pub fn machine_cache_timeout(mut self, ttl: Duration) -> Self {
+        self.machine_cache_timeout = Some(ttl);
         self
     }
 
@@ -682,6 +699,11 @@ impl ClerkConfigBuilder {
                 "CLERK_WEBHOOK_DEDUP_TIMEOUT",
                 self.webhook_dedup_timeout,
                 Duration::from_secs(45),
+            )?,
+            machine_cache_timeout: positive(
+                "CLERK_MACHINE_CACHE_SECONDS",
+                self.machine_cache_timeout,
+                crate::machine::DEFAULT_MACHINE_CACHE_TTL,
             )?,
             api_timeout: positive(
                 "CLERK_API_TIMEOUT_MS",

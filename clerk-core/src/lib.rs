@@ -26,6 +26,8 @@
 //!   the adapters' `RequireRole` / `RequirePermission` name.
 //! - [`rejection`]: the HTTP answer (status, `WWW-Authenticate`, JSON body) to each way a
 //!   request can be refused, which both adapters' `ClerkRejection` map onto.
+//! - [`machine`]: machine credentials (API keys, M2M tokens, OAuth tokens): Clerk's
+//!   classification, the verify endpoints, the JWT forms and the [`machine::MachineVerifier`].
 //! - [`Authenticator`]: the async driver — JWKS cache with single-flight, rate-limited
 //!   refresh and bounded stale-if-error, networkless PEM mode, and a bounded verified-token
 //!   cache.
@@ -90,6 +92,7 @@ pub mod keys;
 #[cfg(feature = "password")]
 pub mod login_gate;
 pub mod login_throttle;
+pub mod machine;
 pub mod model;
 #[cfg(feature = "password")]
 pub mod password;

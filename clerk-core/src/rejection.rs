@@ -153,6 +153,24 @@ pub enum Failure {
     /// [`reverification_error_body`], which Clerk's frontend SDK answers by asking the user to
     /// verify again.
     ReverificationRequired(Reverification),
+    /// A machine credential (API key, M2M or OAuth token) was refused, or none was presented
+    /// on a machine-only route: 401 with Clerk's reason
+    /// ([`MachineError::reason`](crate::machine::MachineError::reason)).
+    MachineUnauthenticated {
+        /// Clerk's reason (`token-type-mismatch`, `token-invalid`, …).
+        reason: &'static str,
+    },
+    /// A machine credential could not be checked (Clerk down, our secret key refused, no
+    /// signing key): 503 with the reason.
+    MachineUnavailable {
+        /// Clerk's reason (`unexpected-error`, `secret-key-invalid`, `jwk-failed-to-load`).
+        reason: &'static str,
+    },
+    /// The machine credential lacks the scope `required`: 403.
+    MissingScope {
+        /// The scope the route requires.
+        required: &'static str,
+    },
     /// The token's user does not exist: 401, like a bad token.
     UserNotFound,
     /// The token's user was deleted: 401, like a bad token.
@@ -197,6 +215,7 @@ impl Failure {
         match self {
             Failure::MissingToken
             | Failure::InvalidToken(_)
+            | Failure::MachineUnauthenticated { .. }
             | Failure::UserNotFound
             | Failure::UserDeleted
             | Failure::SessionEnded(_)
@@ -207,6 +226,7 @@ impl Failure {
             | Failure::MissingPermission { .. }
             | Failure::MissingFeature { .. }
             | Failure::MissingPlan { .. }
+            | Failure::MissingScope { .. }
             | Failure::Impersonated
             | Failure::ReverificationRequired(_) => 403,
             Failure::UserConflict => 409,
@@ -214,6 +234,7 @@ impl Failure {
             Failure::KeysUnavailable
             | Failure::UserUnavailable { .. }
             | Failure::ClerkUnavailable { .. }
+            | Failure::MachineUnavailable { .. }
             | Failure::SessionUnavailable(_) => 503,
         }
     }
@@ -230,6 +251,10 @@ impl Failure {
             Failure::MissingPermission { .. } => "missing_permission",
             Failure::MissingFeature { .. } => "missing_feature",
             Failure::MissingPlan { .. } => "missing_plan",
+            Failure::MissingScope { .. } => "missing_scope",
+            Failure::MachineUnauthenticated { reason } | Failure::MachineUnavailable { reason } => {
+                reason
+            }
             Failure::Impersonated => "impersonation_not_allowed",
             Failure::ReverificationRequired(_) => REVERIFICATION_REASON,
             Failure::UserNotFound => "user-not-found",
@@ -250,7 +275,13 @@ impl Failure {
     pub fn challenge(&self) -> Option<&'static str> {
         match self {
             Failure::MissingToken | Failure::SessionRevalidationRequired => Some(CHALLENGE),
+            Failure::MachineUnauthenticated { reason }
+                if *reason == crate::machine::NO_TOKEN_IN_HEADER =>
+            {
+                Some(CHALLENGE)
+            }
             Failure::InvalidToken(_)
+            | Failure::MachineUnauthenticated { .. }
             | Failure::UserNotFound
             | Failure::UserDeleted
             | Failure::SessionEnded(_) => Some(CHALLENGE_INVALID),
@@ -275,6 +306,7 @@ impl Failure {
         match self {
             Failure::MissingToken
             | Failure::InvalidToken(_)
+            | Failure::MachineUnauthenticated { .. }
             | Failure::UserNotFound
             | Failure::UserDeleted
             | Failure::SessionEnded(_)
@@ -285,6 +317,7 @@ impl Failure {
             Failure::KeysUnavailable
             | Failure::UserUnavailable { .. }
             | Failure::ClerkUnavailable { .. }
+            | Failure::MachineUnavailable { .. }
             | Failure::SessionUnavailable(_) => {
                 json!({ "error": "service_unavailable", "reason": reason })
             }
@@ -294,7 +327,8 @@ impl Failure {
             Failure::MissingRole { required }
             | Failure::MissingPermission { required }
             | Failure::MissingFeature { required }
-            | Failure::MissingPlan { required } => {
+            | Failure::MissingPlan { required }
+            | Failure::MissingScope { required } => {
                 json!({ "error": "forbidden", "reason": reason, "required": required })
             }
             Failure::Impersonated => json!({ "error": "forbidden", "reason": reason }),

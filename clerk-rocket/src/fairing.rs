@@ -5,8 +5,10 @@
 use std::fmt;
 use std::sync::Arc;
 
+use clerk_core::backend_api::BackendApi;
 use clerk_core::flow::session::SessionFlow;
 use clerk_core::flow::wiring::{Wiring, WiringError};
+use clerk_core::machine::MachineVerifier;
 use clerk_core::provision::UserProvisioning;
 use clerk_core::store::Store;
 use clerk_core::time::Clock;
@@ -28,8 +30,10 @@ pub struct ClerkState {
     config: ClerkConfig,
     authenticator: Authenticator,
     users: Option<UserProvisioning>,
+    backend_api: Option<BackendApi>,
     webhooks: Option<Arc<Processor>>,
     sessions: Option<(SessionFlow, Arc<dyn SessionStore>)>,
+    machine: MachineVerifier,
 }
 
 impl fmt::Debug for ClerkState {
@@ -45,6 +49,14 @@ impl fmt::Debug for ClerkState {
 }
 
 impl ClerkState {
+    /// The Backend API caller (with `CLERK_SECRET_KEY`): the app's own writes to Clerk —
+    /// bans, revocations, invitations — share its HTTP client, retry policy and
+    /// `Clerk-API-Version`.
+    #[must_use]
+    pub fn backend_api(&self) -> Option<&BackendApi> {
+        self.backend_api.as_ref()
+    }
+
     /// Session mode, when on.
     #[must_use]
     pub fn sessions(&self) -> Option<&SessionFlow> {
@@ -58,6 +70,13 @@ impl ClerkState {
             Some((_, store)) => store,
             None => NONE.get_or_init(|| Arc::new(crate::session::MemorySessionStore::new())),
         }
+    }
+
+    /// The verifier of machine credentials the [`MachineAuth`](crate::MachineAuth) guards run.
+    /// Call [`forget`](MachineVerifier::forget) when you revoke a credential.
+    #[must_use]
+    pub fn machine_verifier(&self) -> &MachineVerifier {
+        &self.machine
     }
 
     /// The validated settings.
@@ -243,9 +262,11 @@ impl ClerkFairing {
         };
         let sessions = wired.sessions.zip(self.sessions.clone());
         Ok(ClerkState {
+            machine: wired.machine,
             config: wired.config,
             authenticator: wired.authenticator,
             users: wired.users,
+            backend_api: wired.backend_api,
             webhooks,
             sessions,
         })

@@ -28,6 +28,9 @@
 //!     clerk-core's [`Requirement`]s, decided with Clerk's `has()` semantics (403 otherwise;
 //!     a stale reverification answers Clerk's `reverification-error` body).
 //!   - [`AuthState`]: the raw decision.
+//!   - [`MachineAuth<A>`] / [`RequireScope<A, S>`] ([`machine`]): an API key, M2M token or
+//!     OAuth token (or, with `AnyToken`, a session) from `Authorization: Bearer`, of a kind
+//!     the marker `A` accepts, verified as Clerk's SDK verifies it (design §11).
 //! - A [`Sentinel`](rocket::Sentinel) on every guard: a route using one aborts the launch
 //!   when [`ClerkFairing`] is not attached ([`ClerkUser`]: or was given no store).
 //! - [`ClerkRejection`]: every refusal, a [`Responder`](rocket::response::Responder); the
@@ -141,6 +144,7 @@
 
 mod fairing;
 mod guard;
+pub mod machine;
 mod rejection;
 pub mod session;
 pub mod settings;
@@ -159,6 +163,7 @@ pub use guard::{
     ActiveOrg, ClerkAuth, NotImpersonated, OptionalClerkAuth, Require, RequireFeature,
     RequirePermission, RequirePlan, RequireReverification, RequireRole,
 };
+pub use machine::{MachineAuth, RequireScope};
 pub use rejection::{
     catchers, stashed_rejection, AuthState, ClerkRejection, ClerkUser, Refusal,
     FAIRING_MISSING_MESSAGE, SESSION_MODE_MISSING_MESSAGE, SESSION_TOKEN_MISSING,

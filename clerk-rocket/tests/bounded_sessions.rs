@@ -135,12 +135,11 @@ async fn activity_keeps_a_session_alive_past_the_idle_time() {
 }
 
 /// The stateless path (no session mode) with a mirror: a revoked `sid` or a banned user is
-/// refused at once, not when the token expires.
+/// refused at once, not when the token expires (`clerk_testkit::standing`, shared with
+/// clerk-axum).
 #[rocket::async_test]
 async fn stateless_requests_with_a_mirror_refuse_revoked_sessions_and_banned_users() {
-    use clerk_core::model::{ClerkUserData, RevokedSession};
-    use clerk_core::store::{Change, LinkPolicy, Store, WriteBatch};
-    use clerk_core::time::Clock;
+    use clerk_core::store::Store;
     use rocket::http::Header;
 
     let key = TestKeyPair::fixed(0);
@@ -164,44 +163,19 @@ async fn stateless_requests_with_a_mirror_refuse_revoked_sessions_and_banned_use
         .register("/", clerk_rocket::catchers())
         .mount("/", routes![me]);
     let client = Client::untracked(rocket).await.unwrap();
-    let call = |sub: &str, sid: &str| {
-        let token = TokenBuilder::v2(&key)
-            .subject(sub)
-            .session_id(sid)
-            .issued_now_by(&clock)
-            .sign();
+    clerk_testkit::standing::run(&*store, &clock, &key, |token| {
         let request = client
             .get("/me")
             .header(Header::new("Authorization", format!("Bearer {token}")));
         async move {
             let response = request.dispatch().await;
-            let status = response.status();
+            let status = response.status().code;
             let body = response.into_string().await.unwrap_or_default();
             (
                 status,
                 serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
             )
         }
-    };
-    assert_eq!(call("user_1", "sess_1").await.0, Status::Ok);
-    let now = clock.now();
-    let revoked = RevokedSession::new("sess_1", Some("user_1".into()), "revoked", now);
-    let _ = store
-        .apply(WriteBatch::single(now, Change::RevokeSession(revoked)))
-        .await
-        .unwrap();
-    let (status, body) = call("user_1", "sess_1").await;
-    assert_eq!(status, Status::Unauthorized);
-    assert_eq!(body["reason"], "session-revoked", "{body}");
-    assert_eq!(call("user_1", "sess_2").await.0, Status::Ok);
-    let mut data = ClerkUserData::new("user_1", now, now);
-    data.banned = true;
-    let change = Change::UpsertUser {
-        data,
-        link: LinkPolicy::Never,
-    };
-    let _ = store.apply(WriteBatch::single(now, change)).await.unwrap();
-    let (status, body) = call("user_1", "sess_2").await;
-    assert_eq!(status, Status::Unauthorized);
-    assert_eq!(body["reason"], "user-banned", "{body}");
+    })
+    .await;
 }

@@ -113,6 +113,8 @@ mod mysql;
 mod open;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "redis")]
+mod redis_link;
 pub mod sessions;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -130,6 +132,11 @@ pub use open::{
     is_mysql_url, is_postgres_url, open_database_url, open_session_store, AnyStore,
     DEFAULT_DATABASE_URL, UNANNOUNCED_CACHE_TTL,
 };
+#[cfg(all(
+    feature = "redis",
+    any(feature = "sqlite", feature = "postgres", feature = "mysql")
+))]
+pub use open::{open_app_stores, AppStores, OpenStoresError};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]

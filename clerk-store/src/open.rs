@@ -261,3 +261,55 @@ pub fn open_session_store(
         None => Ok(Arc::new(store.session_store())),
     }
 }
+
+/// What an application opens at start-up ([`open_app_stores`]): the mirror behind its cache
+/// and the session store.
+#[cfg(feature = "redis")]
+#[derive(Clone)]
+pub struct AppStores {
+    /// The local mirror behind the cache that keeps several instances consistent
+    /// ([`AnyStore::into_instance_cached`]).
+    pub store: Arc<dyn Store>,
+    /// Where session records live ([`open_session_store`]), shared by every instance.
+    pub sessions: Arc<dyn SessionStore>,
+}
+
+/// Why [`open_app_stores`] failed.
+#[cfg(feature = "redis")]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenStoresError {
+    /// The database could not be opened or migrated (`DATABASE_URL`).
+    #[error("DATABASE_URL: {0}")]
+    Store(#[from] StoreError),
+    /// `REDIS_URL` is not usable for the cache.
+    #[error("REDIS_URL: {0}")]
+    Cache(#[from] clerk_core::cache::CacheError),
+    /// `REDIS_URL` is not usable for the session store.
+    #[error("REDIS_URL: {0}")]
+    Sessions(#[from] SessionStoreError),
+}
+
+/// Opens and migrates the database `database_url` names and returns the mirror behind the
+/// cache that keeps several instances consistent ([`AnyStore::into_instance_cached`]: Redis
+/// at `redis_url`; else in process, announced between instances with `LISTEN`/`NOTIFY` on
+/// PostgreSQL, or living at most a second on SQLite and MySQL) and the session store (Redis
+/// at `redis_url` when given, else the same database's `clerk_sessions` table, expired rows
+/// swept as sessions are saved). Never in process memory, so several instances serve each
+/// other's sessions and a restart signs no one out: what both example apps run at start-up.
+///
+/// # Errors
+/// [`OpenStoresError`] naming the setting at fault.
+#[cfg(feature = "redis")]
+pub async fn open_app_stores(
+    database_url: &str,
+    redis_url: Option<&str>,
+    config: &ClerkConfig,
+) -> Result<AppStores, OpenStoresError> {
+    let redis = redis_url.map(crate::RedisCache::open).transpose()?;
+    let store = AnyStore::connect(database_url).await?;
+    store.migrate().await?;
+    let sessions = open_session_store(&store, redis_url)?;
+    let store = store.into_instance_cached(redis, config);
+    Ok(AppStores { store, sessions })
+}

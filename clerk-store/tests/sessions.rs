@@ -287,4 +287,43 @@ mod redis_store {
             let () = del.query_async(&mut connection).await.unwrap();
         }
     }
+
+    /// A hung Redis (accepts connections, never answers) costs one timeout, then the store
+    /// backs off: later calls fail at once, so session-mode requests answer 503 quickly
+    /// instead of each waiting a timeout (the failure the old per-store connection code had).
+    #[tokio::test]
+    async fn a_redis_that_never_answers_costs_one_timeout_then_fails_at_once() {
+        use clerk_core::flow::records::SessionStore as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let _hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let timeout = std::time::Duration::from_millis(200);
+        let store = RedisSessionStore::builder(format!("redis://{address}"))
+            .timeout(timeout)
+            .reconnect_backoff(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let now = clerk_core::time::UnixTime::from_secs(1_700_000_000);
+        let started = std::time::Instant::now();
+        assert!(store.load("a", now).await.is_err());
+        assert!(
+            started.elapsed() >= timeout,
+            "the first call waits the timeout"
+        );
+        let started = std::time::Instant::now();
+        for _ in 0..20 {
+            let error = store.load("a", now).await.unwrap_err();
+            assert!(error.0.contains("not reconnecting"), "{error}");
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "20 calls within the back-off took {:?}: each waited",
+            started.elapsed()
+        );
+    }
 }

@@ -86,6 +86,7 @@ pub mod offline;
 pub mod postgres;
 pub mod requirements;
 pub mod runtime;
+pub mod standing;
 pub mod webhooks;
 
 pub use clock::ManualClock;

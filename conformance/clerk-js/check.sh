@@ -16,8 +16,8 @@ trap 'rm -f "$tmp"' EXIT
 node generate.mjs "$tmp"
 if ! diff -q corpus.json "$tmp" >/dev/null; then
     echo "error: corpus.json differs from what the pinned SDK decides now:" >&2
-    diff <(node -e 'for (const c of require(process.argv[1]).cases) console.log(JSON.stringify(c))' "$PWD/corpus.json") \
-         <(node -e 'for (const c of require(process.argv[1]).cases) console.log(JSON.stringify(c))' "$tmp") | head -40 >&2 || true
+    diff <(node -e 'const c = require(process.argv[1]); for (const x of [...c.cases, ...c.machine_cases]) console.log(JSON.stringify(x))' "$PWD/corpus.json") \
+         <(node -e 'const c = require(process.argv[1]); for (const x of [...c.cases, ...c.machine_cases]) console.log(JSON.stringify(x))' "$tmp") | head -40 >&2 || true
     exit 1
 fi
-echo "clerk-js corpus: up to date ($(node -e 'console.log(require(process.argv[1]).cases.length)' "$PWD/corpus.json") cases)"
+echo "clerk-js corpus: up to date ($(node -e 'const c = require(process.argv[1]); console.log(`${c.cases.length} cases, ${c.machine_cases.length} machine cases`)' "$PWD/corpus.json"))"

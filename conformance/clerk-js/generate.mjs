@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 process.env.CLERK_TELEMETRY_DISABLED = '1';
 const here = dirname(fileURLToPath(import.meta.url));
 const { createClerkClient, verifyToken } = await import('@clerk/backend');
-const { signedInAuthObject } = await import('@clerk/backend/internal');
+const { signedInAuthObject, isMachineToken, verifyMachineAuthToken } = await import('@clerk/backend/internal');
 const { reverificationError } = await import('@clerk/shared/authorization-errors');
 
 const out = process.argv[2];
@@ -433,6 +433,99 @@ for (const c of cases) {
   }
   records.push(record);
 }
+
+// --- machine credentials ------------------------------------------------------------------
+// Classification (isMachineToken; the type from authenticateRequest's accepted-set decision)
+// and the networkless verification of the JWT forms (verifyMachineAuthToken with jwtKey).
+// Opaque credentials never reach Clerk: their verify call goes to a closed loopback port and
+// only the accepted-set decision before it is recorded.
+const M2M_CAT = 'cl_B7d4PD333AAA';
+const mHeader = (extra = {}) => ({ alg: 'RS256', kid: 'ins_oracle', ...extra });
+const m2mPayload = (extra = {}) => ({ iss: ISSUER, sub: 'mch_oracle', jti: 'mt_oracle', iat: NOW - 10, nbf: NOW - 10, exp: NOW + 60, scopes: 'mch_a mch_b', ...extra });
+const oauthPayload = (extra = {}) => ({ iss: ISSUER, sub: 'user_oracle', jti: 'oat_oracle', client_id: 'client_oracle', iat: NOW - 10, exp: NOW + 60, scope: 'read write', ...extra });
+const machineCases = [];
+const mAdd = (name, token) => machineCases.push({ name, token });
+const mJwt = (name, header, payload, o = {}) => mAdd(name, o.raw ?? sign(header, payload, o.sign));
+for (const t of ['ak_live_abc', 'ak_x', 'mt_abc', 'oat_abc', 'mt_', 'AK_abc', 'sk_test_abc', 'ak', 'mt', 'oat', 'not-a-token', '', 'ak_a.b.c', 'mt_a.b.c']) mAdd(`opaque ${JSON.stringify(t)}`, t);
+mJwt('m2m jwt', mHeader({ typ: 'JWT', cat: M2M_CAT }), m2mPayload());
+mJwt('m2m jwt without typ or cat', mHeader(), m2mPayload());
+mJwt('m2m jwt with claims', mHeader({ cat: M2M_CAT }), m2mPayload({ org: 'org_1', tier: 2 }));
+mJwt('m2m jwt scopes from aud', mHeader({ cat: M2M_CAT }), m2mPayload({ scopes: undefined, aud: ['mch_x', 'mch_y'] }));
+mJwt('m2m jwt no scopes', mHeader({ cat: M2M_CAT }), m2mPayload({ scopes: undefined }));
+mJwt('m2m jwt empty scopes', mHeader({ cat: M2M_CAT }), m2mPayload({ scopes: '' }));
+mJwt('m2m jwt no jti', mHeader({ cat: M2M_CAT }), m2mPayload({ jti: undefined }));
+mJwt('m2m jwt session category', mHeader({ cat: 'cl_B7d4PD111AAA' }), m2mPayload());
+mJwt('m2m jwt template category', mHeader({ cat: 'cl_B7d4PD222AAA' }), m2mPayload());
+mJwt('m2m jwt typ at+jwt', mHeader({ typ: 'at+jwt' }), m2mPayload());
+mJwt('m2m jwt typ jwt lower', mHeader({ typ: 'jwt' }), m2mPayload());
+mJwt('m2m jwt expired', mHeader({ cat: M2M_CAT }), m2mPayload({ exp: NOW - 6 }));
+mJwt('m2m jwt expired within skew', mHeader({ cat: M2M_CAT }), m2mPayload({ exp: NOW - 4 }));
+mJwt('m2m jwt exp at skew', mHeader({ cat: M2M_CAT }), m2mPayload({ exp: NOW - 5 }));
+mJwt('m2m jwt fractional exp', mHeader({ cat: M2M_CAT }), m2mPayload({ exp: NOW - 4.5 }));
+mJwt('m2m jwt no exp', mHeader({ cat: M2M_CAT }), m2mPayload({ exp: undefined }));
+mJwt('m2m jwt string exp', mHeader({ cat: M2M_CAT }), m2mPayload({ exp: String(NOW + 60) }));
+mJwt('m2m jwt nbf future', mHeader({ cat: M2M_CAT }), m2mPayload({ nbf: NOW + 60 }));
+mJwt('m2m jwt iat future', mHeader({ cat: M2M_CAT }), m2mPayload({ iat: NOW + 60 }));
+mJwt('m2m jwt wrong key', mHeader({ cat: M2M_CAT }), m2mPayload(), { sign: { key: OTHER_PRIVATE } });
+mJwt('m2m jwt RS384', mHeader({ alg: 'RS384', cat: M2M_CAT }), m2mPayload(), { sign: { hash: 'RSA-SHA384' } });
+mJwt('m2m jwt HS256', mHeader({ alg: 'HS256', cat: M2M_CAT }), m2mPayload());
+mJwt('m2m jwt alg none', mHeader({ alg: 'none', cat: M2M_CAT }), m2mPayload());
+mJwt('m2m jwt foreign issuer', mHeader({ cat: M2M_CAT }), m2mPayload({ iss: 'https://evil.example' }));
+{
+  const t = sign(mHeader({ cat: M2M_CAT }), m2mPayload());
+  const [h, p, sg] = t.split('.');
+  mAdd('m2m jwt tampered signature', `${h}.${p}.${sg.slice(0, 10)}${sg[10] === 'A' ? 'B' : 'A'}${sg.slice(11)}`);
+  mAdd('m2m jwt padded', `${t}=`);
+}
+mJwt('oauth jwt', mHeader({ typ: 'at+jwt' }), oauthPayload());
+mJwt('oauth jwt application typ', mHeader({ typ: 'application/at+jwt' }), oauthPayload());
+mJwt('oauth jwt scp', mHeader({ typ: 'at+jwt' }), oauthPayload({ scp: ['a', 'b'] }));
+mJwt('oauth jwt no scopes', mHeader({ typ: 'at+jwt' }), oauthPayload({ scope: undefined }));
+mJwt('oauth jwt no client id', mHeader({ typ: 'at+jwt' }), oauthPayload({ client_id: undefined }));
+mJwt('oauth jwt with m2m category', mHeader({ typ: 'at+jwt', cat: M2M_CAT }), oauthPayload());
+mJwt('oauth jwt expired', mHeader({ typ: 'at+jwt' }), oauthPayload({ exp: NOW - 60 }));
+mJwt('oauth jwt wrong key', mHeader({ typ: 'at+jwt' }), oauthPayload(), { sign: { key: OTHER_PRIVATE } });
+mJwt('oauth jwt typ upper', mHeader({ typ: 'AT+JWT' }), oauthPayload());
+mJwt('session jwt', HEADER, envelope({ v: 2 }));
+mJwt('session jwt m2m category', { ...HEADER, cat: M2M_CAT }, envelope({ v: 2 }));
+mJwt('jwt sub not a string', mHeader(), m2mPayload({ sub: ['mch_1'] }));
+mAdd('jwt header not json', `${b64('nope')}.${b64(m2mPayload())}.c2ln`);
+mAdd('jwt payload not json', `${b64(mHeader())}.${b64('nope')}.c2ln`);
+const ACCEPTS = [['api_key'], ['m2m_token'], ['oauth_token'], ['api_key', 'm2m_token'], ['session_token', 'api_key']];
+const unreachable = 'http://127.0.0.1:9';
+const machineRecords = [];
+for (const c of machineCases) {
+  const { token } = c;
+  const record = { name: c.name, token, is_machine_token: isMachineToken(token), accepts: [] };
+  for (const acceptsToken of ACCEPTS) {
+    // A single type goes in as a string, as applications pass it.
+    const accepted = acceptsToken.length === 1 ? acceptsToken[0] : acceptsToken;
+    let state;
+    try {
+      state = await client.authenticateRequest(
+        new Request(`${PARTY}/api`, { headers: { authorization: `Bearer ${token}` } }),
+        { ...options, apiUrl: unreachable, publishableKey: PUBLISHABLE_KEY, secretKey: SECRET_KEY, acceptsToken: accepted },
+      );
+      record.accepts.push({ accepts: acceptsToken, status: state.status, reason: state.reason ?? null, token_type: state.tokenType ?? null });
+    } catch (e) {
+      record.accepts.push({ accepts: acceptsToken, threw: `${e.name}: ${e.message}` });
+    }
+  }
+  if (/^[a-zA-Z0-9\-_]+\.[a-zA-Z0-9\-_]+\.[a-zA-Z0-9\-_]+$/.test(token)) {
+    try {
+      const r = await verifyMachineAuthToken(token, { jwtKey: PUBLIC_PEM, secretKey: SECRET_KEY, apiUrl: unreachable });
+      if (r.errors) {
+        record.verify = { ok: false, token_type: r.tokenType, code: r.errors[0].code ?? null };
+      } else {
+        const d = r.data;
+        record.verify = { ok: true, token_type: r.tokenType, id: d.id, subject: d.subject, scopes: d.scopes, claims: plain(d.claims), client_id: plain(d.clientId), expiration: d.expiration };
+      }
+    } catch (e) {
+      record.verify = { threw: `${e.name}: ${e.message}` };
+    }
+  }
+  machineRecords.push(record);
+}
 // The reverification refusal body of @clerk/shared (what Clerk's frontend SDK reads).
 const reverificationBodies = [
   'strict_mfa', 'strict', 'moderate', 'lax',
@@ -450,6 +543,7 @@ const corpus = {
   public_key_pem: PUBLIC_PEM,
   reverification_bodies: reverificationBodies,
   cases: records,
+  machine_cases: machineRecords,
 };
 writeFileSync(out, `${JSON.stringify(corpus, null, 1)}\n`);
-console.log(`wrote ${records.length} cases to ${out}`);
+console.log(`wrote ${records.length} cases and ${machineRecords.length} machine cases to ${out}`);

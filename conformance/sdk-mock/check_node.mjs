@@ -331,6 +331,97 @@ const asymmetric = ['org:dashboard:manage', 'org:dashboard:read', 'org:teams:rea
 await check('org permissions decode (asymmetric: the docs example per=manage,read, fpm=3,2)', () =>
   permissionsRoundTrip(asymmetric, asymmetric));
 
+// --- machine credentials ----------------------------------------------------------------
+async function issue(type, grant) {
+  const response = await fetch(`${apiUrl}/__mock/machine`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type, ...grant }),
+  });
+  assert.equal(response.status, 200, 'POST /__mock/machine');
+  return response.json();
+}
+
+async function revoke(id) {
+  const response = await fetch(`${apiUrl}/__mock/machine/revoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id }),
+  });
+  assert.equal(response.status, 200, 'POST /__mock/machine/revoke');
+}
+
+await check('apiKeys.verify parses the API key (APIKey.fromJSON); unknown and revoked keys are 404 resource_not_found', async () => {
+  const issued = await issue('api_key', { subject: 'user_machine', scopes: ['read:a'], claims: { tier: 2 } });
+  const key = await client().apiKeys.verify(issued.token);
+  assert.match(key.constructor.name, /^_?APIKey$/, 'APIKey.fromJSON');
+  assert.equal(key.id, issued.id);
+  assert.equal(key.subject, 'user_machine');
+  assert.deepEqual(key.scopes, ['read:a']);
+  assert.deepEqual(key.claims, { tier: 2 });
+  assert.equal(key.revoked, false);
+  assert.equal(key.expired, false);
+  await expectApiError(client().apiKeys.verify('ak_unknown'), 404, 'resource_not_found');
+  const revoked = await issue('api_key', { subject: 'user_machine' });
+  await revoke(revoked.id);
+  await expectApiError(client().apiKeys.verify(revoked.token), 404, 'resource_not_found');
+});
+
+await check('m2m.verify parses the opaque M2M token (M2MToken.fromJSON); an unknown one is a 404', async () => {
+  const issued = await issue('m2m_token', { subject: 'mch_machine', scopes: ['mch_other'], ttl_seconds: 3600 });
+  const token = await client().m2m.verify({ token: issued.token });
+  assert.match(token.constructor.name, /^_?M2MToken$/, 'M2MToken.fromJSON');
+  assert.equal(token.subject, 'mch_machine');
+  assert.deepEqual(token.scopes, ['mch_other']);
+  assert.ok(token.expiration > Date.now(), 'expiration in milliseconds, in the future');
+  await expectApiError(client().m2m.verify({ token: 'mt_unknown' }), 404, 'resource_not_found');
+});
+
+await check('idPOAuthAccessToken.verify parses the opaque OAuth token; an unknown one is a 404', async () => {
+  const issued = await issue('oauth_token', { subject: 'user_oauth', scopes: ['profile'] });
+  const token = await client().idPOAuthAccessToken.verify(issued.token);
+  assert.match(token.constructor.name, /^_?IdPOAuthAccessToken$/, 'IdPOAuthAccessToken.fromJSON');
+  assert.equal(token.subject, 'user_oauth');
+  assert.equal(token.clientId, 'mock_oauth_client');
+  assert.deepEqual(token.scopes, ['profile']);
+  await expectApiError(client().idPOAuthAccessToken.verify('oat_unknown'), 404, 'resource_not_found');
+});
+
+async function machineState(token, acceptsToken) {
+  const request = new Request(`${AUTHORIZED_PARTY}/api/machine`, { headers: { Authorization: `Bearer ${token}` } });
+  return client().authenticateRequest(request, { publishableKey, secretKey, apiUrl, acceptsToken });
+}
+
+await check("authenticateRequest (acceptsToken api_key, m2m_token) signs in the mock's API keys, opaque M2M tokens and M2M JWTs (through its JWKS)", async () => {
+  const accepts = ['api_key', 'm2m_token'];
+  for (const [type, grant, expected] of [
+    ['api_key', { subject: 'user_m' }, 'api_key'],
+    ['m2m_token', { subject: 'mch_m' }, 'm2m_token'],
+    ['m2m_token', { subject: 'mch_j', scopes: ['a', 'b'], jwt: true }, 'm2m_token'],
+  ]) {
+    const issued = await issue(type, grant);
+    const state = await machineState(issued.token, accepts);
+    assert.equal(state.status, 'signed-in', `${type}${grant.jwt ? ' JWT' : ''}: ${state.reason} ${state.message}`);
+    assert.equal(state.tokenType, expected);
+    assert.equal(state.toAuth().subject, grant.subject);
+  }
+});
+
+await check('authenticateRequest refuses as the mock answers: unknown and revoked keys token-invalid, expired M2M JWT token-verification-failed, OAuth token-type-mismatch', async () => {
+  const accepts = ['api_key', 'm2m_token'];
+  assert.equal((await machineState('ak_unknown', accepts)).reason, 'token-invalid');
+  const revoked = await issue('api_key', { subject: 'user_r' });
+  await revoke(revoked.id);
+  assert.equal((await machineState(revoked.token, accepts)).reason, 'token-invalid');
+  const expired = await issue('m2m_token', { subject: 'mch_e', jwt: true, expired: true });
+  assert.equal((await machineState(expired.token, accepts)).reason, 'token-verification-failed');
+  const oauth = await issue('oauth_token', { subject: 'user_o', jwt: true });
+  assert.equal((await machineState(oauth.token, accepts)).reason, 'token-type-mismatch');
+  const oauthJwt = await machineState(oauth.token, 'oauth_token');
+  assert.equal(oauthJwt.status, 'signed-in', `OAuth JWT on an OAuth route: ${oauthJwt.reason} ${oauthJwt.message}`);
+});
+
+
 const failed = results.filter((ok) => !ok).length;
 console.log(`node: ${results.length - failed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -350,6 +350,104 @@ def _():
     eq(body["errors"][0]["code"], "clerk_key_invalid", "raw code")
 
 
+def issue(kind: str, **grant):
+    """Issues a machine credential through the mock's test API (`POST /__mock/machine`)."""
+    request = urllib.request.Request(
+        f"{API_URL}/__mock/machine",
+        data=json.dumps({"type": kind, **grant}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def raw_post(path: str, body: dict):
+    request = urllib.request.Request(
+        f"{API_URL}/v1{path}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {SECRET_KEY}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def expect_verify_404(call, model):
+    try:
+        call()
+    except model as e:
+        eq(e.raw_response.status_code, 404, "HTTP status")
+        eq(e.data.errors[0].code, "resource_not_found", "errors[0].code")
+        assert e.data.errors[0].long_message, "errors[0].long_message is empty"
+    else:
+        raise AssertionError("no error raised; expected a 404")
+
+
+@check("api_keys.verify_api_key parses into models.VerifyAPIKeyResponseBody; unknown and revoked keys are 404s")
+def _():
+    issued = issue("api_key", subject="user_machine", scopes=["read:a", "write:b"], claims={"tier": 2})
+    parsed = sdk.api_keys.verify_api_key(secret=issued["token"])
+    assert isinstance(parsed, models.VerifyAPIKeyResponseBody), type(parsed)
+    eq(parsed.id, issued["id"], "id")
+    eq(parsed.subject, "user_machine", "subject")
+    eq(parsed.scopes, ["read:a", "write:b"], "scopes")
+    eq(parsed.revoked, False, "revoked")
+    status, body = raw_post("/api_keys/verify", {"secret": issued["token"]})
+    eq(status, 200, "raw status")
+    same_as_raw(parsed, body, "api key")
+    expect_verify_404(
+        lambda: sdk.api_keys.verify_api_key(secret="ak_unknown"),
+        models.VerifyAPIKeyAPIKeysResponseResponseBody,
+    )
+    revoked = issue("api_key", subject="user_machine")
+    urllib.request.urlopen(urllib.request.Request(
+        f"{API_URL}/__mock/machine/revoke", data=json.dumps({"id": revoked["id"]}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST"), timeout=10)
+    expect_verify_404(
+        lambda: sdk.api_keys.verify_api_key(secret=revoked["token"]),
+        models.VerifyAPIKeyAPIKeysResponseResponseBody,
+    )
+
+
+@check("m2m.verify_token parses into models.VerifyM2MTokenResponseBody; an unknown token is a 404")
+def _():
+    issued = issue("m2m_token", subject="mch_machine", scopes=["mch_other"], ttl_seconds=3600)
+    parsed = sdk.m2m.verify_token(token=issued["token"])
+    assert isinstance(parsed, models.VerifyM2MTokenResponseBody), type(parsed)
+    eq(parsed.subject, "mch_machine", "subject")
+    eq(parsed.scopes, ["mch_other"], "scopes")
+    assert parsed.expiration and parsed.expiration > EPOCH_MS, parsed.expiration
+    status, body = raw_post("/m2m_tokens/verify", {"token": issued["token"]})
+    same_as_raw(parsed, body, "m2m token")
+    expect_verify_404(
+        lambda: sdk.m2m.verify_token(token="mt_unknown"),
+        models.VerifyM2MTokenM2mResponseResponseBody,
+    )
+    expired = issue("m2m_token", subject="mch_machine", expired=True)
+    expect_verify_404(
+        lambda: sdk.m2m.verify_token(token=expired["token"]),
+        models.VerifyM2MTokenM2mResponseResponseBody,
+    )
+
+
+@check("oauth_access_tokens.verify parses into the OAuth access token model; an unknown token is a 404")
+def _():
+    issued = issue("oauth_token", subject="user_oauth", scopes=["profile", "email"])
+    parsed = sdk.oauth_access_tokens.verify(access_token=issued["token"])
+    assert isinstance(parsed, models.ResponseBody1), type(parsed)
+    eq(parsed.subject, "user_oauth", "subject")
+    eq(parsed.scopes, ["profile", "email"], "scopes")
+    eq(parsed.client_id, "mock_oauth_client", "client_id")
+    expect_verify_404(
+        lambda: sdk.oauth_access_tokens.verify(access_token="oat_unknown"),
+        models.VerifyOAuthAccessTokenOauthAccessTokensResponseResponseBody,
+    )
+
+
 if unknown_fields:
     print(
         "INFO python: served fields the SDK's models do not declare (allowed): "

@@ -3,7 +3,9 @@
 #
 # Builds `clerk mock` (clerk-cli, with its `mock` feature when it has one), starts it on a free
 # loopback port with a generated data set, runs the Python check (clerk-backend-api, in a venv
-# under target/) and the Node check (@clerk/backend, npm ci here) against it, stops it, prints
+# under target/) and the Node check (@clerk/backend, npm ci here) against it, stops it, then
+# runs the write checks of both SDKs against a second mock (writes_python.py, writes_node.mjs),
+# prints
 # `N passed, M failed` last and exits non-zero on any failure.
 #
 # Needs cargo, python3 (with venv), node >= 18.17 and npm; pip and npm reach their registries
@@ -22,6 +24,7 @@ mkdir -p "$work"
 
 USERS=25
 ORGS=3
+WRITE_USERS=20
 check_timeout="${CLERK_SDK_CHECK_TIMEOUT:-180}"
 
 passed=0
@@ -146,5 +149,26 @@ run_check() {
 run_check python "$venv/bin/python" "$here/check_python.py" "$api_url" "$secret_key" "$USERS" "$ORGS"
 run_check node env CLERK_TELEMETRY_DISABLED=1 node "$here/check_node.mjs" \
     "$api_url" "$secret_key" "$publishable_key" "$USERS" "$ORGS"
+cleanup
+
+# ---- the write checks, on a mock of their own -----------------------------------------------
+# The writes change the users the read checks compare with the generated data set, so they run
+# on a second mock; Python writes users 0-4 and Node users 10-14 of it.
+"$bin" mock --port 0 --users "$WRITE_USERS" >"$out" 2>"$err" &
+mock_pid=$!
+api_url=""
+for _ in $(seq 300); do
+    api_url="$(sed -n 's/^CLERK_API_URL=//p' "$out" 2>/dev/null)"
+    [[ -n "$api_url" ]] && break
+    kill -0 "$mock_pid" 2>/dev/null || abort "clerk mock (writes) exited: $(cat "$err")"
+    sleep 0.1
+done
+[[ -n "$api_url" ]] || abort "clerk mock (writes) printed no CLERK_API_URL within 30 s: $(cat "$err")"
+secret_key="$(sed -n 's/^CLERK_SECRET_KEY=//p' "$out")"
+publishable_key="$(sed -n 's/^CLERK_PUBLISHABLE_KEY=//p' "$out")"
+echo "clerk mock for the writes on $api_url ($WRITE_USERS users)"
+run_check python-writes "$venv/bin/python" "$here/writes_python.py" "$api_url" "$secret_key" 0
+run_check node-writes env CLERK_TELEMETRY_DISABLED=1 node "$here/writes_node.mjs" \
+    "$api_url" "$secret_key" "$publishable_key" 10
 
 finish

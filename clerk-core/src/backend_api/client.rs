@@ -93,13 +93,13 @@ fn std_jitter() -> f64 {
 /// ```
 #[derive(Clone)]
 pub struct BackendApi {
-    http: Arc<dyn HttpClient>,
-    api_url: String,
-    api_version: String,
-    secret_key: SecretKey,
-    retry: RetryPolicy,
-    sleeper: Arc<dyn Sleeper>,
-    jitter: Jitter,
+    pub(super) http: Arc<dyn HttpClient>,
+    pub(super) api_url: String,
+    pub(super) api_version: String,
+    pub(super) secret_key: SecretKey,
+    pub(super) retry: RetryPolicy,
+    pub(super) sleeper: Arc<dyn Sleeper>,
+    pub(super) jitter: Jitter,
 }
 
 impl fmt::Debug for BackendApi {
@@ -193,7 +193,8 @@ impl BackendApi {
         self.call_with(self.retry, endpoint, build, parse).await
     }
 
-    /// [`call`](Self::call) with `retry`.
+    /// [`call`](Self::call) with `retry` (the loop, shared with the writes, is
+    /// `call_classed` in `writes/caller.rs`; every read is idempotent).
     async fn call_with<T>(
         &self,
         retry: RetryPolicy,
@@ -201,31 +202,7 @@ impl BackendApi {
         build: impl Fn(&str, &SecretKey) -> Result<http::Request<Vec<u8>>, ApiError>,
         parse: impl Fn(&http::Response<Vec<u8>>) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        let mut attempt: u32 = 0;
-        loop {
-            let mut request = build(&self.api_url, &self.secret_key)?;
-            super::request::pin_api_version(&mut request, &self.api_version);
-            attempt = attempt.saturating_add(1);
-            let result = match self.http.send(request).await {
-                Ok(response) => parse(&response),
-                Err(source) => Err(ApiError::Transport { endpoint, source }),
-            };
-            let error = match result {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
-            let Some(delay) = retry.next_delay(attempt, &error, (self.jitter)()) else {
-                return Err(error);
-            };
-            tracing::warn!(
-                %endpoint,
-                attempt,
-                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                %error,
-                "retrying a Clerk Backend API request"
-            );
-            self.sleeper.sleep(delay).await;
-        }
+        self.call_classed(retry, endpoint, build, parse).await
     }
 
     /// `GET /v1/users/{user_id}`.

@@ -26,6 +26,42 @@ pub enum Endpoint {
     ListInvitations,
     /// `GET /v1/organizations/{organization_id}/invitations`.
     ListOrganizationInvitations,
+    /// `PATCH /v1/users/{user_id}`.
+    UpdateUser,
+    /// `PATCH /v1/users/{user_id}/metadata` (deep merge).
+    UpdateUserMetadata,
+    /// `POST /v1/users/{user_id}/ban`.
+    BanUser,
+    /// `POST /v1/users/{user_id}/unban`.
+    UnbanUser,
+    /// `POST /v1/users/{user_id}/lock`.
+    LockUser,
+    /// `POST /v1/users/{user_id}/unlock`.
+    UnlockUser,
+    /// `DELETE /v1/users/{user_id}`.
+    DeleteUser,
+    /// `GET /v1/sessions`.
+    ListSessions,
+    /// `POST /v1/sessions/{session_id}/revoke`.
+    RevokeSession,
+    /// `GET /v1/invitations` (application invitations, not organization ones).
+    ListAppInvitations,
+    /// `POST /v1/invitations`.
+    CreateInvitation,
+    /// `POST /v1/invitations/{invitation_id}/revoke`.
+    RevokeInvitation,
+    /// `POST /v1/organizations`.
+    CreateOrganization,
+    /// `PATCH /v1/organizations/{organization_id}`.
+    UpdateOrganization,
+    /// `DELETE /v1/organizations/{organization_id}`.
+    DeleteOrganization,
+    /// `POST /v1/organizations/{organization_id}/memberships`.
+    CreateMembership,
+    /// `PATCH /v1/organizations/{organization_id}/memberships/{user_id}`.
+    UpdateMembership,
+    /// `DELETE /v1/organizations/{organization_id}/memberships/{user_id}`.
+    DeleteMembership,
 }
 
 impl Endpoint {
@@ -42,6 +78,28 @@ impl Endpoint {
             Endpoint::ListInvitations => "GET /v1/organization_invitations",
             Endpoint::ListOrganizationInvitations => {
                 "GET /v1/organizations/{organization_id}/invitations"
+            }
+            Endpoint::UpdateUser => "PATCH /v1/users/{user_id}",
+            Endpoint::UpdateUserMetadata => "PATCH /v1/users/{user_id}/metadata",
+            Endpoint::BanUser => "POST /v1/users/{user_id}/ban",
+            Endpoint::UnbanUser => "POST /v1/users/{user_id}/unban",
+            Endpoint::LockUser => "POST /v1/users/{user_id}/lock",
+            Endpoint::UnlockUser => "POST /v1/users/{user_id}/unlock",
+            Endpoint::DeleteUser => "DELETE /v1/users/{user_id}",
+            Endpoint::ListSessions => "GET /v1/sessions",
+            Endpoint::RevokeSession => "POST /v1/sessions/{session_id}/revoke",
+            Endpoint::ListAppInvitations => "GET /v1/invitations",
+            Endpoint::CreateInvitation => "POST /v1/invitations",
+            Endpoint::RevokeInvitation => "POST /v1/invitations/{invitation_id}/revoke",
+            Endpoint::CreateOrganization => "POST /v1/organizations",
+            Endpoint::UpdateOrganization => "PATCH /v1/organizations/{organization_id}",
+            Endpoint::DeleteOrganization => "DELETE /v1/organizations/{organization_id}",
+            Endpoint::CreateMembership => "POST /v1/organizations/{organization_id}/memberships",
+            Endpoint::UpdateMembership => {
+                "PATCH /v1/organizations/{organization_id}/memberships/{user_id}"
+            }
+            Endpoint::DeleteMembership => {
+                "DELETE /v1/organizations/{organization_id}/memberships/{user_id}"
             }
         }
     }
@@ -158,6 +216,17 @@ pub enum ApiError {
         /// The budget that ran out.
         budget: Duration,
     },
+    /// A parameter of a write refused before any request is sent (an empty or malformed id,
+    /// an invalid email address, a number out of range, metadata that is not a JSON object).
+    #[error("{endpoint}: invalid {param}: {detail}")]
+    InvalidParam {
+        /// The endpoint that would have been called.
+        endpoint: Endpoint,
+        /// The parameter, e.g. `user_id` or `email_address`.
+        param: &'static str,
+        /// What is wrong with it (never the value of an email address).
+        detail: String,
+    },
     /// The configuration has no `CLERK_SECRET_KEY`, which the Backend API needs.
     #[error("CLERK_SECRET_KEY: required to call the Clerk Backend API but not set")]
     NoSecretKey,
@@ -176,7 +245,8 @@ impl ApiError {
             | ApiError::Malformed { endpoint, .. }
             | ApiError::Transport { endpoint, .. }
             | ApiError::Request { endpoint, .. }
-            | ApiError::BudgetExhausted { endpoint, .. } => Some(*endpoint),
+            | ApiError::BudgetExhausted { endpoint, .. }
+            | ApiError::InvalidParam { endpoint, .. } => Some(*endpoint),
             ApiError::InvalidLimit { .. } | ApiError::NoSecretKey => None,
         }
     }

@@ -64,6 +64,15 @@ fn parse<T: DeserializeOwned>(
     expected: &'static str,
     response: &http::Response<Vec<u8>>,
 ) -> Result<T, ApiError> {
+    parse_json(endpoint, expected, response)
+}
+
+/// Classifies the status, then reads a 2xx body as `T` (the writes' parsers use it too).
+pub(crate) fn parse_json<T: DeserializeOwned>(
+    endpoint: Endpoint,
+    expected: &'static str,
+    response: &http::Response<Vec<u8>>,
+) -> Result<T, ApiError> {
     check_status(endpoint, response)?;
     serde_json::from_slice(response.body()).map_err(|e| ApiError::Malformed {
         endpoint,

@@ -15,7 +15,10 @@ use super::error::ApiError;
 ///   fixed, half scaled by the jitter. Never more than `max_delay`.
 /// - Anything else (404, 401/403, 4xx, a malformed body): not retried.
 ///
-/// Every Backend API call this crate makes is a `GET`, so retrying is always safe.
+/// Reads (`GET`) and idempotent writes are retried by these rules alone. A create (a
+/// [`RetryClass::CreateOnce`](super::RetryClass::CreateOnce) endpoint) is retried only when
+/// [`may_retry`](super::may_retry) also allows it: after a 429 or a refused connection, never
+/// after a timeout or a 5xx.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first one included (1 = never retry).

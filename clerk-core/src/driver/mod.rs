@@ -382,6 +382,33 @@ impl Authenticator {
         }
     }
 
+    /// The clock skew of the time checks (`exp`, `nbf`, `iat`).
+    pub(crate) fn clock_skew(&self) -> std::time::Duration {
+        self.inner.options.clock_skew
+    }
+
+    /// The key that signs tokens with `kid` (PEM mode: the one key, `kid` ignored), from the
+    /// same key cache session tokens use: machine JWTs are signed by the instance's keys too.
+    pub(crate) async fn key_for_kid(
+        &self,
+        kid: Option<&str>,
+    ) -> Result<Arc<VerifyingKey>, AuthError> {
+        match &self.inner.keys {
+            KeySource::Pem(key) => Ok(Arc::clone(key)),
+            KeySource::Jwks(jwks) => {
+                let kid = kid.ok_or(TokenError::Malformed("header has no kid"))?;
+                match jwks.key(kid, self.inner.clock.now()).await {
+                    Lookup::Found(key) => Ok(key),
+                    Lookup::UnknownKid => Err(TokenError::UnknownKid {
+                        kid: crate::verify::truncated_kid(kid),
+                    }
+                    .into()),
+                    Lookup::Unavailable(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
     /// Verifies one session token.
     pub async fn verify(&self, token: &str) -> Result<Arc<Auth>, AuthError> {
         match self.verify_now(token) {

@@ -33,6 +33,7 @@ pub struct Misconfiguration {
 /// | [`SessionRevalidationRequired`](Self::SessionRevalidationRequired) | 401 (`Bearer`) | `session-revalidation-required` |
 /// | [`SessionUnavailable`](Self::SessionUnavailable) | 503 | `session-store-unavailable`, `user-store-unavailable` |
 /// | [`StaffLoginRequired`](Self::StaffLoginRequired) | 401 | `staff-login-required` |
+/// | [`Machine`](Self::Machine) | 401 / 503 | Clerk's machine reasons (`token-type-mismatch`, `token-invalid`, …) |
 /// | [`Misconfigured`](Self::Misconfigured) | 500 | the [`Misconfiguration`]'s |
 ///
 /// Bodies never contain the token.
@@ -89,6 +90,9 @@ pub enum Refusal {
     /// The application's wiring is incomplete (500).
     #[error("{}", .0.message)]
     Misconfigured(Misconfiguration),
+    /// A machine credential was refused (or missing on a machine-only route).
+    #[error("machine credential refused: {0}")]
+    Machine(crate::machine::MachineError),
 }
 
 impl From<ProvisionError> for Refusal {
@@ -121,6 +125,14 @@ impl Refusal {
                 reason: m.reason,
                 message: m.message,
             },
+            Refusal::Machine(e) => match e.status() {
+                503 => Failure::MachineUnavailable { reason: e.reason() },
+                500 => Failure::Misconfigured {
+                    reason: e.reason(),
+                    message: "opaque machine credentials need CLERK_SECRET_KEY",
+                },
+                _ => Failure::MachineUnauthenticated { reason: e.reason() },
+            },
         }
     }
 
@@ -144,6 +156,9 @@ impl Refusal {
                 tracing::warn!(%error, "no signing keys: request refused with 503");
             }
             Refusal::Misconfigured(m) => tracing::error!(reason = m.reason, "{}", m.message),
+            Refusal::Machine(e) if e.status() >= 500 => {
+                tracing::warn!(error = %e, "machine credential not checkable: request refused");
+            }
             _ => {}
         }
     }
@@ -168,6 +183,40 @@ mod tests {
             .failure()
             .retry_after(),
             Some(7)
+        );
+    }
+
+    #[test]
+    fn machine_refusals_answer_with_clerks_reasons() {
+        use crate::machine::{MachineError, TokenType};
+        let mismatch = Refusal::Machine(MachineError::TypeMismatch {
+            found: TokenType::SessionToken,
+        });
+        assert_eq!(mismatch.status(), 401);
+        assert_eq!(
+            mismatch.failure().body(),
+            serde_json::json!({"error": "unauthenticated", "reason": "token-type-mismatch"})
+        );
+        assert_eq!(
+            mismatch.failure().challenge(),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+        let missing = Refusal::Machine(MachineError::MissingToken);
+        assert_eq!(missing.failure().challenge(), Some("Bearer"));
+        assert_eq!(missing.reason(), Some("No token in header"));
+        let outage = Refusal::Machine(MachineError::Unexpected {
+            status: Some(502),
+            detail: String::new(),
+        });
+        assert_eq!(outage.status(), 503);
+        assert_eq!(outage.failure().body()["error"], "service_unavailable");
+        assert_eq!(outage.failure().challenge(), None);
+        assert_eq!(Refusal::Machine(MachineError::NoSecretKey).status(), 500);
+        let scope = Refusal::Forbidden(Failure::MissingScope { required: "read" });
+        assert_eq!(scope.status(), 403);
+        assert_eq!(
+            scope.failure().body(),
+            serde_json::json!({"error": "forbidden", "reason": "missing_scope", "required": "read"})
         );
     }
 

@@ -41,6 +41,12 @@ pub struct Wired {
     pub sessions: Option<SessionFlow>,
     /// The HTTP client the parts share (JWKS, Backend API), when there is one.
     pub http: Option<Arc<dyn HttpClient>>,
+    /// The Backend API caller (`CLERK_SECRET_KEY` and an HTTP client given), shared with the
+    /// stored-user lookup: the app's own writes to Clerk (bans, revocations) go through it.
+    pub backend_api: Option<crate::backend_api::BackendApi>,
+    /// Machine credentials (API keys, M2M and OAuth tokens), over the authenticator's keys
+    /// and the Backend API's verify endpoints.
+    pub machine: crate::machine::MachineVerifier,
 }
 
 impl std::fmt::Debug for Wired {
@@ -148,12 +154,13 @@ impl Wiring {
             builder = builder.token_cache_capacity(capacity);
         }
         let authenticator = builder.build()?;
+        let backend_api = http.as_ref().and_then(|http| backend_api(&config, http));
         let users = self.store.as_ref().map(|store| {
             let mut users = UserProvisioning::from_dyn(Arc::clone(store));
             if let Some(clock) = &self.clock {
                 users = users.with_clock(Arc::clone(clock));
             }
-            match http.as_ref().and_then(|http| backend_api(&config, http)) {
+            match backend_api.clone() {
                 Some(api) => users
                     .with_backend_api(api)
                     .with_budget(config.provision_budget),
@@ -181,12 +188,16 @@ impl Wiring {
             (true, None) => return Err(WiringError::SessionsWithoutStore),
             (false, _) => None,
         };
+        let machine =
+            crate::machine::MachineVerifier::new(authenticator.clone(), &config, http.clone());
         Ok(Wired {
             config,
             authenticator,
             users,
             sessions,
             http,
+            backend_api,
+            machine,
         })
     }
 }

@@ -1,13 +1,13 @@
 //! [`RedisCache`]: a [`Cache`] on a Redis server (feature `redis`).
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clerk_core::cache::{Cache, CacheError};
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, FromRedisValue, RedisError};
-use tokio::time::Instant;
+use redis::FromRedisValue;
+
+use crate::redis_link::{LinkError, RedisLink};
 
 /// The default key prefix of a [`RedisCache`].
 pub const DEFAULT_PREFIX: &str = "clerk:";
@@ -45,17 +45,8 @@ pub struct RedisCache {
 }
 
 struct Inner {
-    client: redis::Client,
+    link: RedisLink,
     prefix: String,
-    timeout: Duration,
-    reconnect_backoff: Duration,
-    state: Mutex<ConnectionState>,
-}
-
-#[derive(Default)]
-struct ConnectionState {
-    connection: Option<MultiplexedConnection>,
-    retry_at: Option<Instant>,
 }
 
 impl fmt::Debug for RedisCache {
@@ -63,8 +54,8 @@ impl fmt::Debug for RedisCache {
         // Not the URL: it may hold a password.
         f.debug_struct("RedisCache")
             .field("prefix", &self.inner.prefix)
-            .field("timeout", &self.inner.timeout)
-            .field("reconnect_backoff", &self.inner.reconnect_backoff)
+            .field("timeout", &self.inner.link.timeout())
+            .field("reconnect_backoff", &self.inner.link.reconnect_backoff())
             .finish_non_exhaustive()
     }
 }
@@ -117,14 +108,12 @@ impl RedisCacheBuilder {
     ///
     /// [`CacheError::Backend`] when the URL is not a Redis URL.
     pub fn build(self) -> Result<RedisCache, CacheError> {
-        let client = redis::Client::open(self.url.as_str()).map_err(CacheError::backend)?;
+        let link = RedisLink::open(&self.url, self.timeout, self.reconnect_backoff)
+            .map_err(CacheError::backend)?;
         Ok(RedisCache {
             inner: Arc::new(Inner {
-                client,
+                link,
                 prefix: self.prefix,
-                timeout: self.timeout,
-                reconnect_backoff: self.reconnect_backoff,
-                state: Mutex::new(ConnectionState::default()),
             }),
         })
     }
@@ -164,94 +153,12 @@ impl RedisCache {
         full
     }
 
-    fn state(&self) -> Result<MutexGuard<'_, ConnectionState>, CacheError> {
-        self.inner
-            .state
-            .lock()
-            .map_err(|_| CacheError::backend("redis cache lock poisoned"))
-    }
-
-    async fn connection(&self) -> Result<MultiplexedConnection, CacheError> {
-        {
-            let state = self.state()?;
-            if let Some(connection) = &state.connection {
-                return Ok(connection.clone());
-            }
-            if state.retry_at.is_some_and(|at| Instant::now() < at) {
-                return Err(CacheError::unavailable(
-                    "not reconnecting to Redis yet: the last attempt failed",
-                ));
-            }
-        }
-        let timeout = self.inner.timeout;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        let attempt = tokio::time::timeout(
-            timeout,
-            self.inner
-                .client
-                .get_multiplexed_async_connection_with_config(&config),
-        )
-        .await;
-        let mut state = self.state()?;
-        match attempt {
-            Ok(Ok(connection)) => {
-                state.connection = Some(connection.clone());
-                state.retry_at = None;
-                Ok(connection)
-            }
-            Ok(Err(e)) => {
-                state.retry_at = Some(Instant::now() + self.inner.reconnect_backoff);
-                Err(classify(e, timeout))
-            }
-            Err(_) => {
-                state.retry_at = Some(Instant::now() + self.inner.reconnect_backoff);
-                Err(CacheError::Timeout(timeout))
-            }
-        }
-    }
-
-    /// Drops the shared connection and backs off: calls fail at once until the back-off
-    /// period is over, then the next one reconnects. (A server that accepts connections but
-    /// never answers would otherwise cost a timeout on every call.)
-    fn forget_connection(&self) {
-        if let Ok(mut state) = self.inner.state.lock() {
-            state.connection = None;
-            state.retry_at = Some(Instant::now() + self.inner.reconnect_backoff);
-        }
-    }
-
     async fn run<T: FromRedisValue>(&self, command: redis::Cmd) -> Result<T, CacheError> {
-        let mut connection = self.connection().await?;
-        let timeout = self.inner.timeout;
-        match tokio::time::timeout(timeout, command.query_async::<T>(&mut connection)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => {
-                if is_connection_error(&e) {
-                    self.forget_connection();
-                }
-                Err(classify(e, timeout))
-            }
-            Err(_) => {
-                self.forget_connection();
-                Err(CacheError::Timeout(timeout))
-            }
-        }
-    }
-}
-
-fn is_connection_error(e: &RedisError) -> bool {
-    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()
-}
-
-fn classify(e: RedisError, timeout: Duration) -> CacheError {
-    if e.is_timeout() {
-        CacheError::Timeout(timeout)
-    } else if is_connection_error(&e) {
-        CacheError::unavailable(e)
-    } else {
-        CacheError::backend(e)
+        self.inner.link.run(command).await.map_err(|e| match e {
+            LinkError::Timeout(timeout) => CacheError::Timeout(timeout),
+            LinkError::Unavailable(why) => CacheError::unavailable(why),
+            LinkError::Backend(e) => CacheError::backend(e),
+        })
     }
 }
 

@@ -20,7 +20,8 @@ mod sql;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{
-    RedisSessionStore, RedisSessionStoreBuilder, DEFAULT_SESSION_PREFIX, DEFAULT_SESSION_TIMEOUT,
+    RedisSessionStore, RedisSessionStoreBuilder, DEFAULT_SESSION_PREFIX,
+    DEFAULT_SESSION_RECONNECT_BACKOFF, DEFAULT_SESSION_TIMEOUT,
 };
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use sql::SqlSessionStore;

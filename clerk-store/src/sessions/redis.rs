@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clerk_core::flow::records::{
@@ -10,13 +10,17 @@ use clerk_core::flow::records::{
 };
 use clerk_core::store::async_trait;
 use clerk_core::time::UnixTime;
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, FromRedisValue, RedisError};
+use redis::FromRedisValue;
+
+use crate::redis_link::RedisLink;
 
 /// The default key prefix of a [`RedisSessionStore`].
 pub const DEFAULT_SESSION_PREFIX: &str = "clerk:session:";
 /// The default bound on connecting to Redis and on each command of a [`RedisSessionStore`].
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(1);
+/// The default pause after a failed connection attempt (or a broken connection, or a timeout)
+/// during which a [`RedisSessionStore`]'s calls fail at once.
+pub const DEFAULT_SESSION_RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Stores a record, keeps its Clerk session's index, and trims that index to the newest
 /// `max` records (the dead ones go first), deleting the evicted records; atomically.
@@ -97,9 +101,12 @@ return #ids
 /// expire server-side). The scripts name keys they compute, so this is for a single Redis
 /// (or a primary with replicas), not Redis Cluster.
 ///
-/// The connection (one multiplexed connection, shared by clones) is opened on first use and
-/// re-opened after it breaks; connecting and every command are bounded by a timeout (1 s by
-/// default). Needs a Tokio runtime.
+/// The connection layer is [`RedisCache`](crate::RedisCache)'s: one multiplexed connection,
+/// shared by clones, opened on first use and re-opened after it breaks; connecting and every
+/// command bounded by a timeout (1 s by default); after a failed attempt, a broken connection
+/// or a timeout, calls fail at once for a back-off period (1 s by default), so requests of a
+/// session-mode app answer 503 at once while Redis is down instead of each waiting a timeout.
+/// Needs a Tokio runtime.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), clerk_core::flow::records::SessionStoreError> {
@@ -114,10 +121,8 @@ pub struct RedisSessionStore {
 }
 
 struct Inner {
-    client: redis::Client,
+    link: RedisLink,
     prefix: String,
-    timeout: Duration,
-    connection: Mutex<Option<MultiplexedConnection>>,
     saves: AtomicU64,
 }
 
@@ -126,7 +131,8 @@ impl fmt::Debug for RedisSessionStore {
         // Not the URL: it may hold a password.
         f.debug_struct("RedisSessionStore")
             .field("prefix", &self.inner.prefix)
-            .field("timeout", &self.inner.timeout)
+            .field("timeout", &self.inner.link.timeout())
+            .field("reconnect_backoff", &self.inner.link.reconnect_backoff())
             .finish_non_exhaustive()
     }
 }
@@ -137,6 +143,7 @@ pub struct RedisSessionStoreBuilder {
     url: String,
     prefix: String,
     timeout: Duration,
+    reconnect_backoff: Duration,
 }
 
 impl fmt::Debug for RedisSessionStoreBuilder {
@@ -144,6 +151,7 @@ impl fmt::Debug for RedisSessionStoreBuilder {
         f.debug_struct("RedisSessionStoreBuilder")
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("reconnect_backoff", &self.reconnect_backoff)
             .finish_non_exhaustive()
     }
 }
@@ -163,20 +171,25 @@ impl RedisSessionStoreBuilder {
         self
     }
 
+    /// How long calls fail at once after a failed connection attempt (default 1 s).
+    #[must_use]
+    pub fn reconnect_backoff(mut self, backoff: Duration) -> Self {
+        self.reconnect_backoff = backoff;
+        self
+    }
+
     /// The store. Parses the URL (`redis://[user:password@]host[:port][/db]`); connects on
     /// first use.
     ///
     /// # Errors
     /// When the URL is not a Redis URL.
     pub fn build(self) -> Result<RedisSessionStore, SessionStoreError> {
-        let client = redis::Client::open(self.url.as_str())
+        let link = RedisLink::open(&self.url, self.timeout, self.reconnect_backoff)
             .map_err(|e| SessionStoreError(format!("redis url: {e}")))?;
         Ok(RedisSessionStore {
             inner: Arc::new(Inner {
-                client,
+                link,
                 prefix: self.prefix,
-                timeout: self.timeout,
-                connection: Mutex::new(None),
                 saves: AtomicU64::new(0),
             }),
         })
@@ -185,10 +198,6 @@ impl RedisSessionStoreBuilder {
 
 fn error(e: impl fmt::Display) -> SessionStoreError {
     SessionStoreError(format!("redis: {e}"))
-}
-
-fn is_connection_error(e: &RedisError) -> bool {
-    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()
 }
 
 impl RedisSessionStore {
@@ -204,6 +213,7 @@ impl RedisSessionStore {
             url: url.into(),
             prefix: DEFAULT_SESSION_PREFIX.to_owned(),
             timeout: DEFAULT_SESSION_TIMEOUT,
+            reconnect_backoff: DEFAULT_SESSION_RECONNECT_BACKOFF,
         }
     }
 
@@ -225,59 +235,8 @@ impl RedisSessionStore {
         format!("{}{kind}{name}", self.inner.prefix)
     }
 
-    fn cached(&self) -> Option<MultiplexedConnection> {
-        self.inner
-            .connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    fn set_connection(&self, connection: Option<MultiplexedConnection>) {
-        *self
-            .inner
-            .connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = connection;
-    }
-
-    async fn connection(&self) -> Result<MultiplexedConnection, SessionStoreError> {
-        if let Some(connection) = self.cached() {
-            return Ok(connection);
-        }
-        let timeout = self.inner.timeout;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        let connection = tokio::time::timeout(
-            timeout,
-            self.inner
-                .client
-                .get_multiplexed_async_connection_with_config(&config),
-        )
-        .await
-        .map_err(|_| error(format_args!("connecting timed out after {timeout:?}")))?
-        .map_err(error)?;
-        self.set_connection(Some(connection.clone()));
-        Ok(connection)
-    }
-
     async fn run<T: FromRedisValue>(&self, command: redis::Cmd) -> Result<T, SessionStoreError> {
-        let mut connection = self.connection().await?;
-        let timeout = self.inner.timeout;
-        match tokio::time::timeout(timeout, command.query_async::<T>(&mut connection)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => {
-                if is_connection_error(&e) {
-                    self.set_connection(None);
-                }
-                Err(error(e))
-            }
-            Err(_) => {
-                self.set_connection(None);
-                Err(error(format_args!("command timed out after {timeout:?}")))
-            }
-        }
+        self.inner.link.run(command).await.map_err(error)
     }
 
     async fn sweep_some(&self, now: UnixTime, limit: u64) -> Result<u64, SessionStoreError> {

@@ -105,7 +105,7 @@ pub async fn seed(database_url: &str, staff: &Staff) -> CheckResult {
 }
 
 /// 303 to `location`.
-fn redirect(answer: &Answer, location: &str) -> CheckResult {
+pub(super) fn redirect(answer: &Answer, location: &str) -> CheckResult {
     answer.status(303)?.header_is("location", location)?;
     Ok(())
 }
@@ -127,7 +127,7 @@ fn login_page(answer: &Answer, status: u16) -> CheckResult {
 }
 
 /// `name=value` of every `Set-Cookie`, as one `Cookie` header value.
-fn cookie_header(answer: &Answer) -> String {
+pub(super) fn cookie_header(answer: &Answer) -> String {
     answer
         .set_cookies()
         .iter()
@@ -145,7 +145,11 @@ async fn get_admin(app: &RunningApp, cookie: &str, what: &str) -> Result<Answer,
     app.send(format!("GET /admin ({what})"), request).await
 }
 
-async fn login(app: &RunningApp, username: &str, password: &str) -> Result<Answer, Failure> {
+pub(super) async fn login(
+    app: &RunningApp,
+    username: &str,
+    password: &str,
+) -> Result<Answer, Failure> {
     login_from(app, username, password, &[]).await
 }
 

@@ -58,7 +58,16 @@ async fn replay(app: &RunningApp, cookie: &str, count: usize) -> CheckResult {
 /// # Errors
 /// A replay was not served, or memory grew past [`REPLAY_GROWTH_LIMIT_KIB`].
 pub async fn session_replay_is_bounded(app: &RunningApp) -> CheckResult {
-    let token = app.token("user_replay");
+    // A token that outlives the run: 10,000 replays take over a minute on a loaded CI machine,
+    // and a replay after a 60 s token's `exp` is signed out, which is not what this measures.
+    let token = app
+        .clerk
+        .token_v2()
+        .subject("user_replay")
+        .session_id("sess_user_replay")
+        .authorized_party(crate::mint::DEFAULT_AUTHORIZED_PARTY)
+        .expires_in(std::time::Duration::from_secs(3600))
+        .sign();
     let cookie = format!("__session={token}");
     replay(app, &cookie, WARM_UP).await?;
     let Some(before) = app.process.rss_kib() else {

@@ -41,11 +41,13 @@ use crate::webhooks::{bodies, WebhookSender, TEST_SECRET};
 use crate::{MockClerk, OrgV2};
 
 pub mod admin;
+pub mod admin_actions;
 pub mod bounds;
 pub mod checks;
 pub mod e2e;
 mod http;
 pub mod instances;
+pub mod machine;
 mod process;
 pub mod redaction;
 pub mod revocation;
@@ -466,6 +468,11 @@ pub async fn run_contract_suite(app: &AppUnderTest) -> ContractReport {
         "session_replay_is_bounded",
         bounds::session_replay_is_bounded(r).await,
     );
+    report.record("machine_credentials", machine::machine_credentials(r).await);
+    report.record(
+        "machine_single_flight",
+        machine::machine_single_flight(r).await,
+    );
     report.record("cookie_auth_off", bounds::cookie_auth_off(app).await);
     report.record("unavailable", checks::unavailable(app).await);
     let mut running = running;
@@ -520,6 +527,10 @@ pub async fn run_admin_suite(app: &AppUnderTest) -> ContractReport {
     report.record(
         "admin_shows_held_webhooks",
         admin::shows_held_webhooks(r, &staff).await,
+    );
+    report.record(
+        "admin_user_actions",
+        admin_actions::user_actions(r, &staff).await,
     );
     report.record(
         "admin_login_throttle",

@@ -113,13 +113,13 @@ struct RequestLog {
     generation: u64,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section leaves the data consistent, so a poisoned lock is still usable.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl BackendState {
-    fn dataset(&self) -> MutexGuard<'_, Dataset> {
+    pub(super) fn dataset(&self) -> MutexGuard<'_, Dataset> {
         lock(&self.dataset)
     }
 
@@ -153,7 +153,7 @@ pub(crate) fn routes() -> Router<Arc<MockState>> {
 type Params = Query<HashMap<String, String>>;
 
 /// Logs the request around `answer`, after the fault plan, the secret key and the rate limit.
-async fn serve(
+pub(super) async fn serve(
     state: &MockState,
     endpoint: Endpoint,
     uri: &Uri,
@@ -228,7 +228,7 @@ async fn gate(state: &MockState, headers: &HeaderMap) -> Option<Response> {
 /// message (`<value> does not match one of the allowed values for parameter limit`, as the
 /// real API answers an out-of-range or non-integer limit). `meta.param_name` names the
 /// parameter.
-fn invalid_param(param: &str, long_message: &str) -> Response {
+pub(super) fn invalid_param(param: &str, long_message: &str) -> Response {
     (
         StatusCode::UNPROCESSABLE_ENTITY,
         Json(json!({
@@ -244,7 +244,7 @@ fn invalid_param(param: &str, long_message: &str) -> Response {
         .into_response()
 }
 
-fn not_found(what: &str, id: &str) -> Response {
+pub(super) fn not_found(what: &str, id: &str) -> Response {
     clerk_error(
         StatusCode::NOT_FOUND,
         "not found",
@@ -255,14 +255,14 @@ fn not_found(what: &str, id: &str) -> Response {
 
 /// `limit`, `offset` and `order_by` of a listing.
 #[derive(Debug, Clone, Copy)]
-struct Paging {
-    limit: usize,
-    offset: usize,
-    descending: bool,
+pub(super) struct Paging {
+    pub(super) limit: usize,
+    pub(super) offset: usize,
+    pub(super) descending: bool,
 }
 
 /// A query parameter the mock refuses: becomes [`invalid_param`].
-struct BadParam {
+pub(super) struct BadParam {
     param: &'static str,
     long_message: String,
 }
@@ -273,7 +273,7 @@ impl IntoResponse for BadParam {
     }
 }
 
-fn paging(params: &HashMap<String, String>) -> Result<Paging, BadParam> {
+pub(super) fn paging(params: &HashMap<String, String>) -> Result<Paging, BadParam> {
     let limit = match params.get("limit") {
         None => DEFAULT_LIMIT,
         Some(raw) => match raw.trim().parse::<i64>() {
@@ -323,7 +323,7 @@ fn paging(params: &HashMap<String, String>) -> Result<Paging, BadParam> {
     })
 }
 
-fn json_bytes(body: &impl Serialize) -> Response {
+pub(super) fn json_bytes(body: &impl Serialize) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => (
             StatusCode::OK,
@@ -372,7 +372,7 @@ struct EmailJson<'a> {
 }
 
 #[derive(Serialize)]
-struct UserJson<'a> {
+pub(super) struct UserJson<'a> {
     id: &'a str,
     object: &'static str,
     external_id: Option<&'a str>,
@@ -422,7 +422,7 @@ fn email_id(user_id: &str) -> String {
     format!("idn_{}", user_id.trim_start_matches("user_"))
 }
 
-fn user_json(user: &ClerkUserData) -> UserJson<'_> {
+pub(super) fn user_json(user: &ClerkUserData) -> UserJson<'_> {
     let email_addresses = user
         .email
         .as_deref()
@@ -495,7 +495,7 @@ fn user_json(user: &ClerkUserData) -> UserJson<'_> {
 }
 
 #[derive(Serialize)]
-struct OrganizationJson<'a> {
+pub(super) struct OrganizationJson<'a> {
     object: &'static str,
     id: &'a str,
     name: &'a str,
@@ -513,7 +513,7 @@ struct OrganizationJson<'a> {
     updated_at: i64,
 }
 
-fn organization_json(
+pub(super) fn organization_json(
     org: &ClerkOrganizationData,
     members_count: Option<i64>,
 ) -> OrganizationJson<'_> {
@@ -550,7 +550,7 @@ struct PublicUserDataJson {
 }
 
 #[derive(Serialize)]
-struct MembershipJson<'a> {
+pub(super) struct MembershipJson<'a> {
     object: &'static str,
     id: &'a str,
     role: &'a str,
@@ -572,7 +572,10 @@ fn role_name(role: &str) -> String {
     })
 }
 
-fn membership_json<'a>(dataset: &Dataset, m: &'a ClerkMembershipData) -> MembershipJson<'a> {
+pub(super) fn membership_json<'a>(
+    dataset: &Dataset,
+    m: &'a ClerkMembershipData,
+) -> MembershipJson<'a> {
     let organization = match dataset.organization(&m.organization_clerk_id) {
         Some(org) => serde_json::to_value(organization_json(org, None)).unwrap_or_default(),
         None => json!({"object": "organization", "id": m.organization_clerk_id, "name": ""}),
@@ -668,12 +671,12 @@ fn invitation_json<'a>(dataset: &Dataset, inv: &'a ClerkInvitationData) -> Invit
 }
 
 #[derive(Serialize)]
-struct PageJson<T> {
-    data: Vec<T>,
-    total_count: usize,
+pub(super) struct PageJson<T> {
+    pub(super) data: Vec<T>,
+    pub(super) total_count: usize,
 }
 
-fn window<T>(items: Vec<T>, paging: Paging) -> (Vec<T>, usize) {
+pub(super) fn window<T>(items: Vec<T>, paging: Paging) -> (Vec<T>, usize) {
     let total = items.len();
     let page = items
         .into_iter()
@@ -726,7 +729,7 @@ async fn get_user(
     serve(&state, Endpoint::GetUser, &uri, &headers, |state| {
         let dataset = state.backend.dataset();
         match dataset.find_user(&user_id) {
-            Some(user) => json_bytes(&user_json(&dataset.user(user))),
+            Some(user) => json_bytes(&super::writes::user_value(&dataset, &dataset.user(user))),
             None => not_found("user", &user_id),
         }
     })
@@ -790,10 +793,15 @@ async fn get_organization(
     serve(&state, Endpoint::GetOrganization, &uri, &headers, |state| {
         let dataset = state.backend.dataset();
         match dataset.organization(&organization_id) {
-            Some(org) => json_bytes(&organization_json(
-                org,
-                members_count_of(&dataset, org, &params),
-            )),
+            Some(org) => {
+                let mut value = serde_json::to_value(organization_json(
+                    org,
+                    members_count_of(&dataset, org, &params),
+                ))
+                .unwrap_or_default();
+                super::writes_orgs::with_org_extra(&dataset, &org.clerk_id, &mut value);
+                json_bytes(&value)
+            }
             None => not_found("organization", &organization_id),
         }
     })

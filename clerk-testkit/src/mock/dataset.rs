@@ -80,7 +80,12 @@ pub(crate) struct Dataset {
     membership_index: HashMap<String, usize>,
     invitations: Vec<(u64, ClerkInvitationData)>,
     invitation_index: HashMap<String, usize>,
+    /// What the writes add (deleted users, sessions, application invitations, …).
+    pub(crate) written: writes::Written,
 }
+
+#[path = "dataset_writes.rs"]
+pub(crate) mod writes;
 
 /// Inserts or replaces by id; the insertion sequence number of a replaced object stays.
 fn upsert<T>(
@@ -162,7 +167,8 @@ impl Dataset {
     }
 
     pub(crate) fn user_count(&self) -> usize {
-        self.users.len() + self.generated as usize
+        (self.users.len() - self.written.removed_users.len())
+            + (self.generated as usize - self.written.materialized.len())
     }
 
     fn refresh_order(&mut self) {
@@ -171,6 +177,13 @@ impl Dataset {
         }
         let mut order = Vec::with_capacity(self.user_count());
         for (i, user) in self.users.iter().enumerate() {
+            if self
+                .written
+                .removed_users
+                .contains(&u32::try_from(i).unwrap_or(u32::MAX))
+            {
+                continue;
+            }
             order.push(OrderKey {
                 created_at: user.created_at.as_millis(),
                 seq: self.user_seq[i],
@@ -178,6 +191,9 @@ impl Dataset {
             });
         }
         for n in 0..self.generated {
+            if self.written.materialized.contains(&n) {
+                continue;
+            }
             order.push(OrderKey {
                 created_at: GENERATED_EPOCH_MILLIS + i64::from(n) * 1000,
                 seq: self.generated_seq(n),
@@ -213,7 +229,7 @@ impl Dataset {
             return Some(UserRef::Seeded(i));
         }
         parse_generated_id(id)
-            .filter(|n| *n < self.generated)
+            .filter(|n| *n < self.generated && !self.written.materialized.contains(n))
             .map(UserRef::Generated)
     }
 

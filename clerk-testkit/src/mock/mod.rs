@@ -11,7 +11,11 @@
 //! | `GET /v1/jwks` | `{"keys":[…]}` of the current keys; needs `Authorization: Bearer <secret key>` (401 with Clerk's error body otherwise: `clerk_key_invalid` for another key, `authorization_header_format_invalid` for a malformed header, `authentication_invalid` for none) |
 //! | `GET /v1/users`, `/v1/users/count`, `/v1/users/{id}` | the Backend API's users over an in-memory data set ([`seed_users`](MockClerk::seed_users), [`generate_users`](MockClerk::generate_users)); same key check |
 //! | `GET /v1/organizations`, `/v1/organizations/{id}`, `/v1/organizations/{id}/memberships`, `/v1/organizations/{id}/invitations`, `/v1/organization_invitations` | organizations, memberships and invitations ([`seed_organizations`](MockClerk::seed_organizations), …); same key check |
+//! | `PATCH`/`DELETE /v1/users/{id}`, `PATCH /v1/users/{id}/metadata`, `POST /v1/users/{id}/ban\|unban\|lock\|unlock`, `GET /v1/sessions`, `POST /v1/sessions/{id}/revoke`, `GET`/`POST /v1/invitations`, `POST /v1/invitations/{id}/revoke` | the writes over the same data set, with Clerk's shapes and errors, and the webhooks Clerk sends after them (`writes.rs`); same key check |
+//! | `POST /v1/organizations`, `PATCH`/`DELETE /v1/organizations/{id}`, `POST /v1/organizations/{id}/memberships`, `PATCH`/`DELETE /v1/organizations/{id}/memberships/{user_id}` | organization and membership writes (`writes_orgs.rs`); same key check |
+//! | `POST /__mock/sessions` | signs a user in (`{"user_id"}` → the session; see [`SESSIONS_PATH`]); no key check, no faults |
 //! | `POST /__mock/tokens` | mints a v2 session token the JWKS verifies, for local development (JSON `{"sub", "sid"?, "azp"?, "org_id"?, "org_slug"?, "org_role"?, "org_permissions"?, "ttl_seconds"?}` → `{"token"}`; see [`TOKENS_PATH`]); no key check, no faults |
+//! | `POST /v1/api_keys/verify`, `/v1/m2m_tokens/verify`, `/v1/oauth_applications/access_tokens/verify` | Clerk's verify endpoints over the machine credentials a test issued ([`issue_api_key`](MockClerk::issue_api_key), …; see `machine.rs`); same key check |
 //! | anything else | 404 with a Clerk error body |
 //!
 //! Tests steer the mock at runtime through any handle (handles are cheap clones of one shared
@@ -26,6 +30,12 @@
 //! to these routes too, and [`backend_requests`](MockClerk::backend_requests) logs each request
 //! with its arrival time and answer.
 //!
+//! Webhooks: after [`deliver_webhooks_to`](MockClerk::deliver_webhooks_to), every write's
+//! events (`user.updated`, `session.revoked`, `organization.created`, …) are Svix-signed and
+//! POSTed to the URL, in order, after the write is answered; [`webhooks_delivered`](MockClerk::webhooks_delivered)
+//! waits for the queue to drain, and [`webhook_events`](MockClerk::webhook_events) lists what
+//! was emitted, delivered or not.
+//!
 //! The server stops on [`shutdown`](MockClerk::shutdown), or when the last handle is dropped
 //! (or when the runtime it was started on shuts down).
 //!
@@ -38,8 +48,13 @@ mod dataset;
 mod error;
 mod fault;
 mod jwks;
+mod machine;
+mod outbox;
 mod state;
 mod tokens;
+mod writes;
+mod writes_orgs;
+mod writes_sessions;
 
 use std::future::Future;
 use std::io;
@@ -53,8 +68,14 @@ use tokio::sync::{oneshot, watch};
 pub use self::backend::BackendRequest;
 pub use self::dataset::{generated_user, generated_user_id, GENERATED_EPOCH_MILLIS};
 pub use self::fault::Fault;
+pub use self::machine::{
+    IssuedCredential, MachineGrant, ISSUE_PATH as MACHINE_ISSUE_PATH,
+    REVOKE_PATH as MACHINE_REVOKE_PATH,
+};
+pub use self::outbox::{EmittedWebhook, WebhookDelivery, MOCK_INSTANCE_ID};
 use self::state::MockState;
 pub use self::tokens::TOKENS_PATH;
+pub use self::writes_sessions::SESSIONS_PATH;
 use crate::keys::TestKeyPair;
 use crate::mint::{publishable_key_for, TokenBuilder, DEFAULT_FRONTEND_HOST};
 
@@ -69,7 +90,11 @@ fn router(state: Arc<MockState>) -> Router {
     Router::new()
         .merge(jwks::routes())
         .merge(backend::routes())
+        .merge(writes::routes())
+        .merge(writes_orgs::routes())
+        .merge(writes_sessions::routes())
         .merge(tokens::routes())
+        .merge(machine::routes())
         .fallback(error::not_found)
         .with_state(state)
 }
@@ -440,6 +465,54 @@ impl MockClerk {
     /// Sets every counter back to zero.
     pub fn reset_counters(&self) {
         self.state().reset_counters();
+    }
+
+    // ---- machine credentials -------------------------------------------------------------------
+
+    /// Issues an API key (`ak_…`, opaque).
+    pub fn issue_api_key(&self, grant: MachineGrant) -> IssuedCredential {
+        self.issue_machine(clerk_core::machine::TokenType::ApiKey, grant)
+    }
+
+    /// Issues an M2M token: `mt_…`, or with [`MachineGrant::jwt`] a JWT (`sub` the machine,
+    /// `cat` Clerk's M2M category) signed with the first served key.
+    pub fn issue_m2m_token(&self, grant: MachineGrant) -> IssuedCredential {
+        self.issue_machine(clerk_core::machine::TokenType::M2mToken, grant)
+    }
+
+    /// Issues an OAuth access token: `oat_…`, or with [`MachineGrant::jwt`] a JWT with `typ`
+    /// `at+jwt` signed with the first served key.
+    pub fn issue_oauth_token(&self, grant: MachineGrant) -> IssuedCredential {
+        self.issue_machine(clerk_core::machine::TokenType::OAuthToken, grant)
+    }
+
+    fn issue_machine(
+        &self,
+        token_type: clerk_core::machine::TokenType,
+        grant: MachineGrant,
+    ) -> IssuedCredential {
+        let state = self.state();
+        let key = state.keys().into_iter().next();
+        state
+            .backend_machine
+            .issue(token_type, grant, key.as_ref(), &self.issuer())
+    }
+
+    /// Revokes the machine credential with object id `id` (its verify answers 404 from now
+    /// on); whether the mock knew it.
+    pub fn revoke_machine_credential(&self, id: &str) -> bool {
+        self.state().backend_machine.revoke(id)
+    }
+
+    /// Requests received on the three verify endpoints, whatever their outcome.
+    #[must_use]
+    pub fn machine_verify_requests(&self) -> u64 {
+        self.state().backend_machine.verify_requests()
+    }
+
+    /// Makes every verify call take `delay` before answering (to overlap concurrent calls).
+    pub fn set_machine_verify_delay(&self, delay: Duration) {
+        self.state().backend_machine.set_delay(delay);
     }
 
     // ---- lifecycle ------------------------------------------------------------------------------

@@ -77,6 +77,10 @@ pub(crate) struct MockState {
     pub(crate) counters: Counters,
     /// The Backend API's data set, rate limit and request log.
     pub(crate) backend: BackendState,
+    /// The webhooks the writes send.
+    pub(crate) webhooks: std::sync::Arc<super::outbox::Outbox>,
+    /// The machine credentials tests issued (`machine.rs`).
+    pub(crate) backend_machine: super::machine::MachineState,
     /// Flips to `true` when the server shuts down (cuts injected delays short).
     pub(crate) shutting_down: watch::Receiver<bool>,
 }
@@ -95,6 +99,8 @@ impl MockState {
             faults: Mutex::new(FaultPlan::default()),
             counters: Counters::default(),
             backend: BackendState::default(),
+            webhooks: std::sync::Arc::new(super::outbox::Outbox::new()),
+            backend_machine: super::machine::MachineState::default(),
             shutting_down,
         }
     }
@@ -168,5 +174,6 @@ impl MockState {
     pub(crate) fn reset_counters(&self) {
         self.counters.reset();
         self.backend.reset_counters();
+        self.backend_machine.reset_counters();
     }
 }

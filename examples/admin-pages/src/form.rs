@@ -93,7 +93,7 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-fn decode(raw: &[u8]) -> Result<String, FormError> {
+pub(crate) fn decode(raw: &[u8]) -> Result<String, FormError> {
     let mut out = Vec::with_capacity(raw.len());
     let mut bytes = raw.iter().copied();
     while let Some(b) = bytes.next() {

@@ -21,7 +21,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn page(title: &str, body: &str) -> String {
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <title>{title}</title>\n<style>\
@@ -61,6 +61,16 @@ fn cell(value: Option<&str>) -> String {
     }
 }
 
+/// The Clerk id, linked to the user's page (its actions) when it is one.
+fn clerk_id_cell(clerk_id: Option<&str>) -> String {
+    match clerk_id {
+        Some(id) if crate::is_clerk_user_id(id) => {
+            format!("<td><a href=\"{}\">{id}</a></td>", crate::user_path(id))
+        }
+        other => cell(other),
+    }
+}
+
 /// The admin page for staff member `staff` (a username): the users table (email, Clerk id,
 /// name, active), the organizations table (name, slug, members) and a logout button.
 #[must_use]
@@ -97,7 +107,7 @@ pub fn admin_page(staff: &str, data: &AdminData) -> String {
             body,
             "<tr>{}{}{}<td>{}</td></tr>",
             cell(user.email.as_deref()),
-            cell(user.clerk_id.as_deref()),
+            clerk_id_cell(user.clerk_id.as_deref()),
             cell(name.as_deref().or(user.username.as_deref())),
             if user.is_active { "yes" } else { "no" },
         );
@@ -187,7 +197,7 @@ mod tests {
             "<td>user_&lt;1&gt;</td>",
             "<td>&lt;b&gt;Ada&lt;/b&gt; &amp; Co</td>",
             "<td>yes</td>",
-            "<td>user_2</td><td>—</td><td>no</td>",
+            "<td><a href=\"/admin/users/user_2\">user_2</a></td><td>—</td><td>no</td>",
             "<td>&lt;i&gt;Acme&lt;/i&gt;</td><td>acme&quot;</td><td>3</td>",
             "staff&lt;1&gt;",
             "Only the first organizations are listed.",

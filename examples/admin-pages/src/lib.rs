@@ -24,7 +24,11 @@
 //! | `POST /admin/login` after 5 failures for the username (or 20 from the address) in 15 minutes | 429 [`login_page`]`(Some(TOO_MANY_FAILED_LOGINS))` + `Retry-After`, no cookie, whatever the password |
 //! | `POST /admin/login`, unparseable body | 400 [`login_page`] with the [`FormError`] |
 //! | `POST /admin/logout` | 303 `Location: /admin/login`, session ended |
-//! | either `POST` sent by a browser from another site ([`RequestOrigin::is_cross_site`]) | 403 [`CROSS_SITE_REFUSED`], nothing changed |
+//! | `GET /admin/users/{clerk_id}` with a staff session | 200 [`user_page`]: the mirror's view of one Clerk user and the actions staff can send to Clerk ([`show_user`]) |
+//! | `GET /admin/users/{clerk_id}/{ban,unban,revoke-sessions}` with a staff session | 200 [`confirm_page`], the confirmation step ([`confirm_action`]) |
+//! | `POST` the same with `confirm={action}` | the call to Clerk's Backend API, then 303 to the user page, which shows the change once Clerk's webhook reached the mirror ([`run_action`]); without the confirmation 400, nothing sent |
+//! | any of these without a staff session | 303 `Location: /admin/login`, nothing sent |
+//! | any `POST` sent by a browser from another site ([`RequestOrigin::is_cross_site`]) | 403 [`CROSS_SITE_REFUSED`], nothing changed |
 //!
 //! Every one of these answers carries [`SECURITY_HEADERS`].
 //!
@@ -45,13 +49,21 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod actions;
 mod form;
 mod html;
 mod origin;
+mod user_routes;
+
+pub use actions::{
+    confirm_page, confirms, done_action, done_location, is_clerk_user_id, perform, user_page,
+    user_path, ActionOutcome, Notice, UserAction, USERS_PATH,
+};
 
 pub use form::{FormError, LoginForm, MAX_FORM_BYTES};
 pub use html::{admin_page, escape, login_page};
 pub use origin::{RequestOrigin, CROSS_SITE_REFUSED};
+pub use user_routes::{confirm_action, run_action, show_user, Answer};
 
 use clerk_core::model::{Organization, User};
 use clerk_core::store::{Store, StoreError};

@@ -5,27 +5,89 @@
 use std::sync::Arc;
 
 use admin_pages::{
-    admin_page, login_page, AdminData, LoginForm, RequestOrigin, ADMIN_PATH, CONTENT_TYPE,
+    admin_page, login_page, AdminData, Answer, LoginForm, RequestOrigin, ADMIN_PATH, CONTENT_TYPE,
     CROSS_SITE_REFUSED, INVALID_CREDENTIALS, LOGIN_PATH, LOGOUT_PATH, SECURITY_HEADERS,
     TOO_MANY_FAILED_LOGINS,
 };
 use axum::body::Bytes;
+use axum::extract::{Path, RawQuery};
 use axum::http::header::{self, CONTENT_TYPE as CONTENT_TYPE_HEADER, HOST, ORIGIN};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use clerk_axum::session::{LocalStaff, StaffLoginError, StaffSession};
+use clerk_core::backend_api::BackendApi;
 use clerk_core::store::Store;
+
+/// The Backend API the user actions call (`None` without `CLERK_SECRET_KEY`).
+#[derive(Clone)]
+pub(crate) struct ClerkWrites(pub(crate) Option<BackendApi>);
 
 /// The `/admin` routes. They need the app's session mode (a `ClerkLayer` with sessions inside
 /// a session manager) and the store as an `Extension<Arc<dyn Store>>`.
-pub(crate) fn routes() -> Router {
+pub(crate) fn routes(writes: ClerkWrites) -> Router {
     Router::new()
         .route(ADMIN_PATH, get(admin))
         .route(LOGIN_PATH, get(login_form).post(login))
         .route(LOGOUT_PATH, post(logout))
+        .route("/admin/users/{clerk_id}", get(show_user))
+        .route(
+            "/admin/users/{clerk_id}/{action}",
+            get(confirm_action).post(run_action),
+        )
+        .layer(Extension(writes))
         .layer(axum::middleware::map_response(with_security_headers))
+}
+
+fn answer(answer: Answer) -> Response {
+    match answer {
+        Answer::Html(status, body) => html(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body,
+        ),
+        Answer::SeeOther(location) => Redirect::to(&location).into_response(),
+    }
+}
+
+async fn show_user(
+    staff: Option<LocalStaff>,
+    Path(clerk_id): Path<String>,
+    RawQuery(query): RawQuery,
+    Extension(store): Extension<Arc<dyn Store>>,
+) -> Response {
+    if staff.is_none() {
+        return Redirect::to(LOGIN_PATH).into_response();
+    }
+    answer(admin_pages::show_user(&*store, &clerk_id, query.as_deref()).await)
+}
+
+async fn confirm_action(
+    staff: Option<LocalStaff>,
+    Path((clerk_id, action)): Path<(String, String)>,
+    Extension(store): Extension<Arc<dyn Store>>,
+) -> Response {
+    if staff.is_none() {
+        return Redirect::to(LOGIN_PATH).into_response();
+    }
+    answer(admin_pages::confirm_action(&*store, &clerk_id, &action).await)
+}
+
+async fn run_action(
+    staff: Option<LocalStaff>,
+    Path((clerk_id, action)): Path<(String, String)>,
+    Extension(store): Extension<Arc<dyn Store>>,
+    Extension(writes): Extension<ClerkWrites>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = refuse_cross_site(&headers) {
+        return refused;
+    }
+    if staff.is_none() {
+        return Redirect::to(LOGIN_PATH).into_response();
+    }
+    answer(admin_pages::run_action(&*store, writes.0.as_ref(), &clerk_id, &action, &body).await)
 }
 
 /// [`SECURITY_HEADERS`] on every `/admin` answer, the extractors' rejections included.

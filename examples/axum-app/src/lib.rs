@@ -9,11 +9,15 @@
 //! | `GET /api/org` | 200 `{"org_id","org_slug","org_role","org_permissions"}`, else 403 `{"error":"no_active_organization"}` |
 //! | `GET /api/org/admin` | 200 for role `org:admin`, else 403 |
 //! | `GET /api/org/reports` | 200 with permission `org:reports:read`, else 403 |
+//! | `GET /api/machine` | an API key or an M2M token (opaque or JWT) as `Authorization: Bearer`: 200 `{"token_type": "api_key"\|"m2m_token", "subject", "scopes"}`; a session or OAuth token, a revoked, expired or unknown credential, or none: 401 with `WWW-Authenticate: Bearer` and `{"error":"unauthenticated","reason":…}` |
 //! | `POST /webhooks/clerk` | [design §6](https://github.com/clerk-rs/clerk-rs-workspace/blob/main/docs/design.md#6-webhooks) ([`clerk_axum::webhook::route`]); 503 when `CLERK_WEBHOOK_SIGNING_KEY` is unset |
 //! | `GET /admin` | a staff session: 200 HTML, the users (email, Clerk id, name, active) and organizations (name, slug, members); otherwise (a Clerk token or Clerk session included) 303 `Location: /admin/login` |
 //! | `GET /admin/login` | 200 HTML form (`username`, `password`, `POST /admin/login`) |
 //! | `POST /admin/login` | form-urlencoded; staff credentials: 303 `Location: /admin` + session cookie (HttpOnly, SameSite=Lax); refused (unknown, wrong password, not staff, inactive): 401 HTML with the form and "Invalid username or password."; an unreadable form: 400 |
 //! | `POST /admin/logout` | 303 `Location: /admin/login`, the session ended |
+//! | `GET /admin/users/{clerk_id}` | staff: 200 HTML, the mirror's view of the user (banned, locked, may sign in) and buttons to ban, unban or revoke every session; otherwise 303 to the login page |
+//! | `GET /admin/users/{clerk_id}/{ban,unban,revoke-sessions}` | staff: 200 HTML confirmation step (one button posting `confirm={action}`) |
+//! | `POST /admin/users/{clerk_id}/{action}` | staff with `confirm={action}`: the Backend API call (`POST /v1/users/{id}/ban`, `/unban`, or each active session's `/revoke`), then 303 to the user page, which shows the change once Clerk's webhook reaches the mirror; unconfirmed 400, cross-site 403, not a Clerk user id or an unknown action 404, Clerk refusing 502: nothing sent or changed |
 //! | `POST /admin/login` or `/admin/logout` sent by a browser from another site (`Sec-Fetch-Site`, else `Origin`) | 403 HTML, nothing changed (login CSRF, forced logout) |
 //!
 //! `/admin` is hybrid mode: local staff (created with `clerk createsuperuser`) log in with a
@@ -49,11 +53,10 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use clerk_axum::session::{ClerkSessionStore, SessionStore};
+use clerk_axum::session::ClerkSessionStore;
 use clerk_axum::{ActiveOrg, Clerk, ClerkAuth, ClerkUser, RequirePermission, RequireRole};
 use clerk_core::store::{Store, StoreError};
 use clerk_core::{ActiveOrganization, ClerkConfig};
-use clerk_store::{AnyStore, RedisCache};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
@@ -152,12 +155,10 @@ pub enum AppError {
     /// secret).
     #[error(transparent)]
     Clerk(#[from] clerk_axum::ClerkBuildError),
-    /// `REDIS_URL` is not a usable Redis URL.
-    #[error("REDIS_URL: {0}")]
-    Cache(#[from] clerk_core::cache::CacheError),
-    /// `REDIS_URL` is not usable for the session store.
-    #[error("REDIS_URL: {0}")]
-    Sessions(#[from] clerk_core::flow::records::SessionStoreError),
+    /// The database, the cache or the session store could not be opened (`DATABASE_URL`,
+    /// `REDIS_URL`).
+    #[error(transparent)]
+    Stores(#[from] clerk_store::OpenStoresError),
     /// Binding or serving failed.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -219,45 +220,29 @@ pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StoreError
 }
 
 /// The mirror behind its cache and the session store, from [`open_stores`].
-#[derive(Clone)]
-pub struct AppStores {
-    /// The local mirror behind its cache (what [`open_cached_store`] returns).
-    pub store: Arc<dyn Store>,
-    /// Where session records live: the database's `clerk_sessions` table, or Redis when
-    /// `REDIS_URL` is set ([`clerk_store::open_session_store`]), shared by every instance.
-    pub sessions: Arc<dyn SessionStore>,
-}
+pub use clerk_store::AppStores;
 
 /// Opens and migrates the database of `config.database_url` and returns the mirror behind
-/// the cache that keeps several instances consistent ([`AnyStore::into_instance_cached`]:
-/// Redis at `config.redis_url`; else in process, announced between instances with
-/// `LISTEN`/`NOTIFY` on PostgreSQL, or living at most a second on SQLite and MySQL) and the
-/// session store: Redis at `config.redis_url` when
-/// set, else the same database (table `clerk_sessions`, expired rows swept as sessions are
-/// saved). Never in process memory, so several instances serve each other's sessions and a
-/// restart signs no one out.
+/// the cache that keeps several instances consistent and the session store, both shared by
+/// every instance on the same database or Redis (`config.redis_url`); never in process
+/// memory ([`clerk_store::open_app_stores`]).
 ///
 /// # Errors
-/// [`AppError::Store`] for the database, [`AppError::Cache`] / [`AppError::Sessions`] for an
-/// unusable `REDIS_URL`.
+/// [`AppError::Stores`] naming `DATABASE_URL` or `REDIS_URL`.
 pub async fn open_stores(config: &AppConfig) -> Result<AppStores, AppError> {
-    let redis = config
-        .redis_url
-        .as_deref()
-        .map(RedisCache::open)
-        .transpose()?;
-    let store = AnyStore::connect(&config.database_url).await?;
-    store.migrate().await?;
-    let sessions = clerk_store::open_session_store(&store, config.redis_url.as_deref())?;
-    let store = store.into_instance_cached(redis, &config.clerk);
-    Ok(AppStores { store, sessions })
+    Ok(clerk_store::open_app_stores(
+        &config.database_url,
+        config.redis_url.as_deref(),
+        &config.clerk,
+    )
+    .await?)
 }
 
 /// Opens and migrates the store of `config.database_url` behind its cache (see
 /// [`open_stores`]). A cache that fails is bypassed (the store answers).
 ///
 /// # Errors
-/// [`AppError::Store`] for the database, [`AppError::Cache`] for an unusable `REDIS_URL`.
+/// [`AppError::Stores`] naming `DATABASE_URL` or `REDIS_URL`.
 pub async fn open_cached_store(config: &AppConfig) -> Result<Arc<dyn Store>, AppError> {
     Ok(open_stores(config).await?.store)
 }
@@ -271,7 +256,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/org", get(org))
         .route("/api/org/admin", get(org_admin))
         .route("/api/org/reports", get(org_reports))
-        .merge(admin::routes())
+        .route("/api/machine", get(machine))
+        .merge(admin::routes(admin::ClerkWrites(
+            state.clerk.backend_api().cloned(),
+        )))
         .layer(Extension(Arc::clone(state.store())));
     // `POST /webhooks/clerk`, the Clerk layer and the session manager, in one call.
     state.clerk.install(routes)
@@ -380,6 +368,14 @@ async fn org(org: ActiveOrg) -> Json<Value> {
 
 async fn org_admin(auth: RequireRole<OrgAdmin>) -> Json<Value> {
     Json(json!({ "ok": true, "org_id": auth.org_id(), "required_role": "org:admin" }))
+}
+
+async fn machine(auth: clerk_axum::MachineAuth<clerk_axum::machine::ApiKeysOrM2m>) -> Json<Value> {
+    Json(json!({
+        "token_type": auth.token_type().as_str(),
+        "subject": auth.subject(),
+        "scopes": auth.scopes(),
+    }))
 }
 
 async fn org_reports(auth: RequirePermission<ReadReports>) -> Json<Value> {

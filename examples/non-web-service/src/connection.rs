@@ -13,10 +13,13 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::handshake;
+use crate::peer::{MachinePeer, Peer};
 use crate::protocol::{
-    ClientMessage, ServerMessage, BINARY_NOT_SUPPORTED, CLOSE_POLICY_VIOLATION,
-    CLOSE_TOKEN_EXPIRED, IDENTITY_MISMATCH, REAUTH_WITHOUT_TOKEN, TOKEN_EXPIRED,
+    ClientMessage, ServerMessage, BINARY_NOT_SUPPORTED, CLOSE_CREDENTIAL_REFUSED,
+    CLOSE_POLICY_VIOLATION, CLOSE_TOKEN_EXPIRED, IDENTITY_MISMATCH, MACHINE_REAUTH_UNSUPPORTED,
+    REAUTH_WITHOUT_TOKEN, TOKEN_EXPIRED,
 };
+use crate::Verifiers;
 
 /// How often an idle connection checks whether its token has expired.
 const EXPIRY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -27,11 +30,14 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 type Ws = WebSocketStream<TcpStream>;
 
 /// Serves one TCP connection from the upgrade request to the close.
-pub(crate) async fn handle(stream: TcpStream, authenticator: Authenticator) {
+pub(crate) async fn handle(stream: TcpStream, verifiers: Verifiers) {
     // Small interactive messages: do not wait to coalesce them.
     let _ = stream.set_nodelay(true);
-    match handshake::accept(stream, &authenticator).await {
-        Ok(Some((ws, auth))) => run(ws, auth, &authenticator).await,
+    match handshake::accept(stream, &verifiers).await {
+        Ok(Some((ws, Peer::User(auth)))) => run(ws, auth, &verifiers.sessions).await,
+        Ok(Some((ws, Peer::Machine(machine)))) => {
+            run_machine(ws, machine, &verifiers.sessions).await;
+        }
         Ok(None) => {}
         Err(error) => tracing::debug!(%error, "handshake failed"),
     }
@@ -81,6 +87,77 @@ async fn run(mut ws: Ws, mut auth: Arc<Auth>, authenticator: &Authenticator) {
             }
             Step::Nothing => {}
             Step::Close(frame) => break frame,
+        }
+    };
+    close_with(ws, close).await;
+}
+
+/// A machine connection: welcome, echo; it ends at the M2M token's expiry, and when the
+/// token no longer verifies. The token is verified again every cache bound of the verifier
+/// (`CLERK_MACHINE_CACHE_SECONDS`, 60 s by default): Clerk sends no webhook when an M2M
+/// token is revoked, so asking again is how a long-lived connection learns of it. An outage
+/// of Clerk's API does not end connections (only a definitive answer does).
+async fn run_machine(mut ws: Ws, machine: MachinePeer, authenticator: &Authenticator) {
+    let welcome = ServerMessage::machine_welcome(&machine.auth).to_json();
+    if ws.send(Message::text(welcome)).await.is_err() {
+        return;
+    }
+    let peer = Peer::Machine(machine.clone());
+    let mut tick = tokio::time::interval(EXPIRY_CHECK_INTERVAL);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let reverify_every = machine.verifier.policy().ttl.max(EXPIRY_CHECK_INTERVAL);
+    let mut reverify =
+        tokio::time::interval_at(tokio::time::Instant::now() + reverify_every, reverify_every);
+    reverify.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let close = loop {
+        let message = tokio::select! {
+            _ = tick.tick() => None,
+            _ = reverify.tick() => {
+                match machine.verifier.verify(&machine.credential).await {
+                    Err(refused) if refused.is_definitive() => {
+                        tracing::info!(machine_id = %machine.auth.subject, reason = refused.reason(), "M2M token no longer verifies: closing");
+                        break frame(CloseCode::from(CLOSE_CREDENTIAL_REFUSED), refused.reason());
+                    }
+                    Err(outage) => {
+                        tracing::warn!(reason = outage.reason(), "re-verifying an M2M token failed; the connection stays");
+                    }
+                    Ok(_) => {}
+                }
+                None
+            }
+            message = ws.next() => Some(message),
+        };
+        if peer
+            .expires_at()
+            .is_some_and(|at| authenticator.clock().now() >= at)
+        {
+            tracing::info!(machine_id = %peer.subject(), "M2M token expired: closing");
+            break frame(CloseCode::from(CLOSE_TOKEN_EXPIRED), TOKEN_EXPIRED);
+        }
+        let reply = match message {
+            None => None,
+            Some(None) => return,
+            Some(Some(Err(error))) => {
+                tracing::debug!(%error, "connection failed");
+                return;
+            }
+            Some(Some(Ok(Message::Text(text)))) => Some(match ClientMessage::parse(&text) {
+                ClientMessage::Text => ServerMessage::MachineEcho {
+                    machine_id: &machine.auth.subject,
+                    text: &text,
+                }
+                .to_json(),
+                ClientMessage::Reauth(_) | ClientMessage::MalformedReauth => {
+                    error(MACHINE_REAUTH_UNSUPPORTED)
+                }
+            }),
+            Some(Some(Ok(Message::Binary(_)))) => Some(error(BINARY_NOT_SUPPORTED)),
+            Some(Some(Ok(_))) => None,
+        };
+        if let Some(json) = reply {
+            if ws.send(Message::text(json)).await.is_err() {
+                return;
+            }
         }
     };
     close_with(ws, close).await;

@@ -4,10 +4,10 @@
 //! handshake callback, and for the table of responses.
 
 use std::io;
-use std::sync::Arc;
 use std::time::Duration;
 
-use clerk_core::{Auth, AuthDecision, Authenticator};
+use clerk_core::machine::{token_type_of, Accepts as _, Credential, M2mTokens, TokenType};
+use clerk_core::{Auth, AuthDecision};
 use http::header::{AUTHORIZATION, ORIGIN, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use tokio::net::TcpStream;
@@ -16,19 +16,21 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::head::{error_response, read_head, write_response, HeadError};
+use crate::peer::{MachinePeer, Peer};
 use crate::protocol::{ORIGIN_MISMATCH, SESSION_TOKEN_MISSING};
+use crate::Verifiers;
 
 /// A client gets this long to send its complete request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An authenticated WebSocket and who opened it.
-pub(crate) type Accepted = (WebSocketStream<TcpStream>, Arc<Auth>);
+pub(crate) type Accepted = (WebSocketStream<TcpStream>, Peer);
 
 /// Reads the upgrade request, authenticates it and answers it. `Ok(None)` when the request
 /// was refused (the error response has been sent) or the client went away.
 pub(crate) async fn accept(
     mut stream: TcpStream,
-    authenticator: &Authenticator,
+    verifiers: &Verifiers,
 ) -> io::Result<Option<Accepted>> {
     let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
         Ok(Ok(head)) => head,
@@ -64,6 +66,46 @@ pub(crate) async fn accept(
         }
     };
     let headers = head.request.headers();
+    if let Some(machines) = &verifiers.machines {
+        if let Some(credential) = machine_credential(headers) {
+            let authorization = headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
+            return match machines
+                .authenticate(M2mTokens::ACCEPTED, authorization, None)
+                .await
+            {
+                Ok(Credential::Machine(auth)) => {
+                    write_response(&mut stream, &switching.map(|()| String::new())).await?;
+                    let ws =
+                        WebSocketStream::from_partially_read(stream, head.rest, Role::Server, None)
+                            .await;
+                    tracing::info!(machine_id = %auth.subject, credential_id = %auth.id, "machine connected");
+                    let peer = MachinePeer {
+                        auth,
+                        credential,
+                        verifier: machines.clone(),
+                    };
+                    Ok(Some((ws, Peer::Machine(peer))))
+                }
+                // M2M tokens only: a session is never what this call returns.
+                Ok(Credential::Session(_)) => {
+                    refuse(stream, unauthenticated("token-type-mismatch")).await
+                }
+                Err(refusal) => {
+                    let reason = refusal.reason().unwrap_or("token-invalid");
+                    tracing::info!(reason, "machine upgrade refused");
+                    let status =
+                        StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+                    let response = if status == StatusCode::UNAUTHORIZED {
+                        unauthenticated(reason)
+                    } else {
+                        error_response(status, "unavailable", reason)
+                    };
+                    refuse(stream, response).await
+                }
+            };
+        }
+    }
+    let authenticator = &verifiers.sessions;
     let auth = match authenticator.authenticate(headers).await {
         AuthDecision::SignedIn(auth) => auth,
         AuthDecision::NoToken => {
@@ -91,7 +133,19 @@ pub(crate) async fn accept(
     write_response(&mut stream, &switching.map(|()| String::new())).await?;
     let ws = WebSocketStream::from_partially_read(stream, head.rest, Role::Server, None).await;
     tracing::info!(user_id = %auth.user_id, session_id = auth.session_id.as_deref(), "connected");
-    Ok(Some((ws, auth)))
+    Ok(Some((ws, Peer::User(auth))))
+}
+
+/// The bearer token when it is a machine credential (`mt_…`, `ak_…`, `oat_…`, or a machine
+/// JWT), decided as Clerk's SDK decides it: those go to the machine path, which accepts M2M
+/// tokens only (an API key or OAuth token there is `token-type-mismatch`). Never from a cookie.
+fn machine_credential(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?
+        .trim();
+    (token_type_of(token) != TokenType::SessionToken).then(|| token.to_owned())
 }
 
 /// A token from the `__session` cookie (there is no `Authorization` header, yet the request is

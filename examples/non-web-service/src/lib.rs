@@ -1,4 +1,5 @@
-//! A WebSocket service that authenticates Clerk session tokens with `clerk-core` alone.
+//! A WebSocket service that authenticates Clerk session tokens — and other services' Clerk
+//! machine-to-machine tokens — with `clerk-core` alone.
 //!
 //! No web framework: tokio, `tokio-tungstenite` and the [`Authenticator`]. WebSocket is the
 //! common non-framework Rust service browsers talk to with their Clerk session: the
@@ -59,21 +60,43 @@
 //! reauth whenever their Clerk SDK refreshes the session token (Clerk's front-end SDKs do so
 //! well before `exp`).
 //!
+//! # Machines: service-to-service connections
+//!
+//! [`serve_with_machines`] (what the binary runs) also lets other services connect with a
+//! Clerk machine-to-machine token in `Authorization: Bearer` — never from a cookie. The core's
+//! [`MachineVerifier`] decides, exactly as Clerk's SDK does for a route that accepts M2M
+//! tokens: an opaque `mt_…` token is verified through Clerk's `POST /v1/m2m_tokens/verify`
+//! (one call per token however many connections present it at once, cached), a JWT whose
+//! `sub` is the machine (`mch_…`) against the JWKS without a call; an API key or an OAuth
+//! token is refused with 401 `token-type-mismatch`, an unknown, revoked or expired token with
+//! Clerk's reason. A machine connection gets
+//! `{"type":"welcome","machine_id","token_type":"m2m_token","scopes":[…],"expires_at"}`
+//! (`expires_at` `null` for a token that does not expire), its text messages are echoed as
+//! `{"type":"echo","machine_id","text"}`, and a `reauth` is answered with the error
+//! [`protocol::MACHINE_REAUTH_UNSUPPORTED`] (a machine reconnects with a fresh token). It ends
+//! with 4001 `token-expired` at the token's expiry, and — since Clerk sends no webhook when an
+//! M2M token is revoked — the token is verified again every cache bound of the verifier
+//! (`CLERK_MACHINE_CACHE_SECONDS`, 60 s by default): once Clerk refuses it, the connection
+//! closes with 4003 ([`protocol::CLOSE_CREDENTIAL_REFUSED`]) and Clerk's reason. An outage of
+//! Clerk's API ends no connection.
+//!
 //! # Layout
 //!
 //! [`serve`] accepts connections; `head` reads and answers raw HTTP; `handshake` decides the
-//! upgrade; `connection` runs one authenticated connection; [`protocol`] holds the messages and
-//! close codes.
+//! upgrade; `peer` says who opened a connection (a user or a machine); `connection` runs one
+//! authenticated connection; [`protocol`] holds the messages and close codes.
 #![forbid(unsafe_code)]
 
 mod connection;
 mod handshake;
 mod head;
+mod peer;
 pub mod protocol;
 
 use std::io;
 use std::time::Duration;
 
+use clerk_core::machine::MachineVerifier;
 use clerk_core::Authenticator;
 use tokio::net::TcpListener;
 use tracing::Instrument as _;
@@ -82,8 +105,17 @@ use tracing::Instrument as _;
 /// running out of file descriptors), so it does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
+/// What authenticates a connection: session tokens always, M2M tokens when a machine
+/// verifier is given.
+#[derive(Clone)]
+pub(crate) struct Verifiers {
+    pub(crate) sessions: Authenticator,
+    pub(crate) machines: Option<MachineVerifier>,
+}
+
 /// Accepts WebSocket connections on `listener` and serves each on a task of its own, with
-/// `authenticator` deciding who is signed in.
+/// `authenticator` deciding who is signed in (Clerk session tokens only; a machine credential
+/// is refused as a session token would be).
 ///
 /// Runs until the returned future is dropped. Accept errors are logged and the loop goes on
 /// (pausing briefly when the error is not about a single connection).
@@ -92,14 +124,50 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 ///
 /// Only when the listener's local address cannot be read at start.
 pub async fn serve(listener: TcpListener, authenticator: Authenticator) -> io::Result<()> {
+    serve_verified(
+        listener,
+        Verifiers {
+            sessions: authenticator,
+            machines: None,
+        },
+    )
+    .await
+}
+
+/// As [`serve`], and other services connect with Clerk machine-to-machine tokens: an
+/// `Authorization: Bearer` M2M token (opaque `mt_…`, verified through Clerk's
+/// `POST /v1/m2m_tokens/verify`, or a JWT whose `sub` is the machine, verified against the
+/// JWKS without a call) opens a machine connection (see the crate docs). Other machine
+/// credentials (API keys, OAuth tokens) are refused with `token-type-mismatch`; machine
+/// credentials are never read from cookies.
+///
+/// # Errors
+///
+/// Only when the listener's local address cannot be read at start.
+pub async fn serve_with_machines(
+    listener: TcpListener,
+    authenticator: Authenticator,
+    machines: MachineVerifier,
+) -> io::Result<()> {
+    serve_verified(
+        listener,
+        Verifiers {
+            sessions: authenticator,
+            machines: Some(machines),
+        },
+    )
+    .await
+}
+
+async fn serve_verified(listener: TcpListener, verifiers: Verifiers) -> io::Result<()> {
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "accepting WebSocket connections");
+    tracing::info!(%addr, machines = verifiers.machines.is_some(), "accepting WebSocket connections");
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                let authenticator = authenticator.clone();
+                let verifiers = verifiers.clone();
                 let span = tracing::info_span!("connection", %peer);
-                tokio::spawn(connection::handle(stream, authenticator).instrument(span));
+                tokio::spawn(connection::handle(stream, verifiers).instrument(span));
             }
             Err(error) if is_connection_error(&error) => {
                 tracing::debug!(%error, "a connection failed before it was accepted");

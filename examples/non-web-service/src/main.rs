@@ -2,13 +2,17 @@
 //!
 //! Configuration comes from the environment: the `CLERK_*` settings (`CLERK_SECRET_KEY`,
 //! `CLERK_PUBLISHABLE_KEY`, `CLERK_FRONTEND_HOSTS`, …, see `ClerkConfig::from_env`) and `BIND`
-//! (default `127.0.0.1:3001`). Logs go to stderr, filtered by `RUST_LOG` (default `info`).
+//! (default `127.0.0.1:3001`). Users connect with their Clerk session; other services with a
+//! Clerk M2M token (`non_web_service::serve_with_machines`). Logs go to stderr, filtered by `RUST_LOG` (default `info`).
 #![forbid(unsafe_code)]
 
 use std::error::Error;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use clerk_core::{Authenticator, ClerkConfig};
+use clerk_core::machine::MachineVerifier;
+use clerk_core::reqwest_client::ReqwestClient;
+use clerk_core::{Authenticator, ClerkConfig, HttpClient};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -30,7 +34,13 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), Box<dyn Error>> {
     let config = ClerkConfig::from_env()?;
-    let authenticator = Authenticator::builder(config).build()?;
+    // One HTTP client for the JWKS and the M2M verify endpoint.
+    let http: Arc<dyn HttpClient> = Arc::new(ReqwestClient::new(config.api_timeout)?);
+    let authenticator = Authenticator::builder(config.clone())
+        .shared_http_client(Arc::clone(&http))
+        .build()?;
+    // Other services connect with Clerk M2M tokens (opaque ones need CLERK_SECRET_KEY).
+    let machines = MachineVerifier::new(authenticator.clone(), &config, Some(http));
     let bind = match std::env::var("BIND") {
         Ok(bind) => bind,
         Err(std::env::VarError::NotPresent) => DEFAULT_BIND.to_owned(),
@@ -40,7 +50,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .await
         .map_err(|e| format!("BIND: cannot listen on {bind}: {e}"))?;
     tokio::select! {
-        served = non_web_service::serve(listener, authenticator) => served?,
+        served = non_web_service::serve_with_machines(listener, authenticator, machines) => served?,
         signal = tokio::signal::ctrl_c() => {
             signal?;
             tracing::info!("interrupted: shutting down");

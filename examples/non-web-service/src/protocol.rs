@@ -3,6 +3,8 @@
 //! Reasons from token verification are Clerk's own ([`clerk_core::Reason::as_str`]); the
 //! constants here name the few this service adds.
 
+use clerk_core::machine::MachineAuth;
+use clerk_core::time::UnixTime;
 use clerk_core::Auth;
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +28,14 @@ pub const SESSION_TOKEN_MISSING: &str = "session-token-missing";
 /// Handshake reason when a `__session` cookie token comes with an `Origin` that is not the
 /// token's authorized party.
 pub const ORIGIN_MISMATCH: &str = "origin-mismatch";
+
+/// Close code when a machine connection's M2M token no longer verifies (revoked, or
+/// unknown to Clerk); the close reason is Clerk's (`token-invalid`).
+pub const CLOSE_CREDENTIAL_REFUSED: u16 = 4003;
+
+/// Error reason for a `reauth` on a machine connection: a machine reconnects with a fresh
+/// token instead.
+pub const MACHINE_REAUTH_UNSUPPORTED: &str = "machine-reauth-unsupported";
 
 /// Error reason for a `{"type":"reauth"}` message without a string `token`.
 pub const REAUTH_WITHOUT_TOKEN: &str = "reauth-without-token";
@@ -77,6 +87,20 @@ pub(crate) enum ServerMessage<'a> {
         user_id: &'a str,
         text: &'a str,
     },
+    /// The welcome of a machine connection.
+    #[serde(rename = "welcome")]
+    MachineWelcome {
+        machine_id: &'a str,
+        token_type: &'a str,
+        scopes: &'a [String],
+        expires_at: Option<i64>,
+    },
+    /// The echo of a machine connection.
+    #[serde(rename = "echo")]
+    MachineEcho {
+        machine_id: &'a str,
+        text: &'a str,
+    },
     Reauthenticated {
         session_id: Option<&'a str>,
         org_id: Option<&'a str>,
@@ -94,6 +118,15 @@ impl<'a> ServerMessage<'a> {
             session_id: auth.session_id.as_deref(),
             org_id: auth.org_id(),
             expires_at: auth.expires_at.as_secs(),
+        }
+    }
+
+    pub(crate) fn machine_welcome(auth: &'a MachineAuth) -> Self {
+        ServerMessage::MachineWelcome {
+            machine_id: &auth.subject,
+            token_type: auth.token_type.as_str(),
+            scopes: &auth.scopes,
+            expires_at: auth.expires_at.map(UnixTime::as_secs),
         }
     }
 

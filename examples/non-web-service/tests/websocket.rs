@@ -2,6 +2,10 @@
 //! tokio-tungstenite client connects the way a browser or a service would.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{refused, Ws, WAIT};
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -13,15 +17,10 @@ use http::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{client_async, WebSocketStream};
 
 const NOW: UnixTime = UnixTime::from_secs(1_700_000_000);
 const FRONT_END: &str = "http://localhost:3000";
-const WAIT: Duration = Duration::from_secs(10);
-
-type Ws = WebSocketStream<TcpStream>;
 
 struct Server {
     clerk: MockClerk,
@@ -62,17 +61,7 @@ impl Server {
     }
 
     async fn connect(&self, headers: &[(&'static str, String)]) -> Result<Ws, WsError> {
-        let mut request = format!("ws://{}/", self.addr)
-            .into_client_request()
-            .unwrap();
-        for (name, value) in headers {
-            request.headers_mut().insert(*name, value.parse().unwrap());
-        }
-        let stream = TcpStream::connect(self.addr).await.unwrap();
-        let (ws, _response) = tokio::time::timeout(WAIT, client_async(request, stream))
-            .await
-            .expect("the handshake finished in time")?;
-        Ok(ws)
+        common::connect(self.addr, headers).await
     }
 
     async fn connect_bearer_result(&self, token: &str) -> Result<Ws, WsError> {
@@ -82,20 +71,6 @@ impl Server {
 
     async fn connect_bearer(&self, token: &str) -> Ws {
         self.connect_bearer_result(token).await.unwrap()
-    }
-}
-
-/// The status and JSON body of a refused handshake.
-fn refused(result: Result<Ws, WsError>) -> (StatusCode, Value) {
-    match result {
-        Err(WsError::Http(response)) => {
-            let body = response.body().clone().unwrap_or_default();
-            let body = serde_json::from_slice(&body)
-                .unwrap_or_else(|e| panic!("JSON body ({e}): {}", String::from_utf8_lossy(&body)));
-            (response.status(), body)
-        }
-        Err(other) => panic!("expected an HTTP refusal, got {other}"),
-        Ok(_) => panic!("expected an HTTP refusal, the connection was accepted"),
     }
 }
 

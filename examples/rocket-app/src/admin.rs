@@ -5,7 +5,7 @@
 use std::io::Cursor;
 
 use admin_pages::{
-    admin_page, login_page, AdminData, LoginForm, RequestOrigin, ADMIN_PATH, CONTENT_TYPE,
+    admin_page, login_page, AdminData, Answer, LoginForm, RequestOrigin, ADMIN_PATH, CONTENT_TYPE,
     CROSS_SITE_REFUSED, INVALID_CREDENTIALS, LOGIN_PATH, LOGOUT_PATH, MAX_FORM_BYTES,
     SECURITY_HEADERS, TOO_MANY_FAILED_LOGINS,
 };
@@ -22,7 +22,15 @@ pub(crate) fn routes() -> Vec<Route> {
     debug_assert_eq!(ADMIN_PATH, "/admin");
     debug_assert_eq!(LOGIN_PATH, "/admin/login");
     debug_assert_eq!(LOGOUT_PATH, "/admin/logout");
-    routes![admin, login_form, login, logout]
+    routes![
+        admin,
+        login_form,
+        login,
+        logout,
+        show_user,
+        confirm_action,
+        run_action
+    ]
 }
 
 /// A fairing that puts [`SECURITY_HEADERS`] on every answer under `/admin`, whatever produced
@@ -44,6 +52,8 @@ pub(crate) fn security_headers() -> rocket::fairing::AdHoc {
 pub(crate) enum Page {
     Html(Status, String),
     SeeOther(&'static str),
+    /// 303 to a computed location.
+    Redirect(String),
     Rejection(ClerkRejection),
     /// 503 with `Retry-After` (seconds): too many staff logins at once.
     Busy(u64),
@@ -60,6 +70,10 @@ impl<'r> Responder<'r, 'static> for Page {
                 .sized_body(body.len(), Cursor::new(body))
                 .finalize()),
             Page::SeeOther(location) => Ok(Response::build()
+                .status(Status::SeeOther)
+                .header(Header::new("Location", location))
+                .finalize()),
+            Page::Redirect(location) => Ok(Response::build()
                 .status(Status::SeeOther)
                 .header(Header::new("Location", location))
                 .finalize()),
@@ -179,4 +193,93 @@ async fn logout(cross_site: CrossSite, staff: StaffSession<'_>) -> Page {
         Ok(()) => Page::SeeOther(LOGIN_PATH),
         Err(_) => unavailable(),
     }
+}
+
+impl From<Answer> for Page {
+    fn from(answer: Answer) -> Page {
+        match answer {
+            Answer::Html(status, body) => Page::Html(Status::new(status), body),
+            Answer::SeeOther(location) => Page::Redirect(location),
+        }
+    }
+}
+
+/// The staff login the per-user routes need: `Err` is what to answer instead (the login page
+/// without one; the guard's JSON answer when the store or session mode failed).
+fn staff_or_answer(
+    staff: Result<LocalStaff, ClerkRejection>,
+    state: &ClerkState,
+) -> Result<&std::sync::Arc<dyn clerk_core::store::Store>, Page> {
+    match staff {
+        Ok(_) => state
+            .store()
+            .ok_or(Page::Rejection(ClerkRejection::STORE_MISSING)),
+        Err(ClerkRejection(Refusal::StaffLoginRequired)) => Err(Page::SeeOther(LOGIN_PATH)),
+        Err(other) => Err(Page::Rejection(other)),
+    }
+}
+
+#[get("/admin/users/<clerk_id>")]
+async fn show_user(
+    staff: Result<LocalStaff, ClerkRejection>,
+    clerk_id: &str,
+    uri: &rocket::http::uri::Origin<'_>,
+    state: &State<ClerkState>,
+) -> Page {
+    let store = match staff_or_answer(staff, state) {
+        Ok(store) => store,
+        Err(page) => return page,
+    };
+    let query = uri.query().map(|q| q.as_str());
+    admin_pages::show_user(store.as_ref(), clerk_id, query)
+        .await
+        .into()
+}
+
+#[get("/admin/users/<clerk_id>/<action>")]
+async fn confirm_action(
+    staff: Result<LocalStaff, ClerkRejection>,
+    clerk_id: &str,
+    action: &str,
+    state: &State<ClerkState>,
+) -> Page {
+    let store = match staff_or_answer(staff, state) {
+        Ok(store) => store,
+        Err(page) => return page,
+    };
+    admin_pages::confirm_action(store.as_ref(), clerk_id, action)
+        .await
+        .into()
+}
+
+#[post("/admin/users/<clerk_id>/<action>", data = "<body>")]
+async fn run_action(
+    cross_site: CrossSite,
+    staff: Result<LocalStaff, ClerkRejection>,
+    clerk_id: &str,
+    action: &str,
+    state: &State<ClerkState>,
+    body: Data<'_>,
+) -> Page {
+    if cross_site.0 {
+        return cross_site_refused();
+    }
+    let store = match staff_or_answer(staff, state) {
+        Ok(store) => store,
+        Err(page) => return page,
+    };
+    // One byte over the limit shows an oversized form (refused by `run_action`).
+    let bytes = match body.open((MAX_FORM_BYTES + 1).bytes()).into_bytes().await {
+        Ok(bytes) => bytes.into_inner(),
+        Err(_) => Vec::new(),
+    };
+    admin_pages::run_action(
+        store.as_ref(),
+        state.backend_api(),
+        clerk_id,
+        action,
+        &bytes,
+    )
+    .await
+    .into()
 }
