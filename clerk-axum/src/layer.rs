@@ -4,13 +4,15 @@
 use std::sync::Arc;
 
 use std::task::{Context, Poll};
+use tracing::instrument::Instrumented;
 use tracing::Instrument;
 
 use axum::http::Request;
+use clerk_core::extract::find_token;
 use clerk_core::flow::RequestAuth;
 use clerk_core::provision::UserProvisioning;
 use clerk_core::{AuthDecision, Authenticator, BuildError, ClerkConfig};
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, Either};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -149,6 +151,12 @@ impl<S> ClerkService<S> {
     }
 }
 
+/// The future of [`ClerkService`]: the inner service's own future (in the request's `clerk`
+/// span when that span is enabled) when the decision was made at once — no token, a bad
+/// header, a verified-token cache hit, a token verified with held keys, and no mirror to ask
+/// — else a boxed future that fetches keys, asks the mirror or runs session mode first.
+pub type ClerkFuture<F, T> = Either<Either<F, Instrumented<F>>, BoxFuture<'static, T>>;
+
 impl<S, B> Service<Request<B>> for ClerkService<S>
 where
     S: Service<Request<B>> + Clone + Send + 'static,
@@ -157,13 +165,81 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+    type Future = ClerkFuture<S::Future, Result<S::Response, S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        if let Some(users) = &self.users {
+            if request.extensions().get::<UserProvisioning>().is_none() {
+                request.extensions_mut().insert(users.clone());
+            }
+        }
+        #[cfg(feature = "sessions")]
+        let stateless = self.sessions.is_none();
+        #[cfg(not(feature = "sessions"))]
+        let stateless = true;
+        // The warm path decides here, with no future of its own: the core decides at once
+        // unless keys must be fetched, and the mirror is asked only for signed-in requests.
+        let mut decided = None;
+        if stateless && request.extensions().get::<AuthState>().is_none() {
+            let found = find_token(request.headers(), self.authenticator.cookie_auth());
+            if let Some(decision) = self.authenticator.decide_now(found) {
+                let store = self.users.as_ref().map(|users| &**users.store());
+                match RequestAuth::stateless_now(decision, store) {
+                    Ok(state) => {
+                        request.extensions_mut().insert(AuthState(state));
+                    }
+                    Err(decision) => decided = Some(decision),
+                }
+            }
+        }
+        if request.extensions().get::<AuthState>().is_some() {
+            // The service polled ready takes the request: no clone, no box.
+            return Either::Left(in_request_span(&mut self.inner, request));
+        }
+        self.call_pending(request, decided)
+    }
+}
+
+/// Calls `inner` in a `clerk` span naming the user, session, org and actor — when that span
+/// is enabled at all (otherwise the inner future runs as it is).
+fn in_request_span<S, B>(
+    inner: &mut S,
+    request: Request<B>,
+) -> Either<S::Future, Instrumented<S::Future>>
+where
+    S: Service<Request<B>>,
+{
+    let span = clerk_core::auth::request_span();
+    if span.is_disabled() {
+        return Either::Left(inner.call(request));
+    }
+    if let Some(auth) = request
+        .extensions()
+        .get::<AuthState>()
+        .and_then(|state| state.decision().auth())
+    {
+        auth.record_in(&span);
+    }
+    Either::Right(inner.call(request).instrument(span))
+}
+
+impl<S> ClerkService<S> {
+    /// The path that waits: session mode, a JWKS fetch, or the mirror's standing check for a
+    /// signed-in `decided` request.
+    fn call_pending<B>(
+        &mut self,
+        mut request: Request<B>,
+        decided: Option<AuthDecision>,
+    ) -> ClerkFuture<S::Future, Result<S::Response, S::Error>>
+    where
+        S: Service<Request<B>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        B: Send + 'static,
+    {
         // The service that was polled ready is the one that gets the request; the clone stays
         // behind for the next call (tower's usual pattern).
         let ready = self.inner.clone();
@@ -172,12 +248,7 @@ where
         #[cfg(feature = "sessions")]
         let sessions = self.sessions.clone();
         let users = self.users.clone();
-        if let Some(users) = &users {
-            if request.extensions().get::<UserProvisioning>().is_none() {
-                request.extensions_mut().insert(users.clone());
-            }
-        }
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             #[cfg(feature = "sessions")]
             if let Some(mode) = &sessions {
                 if request.extensions().get::<AuthState>().is_none() {
@@ -185,21 +256,15 @@ where
                 }
             }
             if request.extensions().get::<AuthState>().is_none() {
-                let decision: AuthDecision = authenticator.authenticate(request.headers()).await;
+                let decision = match decided {
+                    Some(decision) => decision,
+                    None => authenticator.authenticate(request.headers()).await,
+                };
                 let store = users.as_ref().map(|users| &**users.store());
                 let state = RequestAuth::stateless(decision, store).await;
                 request.extensions_mut().insert(AuthState(state));
             }
-            // The handler runs in a `clerk` span naming the user, session, org and actor.
-            let span = clerk_core::auth::request_span();
-            if let Some(auth) = request
-                .extensions()
-                .get::<AuthState>()
-                .and_then(|state| state.decision().auth())
-            {
-                auth.record_in(&span);
-            }
-            inner.call(request).instrument(span).await
-        })
+            in_request_span(&mut inner, request).await
+        }))
     }
 }

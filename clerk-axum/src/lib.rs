@@ -216,7 +216,7 @@ pub use extract::{
 };
 #[cfg(feature = "reqwest")]
 pub use layer::FromEnvError;
-pub use layer::{ClerkLayer, ClerkService};
+pub use layer::{ClerkFuture, ClerkLayer, ClerkService};
 pub use machine::{MachineAuth, RequireScope};
 pub use rejection::{
     AuthState, ClerkRejection, ClerkUser, Refusal, SessionDependency, UserDependency,

@@ -6,7 +6,10 @@
 //! - `rsa_bare/rsa_crate` — the same with RustCrypto's pure-Rust `rsa` crate, key pre-parsed;
 //! - `verify_full/warm_keys` — our whole verify of a realistic v2 token, keys held, token
 //!   cache off (parse, alg, kid lookup, signature, claims, Auth);
-//! - `verify_full/cache_hit` — the same token served from the verified-token cache.
+//! - `verify_full/cache_hit` — the same token served from the verified-token cache;
+//! - `verify_full/warm_request` — what an adapter runs per warm request: the `Authorization`
+//!   header read (`find_token`), `Authenticator::decide_now` (a cache hit) and
+//!   `RequestAuth::stateless_now`, no future.
 //!
 //! Figures go to `BENCHMARKS.md`.
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -132,6 +135,18 @@ fn bench(c: &mut Criterion) {
     run_ready(cached.verify(&token)).unwrap();
     full.bench_function("cache_hit", |b| {
         b.iter(|| run_ready(cached.verify(black_box(&token))).unwrap())
+    });
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    full.bench_function("warm_request", |b| {
+        b.iter(|| {
+            let found = clerk_core::extract::find_token(black_box(&headers), false);
+            let decision = cached.decide_now(found).unwrap();
+            clerk_core::flow::RequestAuth::stateless_now(decision, None).unwrap()
+        })
     });
     full.finish();
     eprintln!("token length: {} bytes", token.len());

@@ -1,9 +1,12 @@
-//! The cached verify path allocates nothing: the hit hands out a clone of an `Arc<Auth>`.
+//! The cached verify path allocates nothing: the hit hands out a clone of an `Arc<Auth>`; nor
+//! does the adapters' whole warm step (header read, `decide_now`, `stateless_now`).
 //!
 //! Counted with a global allocator wrapper, so this file holds a single test (no other test
 //! thread allocating at the same time).
 #![allow(clippy::unwrap_used, unsafe_code)]
 
+use clerk_core::extract::find_token;
+use clerk_core::flow::RequestAuth;
 use clerk_core::time::UnixTime;
 use clerk_core::{Authenticator, ClerkConfig};
 use clerk_testkit::keys::TestKeyPair;
@@ -64,6 +67,29 @@ fn cache_hits_allocate_nothing_while_misses_do() {
     }
     let during_hits = ALLOCATIONS.load(Ordering::SeqCst) - before;
     assert_eq!(during_hits, 0, "cache hits allocated {during_hits} times");
+
+    // What an adapter runs per warm request, without a future: nothing allocated either
+    // (the decision is held inline in the state, not in a fresh `Arc`).
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..1000 {
+        let found = find_token(&headers, false);
+        let decision = authenticator.decide_now(found).expect("decided at once");
+        let state = RequestAuth::stateless_now(decision, None).expect("no mirror to ask");
+        assert_eq!(
+            state.auth().unwrap().expires_at,
+            UnixTime::from_secs(1_750_000_060)
+        );
+    }
+    let during_warm = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    assert_eq!(
+        during_warm, 0,
+        "the warm step allocated {during_warm} times"
+    );
 
     // The counter works: a miss (another token) does allocate.
     let other = TokenBuilder::v2(&key)

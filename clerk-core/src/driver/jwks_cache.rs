@@ -35,7 +35,7 @@ use crate::keys::VerifyingKey;
 use crate::secret::SecretKey;
 use crate::time::{Clock, UnixTime};
 use futures_util::future::{BoxFuture, FutureExt, Shared};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 /// Timing of the JWKS cache.
@@ -136,25 +136,26 @@ impl JwksCache {
     }
 
     /// Whether `kid` is held in a key set that may still be used at `now` (for cache hits).
-    pub(crate) fn holds(&self, kid: &str, now: UnixTime) -> bool {
+    /// `seen` is the key set the token was verified with, when known: while it is still the
+    /// held one, the `kid` is in it without looking it up (a hashed string lookup per cache
+    /// hit saved). A [`Weak`] keeps the set's allocation, so its address is never reused by a
+    /// later set while the comparison can be made.
+    pub(crate) fn holds(&self, kid: &str, seen: Option<&Weak<KeySet>>, now: UnixTime) -> bool {
         let guard = self
             .snapshot
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        guard
-            .as_ref()
-            .is_some_and(|s| self.is_usable(s, now) && s.keys.contains(kid))
+        guard.as_ref().is_some_and(|s| {
+            self.is_usable(s, now)
+                && (seen.is_some_and(|seen| std::ptr::eq(seen.as_ptr(), Arc::as_ptr(&s.keys)))
+                    || s.keys.contains(kid))
+        })
     }
 
     /// The key for `kid`, refreshing as the policy allows.
     pub(crate) async fn key(self: &Arc<Self>, kid: &str, now: UnixTime) -> Lookup {
-        if let Some(s) = self.snapshot().filter(|s| self.is_usable(s, now)) {
-            if let Some(key) = s.keys.get(kid) {
-                if !self.is_fresh(&s, now) {
-                    self.revalidate_in_background(now);
-                }
-                return Lookup::Found(Arc::clone(key));
-            }
+        if let Some((key, _)) = self.key_now(kid, now) {
+            return Lookup::Found(key);
         }
         // Missing, past the stale bound, or an unknown kid: wait for a refresh if allowed,
         // else use what we have.
@@ -194,6 +195,22 @@ impl JwksCache {
                 }
             }
         }
+    }
+
+    /// The key for `kid` when the held keys may be used at `now` and name it, without
+    /// waiting: past the TTL (within the stale bound) this starts the background refresh.
+    /// `None` when [`key`](Self::key) would have to wait for a refresh.
+    pub(crate) fn key_now(
+        self: &Arc<Self>,
+        kid: &str,
+        now: UnixTime,
+    ) -> Option<(Arc<VerifyingKey>, Weak<KeySet>)> {
+        let s = self.snapshot().filter(|s| self.is_usable(s, now))?;
+        let key = Arc::clone(s.keys.get(kid)?);
+        if !self.is_fresh(&s, now) {
+            self.revalidate_in_background(now);
+        }
+        Some((key, Arc::downgrade(&s.keys)))
     }
 
     /// Stale keys are being served: make sure one refresh is under way without waiting for

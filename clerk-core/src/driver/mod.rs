@@ -19,6 +19,7 @@ use futures_util::future::BoxFuture;
 use jwks_cache::{JwksCache, Lookup};
 use std::sync::Arc;
 use token_cache::TokenCache;
+use tracing::Instrument;
 
 /// Default number of verified tokens kept (about 2 KiB each with their [`Auth`]).
 pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 8192;
@@ -346,19 +347,38 @@ impl Authenticator {
     /// frameworks whose headers are not an [`http::HeaderMap`] (no copy into one needed).
     /// Whether cookies count is the caller's choice here: pass the cookie only when
     /// [`ClerkConfig::cookie_auth`](crate::config::ClerkConfig::cookie_auth) is on.
+    ///
+    /// Decides at once (see [`decide_now`](Self::decide_now)) unless keys must be fetched;
+    /// only then is a future of the fetch boxed, so this future stays small.
     pub async fn decide(
         &self,
         found: Result<Option<FoundToken<'_>>, ExtractError>,
     ) -> AuthDecision {
-        let found = match found {
-            Ok(Some(found)) => found,
+        let token = match found {
+            Ok(Some(found)) => found.token,
             Ok(None) => return AuthDecision::NoToken,
             Err(e) => return AuthDecision::Rejected(Rejection::Header(e)),
         };
-        match self.verify(found.token).await {
-            Ok(auth) => AuthDecision::SignedIn(auth),
-            Err(AuthError::Token(e)) => AuthDecision::Rejected(Rejection::Token(e)),
-            Err(AuthError::KeysUnavailable(e)) => AuthDecision::Unavailable(e),
+        let result = match self.verify_now(token) {
+            Some(result) => result,
+            None => Box::pin(self.verify_fetching(token)).await,
+        };
+        decision_of(result)
+    }
+
+    /// The decision when it can be had without waiting: no token, a malformed header, a
+    /// verified-token cache hit, or a token verified (or refused) with keys already held.
+    /// `None` when the keys for the token's `kid` must be fetched first: then
+    /// [`decide`](Self::decide) decides. Adapters call this first so the warm path runs
+    /// without a future (a cache hit allocates nothing, `tests/alloc.rs`).
+    pub fn decide_now(
+        &self,
+        found: Result<Option<FoundToken<'_>>, ExtractError>,
+    ) -> Option<AuthDecision> {
+        match found {
+            Ok(Some(found)) => self.verify_now(found.token).map(decision_of),
+            Ok(None) => Some(AuthDecision::NoToken),
+            Err(e) => Some(AuthDecision::Rejected(Rejection::Header(e))),
         }
     }
 
@@ -390,59 +410,158 @@ impl Authenticator {
     }
 
     /// Verifies one session token.
-    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     pub async fn verify(&self, token: &str) -> Result<Arc<Auth>, AuthError> {
+        match self.verify_now(token) {
+            Some(result) => result,
+            None => self.verify_fetching(token).await,
+        }
+    }
+
+    /// [`verify`](Self::verify) without waiting: `None` when the keys for the token's `kid`
+    /// must be fetched (or refreshed) first. Runs in a debug-level `verify` span, made only
+    /// when that level is enabled, with the error as a debug event.
+    pub fn verify_now(&self, token: &str) -> Option<Result<Arc<Auth>, AuthError>> {
+        let span = verify_span();
+        let _entered = span.enter();
+        let now = self.inner.clock.now();
+        let result = match self.verify_held(token, now) {
+            Held::Done(result) => result,
+            Held::NeedsKeys => return None,
+        };
+        if let Err(error) = &result {
+            tracing::debug!(error = %error);
+        }
+        Some(result)
+    }
+
+    /// The verification that waits for a JWKS fetch. Starts over from the token: keys are
+    /// fetched at most once per refresh interval, so the repeated parse is rare and cheap.
+    async fn verify_fetching(&self, token: &str) -> Result<Arc<Auth>, AuthError> {
+        async {
+            let result = self.verify_waiting(token).await;
+            if let Err(error) = &result {
+                tracing::debug!(error = %error);
+            }
+            result
+        }
+        .instrument(verify_span())
+        .await
+    }
+
+    async fn verify_waiting(&self, token: &str) -> Result<Arc<Auth>, AuthError> {
+        let now = self.inner.clock.now();
+        if let Held::Done(result) = self.verify_held(token, now) {
+            return result;
+        }
+        let parsed = ParsedToken::parse(token, &self.inner.options.algorithms)?;
+        let KeySource::Jwks(jwks) = &self.inner.keys else {
+            unreachable!("PEM mode never needs keys fetched");
+        };
+        let kid = parsed
+            .kid()
+            .ok_or(TokenError::Malformed("header has no kid"))?;
+        let key = match jwks.key(kid, now).await {
+            Lookup::Found(key) => key,
+            Lookup::UnknownKid => {
+                return Err(TokenError::UnknownKid {
+                    kid: crate::verify::truncated_kid(kid),
+                }
+                .into())
+            }
+            Lookup::Unavailable(e) => return Err(e.into()),
+        };
+        self.finish(token, &parsed, &key, None, now)
+    }
+
+    /// Everything that needs no waiting: size, the verified-token cache, structure, and —
+    /// when the key is held (PEM mode, or a usable JWKS snapshot naming the `kid`) — the
+    /// signature and the claims.
+    fn verify_held(&self, token: &str, now: crate::time::UnixTime) -> Held {
         let inner = &*self.inner;
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::TooLarge {
+            return Held::Done(Err(TokenError::TooLarge {
                 size: token.len(),
                 limit: MAX_TOKEN_BYTES,
             }
-            .into());
+            .into()));
         }
-        let now = inner.clock.now();
         if let Some(cache) = &inner.tokens {
             let hit = cache.get(token, |hit| {
                 let unexpired = now < hit.auth.expires_at.saturating_add(inner.options.clock_skew);
                 let key_held = match (&inner.keys, hit.kid) {
                     (KeySource::Pem(_), _) => true,
-                    (KeySource::Jwks(jwks), Some(kid)) => jwks.holds(kid, now),
+                    (KeySource::Jwks(jwks), Some(kid)) => jwks.holds(kid, hit.keys, now),
                     (KeySource::Jwks(_), None) => false,
                 };
                 (unexpired && key_held).then_some(hit.auth)
             });
             if let Some(auth) = hit {
-                return Ok(auth);
+                return Held::Done(Ok(auth));
             }
         }
-        let parsed = ParsedToken::parse(token, &inner.options.algorithms)?;
-        let key = match &inner.keys {
-            KeySource::Pem(key) => Arc::clone(key),
+        let parsed = match ParsedToken::parse(token, &inner.options.algorithms) {
+            Ok(parsed) => parsed,
+            Err(e) => return Held::Done(Err(e.into())),
+        };
+        let (key, keys) = match &inner.keys {
+            KeySource::Pem(key) => (Arc::clone(key), None),
             KeySource::Jwks(jwks) => {
-                let kid = parsed
-                    .kid()
-                    .ok_or(TokenError::Malformed("header has no kid"))?;
-                match jwks.key(kid, now).await {
-                    Lookup::Found(key) => key,
-                    Lookup::UnknownKid => {
-                        return Err(TokenError::UnknownKid {
-                            kid: crate::verify::truncated_kid(kid),
-                        }
-                        .into())
-                    }
-                    Lookup::Unavailable(e) => return Err(e.into()),
+                let Some(kid) = parsed.kid() else {
+                    return Held::Done(Err(TokenError::Malformed("header has no kid").into()));
+                };
+                match jwks.key_now(kid, now) {
+                    Some((key, keys)) => (key, Some(keys)),
+                    None => return Held::NeedsKeys,
                 }
             }
         };
-        let auth = Arc::new(verify_parsed(&parsed, &key, &inner.options, now)?);
+        Held::Done(self.finish(token, &parsed, &key, keys, now))
+    }
+
+    /// Signature and claims with `key`, then the verified token into the cache.
+    fn finish(
+        &self,
+        token: &str,
+        parsed: &ParsedToken<'_>,
+        key: &VerifyingKey,
+        keys: Option<std::sync::Weak<crate::jwks::KeySet>>,
+        now: crate::time::UnixTime,
+    ) -> Result<Arc<Auth>, AuthError> {
+        let inner = &*self.inner;
+        let auth = Arc::new(verify_parsed(parsed, key, &inner.options, now)?);
         tracing::debug!(user_id = %auth.user_id, session_id = auth.session_id.as_deref(), "session token verified");
         if let Some(cache) = &inner.tokens {
             let kid = match &inner.keys {
                 KeySource::Pem(_) => None,
                 KeySource::Jwks(_) => parsed.kid(),
             };
-            cache.insert(token, Arc::clone(&auth), kid);
+            cache.insert(token, Arc::clone(&auth), kid, keys);
         }
         Ok(auth)
+    }
+}
+
+/// What [`Authenticator::verify_held`] could do without waiting.
+enum Held {
+    Done(Result<Arc<Auth>, AuthError>),
+    /// The `kid`'s key is not held (or the held keys are past their stale bound).
+    NeedsKeys,
+}
+
+fn decision_of(result: Result<Arc<Auth>, AuthError>) -> AuthDecision {
+    match result {
+        Ok(auth) => AuthDecision::SignedIn(auth),
+        Err(AuthError::Token(e)) => AuthDecision::Rejected(Rejection::Token(e)),
+        Err(AuthError::KeysUnavailable(e)) => AuthDecision::Unavailable(e),
+    }
+}
+
+/// The `verify` span (debug level, as the `#[instrument]` it replaces), or none — without
+/// the cost of making one — when debug is not enabled.
+fn verify_span() -> tracing::Span {
+    if tracing::level_enabled!(tracing::Level::DEBUG) {
+        tracing::debug_span!("verify")
+    } else {
+        tracing::Span::none()
     }
 }

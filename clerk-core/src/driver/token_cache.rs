@@ -5,10 +5,22 @@
 //! an unverified token through. Only verified tokens are stored, and two of them cannot share
 //! a signature tail short of forging RSA signatures; a crafted token that copies a cached
 //! tail only finds a slot whose comparison fails, and then pays full verification like any
-//! other unknown token. Because the hash key is secret and random per process, an attacker
-//! cannot aim a token at a slot either, which is also why the confirming comparison need not
-//! be constant-time. Hashing the tail instead of the whole ~600–900-byte token was ~1.3 % of a
-//! cached request's CPU saved (BENCHMARKS.md).
+//! other unknown token. Hashing the tail instead of the whole ~600–900-byte token was ~1.3 %
+//! of a cached request's CPU saved (BENCHMARKS.md).
+//!
+//! **The hash is not SipHash, and stays safe against flooding.** A slot is a keyed
+//! folded multiply (the mixing step of foldhash and aHash) of the tail's four 64-bit words
+//! and the length, under a 256-bit key drawn at random per cache. Hash flooding needs an
+//! attacker to make many *stored* entries share a bucket, and here both ways to that are
+//! closed: (1) only tokens whose RS256 signature verified are ever stored, and a signature's
+//! bytes are the RSA output over claims Clerk chose: nobody can pick them, only mint tokens
+//! from Clerk one by one and keep the ones that collide; (2) keeping the ones that collide
+//! needs each token's slot, which depends on the secret per-process key, so even a client
+//! minting tokens in bulk cannot compute it offline. Lookups of crafted (unverified) tokens
+//! are never stored; they probe a table whose occupancy (1) and (2) keep uniform, and a
+//! colliding lookup costs one failed comparison. Because an attacker cannot aim a token at a
+//! slot, the confirming comparison need not be constant-time either. SipHash-1-3 of the tail
+//! cost ~450 instructions per lookup, this mix ~30 (BENCHMARKS.md).
 //!
 //! **The store is [`quick_cache`]'s sharded S3-FIFO** (`quick_cache::sync::Cache`, no
 //! runtime, no background thread; `parking_lot` locks only). It replaced a hand-written
@@ -23,9 +35,10 @@
 //! refuses is removed, so an expired token costs one failed hit and then its slot.
 
 use crate::auth::Auth;
+use crate::jwks::KeySet;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// How many of the token's last bytes are hashed: 32 base64url characters are 192 bits of the
 /// RS256 signature.
@@ -57,6 +70,8 @@ struct Entry {
     auth: Arc<Auth>,
     /// The key that verified the token (`None` in PEM mode).
     kid: Option<Box<str>>,
+    /// The key set that key came from, when known (see `JwksCache::holds`).
+    keys: Option<Weak<KeySet>>,
 }
 
 type Slots = quick_cache::sync::Cache<
@@ -70,11 +85,30 @@ type Slots = quick_cache::sync::Cache<
 pub(crate) struct Hit<'a> {
     pub(crate) auth: Arc<Auth>,
     pub(crate) kid: Option<&'a str>,
+    pub(crate) keys: Option<&'a Weak<KeySet>>,
 }
 
 pub(crate) struct TokenCache {
     slots: Slots,
-    hasher: RandomState,
+    /// The slot hash's secret key, random per cache.
+    key: [u64; 5],
+}
+
+/// The 128-bit product of `a` and `b`, its halves folded by xor: every output bit depends on
+/// every input bit of both (the mixing step of foldhash and aHash).
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    // Truncation intended: the low and the high half.
+    #[allow(clippy::cast_possible_truncation)]
+    let (low, high) = (product as u64, (product >> 64) as u64);
+    low ^ high
+}
+
+/// Five independent random words from the standard library's per-process random source
+/// (the keys of `RandomState`, seeded from the OS), without another dependency.
+fn random_key() -> [u64; 5] {
+    let state = RandomState::new();
+    std::array::from_fn(|i| state.hash_one(i))
 }
 
 impl TokenCache {
@@ -88,13 +122,26 @@ impl TokenCache {
                 BuildHasherDefault::default(),
                 quick_cache::sync::DefaultLifecycle::default(),
             ),
-            hasher: RandomState::new(),
+            key: random_key(),
         }
     }
 
+    /// The token's slot: a keyed hash of its length and its last [`HASHED_TAIL`] bytes (see
+    /// the module docs for why this is safe against flooding).
     fn slot(&self, token: &str) -> u64 {
-        let tail = &token.as_bytes()[token.len().saturating_sub(HASHED_TAIL)..];
-        self.hasher.hash_one((token.len(), tail))
+        let bytes = token.as_bytes();
+        let mut tail = [0u8; HASHED_TAIL];
+        let start = bytes.len().saturating_sub(HASHED_TAIL);
+        tail[HASHED_TAIL - (bytes.len() - start)..].copy_from_slice(&bytes[start..]);
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&tail[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(w)
+        };
+        let k = &self.key;
+        let mixed = folded_multiply(word(0) ^ k[0], word(1) ^ k[1])
+            ^ folded_multiply(word(2) ^ k[2], word(3) ^ k[3]);
+        folded_multiply(mixed ^ bytes.len() as u64, k[4])
     }
 
     /// Looks the token up and lets `still_valid` decide whether the entry may be served; an
@@ -112,6 +159,7 @@ impl TokenCache {
         let served = still_valid(Hit {
             auth: Arc::clone(&entry.auth),
             kid: entry.kid.as_deref(),
+            keys: entry.keys.as_ref(),
         });
         if served.is_none() {
             // Only this entry: a concurrent insert of another token under the hash stays.
@@ -121,7 +169,13 @@ impl TokenCache {
         served
     }
 
-    pub(crate) fn insert(&self, token: &str, auth: Arc<Auth>, kid: Option<&str>) {
+    pub(crate) fn insert(
+        &self,
+        token: &str,
+        auth: Arc<Auth>,
+        kid: Option<&str>,
+        keys: Option<Weak<KeySet>>,
+    ) {
         let hash = self.slot(token);
         self.slots.insert(
             hash,
@@ -129,6 +183,7 @@ impl TokenCache {
                 token: token.into(),
                 auth,
                 kid: kid.map(Into::into),
+                keys,
             }),
         );
     }
@@ -178,7 +233,7 @@ mod tests {
             forged.len(),
             "same length and tail: same slot"
         );
-        cache.insert(&cached, auth("user_alice", 100), None);
+        cache.insert(&cached, auth("user_alice", 100), None, None);
 
         assert!(cache.get(&forged, serve).is_none());
         let served = cache
@@ -190,9 +245,9 @@ mod tests {
     #[test]
     fn short_tokens_and_distinct_tails_are_kept_apart() {
         let cache = TokenCache::new(64);
-        cache.insert("a.b.c", auth("user_short", 100), None);
-        cache.insert(&format!("x.y.{TAIL}1"), auth("user_one", 100), None);
-        cache.insert(&format!("x.y.{TAIL}2"), auth("user_two", 100), None);
+        cache.insert("a.b.c", auth("user_short", 100), None, None);
+        cache.insert(&format!("x.y.{TAIL}1"), auth("user_one", 100), None, None);
+        cache.insert(&format!("x.y.{TAIL}2"), auth("user_two", 100), None, None);
         let user = |token: &str| cache.get(token, serve).map(|a| a.user_id.clone());
         assert_eq!(user("a.b.c").as_deref(), Some("user_short"));
         assert_eq!(user(&format!("x.y.{TAIL}1")).as_deref(), Some("user_one"));
@@ -205,7 +260,7 @@ mod tests {
         let cache = TokenCache::new(64);
         let tokens: Vec<String> = (0..2000).map(|i| format!("h.p.{i:040}")).collect();
         for (i, token) in tokens.iter().enumerate() {
-            cache.insert(token, auth(&format!("user_{i}"), 100), None);
+            cache.insert(token, auth(&format!("user_{i}"), 100), None, None);
         }
         let held = tokens
             .iter()
@@ -230,7 +285,7 @@ mod tests {
                         hits += 1;
                     }
                 } else {
-                    cache.insert(token, Arc::clone(&shared), None);
+                    cache.insert(token, Arc::clone(&shared), None, None);
                 }
             }
         }
@@ -244,7 +299,7 @@ mod tests {
     #[test]
     fn an_entry_the_caller_refuses_is_removed() {
         let cache = TokenCache::new(8);
-        cache.insert("t.o.k", auth("user_a", 100), None);
+        cache.insert("t.o.k", auth("user_a", 100), None, None);
         assert!(cache.get("t.o.k", |_| None).is_none());
         let mut asked = false;
         assert!(cache

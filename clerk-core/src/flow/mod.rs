@@ -72,7 +72,9 @@ impl SessionNote {
 /// extractor or guard reads it. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct RequestAuth {
-    decision: Arc<AuthDecision>,
+    // Held inline, not in an `Arc`: the adapters store one per request and clone it rarely
+    // (a signed-in decision clones as one `Arc<Auth>`), so the warm path saves an allocation.
+    decision: AuthDecision,
     note: Option<SessionNote>,
 }
 
@@ -80,6 +82,12 @@ impl RequestAuth {
     /// The state of a request the authenticator decided alone.
     #[must_use]
     pub fn new(decision: Arc<AuthDecision>) -> Self {
+        RequestAuth::decided(Arc::unwrap_or_clone(decision))
+    }
+
+    /// [`new`](Self::new) over an owned decision.
+    #[must_use]
+    pub fn decided(decision: AuthDecision) -> Self {
         RequestAuth {
             decision,
             note: None,
@@ -94,11 +102,15 @@ impl RequestAuth {
         decision: AuthDecision,
         store: Option<&dyn crate::store::Store>,
     ) -> Self {
+        let decision = match RequestAuth::stateless_now(decision, store) {
+            Ok(state) => return state,
+            Err(decision) => decision,
+        };
         let (AuthDecision::SignedIn(auth), Some(store)) = (&decision, store) else {
-            return RequestAuth::new(Arc::new(decision));
+            return RequestAuth::decided(decision);
         };
         match crate::session::Standing::refusal(store, auth).await {
-            Ok(None) => RequestAuth::new(Arc::new(decision)),
+            Ok(None) => RequestAuth::decided(decision),
             Ok(Some(reason)) => {
                 tracing::info!(user_id = %auth.user_id, %reason, "signed-in token refused");
                 RequestAuth::noted(SessionNote::Ended(reason))
@@ -110,11 +122,27 @@ impl RequestAuth {
         }
     }
 
+    /// [`stateless`](Self::stateless) without waiting: the state when the mirror need not be
+    /// asked (no mirror, or a decision that is not signed in), else the `decision` back for
+    /// [`stateless`](Self::stateless). The adapters' warm path: no future is made.
+    ///
+    /// # Errors
+    /// The decision, returned when a signed-in session's standing must be read from `store`.
+    pub fn stateless_now(
+        decision: AuthDecision,
+        store: Option<&dyn crate::store::Store>,
+    ) -> Result<Self, AuthDecision> {
+        match (&decision, store) {
+            (AuthDecision::SignedIn(_), Some(_)) => Err(decision),
+            _ => Ok(RequestAuth::decided(decision)),
+        }
+    }
+
     /// A signed-out state that session mode decided (`note` says why).
     #[must_use]
     pub fn noted(note: SessionNote) -> Self {
         RequestAuth {
-            decision: Arc::new(AuthDecision::NoToken),
+            decision: AuthDecision::NoToken,
             note: Some(note),
         }
     }
@@ -145,7 +173,7 @@ impl RequestAuth {
         if let Some(note) = self.note {
             return Err(note.refusal());
         }
-        match &*self.decision {
+        match &self.decision {
             AuthDecision::SignedIn(auth) => Ok(auth),
             AuthDecision::NoToken => Err(Refusal::MissingToken),
             AuthDecision::Rejected(rejection) => Err(Refusal::InvalidToken(rejection.clone())),
@@ -165,7 +193,7 @@ impl RequestAuth {
             None | Some(SessionNote::RevalidationRequired) => {}
             Some(note) => return Err(note.refusal()),
         }
-        match &*self.decision {
+        match &self.decision {
             AuthDecision::SignedIn(auth) => Ok(Some(auth)),
             AuthDecision::NoToken | AuthDecision::Rejected(_) => Ok(None),
             AuthDecision::Unavailable(error) => Err(Refusal::KeysUnavailable(error.clone())),
