@@ -8,7 +8,6 @@ use tracing::instrument::Instrumented;
 use tracing::Instrument;
 
 use axum::http::Request;
-use clerk_core::extract::find_token;
 use clerk_core::flow::RequestAuth;
 use clerk_core::provision::UserProvisioning;
 use clerk_core::{AuthDecision, Authenticator, BuildError, ClerkConfig};
@@ -185,8 +184,7 @@ where
         // unless keys must be fetched, and the mirror is asked only for signed-in requests.
         let mut decided = None;
         if stateless && request.extensions().get::<AuthState>().is_none() {
-            let found = find_token(request.headers(), self.authenticator.cookie_auth());
-            if let Some(decision) = self.authenticator.decide_now(found) {
+            if let Some(decision) = self.authenticator.decide_headers_now(request.headers()) {
                 let store = self.users.as_ref().map(|users| &**users.store());
                 match RequestAuth::stateless_now(decision, store) {
                     Ok(state) => {

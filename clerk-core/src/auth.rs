@@ -564,8 +564,15 @@ impl Auth {
 /// fields that [`record_in`](Auth::record_in) fills once the request is authenticated. The
 /// adapters run each request inside one, so every log line of a handler names who asked (ids
 /// only: never a token, a secret or an email).
+///
+/// A disabled span, made without any work, while no `tracing` subscriber has been set: with
+/// `tracing`'s `log` feature on (axum's default features turn it on) even a span no subscriber
+/// wants costs ~300 instructions per request (BENCHMARKS.md).
 #[must_use]
 pub fn request_span() -> tracing::Span {
+    if !tracing::dispatcher::has_been_set() {
+        return tracing::Span::none();
+    }
     tracing::info_span!(
         "clerk",
         user_id = tracing::field::Empty,

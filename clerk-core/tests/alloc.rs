@@ -1,5 +1,6 @@
 //! The cached verify path allocates nothing: the hit hands out a clone of an `Arc<Auth>`; nor
-//! does the adapters' whole warm step (header read, `decide_now`, `stateless_now`).
+//! does the adapters' whole warm step (header read, `decide_now` or `decide_headers_now`,
+//! `stateless_now`).
 //!
 //! Counted with a global allocator wrapper, so this file holds a single test (no other test
 //! thread allocating at the same time).
@@ -79,6 +80,10 @@ fn cache_hits_allocate_nothing_while_misses_do() {
     for _ in 0..1000 {
         let found = find_token(&headers, false);
         let decision = authenticator.decide_now(found).expect("decided at once");
+        let _ = RequestAuth::stateless_now(decision, None);
+        let decision = authenticator
+            .decide_headers_now(&headers)
+            .expect("decided at once");
         let state = RequestAuth::stateless_now(decision, None).expect("no mirror to ask");
         assert_eq!(
             state.auth().unwrap().expires_at,

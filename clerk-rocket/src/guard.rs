@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use clerk_core::authz::{PermissionName, Requirement, RoleName};
-use clerk_core::extract::{cookie_from, find_token_from, ExtractError, FoundToken, SESSION_COOKIE};
+use clerk_core::extract::{cookie_from, find_token_from, SESSION_COOKIE};
 use clerk_core::flow::session::{FlowOutcome, StaffState};
 use clerk_core::flow::{Refusal, RequestAuth};
 use rocket::request::{FromRequest, Outcome, Request};
@@ -36,8 +36,11 @@ struct Cached(Option<(AuthState, StaffState)>);
 impl Cached {
     /// Rocket 0.5 has no per-request span to run the handler in, so the guard logs the
     /// authenticated ids once per request as a debug event inside clerk-core's `clerk` span
-    /// (user, session, org, actor; never the token).
+    /// (user, session, org, actor; never the token), when a `tracing` subscriber wants it.
     fn logged(self) -> Self {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return self;
+        }
         if let Some(auth) = self.0.as_ref().and_then(|(state, _)| state.auth()) {
             let span = clerk_core::auth::request_span();
             auth.record_in(&span);
@@ -59,8 +62,20 @@ pub(crate) async fn outcome<'r>(
             let outcome = match state.sessions() {
                 Some(flow) => session::authenticate(request, state, flow).await,
                 None => {
-                    let found = find_credentials(request, state.config().cookie_auth);
-                    let decision = state.authenticator().decide(found).await;
+                    let cookie_auth = state.config().cookie_auth;
+                    let authenticator = state.authenticator();
+                    let decision = match authenticator
+                        .decide_request_now(authorization(request), || {
+                            session_cookie(request, cookie_auth)
+                        }) {
+                        Some(decision) => decision,
+                        None => {
+                            let found = find_token_from(authorization(request), || {
+                                session_cookie(request, cookie_auth)
+                            });
+                            authenticator.decide(found).await
+                        }
+                    };
                     let store = state.store().map(|store| &**store);
                     FlowOutcome {
                         auth: RequestAuth::stateless(decision, store).await,
@@ -77,28 +92,24 @@ pub(crate) async fn outcome<'r>(
         .ok_or(ClerkRejection(Refusal::Misconfigured(FAIRING_MISSING)))
 }
 
-/// The request's token read straight from Rocket's headers and cookie jar (no copy into an
-/// `http::HeaderMap`: that copy was 1.5 % of a cached request's CPU, BENCHMARKS.md). The
-/// cookie comes from the `Cookie` headers as sent, else from the jar (where the local test
-/// client puts cookies without a header).
-fn find_credentials<'r>(
-    request: &'r Request<'_>,
-    cookie_auth: bool,
-) -> Result<Option<FoundToken<'r>>, ExtractError> {
-    find_token_from(
-        request.headers().get("Authorization").map(str::as_bytes),
-        || {
-            if !cookie_auth {
-                return None;
-            }
-            cookie_from(request.headers().get("Cookie"), SESSION_COOKIE).or_else(|| {
-                request
-                    .cookies()
-                    .get(SESSION_COOKIE)
-                    .map(|cookie| cookie.value().trim_matches('"'))
-            })
-        },
-    )
+/// The request's `Authorization` values, read straight from Rocket's headers (no copy into
+/// an `http::HeaderMap`: that copy was 1.5 % of a cached request's CPU, BENCHMARKS.md).
+fn authorization<'r>(request: &'r Request<'_>) -> impl Iterator<Item = &'r [u8]> {
+    request.headers().get("Authorization").map(str::as_bytes)
+}
+
+/// Clerk's `__session` cookie when cookie authentication is on: from the `Cookie` headers as
+/// sent, else from the jar (where the local test client puts cookies without a header).
+fn session_cookie<'r>(request: &'r Request<'_>, cookie_auth: bool) -> Option<&'r str> {
+    if !cookie_auth {
+        return None;
+    }
+    cookie_from(request.headers().get("Cookie"), SESSION_COOKIE).or_else(|| {
+        request
+            .cookies()
+            .get(SESSION_COOKIE)
+            .map(|cookie| cookie.value().trim_matches('"'))
+    })
 }
 
 /// The request's credentials as the `http` headers the core reads: `Authorization` and

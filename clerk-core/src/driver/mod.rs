@@ -2,6 +2,7 @@
 
 mod jwks_cache;
 mod token_cache;
+mod warm;
 
 pub use jwks_cache::JwksPolicy;
 
@@ -470,7 +471,9 @@ impl Authenticator {
             }
             Lookup::Unavailable(e) => return Err(e.into()),
         };
-        self.finish(token, &parsed, &key, None, now)
+        // The set the key came from, so later cache hits of this token skip the `kid` lookup.
+        let keys = jwks.key_now(kid, now).map(|(_, keys)| keys);
+        self.finish(token, &parsed, &key, keys, now)
     }
 
     /// Everything that needs no waiting: size, the verified-token cache, structure, and —
@@ -485,19 +488,8 @@ impl Authenticator {
             }
             .into()));
         }
-        if let Some(cache) = &inner.tokens {
-            let hit = cache.get(token, |hit| {
-                let unexpired = now < hit.auth.expires_at.saturating_add(inner.options.clock_skew);
-                let key_held = match (&inner.keys, hit.kid) {
-                    (KeySource::Pem(_), _) => true,
-                    (KeySource::Jwks(jwks), Some(kid)) => jwks.holds(kid, hit.keys, now),
-                    (KeySource::Jwks(_), None) => false,
-                };
-                (unexpired && key_held).then_some(hit.auth)
-            });
-            if let Some(auth) = hit {
-                return Held::Done(Ok(auth));
-            }
+        if let Some(auth) = self.cached(token.as_bytes(), now) {
+            return Held::Done(Ok(auth));
         }
         let parsed = match ParsedToken::parse(token, &inner.options.algorithms) {
             Ok(parsed) => parsed,

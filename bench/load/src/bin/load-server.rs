@@ -5,6 +5,8 @@
 //!   cache (b: one token, cache warm; also the memory run);
 //! - `clerk-axum-nocache`: the same with the verified-token cache off, so every request runs the
 //!   full verification with its RSA signature check (c);
+//! - `clerk-axum-outer`: the same layer wrapped around the whole router instead of applied
+//!   with `Router::layer` (so axum does not box and clone a layered service per route);
 //! - `clerk-rs`: the clerk-rs crate's axum `ClerkLayer` with its `MemoryCacheJwksProvider`,
 //!   pointed at the mock Clerk (d).
 //!
@@ -49,6 +51,7 @@ fn main() {
         let app = match variant.as_str() {
             "none" => Router::new().route("/api/hello", get(anonymous)),
             "clerk-axum" => Router::new().route("/api/hello", get(ours)).layer(clerk_axum_layer(true)),
+            "clerk-axum-outer" => Router::new().route("/api/hello", get(ours)),
             "clerk-axum-nocache" => Router::new().route("/api/hello", get(ours)).layer(clerk_axum_layer(false)),
             "clerk-rs" => {
                 let api_url = std::env::var("CLERK_API_URL").expect("CLERK_API_URL");
@@ -59,16 +62,22 @@ fn main() {
                     .route("/api/hello", get(theirs))
                     .layer(clerk_rs::validators::axum::ClerkLayer::new(provider, None, false))
             }
-            other => panic!("unknown variant {other}: none | clerk-axum | clerk-axum-nocache | clerk-rs"),
+            other => panic!("unknown variant {other}: none | clerk-axum | clerk-axum-outer | clerk-axum-nocache | clerk-rs"),
         };
         let app = app.route("/healthz", get(|| async { "ok" }));
         let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
         eprintln!("load-server {variant} on {addr}");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .expect("serve");
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        if variant == "clerk-axum-outer" {
+            let service = tower_layer::Layer::layer(&clerk_axum_layer(true), app);
+            axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(service))
+                .with_graceful_shutdown(stop)
+                .await
+                .expect("serve");
+        } else {
+            axum::serve(listener, app).with_graceful_shutdown(stop).await.expect("serve");
+        }
     });
 }
