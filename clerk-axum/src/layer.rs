@@ -183,18 +183,20 @@ where
         // The warm path decides here, with no future of its own: the core decides at once
         // unless keys must be fetched, and the mirror is asked only for signed-in requests.
         let mut decided = None;
-        if stateless && request.extensions().get::<AuthState>().is_none() {
+        let mut ready = request.extensions().get::<AuthState>().is_some();
+        if stateless && !ready {
             if let Some(decision) = self.authenticator.decide_headers_now(request.headers()) {
                 let store = self.users.as_ref().map(|users| &**users.store());
                 match RequestAuth::stateless_now(decision, store) {
                     Ok(state) => {
                         request.extensions_mut().insert(AuthState(state));
+                        ready = true;
                     }
                     Err(decision) => decided = Some(decision),
                 }
             }
         }
-        if request.extensions().get::<AuthState>().is_some() {
+        if ready {
             // The service polled ready takes the request: no clone, no box.
             return Either::Left(in_request_span(&mut self.inner, request));
         }

@@ -67,7 +67,12 @@ impl UnixTime {
 }
 
 fn duration_millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    // In 64-bit arithmetic (`as_millis` is a 128-bit division on every clock read).
+    i64::try_from(d.as_secs())
+        .ok()
+        .and_then(|secs| secs.checked_mul(1000))
+        .and_then(|millis| millis.checked_add(i64::from(d.subsec_millis())))
+        .unwrap_or(i64::MAX)
 }
 
 impl fmt::Debug for UnixTime {
@@ -145,6 +150,27 @@ mod tests {
             UnixTime::from_secs(20).duration_since(UnixTime::from_secs(10)),
             Duration::from_secs(10)
         );
+    }
+
+    #[test]
+    fn durations_convert_to_millis_exactly_or_saturate() {
+        let cases = [
+            (Duration::ZERO, 0),
+            (Duration::from_nanos(999_999), 0),
+            (Duration::from_millis(1_999), 1_999),
+            (Duration::new(1_750_000_000, 123_999_999), 1_750_000_000_123),
+            (Duration::from_secs(i64::MAX as u64 / 1000), (i64::MAX / 1000) * 1000),
+            (Duration::from_secs(i64::MAX as u64 / 1000 + 1), i64::MAX),
+            (Duration::from_secs(u64::MAX), i64::MAX),
+        ];
+        for (duration, millis) in cases {
+            assert_eq!(duration_millis(duration), millis, "{duration:?}");
+            assert_eq!(
+                i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
+                millis,
+                "{duration:?}"
+            );
+        }
     }
 
     #[test]

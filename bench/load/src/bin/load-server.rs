@@ -7,6 +7,10 @@
 //!   full verification with its RSA signature check (c);
 //! - `clerk-axum-outer`: the same layer wrapped around the whole router instead of applied
 //!   with `Router::layer` (so axum does not box and clone a layered service per route);
+//! - `floor`: no authentication, but the least a layer can do to hand a user to a handler:
+//!   axum's own `Extension` layer inserts a user id (`Arc<str>`, the id the load tokens carry) into
+//!   every request and the handler returns it as `ours` does, so it pays the request
+//!   extension and the id's serialization but no token work (what any auth layer costs at least);
 //! - `clerk-rs`: the clerk-rs crate's axum `ClerkLayer` with its `MemoryCacheJwksProvider`,
 //!   pointed at the mock Clerk (d).
 //!
@@ -23,6 +27,10 @@ async fn anonymous() -> Json<Value> {
 
 async fn ours(auth: clerk_axum::ClerkAuth) -> Json<Value> {
     Json(json!({ "ok": true, "user_id": auth.user_id }))
+}
+
+async fn floor(Extension(user_id): Extension<std::sync::Arc<str>>) -> Json<Value> {
+    Json(json!({ "ok": true, "user_id": &*user_id }))
 }
 
 async fn theirs(Extension(jwt): Extension<clerk_rs::validators::authorizer::ClerkJwt>) -> Json<Value> {
@@ -51,6 +59,9 @@ fn main() {
         let app = match variant.as_str() {
             "none" => Router::new().route("/api/hello", get(anonymous)),
             "clerk-axum" => Router::new().route("/api/hello", get(ours)).layer(clerk_axum_layer(true)),
+            "floor" => Router::new()
+                .route("/api/hello", get(floor))
+                .layer(Extension(std::sync::Arc::<str>::from("user_load_0"))),
             "clerk-axum-outer" => Router::new().route("/api/hello", get(ours)),
             "clerk-axum-nocache" => Router::new().route("/api/hello", get(ours)).layer(clerk_axum_layer(false)),
             "clerk-rs" => {
@@ -62,7 +73,7 @@ fn main() {
                     .route("/api/hello", get(theirs))
                     .layer(clerk_rs::validators::axum::ClerkLayer::new(provider, None, false))
             }
-            other => panic!("unknown variant {other}: none | clerk-axum | clerk-axum-outer | clerk-axum-nocache | clerk-rs"),
+            other => panic!("unknown variant {other}: none | floor | clerk-axum | clerk-axum-outer | clerk-axum-nocache | clerk-rs"),
         };
         let app = app.route("/healthz", get(|| async { "ok" }));
         let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
