@@ -27,6 +27,24 @@ use crate::AuthState;
 /// routes with extractors or with [`route_layer`](axum::Router::route_layer) and the
 /// middleware of [`middleware`](crate::middleware).
 ///
+/// It may also wrap the whole router, as a service in front of it: it then runs before
+/// routing (for unknown paths too), and axum no longer boxes and clones a layered service for
+/// each request of each route — about 600 instructions per request less on the warm path
+/// (BENCHMARKS.md, "the warm path by the token's bytes").
+///
+/// ```no_run
+/// use axum::{routing::get, Router, ServiceExt};
+/// use clerk_axum::{ClerkAuth, ClerkLayer};
+/// use tower_layer::Layer;
+///
+/// # async fn run(layer: ClerkLayer) -> std::io::Result<()> {
+/// let app = Router::new().route("/me", get(|auth: ClerkAuth| async move { auth.user_id.clone() }));
+/// let service = layer.layer(app);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(service)).await
+/// # }
+/// ```
+///
 /// Cheap to clone: clones share the authenticator's key and token caches.
 #[derive(Debug, Clone)]
 pub struct ClerkLayer {

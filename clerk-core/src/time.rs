@@ -159,7 +159,10 @@ mod tests {
             (Duration::from_nanos(999_999), 0),
             (Duration::from_millis(1_999), 1_999),
             (Duration::new(1_750_000_000, 123_999_999), 1_750_000_000_123),
-            (Duration::from_secs(i64::MAX as u64 / 1000), (i64::MAX / 1000) * 1000),
+            (
+                Duration::from_secs(i64::MAX as u64 / 1000),
+                (i64::MAX / 1000) * 1000,
+            ),
             (Duration::from_secs(i64::MAX as u64 / 1000 + 1), i64::MAX),
             (Duration::from_secs(u64::MAX), i64::MAX),
         ];

@@ -727,3 +727,27 @@ async fn a_failed_batch_changes_nothing_cached() {
         Some("Ada")
     );
 }
+
+// The stateless path asks for the session's revocation on every signed-in request: the answer
+// is cached, "not revoked" included, and a recorded revocation ends that answer at once.
+#[tokio::test]
+async fn revocation_answers_are_cached_until_a_revocation_is_recorded() {
+    let (cached, store, _) = cached_store();
+    for _ in 0..3 {
+        assert_eq!(cached.revoked_session("sess_1").await.unwrap(), None);
+    }
+    assert_eq!(store.reads(), 1, "one read answers every later request");
+
+    let revoked = RevokedSession::new("sess_1", Some("user_1".to_owned()), "revoked", t(5));
+    write(&cached, Change::RevokeSession(revoked.clone())).await;
+    for _ in 0..3 {
+        assert_eq!(
+            cached.revoked_session("sess_1").await.unwrap(),
+            Some(revoked.clone()),
+            "the recorded revocation is seen by the next request"
+        );
+    }
+    assert_eq!(store.reads(), 2, "the revocation is cached too");
+    assert_eq!(cached.revoked_session("sess_2").await.unwrap(), None);
+    assert_eq!(store.reads(), 3, "each session has its own entry");
+}

@@ -18,13 +18,18 @@
 //! | [`UserStore::user`] | `v1:user:id:{local id}` | user TTL (`CLERK_CACHE_TIMEOUT`) |
 //! | [`UserStore::user_by_clerk_id`] | `v1:user:clerk:{clerk id}` | user TTL |
 //! | [`OrganizationStore::organization`] | `v1:org:{clerk id}` | organization TTL (`CLERK_ORG_CACHE_TIMEOUT`) |
+//! | [`UserStore::revoked_session`] | `v1:session:revoked:{session id}` | user TTL |
 //!
 //! Keys hold ids only, never an email or a username. Every other read passes through to the
 //! store. A TTL of zero turns caching of that kind off. Values are the model types as JSON.
 //!
 //! Not cached, on purpose:
 //! - **"not found"**: a miss is never stored, so a user created after a failed lookup is
-//!   found by the next lookup, with no invalidation needed (no stale negative can exist);
+//!   found by the next lookup, with no invalidation needed (no stale negative can exist) —
+//!   except for revocations: "this session is not revoked" is the answer the stateless path
+//!   needs on nearly every signed-in request, so it is cached, and recording a revocation
+//!   deletes it like any other write (the same invalidation and the same bounds as a user's
+//!   ban);
 //! - **local users with a password hash**: the hash never leaves the database for a cache
 //!   server (such users are rare — administrators — and their lookups go to the store);
 //! - **failed staff logins** ([`LoginAttemptStore`]): every call goes to the store, so the
@@ -40,8 +45,9 @@
 //!   the [`Applied::user_id`] the store reports); for changes that name a user only by local id
 //!   (`UpdateLocalFields`, `RecordLogin`/`RecordLogout` by id), the user's Clerk id is read back
 //!   from the store after the commit, so the Clerk-id entry goes too;
-//! - organization upserts and deletions: the organization's entry (memberships, invitations,
-//!   the ledger and revoked sessions are not cached, so they need nothing).
+//! - organization upserts and deletions: the organization's entry;
+//! - a recorded revocation: that session's answer (memberships, invitations and the ledger are
+//!   not cached, so they need nothing).
 //!
 //! Only changes whose [`Effect`](crate::store::Effect) changed something are considered; a batch the store reports
 //! as already processed wrote nothing. A failed `apply` invalidates what it can name anyway
@@ -287,6 +293,12 @@ pub fn user_id_key(id: UserId) -> String {
 #[must_use]
 pub fn user_clerk_key(clerk_id: &str) -> String {
     format!("v1:user:clerk:{clerk_id}")
+}
+
+/// The cache key of the revocation answer for Clerk session `session_id`.
+#[must_use]
+pub fn revoked_session_key(session_id: &str) -> String {
+    format!("v1:session:revoked:{session_id}")
 }
 
 /// The cache key of the organization with Clerk id `clerk_id`.
@@ -612,6 +624,7 @@ impl<S: Store, C: Cache> CachedStore<S, C> {
                 }
                 Target::NewUser => keys.extend(reported_id.map(user_id_key)),
                 Target::Organization(clerk_id) => keys.push(org_key(clerk_id)),
+                Target::RevokedSession(session_id) => keys.push(revoked_session_key(session_id)),
                 Target::Uncached => {}
             }
         }
@@ -677,6 +690,8 @@ enum Target {
     NewUser,
     /// An organization.
     Organization(String),
+    /// A session's revocation answer.
+    RevokedSession(String),
     /// Nothing cached.
     Uncached,
 }
@@ -697,8 +712,8 @@ impl Target {
             Change::CreateLocalUser(_) => Target::NewUser,
             Change::UpsertOrganization(data) => Target::Organization(data.clerk_id.clone()),
             Change::DeleteOrganization { clerk_id, .. } => Target::Organization(clerk_id.clone()),
-            Change::RevokeSession(_)
-            | Change::ReleaseHeld { .. }
+            Change::RevokeSession(session) => Target::RevokedSession(session.session_id.clone()),
+            Change::ReleaseHeld { .. }
             | Change::UpsertMembership(_)
             | Change::DeleteMembership { .. }
             | Change::UpsertInvitation(_) => Target::Uncached,
@@ -802,7 +817,17 @@ impl<S: Store, C: Cache> LedgerStore for CachedStore<S, C> {
         &self,
         session_id: &str,
     ) -> Result<Option<RevokedSession>, StoreError> {
-        self.store.revoked_session(session_id).await
+        // The answer is cached whichever it is: "not revoked" is what nearly every signed-in
+        // request asks, and a recorded revocation deletes the entry (see the module docs).
+        let answer = self
+            .read_through(
+                revoked_session_key(session_id),
+                self.user_ttl,
+                always,
+                || async { self.store.revoked_session(session_id).await.map(Some) },
+            )
+            .await?;
+        Ok(answer.flatten())
     }
 
     async fn held_event(&self, svix_id: &str) -> Result<Option<HeldEvent>, StoreError> {
