@@ -18,7 +18,7 @@
 //! | [`UserStore::user`] | `v1:user:id:{local id}` | user TTL (`CLERK_CACHE_TIMEOUT`) |
 //! | [`UserStore::user_by_clerk_id`] | `v1:user:clerk:{clerk id}` | user TTL |
 //! | [`OrganizationStore::organization`] | `v1:org:{clerk id}` | organization TTL (`CLERK_ORG_CACHE_TIMEOUT`) |
-//! | [`UserStore::revoked_session`] | `v1:session:revoked:{session id}` | user TTL |
+//! | [`LedgerStore::revoked_session`] | `v1:session:revoked:{session id}` | user TTL |
 //!
 //! Keys hold ids only, never an email or a username. Every other read passes through to the
 //! store. A TTL of zero turns caching of that kind off. Values are the model types as JSON.
