@@ -124,7 +124,6 @@ impl Clerk {
     pub fn install(&self, router: Router) -> Router {
         let router = router
             .route(&self.webhook_path, self.webhook_route())
-            .layer(axum::Extension(self.wired.machine.clone()))
             .layer(self.layer.clone());
         match &self.session_layer {
             Some(install) => install(router),
@@ -152,8 +151,8 @@ impl Clerk {
         &self.wired.authenticator
     }
 
-    /// The verifier of machine credentials ([`MachineAuth`](crate::MachineAuth)); `install`
-    /// puts it into every request. Call [`forget`](clerk_core::machine::MachineVerifier::forget)
+    /// The verifier of machine credentials ([`MachineAuth`](crate::MachineAuth)); the
+    /// layer `install` applies hands it to every request. Call [`forget`](clerk_core::machine::MachineVerifier::forget)
     /// when you revoke a credential.
     #[must_use]
     pub fn machine_verifier(&self) -> &clerk_core::machine::MachineVerifier {
@@ -244,7 +243,8 @@ impl ClerkBuilder {
         let wired = self.wiring.build(self.config)?;
         let webhooks =
             WebhookProcessor::from_config(&wired.config, Arc::clone(&self.store))?.map(Arc::new);
-        let mut layer = ClerkLayer::new(wired.authenticator.clone());
+        let mut layer =
+            ClerkLayer::new(wired.authenticator.clone()).with_machine(wired.machine.clone());
         if let Some(users) = &wired.users {
             layer = layer.with_users(users.clone());
         }

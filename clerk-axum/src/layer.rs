@@ -1,14 +1,13 @@
 //! [`ClerkLayer`] and [`ClerkService`]: authenticate once per request, store the decision.
 
-#[cfg(feature = "sessions")]
 use std::sync::Arc;
-
 use std::task::{Context, Poll};
 use tracing::instrument::Instrumented;
 use tracing::Instrument;
 
 use axum::http::Request;
 use clerk_core::flow::RequestAuth;
+use clerk_core::machine::MachineVerifier;
 use clerk_core::provision::UserProvisioning;
 use clerk_core::{AuthDecision, Authenticator, BuildError, ClerkConfig};
 use futures_util::future::{BoxFuture, Either};
@@ -49,7 +48,7 @@ use crate::AuthState;
 #[derive(Debug, Clone)]
 pub struct ClerkLayer {
     authenticator: Authenticator,
-    users: Option<UserProvisioning>,
+    context: RequestContext,
     #[cfg(feature = "sessions")]
     sessions: Option<Arc<crate::session::SessionMode>>,
 }
@@ -60,7 +59,7 @@ impl ClerkLayer {
     pub fn new(authenticator: Authenticator) -> Self {
         ClerkLayer {
             authenticator,
-            users: None,
+            context: RequestContext::default(),
             #[cfg(feature = "sessions")]
             sessions: None,
         }
@@ -68,10 +67,19 @@ impl ClerkLayer {
 
     /// The stored-user lookup [`ClerkUser`](crate::ClerkUser) reads (the mirror, and the
     /// Backend API for just-in-time provisioning): the layer puts it into every request, so
-    /// no separate `Extension` is needed.
+    /// no separate `Extension` is needed (one an app adds itself wins).
     #[must_use]
     pub fn with_users(mut self, users: UserProvisioning) -> Self {
-        self.users = Some(users);
+        self.context.users = Some(users);
+        self
+    }
+
+    /// The verifier [`MachineAuth`](crate::MachineAuth) asks: the layer puts it into every
+    /// request, so no separate `Extension` layer is needed (one an app adds itself wins).
+    /// [`Clerk::install`](crate::Clerk::install) sets it.
+    #[must_use]
+    pub fn with_machine(mut self, verifier: MachineVerifier) -> Self {
+        self.context.machine = Some(verifier);
         self
     }
 
@@ -125,6 +133,39 @@ pub enum FromEnvError {
     Authenticator(#[from] BuildError),
 }
 
+/// What the layer hands every request besides its [`AuthState`]: the stored-user lookup and
+/// the machine verifier, in one request extension however many are set (each its own
+/// extension cost an allocation per request, and the verifier a layer of its own).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RequestContext {
+    pub(crate) users: Option<UserProvisioning>,
+    pub(crate) machine: Option<MachineVerifier>,
+}
+
+impl RequestContext {
+    fn is_empty(&self) -> bool {
+        self.users.is_none() && self.machine.is_none()
+    }
+
+    /// The request's stored-user lookup: an app's own `Extension` first, then the layer's.
+    pub(crate) fn users(extensions: &axum::http::Extensions) -> Option<&UserProvisioning> {
+        extensions.get::<UserProvisioning>().or_else(|| {
+            extensions
+                .get::<Arc<RequestContext>>()
+                .and_then(|context| context.users.as_ref())
+        })
+    }
+
+    /// The request's machine verifier: an app's own `Extension` first, then the layer's.
+    pub(crate) fn machine(extensions: &axum::http::Extensions) -> Option<&MachineVerifier> {
+        extensions.get::<MachineVerifier>().or_else(|| {
+            extensions
+                .get::<Arc<RequestContext>>()
+                .and_then(|context| context.machine.as_ref())
+        })
+    }
+}
+
 impl<S> Layer<S> for ClerkLayer {
     type Service = ClerkService<S>;
 
@@ -132,7 +173,7 @@ impl<S> Layer<S> for ClerkLayer {
         ClerkService {
             inner,
             authenticator: self.authenticator.clone(),
-            users: self.users.clone(),
+            context: (!self.context.is_empty()).then(|| Arc::new(self.context.clone())),
             #[cfg(feature = "sessions")]
             sessions: self.sessions.clone(),
         }
@@ -149,12 +190,20 @@ impl<S> Layer<S> for ClerkLayer {
 pub struct ClerkService<S> {
     inner: S,
     authenticator: Authenticator,
-    users: Option<UserProvisioning>,
+    context: Option<Arc<RequestContext>>,
     #[cfg(feature = "sessions")]
     sessions: Option<Arc<crate::session::SessionMode>>,
 }
 
 impl<S> ClerkService<S> {
+    /// The mirror the stateless path asks for a signed-in session's standing.
+    fn store(&self) -> Option<&dyn clerk_core::store::Store> {
+        self.context
+            .as_deref()
+            .and_then(|context| context.users.as_ref())
+            .map(|users| &**users.store())
+    }
+
     /// The wrapped service.
     #[must_use]
     pub fn inner(&self) -> &S {
@@ -189,10 +238,8 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        if let Some(users) = &self.users {
-            if request.extensions().get::<UserProvisioning>().is_none() {
-                request.extensions_mut().insert(users.clone());
-            }
+        if let Some(context) = &self.context {
+            request.extensions_mut().insert(Arc::clone(context));
         }
         #[cfg(feature = "sessions")]
         let stateless = self.sessions.is_none();
@@ -204,7 +251,7 @@ where
         let mut ready = request.extensions().get::<AuthState>().is_some();
         if stateless && !ready {
             if let Some(decision) = self.authenticator.decide_headers_now(request.headers()) {
-                let store = self.users.as_ref().map(|users| &**users.store());
+                let store = self.store();
                 match RequestAuth::stateless_now(decision, store) {
                     Ok(state) => {
                         request.extensions_mut().insert(AuthState(state));
@@ -265,7 +312,7 @@ impl<S> ClerkService<S> {
         let authenticator = self.authenticator.clone();
         #[cfg(feature = "sessions")]
         let sessions = self.sessions.clone();
-        let users = self.users.clone();
+        let context = self.context.clone();
         Either::Right(Box::pin(async move {
             #[cfg(feature = "sessions")]
             if let Some(mode) = &sessions {
@@ -278,7 +325,10 @@ impl<S> ClerkService<S> {
                     Some(decision) => decision,
                     None => authenticator.authenticate(request.headers()).await,
                 };
-                let store = users.as_ref().map(|users| &**users.store());
+                let store = context
+                    .as_deref()
+                    .and_then(|context| context.users.as_ref())
+                    .map(|users| &**users.store());
                 let state = RequestAuth::stateless(decision, store).await;
                 request.extensions_mut().insert(AuthState(state));
             }

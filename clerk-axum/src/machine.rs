@@ -2,10 +2,10 @@
 //! [`RequireScope<A, S>`] extractors. The types and decisions are clerk-core's
 //! ([`clerk_core::machine`]); this file is the `FromRequestParts` glue.
 //!
-//! [`Clerk::install`](crate::Clerk::install) makes the [`MachineVerifier`] reachable (an
-//! `Extension`); with a hand-built [`ClerkLayer`](crate::ClerkLayer) add
-//! `.layer(Extension(verifier))` yourself, or every machine route answers 500
-//! `clerk-machine-verifier-missing`.
+//! [`Clerk::install`](crate::Clerk::install) makes the [`MachineVerifier`] reachable (the
+//! layer hands it to every request); with a hand-built [`ClerkLayer`](crate::ClerkLayer) call
+//! [`with_machine`](crate::ClerkLayer::with_machine) (or add `.layer(Extension(verifier))`),
+//! or every machine route answers 500 `clerk-machine-verifier-missing`.
 //!
 //! ```
 //! use axum::{routing::get, Json, Router};
@@ -44,7 +44,7 @@ impl<S: Send + Sync, A: Accepts> FromRequestParts<S> for MachineAuth<A> {
         } else {
             None
         };
-        let verifier = parts.extensions.get::<MachineVerifier>();
+        let verifier = crate::layer::RequestContext::machine(&parts.extensions);
         let authorization = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

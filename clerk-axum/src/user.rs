@@ -56,9 +56,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClerkUser {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let auth = Arc::clone(AuthState::from_parts(parts)?.require()?);
-        let users = parts
-            .extensions
-            .get::<UserProvisioning>()
+        let users = crate::layer::RequestContext::users(&parts.extensions)
             .ok_or(Refusal::Misconfigured(USER_PROVISIONING_MISSING))?
             .clone();
         let user = users.user_for(&auth).await?;

@@ -169,3 +169,37 @@ async fn a_machine_route_without_the_verifier_is_a_500_naming_the_fix() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(body["reason"], "clerk-machine-verifier-missing");
 }
+
+/// A hand-built layer hands its verifier to every request (no `Extension` layer needed); an
+/// app's own `Extension` verifier is the one asked when it adds one.
+#[tokio::test]
+async fn a_hand_built_layer_hands_its_verifier_to_machine_routes() {
+    let key = TestKeyPair::fixed(0);
+    let authenticator = Authenticator::builder(config())
+        .shared_http_client(backend(&key))
+        .build()
+        .unwrap();
+    let verifier = clerk_core::machine::MachineVerifier::new(
+        authenticator.clone(),
+        &config(),
+        Some(backend(&key)),
+    );
+    let app = routes().layer(ClerkLayer::new(authenticator.clone()).with_machine(verifier));
+    let (status, body) = call(&app, "/machine", Some("ak_good")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["subject"], "user_1");
+
+    // The app's own verifier (here one without a Backend API) wins over the layer's.
+    let own = clerk_core::machine::MachineVerifier::new(authenticator.clone(), &config(), None);
+    let layered = clerk_core::machine::MachineVerifier::new(
+        authenticator.clone(),
+        &config(),
+        Some(backend(&key)),
+    );
+    let app = routes()
+        .layer(axum::Extension(own))
+        .layer(ClerkLayer::new(authenticator).with_machine(layered));
+    let (status, body) = call(&app, "/machine", Some("ak_good")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["reason"], "machine-secret-key-missing");
+}

@@ -3,6 +3,9 @@
 //! - `none`: no authentication (a);
 //! - `clerk-axum`: clerk-axum's `ClerkLayer` + the `ClerkAuth` extractor, default verified-token
 //!   cache (b: one token, cache warm; also the memory run);
+//! - `clerk-axum-app`: the app's one-liner, `Clerk::builder(config, store).build()?.install(routes)`
+//!   over a `MemoryStore` mirror: the layer with the stored-user lookup and the machine
+//!   verifier, the standing check of each signed-in request, the webhook route;
 //! - `clerk-axum-nocache`: the same with the verified-token cache off, so every request runs the
 //!   full verification with its RSA signature check (c);
 //! - `clerk-axum-outer`: the same layer wrapped around the whole router instead of applied
@@ -62,6 +65,13 @@ fn main() {
             "floor" => Router::new()
                 .route("/api/hello", get(floor))
                 .layer(Extension(std::sync::Arc::<str>::from("user_load_0"))),
+            "clerk-axum-app" => {
+                let config = clerk_core::ClerkConfig::from_env().expect("CLERK_* settings");
+                let store: std::sync::Arc<dyn clerk_core::store::Store> =
+                    std::sync::Arc::new(clerk_store::MemoryStore::new());
+                let clerk = clerk_axum::Clerk::builder(config, store).build().expect("clerk");
+                clerk.install(Router::new().route("/api/hello", get(ours)))
+            }
             "clerk-axum-outer" => Router::new().route("/api/hello", get(ours)),
             "clerk-axum-nocache" => Router::new().route("/api/hello", get(ours)).layer(clerk_axum_layer(false)),
             "clerk-rs" => {
@@ -73,7 +83,7 @@ fn main() {
                     .route("/api/hello", get(theirs))
                     .layer(clerk_rs::validators::axum::ClerkLayer::new(provider, None, false))
             }
-            other => panic!("unknown variant {other}: none | floor | clerk-axum | clerk-axum-outer | clerk-axum-nocache | clerk-rs"),
+            other => panic!("unknown variant {other}: none | floor | clerk-axum | clerk-axum-app | clerk-axum-outer | clerk-axum-nocache | clerk-rs"),
         };
         let app = app.route("/healthz", get(|| async { "ok" }));
         let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
