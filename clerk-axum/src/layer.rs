@@ -147,6 +147,11 @@ impl RequestContext {
         self.users.is_none() && self.machine.is_none()
     }
 
+    /// The mirror the stateless path asks for a signed-in session's standing.
+    fn store(context: Option<&RequestContext>) -> Option<&dyn clerk_core::store::Store> {
+        context?.users.as_ref().map(|users| &**users.store())
+    }
+
     /// The request's stored-user lookup: an app's own `Extension` first, then the layer's.
     pub(crate) fn users(extensions: &axum::http::Extensions) -> Option<&UserProvisioning> {
         extensions.get::<UserProvisioning>().or_else(|| {
@@ -196,14 +201,6 @@ pub struct ClerkService<S> {
 }
 
 impl<S> ClerkService<S> {
-    /// The mirror the stateless path asks for a signed-in session's standing.
-    fn store(&self) -> Option<&dyn clerk_core::store::Store> {
-        self.context
-            .as_deref()
-            .and_then(|context| context.users.as_ref())
-            .map(|users| &**users.store())
-    }
-
     /// The wrapped service.
     #[must_use]
     pub fn inner(&self) -> &S {
@@ -251,7 +248,7 @@ where
         let mut ready = request.extensions().get::<AuthState>().is_some();
         if stateless && !ready {
             if let Some(decision) = self.authenticator.decide_headers_now(request.headers()) {
-                let store = self.store();
+                let store = RequestContext::store(self.context.as_deref());
                 match RequestAuth::stateless_now(decision, store) {
                     Ok(state) => {
                         request.extensions_mut().insert(AuthState(state));
@@ -325,10 +322,7 @@ impl<S> ClerkService<S> {
                     Some(decision) => decision,
                     None => authenticator.authenticate(request.headers()).await,
                 };
-                let store = context
-                    .as_deref()
-                    .and_then(|context| context.users.as_ref())
-                    .map(|users| &**users.store());
+                let store = RequestContext::store(context.as_deref());
                 let state = RequestAuth::stateless(decision, store).await;
                 request.extensions_mut().insert(AuthState(state));
             }

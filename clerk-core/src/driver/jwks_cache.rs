@@ -89,7 +89,9 @@ pub(crate) struct JwksCache {
 
 /// The result of looking a `kid` up.
 pub(crate) enum Lookup {
-    Found(Arc<VerifyingKey>),
+    /// The key, and the set it came from (what a cached token remembers, so its hits compare
+    /// the held set's address instead of looking the `kid` up).
+    Found(Arc<VerifyingKey>, Weak<KeySet>),
     UnknownKid,
     Unavailable(JwksError),
 }
@@ -154,8 +156,8 @@ impl JwksCache {
 
     /// The key for `kid`, refreshing as the policy allows.
     pub(crate) async fn key(self: &Arc<Self>, kid: &str, now: UnixTime) -> Lookup {
-        if let Some((key, _)) = self.key_now(kid, now) {
-            return Lookup::Found(key);
+        if let Some((key, keys)) = self.key_now(kid, now) {
+            return Lookup::Found(key, keys);
         }
         // Missing, past the stale bound, or an unknown kid: wait for a refresh if allowed,
         // else use what we have.
@@ -166,17 +168,22 @@ impl JwksCache {
         let now = self.clock.now();
         match refreshed {
             Some(Ok(keys)) => match keys.get(kid) {
-                Some(key) => Lookup::Found(Arc::clone(key)),
+                Some(key) => Lookup::Found(Arc::clone(key), Arc::downgrade(&keys)),
                 None => Lookup::UnknownKid,
             },
             Some(Err(error)) => self.fallback(kid, now, error),
             None => {
-                if let Some(key) = self
-                    .snapshot()
-                    .filter(|s| self.is_usable(s, now))
-                    .and_then(|s| s.keys.get(kid).cloned())
+                if let Some(found) =
+                    self.snapshot()
+                        .filter(|s| self.is_usable(s, now))
+                        .and_then(|s| {
+                            Some(Lookup::Found(
+                                s.keys.get(kid).cloned()?,
+                                Arc::downgrade(&s.keys),
+                            ))
+                        })
                 {
-                    return Lookup::Found(key);
+                    return found;
                 }
                 let state = self
                     .refresh
@@ -236,7 +243,7 @@ impl JwksCache {
             Some(s) if self.is_usable(&s, now) => match s.keys.get(kid) {
                 Some(key) => {
                     tracing::warn!(%error, "JWKS refresh failed; serving held keys within the stale bound");
-                    Lookup::Found(Arc::clone(key))
+                    Lookup::Found(Arc::clone(key), Arc::downgrade(&s.keys))
                 }
                 None => Lookup::Unavailable(error),
             },

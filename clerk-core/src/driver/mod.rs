@@ -399,7 +399,7 @@ impl Authenticator {
             KeySource::Jwks(jwks) => {
                 let kid = kid.ok_or(TokenError::Malformed("header has no kid"))?;
                 match jwks.key(kid, self.inner.clock.now()).await {
-                    Lookup::Found(key) => Ok(key),
+                    Lookup::Found(key, _) => Ok(key),
                     Lookup::UnknownKid => Err(TokenError::UnknownKid {
                         kid: crate::verify::truncated_kid(kid),
                     }
@@ -461,8 +461,8 @@ impl Authenticator {
         let kid = parsed
             .kid()
             .ok_or(TokenError::Malformed("header has no kid"))?;
-        let key = match jwks.key(kid, now).await {
-            Lookup::Found(key) => key,
+        let (key, keys) = match jwks.key(kid, now).await {
+            Lookup::Found(key, keys) => (key, keys),
             Lookup::UnknownKid => {
                 return Err(TokenError::UnknownKid {
                     kid: crate::verify::truncated_kid(kid),
@@ -471,9 +471,7 @@ impl Authenticator {
             }
             Lookup::Unavailable(e) => return Err(e.into()),
         };
-        // The set the key came from, so later cache hits of this token skip the `kid` lookup.
-        let keys = jwks.key_now(kid, now).map(|(_, keys)| keys);
-        self.finish(token, &parsed, &key, keys, now)
+        self.finish(token, &parsed, &key, Some(keys), now)
     }
 
     /// Everything that needs no waiting: size, the verified-token cache, structure, and —

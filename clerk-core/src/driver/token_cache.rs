@@ -145,6 +145,7 @@ impl TokenCache {
 
     /// Looks the token up and lets `still_valid` decide whether the entry may be served; an
     /// entry that may not is removed.
+    ///
     /// Takes the token as bytes so the warm path may look a header's bytes up before (and
     /// instead of) checking them: only checked tokens are stored, so equal bytes are one.
     pub(crate) fn get(
